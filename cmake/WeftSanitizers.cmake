@@ -1,0 +1,9 @@
+# WEFT_SANITIZE=address,undefined or WEFT_SANITIZE=thread: instruments every target of the build.
+# Reports abort the program (no recovery), so any report fails the test that caused it.
+set(WEFT_SANITIZE "" CACHE STRING "Sanitizers to build with: address,undefined | thread | empty")
+if(WEFT_SANITIZE)
+  set(_weft_san_flags -fsanitize=${WEFT_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_compile_options(${_weft_san_flags})
+  add_link_options(${_weft_san_flags})
+  message(STATUS "weft: building with -fsanitize=${WEFT_SANITIZE}")
+endif()

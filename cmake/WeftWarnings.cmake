@@ -1,0 +1,10 @@
+# weft_warnings(target): the warning set every weft target builds with. Warnings are errors in CI
+# (WEFT_WERROR) so they cannot pile up.
+option(WEFT_WERROR "Treat warnings as errors" OFF)
+function(weft_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                           -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough)
+  if(WEFT_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()

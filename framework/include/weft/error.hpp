@@ -1,0 +1,52 @@
+#pragma once
+// weft's exception types. Errors of API misuse are exceptions (as Twisted raises); network errors are
+// never thrown from callbacks but arrive as a Reason in connection_lost / client_connection_failed.
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace weft {
+
+/// Base of every exception weft throws.
+class Error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// DelayedCall::cancel/reset/delay on a call that has already run (Twisted: AlreadyCalled).
+class AlreadyCalled : public Error {
+public:
+    AlreadyCalled() : Error("the delayed call has already been called") {}
+};
+
+/// DelayedCall::cancel/reset/delay on a call that was cancelled (Twisted: AlreadyCancelled).
+class AlreadyCancelled : public Error {
+public:
+    AlreadyCancelled() : Error("the delayed call has already been cancelled") {}
+};
+
+/// Reactor::stop() while the reactor is not running (Twisted: ReactorNotRunning).
+class ReactorNotRunning : public Error {
+public:
+    ReactorNotRunning() : Error("the reactor is not running") {}
+};
+
+/// A method called in a state that does not allow it (e.g. a second registered producer).
+class StateError : public Error {
+public:
+    using Error::Error;
+};
+
+/// listen_tcp could not bind or listen: says the address and the operating system's reason.
+class BindError : public Error {
+public:
+    BindError(const std::string& address, std::error_code code)
+        : Error("cannot listen on " + address + ": " + code.message()), code_(code) {}
+    [[nodiscard]] std::error_code code() const noexcept { return code_; }
+
+private:
+    std::error_code code_;
+};
+
+}  // namespace weft

@@ -1,0 +1,28 @@
+#pragma once
+// ListeningPort: a bound, listening TCP socket (Twisted: IListeningPort).
+
+#include <cstdint>
+
+#include "weft/address.hpp"
+
+namespace weft {
+
+/// Returned by Reactor::listen_tcp. Accepting goes on until stop_listening() or reactor shutdown;
+/// connections already accepted are not affected by stop_listening().
+class ListeningPort {
+public:
+    virtual ~ListeningPort() = default;
+    /// The bound port: the real one when 0 was asked for.
+    [[nodiscard]] virtual std::uint16_t port() const noexcept = 0;
+    [[nodiscard]] virtual Address address() const = 0;
+    /// Closes the listening socket; idempotent. The factory's stop_factory runs if this was its last port.
+    virtual void stop_listening() = 0;
+    [[nodiscard]] virtual bool listening() const noexcept = 0;
+
+protected:
+    ListeningPort() = default;
+    ListeningPort(const ListeningPort&) = default;
+    ListeningPort& operator=(const ListeningPort&) = default;
+};
+
+}  // namespace weft

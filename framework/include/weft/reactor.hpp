@@ -1,0 +1,124 @@
+#pragma once
+// Reactor: the event loop (Twisted: the reactor), wrapping one boost::asio::io_context.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weft/client_factory.hpp"
+#include "weft/connector.hpp"
+#include "weft/factory.hpp"
+#include "weft/listening_port.hpp"
+#include "weft/reactor_time.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace weft {
+
+namespace detail {
+class ReactorCore;
+}
+
+/// The two system events (Twisted: "startup", "shutdown").
+enum class SystemEvent { startup, shutdown };
+/// When a trigger runs relative to the event (Twisted: "before", "during", "after").
+enum class TriggerPhase { before, during, after };
+
+struct ListenOptions {
+    /// Address to bind: "" or "0.0.0.0" for every IPv4 interface, "::" for every IPv6 one (and IPv4
+    /// where the system maps it), or one address such as "127.0.0.1" or "::1".
+    std::string interface;
+    int backlog = 511;
+    bool reuse_address = true;
+};
+
+struct ConnectOptions {
+    /// Give up on an attempt (resolution and connect) after this long.
+    Duration timeout = std::chrono::seconds(30);
+    /// Local address to bind before connecting ("" = any).
+    std::string bind_address;
+};
+
+/// The event loop. One thread runs it; every callback of every protocol, factory, timer and trigger runs
+/// on that thread. The only calls allowed from other threads are call_from_thread() and stop().
+///
+/// Contract:
+/// - run() fires the startup triggers, runs until stop() (or SIGINT/SIGTERM when signal handling is on),
+///   then fires the shutdown triggers: "before" triggers may hold shutdown until they report done
+///   (bounded by shutdown_timeout); "during", weft stops listening and loses every connection, letting each
+///   flush its output for at most shutdown_timeout before it is aborted, so connection_lost runs for every
+///   live connection; "after" triggers run last; then run() returns.
+/// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
+/// - An exception escaping any callback is logged; the reactor carries on.
+class Reactor final : public ReactorTime {
+public:
+    /// A reactor with its own io_context.
+    Reactor();
+    /// A reactor on an existing io_context, so weft fits into an Asio program: other Asio work on the
+    /// context runs alongside. run() runs the context; stop() stops it.
+    explicit Reactor(boost::asio::io_context& context);
+    ~Reactor() override;
+    Reactor(const Reactor&) = delete;
+    Reactor& operator=(const Reactor&) = delete;
+
+    [[nodiscard]] boost::asio::io_context& context() noexcept;
+
+    /// Runs the loop until stopped and shut down. SIGINT/SIGTERM stop it if handle_signals is true.
+    void run(bool handle_signals = true);
+    /// Begins an orderly shutdown. Callable from any thread and from callbacks. Throws ReactorNotRunning
+    /// when called on the reactor's own thread while it is not running; idempotent while shutting down.
+    void stop();
+    [[nodiscard]] bool running() const noexcept;
+
+    /// Bound of each wait during shutdown (before-triggers, flushing connections). Default 10 s.
+    void set_shutdown_timeout(Duration timeout) noexcept;
+
+    // ReactorTime
+    [[nodiscard]] double seconds() const override;
+    [[nodiscard]] TimePoint now() const override;
+    using ReactorTime::call_later;
+    DelayedCall call_later(Duration delay, std::function<void()> fn) override;
+    [[nodiscard]] std::vector<DelayedCall> pending_calls() const override;
+
+    /// Runs `fn` on the next loop turn (FIFO).
+    void call_soon(std::function<void()> fn);
+    /// Thread-safe: runs `fn` on the reactor thread, waking the loop.
+    void call_from_thread(std::function<void()> fn);
+    /// Runs `fn` once the reactor is running (at once on the next turn if it already is).
+    void call_when_running(std::function<void()> fn);
+
+    using TriggerId = std::uint64_t;
+    /// Runs `fn` at `phase` of `event`.
+    TriggerId add_system_event_trigger(TriggerPhase phase, SystemEvent event, std::function<void()> fn);
+    /// Like add_system_event_trigger, but the event waits until `fn` calls the `done` it is given (or
+    /// shutdown_timeout passes). This is how a "before shutdown" trigger holds shutdown.
+    TriggerId add_async_system_event_trigger(TriggerPhase phase, SystemEvent event,
+                                             std::function<void(std::function<void()> done)> fn);
+    /// Removes a trigger; returns false if there was no such trigger.
+    bool remove_system_event_trigger(TriggerId id);
+
+    /// Listens on `port` (0 picks a free one). Throws BindError naming the address and the OS reason.
+    /// The factory is borrowed and must outlive the port and its connections.
+    std::shared_ptr<ListeningPort> listen_tcp(std::uint16_t port, Factory& factory, ListenOptions options = {});
+
+    /// Connects to host:port, resolving the name asynchronously. The factory is borrowed and must outlive
+    /// the connector and its connection. Nothing is called back before this returns.
+    std::shared_ptr<Connector> connect_tcp(std::string host, std::uint16_t port, ClientFactory& factory,
+                                           ConnectOptions options = {});
+
+    /// Live connections (accepted and outgoing).
+    [[nodiscard]] std::size_t connection_count() const noexcept;
+
+    /// For weft's own classes.
+    [[nodiscard]] detail::ReactorCore& core() noexcept { return *core_; }
+
+private:
+    std::unique_ptr<detail::ReactorCore> core_;
+};
+
+}  // namespace weft

@@ -1,0 +1,59 @@
+#pragma once
+// ReconnectingClientFactory: reconnects with exponential back-off and jitter (Twisted:
+// ReconnectingClientFactory, same defaults).
+
+#include <cstdint>
+#include <optional>
+#include <random>
+
+#include "weft/client_factory.hpp"
+#include "weft/delayed_call.hpp"
+#include "weft/reactor_time.hpp"
+
+namespace weft {
+
+/// A ClientFactory that calls connector.connect() again after a lost or failed connection, waiting
+/// `delay` seconds, where delay starts at initial_delay and is multiplied by `factor` (plus a random
+/// `jitter` fraction) after each failure, up to max_delay; after max_retries attempts it gives up.
+/// Contract: a subclass that overrides client_connection_lost/failed must call the base version to keep
+/// retrying; override build_protocol and call reset_delay() once a connection is known to work.
+/// Timers run on the given ReactorTime, so a test drives it with weft::testing::Clock.
+class ReconnectingClientFactory : public ClientFactory {
+public:
+    explicit ReconnectingClientFactory(ReactorTime& time, std::uint32_t seed = std::random_device{}())
+        : time_(time), rng_(seed) {}
+    ~ReconnectingClientFactory() override;
+
+    double initial_delay = 1.0;                     ///< seconds before the first retry
+    double factor = 2.7182818284590451;             ///< growth of the delay per retry (e)
+    double jitter = 0.11962656472;                  ///< spread of the delay, as a fraction of it
+    double max_delay = 3600.0;                      ///< cap of the delay, seconds
+    std::optional<std::uint32_t> max_retries;       ///< give up after this many retries (none: never)
+
+    void client_connection_failed(Connector& connector, const Reason& reason) override;
+    void client_connection_lost(Connector& connector, const Reason& reason) override;
+
+    /// Schedules connector.connect() after the current delay, then grows the delay.
+    void retry(Connector& connector);
+    /// Stop retrying: cancels a scheduled retry and stops an attempt in progress.
+    void stop_trying();
+    /// Back to initial_delay and zero retries; call it when a connection succeeded.
+    void reset_delay();
+
+    [[nodiscard]] double delay() const noexcept { return delay_; }
+    [[nodiscard]] std::uint32_t retries() const noexcept { return retries_; }
+    [[nodiscard]] bool continue_trying() const noexcept { return continue_trying_; }
+    [[nodiscard]] const DelayedCall& pending_retry() const noexcept { return call_; }
+
+private:
+    ReactorTime& time_;
+    std::mt19937 rng_;
+    double delay_ = 1.0;
+    std::uint32_t retries_ = 0;
+    bool continue_trying_ = true;
+    bool delay_initialised_ = false;
+    DelayedCall call_;
+    Connector* connector_ = nullptr;
+};
+
+}  // namespace weft

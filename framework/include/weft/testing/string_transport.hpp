@@ -1,0 +1,83 @@
+#pragma once
+// weft::testing::StringTransport: an in-memory transport for unit-testing protocols without sockets
+// (Twisted: twisted.internet.testing.StringTransport).
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include "weft/transport.hpp"
+
+namespace weft::testing {
+
+/// Records everything written; touches no network and no reactor. lose_connection() and
+/// abort_connection() only set flags (connection_lost is delivered by the test, by calling the
+/// protocol's connection_lost, as with Twisted's StringTransport).
+/// buffered_bytes() is value().size(): what was written and not yet clear()ed counts as unsent, so a test
+/// can model a peer that does not read.
+class StringTransport : public Transport {
+public:
+    enum class ProducerState { producing, paused, stopped };
+
+    explicit StringTransport(Address peer = {"192.168.1.1", 54321}, Address host = {"10.0.0.1", 1234})
+        : peer_(std::move(peer)), host_(std::move(host)) {}
+
+    /// Everything written since construction or the last clear().
+    [[nodiscard]] const std::string& value() const noexcept { return written_; }
+    /// Empties value() and returns what it held.
+    std::string clear() { return std::exchange(written_, {}); }
+
+    // Transport
+    void write(std::string_view data) override;
+    void write_sequence(std::span<const std::string_view> pieces) override;
+    void write_shared(std::shared_ptr<const std::string> data) override;
+    void lose_connection() override;
+    void abort_connection() override;
+    void lose_write_connection() override;
+    [[nodiscard]] Address peer() const override { return peer_; }
+    [[nodiscard]] Address host() const override { return host_; }
+    [[nodiscard]] std::uint64_t id() const noexcept override { return 0; }
+    [[nodiscard]] ConnectionState state() const noexcept override { return state_; }
+    [[nodiscard]] std::size_t buffered_bytes() const noexcept override { return written_.size(); }
+    void set_write_buffer_limits(std::size_t high, std::size_t low) override;
+    bool set_tcp_nodelay(bool enabled) override { nodelay = enabled; return true; }
+    bool set_tcp_keepalive(bool enabled) override { keepalive = enabled; return true; }
+    void register_producer(Producer& producer, bool streaming) override;
+    void unregister_producer() override;
+
+    // Producer: the transport's own reading side
+    void pause_producing() override;
+    void resume_producing() override;
+    void stop_producing() override;
+
+    /// Test-side inspection.
+    [[nodiscard]] bool disconnect_requested() const noexcept { return lose_called_; }
+    [[nodiscard]] bool aborted() const noexcept { return aborted_; }
+    [[nodiscard]] bool write_closed() const noexcept { return write_closed_; }
+    [[nodiscard]] ProducerState producer_state() const noexcept { return producer_state_; }
+    [[nodiscard]] Producer* producer() const noexcept { return producer_; }
+    [[nodiscard]] bool streaming() const noexcept { return streaming_; }
+    [[nodiscard]] std::size_t high_water() const noexcept { return high_; }
+    [[nodiscard]] std::size_t low_water() const noexcept { return low_; }
+    /// Sets the connection's state, e.g. disconnected once the test delivered connection_lost.
+    void set_state(ConnectionState state) noexcept { state_ = state; }
+
+    bool nodelay = false;
+    bool keepalive = false;
+
+private:
+    Address peer_;
+    Address host_;
+    std::string written_;
+    ConnectionState state_ = ConnectionState::connected;
+    ProducerState producer_state_ = ProducerState::producing;
+    Producer* producer_ = nullptr;
+    bool streaming_ = false;
+    bool lose_called_ = false;
+    bool aborted_ = false;
+    bool write_closed_ = false;
+    std::size_t high_ = 64 * 1024;
+    std::size_t low_ = 16 * 1024;
+};
+
+}  // namespace weft::testing

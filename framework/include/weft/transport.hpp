@@ -1,0 +1,85 @@
+#pragma once
+// Transport: one end of a connection as a protocol sees it (Twisted: ITransport, ITCPTransport,
+// IConsumer and IPushProducer together).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "weft/address.hpp"
+#include "weft/connection_state.hpp"
+#include "weft/producer.hpp"
+
+namespace weft {
+
+/// The protocol's handle on its connection. A protocol borrows it from make_connection until
+/// connection_lost; after that it must not be used.
+///
+/// Contract:
+/// - write()/write_sequence()/write_shared() never block and never call back into the protocol: bytes are
+///   queued, and everything queued during one loop turn leaves in one gather-write at the end of the turn.
+///   Writes after lose_connection()/abort_connection() are ignored.
+/// - connection_lost is never delivered inside a call into the transport; it comes on a later loop turn.
+/// - As a producer, the transport pauses/resumes *reading* (pause_producing/resume_producing);
+///   stop_producing() loses the connection.
+/// - As a consumer, it pauses a registered streaming producer when buffered_bytes() rises above the high
+///   watermark and resumes it once the buffer drains to the low watermark; a pull producer is asked for
+///   more (resume_producing) each time the buffer is empty. A registered producer is stopped when the
+///   connection is lost.
+class Transport : public Producer {
+public:
+    /// Queues bytes for sending (copied).
+    virtual void write(std::string_view data) = 0;
+    /// Queues several pieces in order as one write (Twisted: writeSequence).
+    virtual void write_sequence(std::span<const std::string_view> pieces) = 0;
+    /// Queues an immutable shared buffer without copying it: a broadcast to many transports shares one
+    /// buffer. The transport keeps the buffer alive until it is sent.
+    virtual void write_shared(std::shared_ptr<const std::string> data) = 0;
+
+    /// Stop reading, flush what is buffered, then close (Twisted: loseConnection).
+    virtual void lose_connection() = 0;
+    /// Drop buffered output and close at once; TCP sends a reset (Twisted: abortConnection).
+    virtual void abort_connection() = 0;
+    /// Flush, then shut down the write side only; reading goes on (Twisted: loseWriteConnection).
+    virtual void lose_write_connection() = 0;
+
+    /// The remote address (Twisted: getPeer).
+    [[nodiscard]] virtual Address peer() const = 0;
+    /// The local address (Twisted: getHost).
+    [[nodiscard]] virtual Address host() const = 0;
+    /// A number unique among the reactor's connections, used in log lines.
+    [[nodiscard]] virtual std::uint64_t id() const noexcept = 0;
+    [[nodiscard]] virtual ConnectionState state() const noexcept = 0;
+    /// True once lose_connection/abort_connection was called or the connection closed (Twisted:
+    /// transport.disconnecting): a protocol stops delivering buffered input when it sees this.
+    [[nodiscard]] bool disconnecting() const noexcept {
+        return state() == ConnectionState::disconnecting || state() == ConnectionState::disconnected;
+    }
+    /// Bytes queued and not yet accepted by the operating system.
+    [[nodiscard]] virtual std::size_t buffered_bytes() const noexcept = 0;
+
+    /// Watermarks for a registered streaming producer: paused above `high`, resumed at or below `low`.
+    /// Defaults: 64 KiB and 16 KiB. Requires low <= high.
+    virtual void set_write_buffer_limits(std::size_t high, std::size_t low) = 0;
+
+    /// TCP_NODELAY (Nagle off). Returns false where the transport has no such option.
+    virtual bool set_tcp_nodelay(bool enabled) = 0;
+    /// SO_KEEPALIVE. Returns false where the transport has no such option.
+    virtual bool set_tcp_keepalive(bool enabled) = 0;
+
+    /// Registers the producer that feeds this transport (Twisted: registerProducer). Throws StateError if
+    /// one is already registered; on a closed transport the producer is stopped instead. The producer is
+    /// borrowed: unregister it before it is destroyed.
+    virtual void register_producer(Producer& producer, bool streaming) = 0;
+    virtual void unregister_producer() = 0;
+
+protected:
+    Transport() = default;
+    Transport(const Transport&) = default;
+    Transport& operator=(const Transport&) = default;
+};
+
+}  // namespace weft

@@ -1,0 +1,61 @@
+#include "weft/reconnecting_client_factory.hpp"
+
+#include <algorithm>
+
+#include "weft/log.hpp"
+
+namespace weft {
+
+ReconnectingClientFactory::~ReconnectingClientFactory() {
+    if (call_.active()) call_.cancel();
+}
+
+void ReconnectingClientFactory::client_connection_failed(Connector& connector, const Reason& reason) {
+    if (!continue_trying_) return;
+    WEFT_LOG(debug) << "connection to " << connector.destination() << " failed (" << reason.message() << ")";
+    retry(connector);
+}
+
+void ReconnectingClientFactory::client_connection_lost(Connector& connector, const Reason& reason) {
+    if (!continue_trying_) return;
+    WEFT_LOG(debug) << "connection to " << connector.destination() << " lost (" << reason.message() << ")";
+    retry(connector);
+}
+
+void ReconnectingClientFactory::retry(Connector& connector) {
+    // Twisted's algorithm: the first retry already waits initial_delay * factor.
+    if (!continue_trying_) return;
+    connector_ = &connector;
+    if (!delay_initialised_) {
+        delay_ = initial_delay;
+        delay_initialised_ = true;
+    }
+    ++retries_;
+    if (max_retries && retries_ > *max_retries) {
+        WEFT_LOG(info) << "abandoning " << connector.destination() << " after " << *max_retries << " retries";
+        return;
+    }
+    delay_ = std::min(delay_ * factor, max_delay);
+    if (jitter > 0) {
+        std::normal_distribution<double> spread(delay_, delay_ * jitter);
+        delay_ = std::max(0.0, spread(rng_));
+    }
+    WEFT_LOG(info) << "will retry " << connector.destination() << " in " << delay_ << " s";
+    if (call_.active()) call_.cancel();
+    call_ = time_.call_later(std::chrono::duration<double>(delay_), [this, &connector] { connector.connect(); });
+}
+
+void ReconnectingClientFactory::stop_trying() {
+    if (call_.active()) call_.cancel();
+    continue_trying_ = false;
+    if (connector_ != nullptr && connector_->state() == Connector::State::connecting) connector_->stop_connecting();
+}
+
+void ReconnectingClientFactory::reset_delay() {
+    delay_ = initial_delay;
+    delay_initialised_ = true;
+    retries_ = 0;
+    continue_trying_ = true;
+}
+
+}  // namespace weft
