@@ -1,0 +1,984 @@
+// weft-bench: the load generator of weft's benchmark suite (issue 5).
+//
+// One C++20 program on raw Boost.Asio with a single-threaded io_context, so it shares no code with weft
+// and costs every server the same. Modes:
+//   pingpong   N sessions echo a block of B bytes back and forth for T seconds; MiB/s.
+//   echo       N connections send 64-byte lines, up to W in flight each; lines/s, p50/p99 round trip.
+//   chat       N chat clients each send M lines, up to W of their own un-echoed; deliveries/s, p50/p99.
+//   broadcast  N chat clients; one line is broadcast R times; time until all N have it (median, max).
+//   idle       N idle connections; growth of the server's VmRSS (--pid) per connection.
+// Every mode prints one human line and one machine-readable `RESULT key=value ...` line on stdout, and
+// its own CPU time (getrusage) next to the result, so one can see it was not the bottleneck.
+// Bounded: every mode has a duration or a count, and --timeout ends the run with an error. A server
+// that closes or resets a connection is an error. Errors go to stderr and the exit status is 2.
+
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/program_options.hpp>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+struct Options {
+    std::string mode;
+    std::string host = "127.0.0.1";
+    unsigned port = 0;
+    int connections = 1;
+    double duration = 3.0;
+    double warmup = 0.5;
+    double timeout = 60.0;
+    std::size_t block = 1024;
+    int window = 1;
+    int messages = 100;
+    std::size_t line_size = 64;
+    long pid = 0;
+    int connect_concurrency = 64;
+    double settle = 1.0;
+    bool nodelay = true;
+    std::string label;
+};
+
+[[noreturn]] void fail(const std::string& message) {
+    std::cout.flush();
+    std::cerr << "weft-bench: error: " << message << std::endl;
+    std::_Exit(2);
+}
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency histogram: log-linear buckets, 64 per power of two (about 1.5 % resolution), values in ns.
+class Histogram {
+public:
+    void record(std::int64_t ns) {
+        auto v = static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0));
+        ++buckets_[index(v)];
+        ++count_;
+    }
+    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+    /// Value (ns) at quantile q in [0, 1]; 0 when empty.
+    [[nodiscard]] double quantile(double q) const {
+        if (count_ == 0) {
+            return 0.0;
+        }
+        auto rank = static_cast<std::uint64_t>(q * static_cast<double>(count_ - 1)) + 1;
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < buckets_.size(); ++i) {
+            seen += buckets_[i];
+            if (seen >= rank) {
+                return value(i);
+            }
+        }
+        return value(buckets_.size() - 1);
+    }
+
+private:
+    static constexpr std::size_t kBuckets = 64 * 60;
+    static std::size_t index(std::uint64_t v) {
+        if (v < 128) {
+            return static_cast<std::size_t>(v);
+        }
+        int high = 63 - std::countl_zero(v);  // >= 7
+        int shift = high - 6;
+        auto idx = static_cast<std::size_t>(shift + 1) * 64 + static_cast<std::size_t>((v >> shift) - 64);
+        return std::min(idx, kBuckets - 1);
+    }
+    static double value(std::size_t idx) {
+        if (idx < 128) {
+            return static_cast<double>(idx);
+        }
+        auto shift = static_cast<int>(idx / 64) - 1;
+        auto low = static_cast<double>((idx % 64) + 64) * static_cast<double>(std::uint64_t{1} << shift);
+        return low + static_cast<double>(std::uint64_t{1} << shift) / 2.0;  // bucket midpoint
+    }
+    std::array<std::uint64_t, kBuckets> buckets_{};
+    std::uint64_t count_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Own CPU time (getrusage), to print next to each result.
+class CpuMeter {
+public:
+    void start() {
+        start_cpu_ = cpu_seconds();
+        start_wall_ = Clock::now();
+    }
+    void stop() {
+        cpu_ = cpu_seconds() - start_cpu_;
+        wall_ = seconds_between(start_wall_, Clock::now());
+    }
+    [[nodiscard]] double cpu() const noexcept { return cpu_; }
+    [[nodiscard]] double percent() const noexcept { return wall_ > 0 ? 100.0 * cpu_ / wall_ : 0.0; }
+    [[nodiscard]] std::string human() const {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "client CPU %.2f s = %.0f %% of one core", cpu_, percent());
+        return buf;
+    }
+    [[nodiscard]] std::string machine() const {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "client_cpu_s=%.3f client_cpu_pct=%.1f", cpu_, percent());
+        return buf;
+    }
+
+private:
+    static double cpu_seconds() {
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+        return tv(ru.ru_utime) + tv(ru.ru_stime);
+    }
+    double start_cpu_ = 0;
+    Clock::time_point start_wall_;
+    double cpu_ = 0;
+    double wall_ = 0;
+};
+
+void raise_nofile(std::size_t needed) {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fail(std::string("getrlimit: ") + std::strerror(errno));
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            fail(std::string("setrlimit(RLIMIT_NOFILE): ") + std::strerror(errno));
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed) {
+        fail("RLIMIT_NOFILE is " + std::to_string(rl.rlim_cur) + " (hard limit), need about " +
+             std::to_string(needed) + " descriptors; raise it (ulimit -Hn)");
+    }
+}
+
+/// VmRSS of a process in KiB, from /proc/PID/status.
+long read_rss_kib(long pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    if (!in) {
+        fail("cannot read /proc/" + std::to_string(pid) + "/status (is --pid the server's pid?)");
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            return std::strtol(line.c_str() + 6, nullptr, 10);
+        }
+    }
+    fail("no VmRSS in /proc/" + std::to_string(pid) + "/status");
+}
+
+std::string fmt(const char* format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opens N connections with at most `concurrency` not yet ready at a time. A connection is "ready"
+// when the mode says so (connected, welcomed by the chat server, echoed a probe...), which bounds the
+// server's accept queue whatever its listen backlog.
+class Connector {
+public:
+    using OnConnected = std::function<void(std::size_t index, tcp::socket socket)>;
+
+    Connector(asio::io_context& io, const Options& opt, OnConnected on_connected, std::function<void()> on_all_ready)
+        : io_(io), opt_(opt), on_connected_(std::move(on_connected)), on_all_ready_(std::move(on_all_ready)) {
+        error_code ec;
+        auto address = asio::ip::make_address(opt.host, ec);
+        if (ec) {
+            fail("bad --host " + opt.host + ": " + ec.message());
+        }
+        endpoint_ = tcp::endpoint(address, static_cast<unsigned short>(opt.port));
+    }
+
+    void start() {
+        total_ = static_cast<std::size_t>(opt_.connections);
+        auto first = std::min<std::size_t>(total_, static_cast<std::size_t>(std::max(1, opt_.connect_concurrency)));
+        for (std::size_t i = 0; i < first; ++i) {
+            connect_next();
+        }
+    }
+
+    /// The mode calls this once per connection when it is ready.
+    void ready() {
+        ++ready_;
+        if (ready_ == total_) {
+            on_all_ready_();
+        } else {
+            connect_next();
+        }
+    }
+    [[nodiscard]] std::size_t ready_count() const noexcept { return ready_; }
+
+private:
+    void connect_next() {
+        if (started_ >= total_) {
+            return;
+        }
+        auto index = started_++;
+        auto socket = std::make_shared<tcp::socket>(io_);
+        socket->async_connect(endpoint_, [this, index, socket](const error_code& ec) {
+            if (ec) {
+                fail("connect #" + std::to_string(index) + " to " + opt_.host + ":" + std::to_string(opt_.port) +
+                     ": " + ec.message());
+            }
+            if (opt_.nodelay) {
+                socket->set_option(tcp::no_delay(true));
+            }
+            on_connected_(index, std::move(*socket));
+        });
+    }
+
+    asio::io_context& io_;
+    const Options& opt_;
+    tcp::endpoint endpoint_;
+    OnConnected on_connected_;
+    std::function<void()> on_all_ready_;
+    std::size_t total_ = 0;
+    std::size_t started_ = 0;
+    std::size_t ready_ = 0;
+};
+
+std::string describe(const error_code& ec) {
+    if (ec == asio::error::eof) {
+        return "server closed the connection (EOF)";
+    }
+    return ec.message();
+}
+
+/// The overall timeout: whatever happens, the process ends by then.
+void arm_timeout(asio::steady_timer& timer, const Options& opt, std::function<std::string()> progress) {
+    timer.expires_after(std::chrono::milliseconds(static_cast<long>(opt.timeout * 1000)));
+    timer.async_wait([&opt, progress = std::move(progress)](const error_code& ec) {
+        if (!ec) {
+            fail("timeout after " + fmt("%.1f", opt.timeout) + " s (" + progress() + ")");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// pingpong: each session writes a block, then writes back whatever it reads (the muduo / Asio test).
+int run_pingpong(const Options& opt) {
+    struct Session {
+        explicit Session(tcp::socket s, std::size_t block) : socket(std::move(s)), buffer(block, 'p') {}
+        tcp::socket socket;
+        std::vector<char> buffer;
+    };
+    asio::io_context io(1);
+    std::vector<std::unique_ptr<Session>> sessions(static_cast<std::size_t>(opt.connections));
+    std::uint64_t bytes_read = 0;
+    bool stopping = false;
+
+    std::function<void(Session&)> read;
+    read = [&](Session& s) {
+        s.socket.async_read_some(asio::buffer(s.buffer), [&, sp = &s](const error_code& ec, std::size_t n) {
+            if (stopping) {
+                return;
+            }
+            if (ec) {
+                fail("pingpong read: " + describe(ec));
+            }
+            bytes_read += n;
+            asio::async_write(sp->socket, asio::buffer(sp->buffer.data(), n), [&, sp](const error_code& wec, std::size_t) {
+                if (stopping) {
+                    return;
+                }
+                if (wec) {
+                    fail("pingpong write: " + describe(wec));
+                }
+                read(*sp);
+            });
+        });
+    };
+
+    CpuMeter cpu;
+    Clock::time_point t0;
+    std::uint64_t bytes0 = 0;
+    asio::steady_timer phase(io);
+    asio::steady_timer timeout(io);
+    Connector connector(
+        io, opt,
+        [&](std::size_t i, tcp::socket socket) {
+            sessions[i] = std::make_unique<Session>(std::move(socket), opt.block);
+            connector.ready();
+        },
+        [&] {
+            for (auto& s : sessions) {
+                asio::async_write(s->socket, asio::buffer(s->buffer), [&, sp = s.get()](const error_code& ec, std::size_t) {
+                    if (stopping) {
+                        return;
+                    }
+                    if (ec) {
+                        fail("pingpong first write: " + describe(ec));
+                    }
+                    read(*sp);
+                });
+            }
+            phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.warmup * 1000)));
+            phase.async_wait([&](const error_code&) {
+                t0 = Clock::now();
+                bytes0 = bytes_read;
+                cpu.start();
+                phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.duration * 1000)));
+                phase.async_wait([&](const error_code&) {
+                    auto secs = seconds_between(t0, Clock::now());
+                    cpu.stop();
+                    auto bytes = bytes_read - bytes0;
+                    stopping = true;
+                    double mib_s = static_cast<double>(bytes) / secs / (1024.0 * 1024.0);
+                    std::cout << "pingpong: " << opt.connections << " sessions, " << opt.block << "-byte blocks, "
+                              << fmt("%.2f", secs) << " s: " << fmt("%.1f", mib_s) << " MiB/s read by the client ("
+                              << cpu.human() << ")\n";
+                    std::cout << "RESULT mode=pingpong conns=" << opt.connections << " block=" << opt.block
+                              << " secs=" << fmt("%.3f", secs) << " bytes=" << bytes << " mib_s=" << fmt("%.2f", mib_s)
+                              << " " << cpu.machine() << "\n";
+                    std::cout.flush();
+                    io.stop();
+                });
+            });
+        });
+    arm_timeout(timeout, opt, [&] { return std::to_string(connector.ready_count()) + " connected"; });
+    connector.start();
+    io.run();
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A line connection: read buffer split into lines, and a write queue with one write in flight
+// (pending lines gather in `pending` while `writing` is on the wire).
+class LineConn {
+public:
+    explicit LineConn(tcp::socket s) : socket(std::move(s)) { rbuf.resize(64 * 1024); }
+    virtual ~LineConn() = default;
+    LineConn(const LineConn&) = delete;
+    LineConn& operator=(const LineConn&) = delete;
+
+    tcp::socket socket;
+
+    void start_reading(const bool& stopping) {
+        stopping_ = &stopping;
+        read();
+    }
+    void send(std::string_view data) {
+        pending.append(data);
+        flush();
+    }
+    std::string pending;
+
+protected:
+    virtual void on_line(std::string_view line) = 0;
+    virtual void on_error(const std::string& what) = 0;
+
+private:
+    void read() {
+        if (rlen == rbuf.size()) {
+            rbuf.resize(rbuf.size() * 2);  // a line longer than the buffer
+        }
+        socket.async_read_some(asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen),
+                               [this](const error_code& ec, std::size_t n) {
+                                   if (*stopping_) {
+                                       return;
+                                   }
+                                   if (ec) {
+                                       on_error("read: " + describe(ec));
+                                       return;
+                                   }
+                                   rlen += n;
+                                   std::size_t start = 0;
+                                   for (;;) {
+                                       auto* nl = static_cast<const char*>(std::memchr(rbuf.data() + start, '\n', rlen - start));
+                                       if (nl == nullptr) {
+                                           break;
+                                       }
+                                       auto end = static_cast<std::size_t>(nl - rbuf.data());
+                                       on_line(std::string_view(rbuf.data() + start, end - start));
+                                       start = end + 1;
+                                   }
+                                   if (start > 0) {
+                                       std::memmove(rbuf.data(), rbuf.data() + start, rlen - start);
+                                       rlen -= start;
+                                   }
+                                   read();
+                               });
+    }
+
+public:
+    void flush() {
+        if (writing_active || pending.empty()) {
+            return;
+        }
+        writing_active = true;
+        writing.swap(pending);
+        pending.clear();
+        asio::async_write(socket, asio::buffer(writing), [this](const error_code& ec, std::size_t) {
+            writing_active = false;
+            if (*stopping_) {
+                return;
+            }
+            if (ec) {
+                on_error("write: " + describe(ec));
+                return;
+            }
+            writing.clear();
+            flush();
+        });
+    }
+
+private:
+    std::vector<char> rbuf;
+    std::size_t rlen = 0;
+    std::string writing;
+    bool writing_active = false;
+    const bool* stopping_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
+// echo: pipelined 64-byte lines; each line carries its connection and sequence number, checked on return.
+int run_echo(const Options& opt) {
+    if (opt.line_size < 32) {
+        fail("--line-size must be at least 32 for echo");
+    }
+    struct Shared {
+        const Options* opt;
+        bool measuring = false;
+        bool stopping = false;
+        std::uint64_t lines = 0;
+        Histogram hist;
+    };
+    Shared shared;
+    shared.opt = &opt;
+
+    class EchoConn : public LineConn {
+    public:
+        EchoConn(tcp::socket s, std::size_t id_, Shared& sh) : LineConn(std::move(s)), id(id_), shared(sh) {}
+        void top_up() {
+            bool added = false;
+            while (sent.size() < static_cast<std::size_t>(shared.opt->window)) {
+                make_line(next_seq++);
+                pending.append(line);
+                sent.push_back(now_ns());
+                added = true;
+            }
+            if (added) {
+                flush();
+            }
+        }
+
+    protected:
+        void on_line(std::string_view got) override {
+            if (sent.empty()) {
+                fail("echo: connection " + std::to_string(id) + " got an unexpected line");
+            }
+            make_line(recv_seq++);
+            if (got.size() + 1 != line.size() || got.compare(0, 32, std::string_view(line).substr(0, 32)) != 0) {
+                fail("echo: connection " + std::to_string(id) + " got a wrong line: '" + std::string(got.substr(0, 80)) + "'");
+            }
+            if (shared.measuring) {
+                ++shared.lines;
+                shared.hist.record(now_ns() - sent.front());
+            }
+            sent.pop_front();
+            if (!shared.stopping) {
+                top_up();
+            }
+        }
+        void on_error(const std::string& what) override { fail("echo: connection " + std::to_string(id) + " " + what); }
+
+    private:
+        void make_line(std::uint64_t seq) {
+            char head[40];
+            int n = std::snprintf(head, sizeof head, "e %08zu %020llu ", id, static_cast<unsigned long long>(seq));
+            line.assign(head, static_cast<std::size_t>(n));
+            line.resize(shared.opt->line_size - 1, 'x');
+            line.push_back('\n');
+        }
+        std::size_t id;
+        Shared& shared;
+        std::string line;
+        std::deque<std::int64_t> sent;
+        std::uint64_t next_seq = 0;
+        std::uint64_t recv_seq = 0;
+    };
+
+    asio::io_context io(1);
+    std::vector<std::unique_ptr<EchoConn>> conns(static_cast<std::size_t>(opt.connections));
+    CpuMeter cpu;
+    Clock::time_point t0;
+    asio::steady_timer phase(io);
+    asio::steady_timer timeout(io);
+    Connector connector(
+        io, opt,
+        [&](std::size_t i, tcp::socket socket) {
+            conns[i] = std::make_unique<EchoConn>(std::move(socket), i, shared);
+            conns[i]->start_reading(shared.stopping);
+            connector.ready();
+        },
+        [&] {
+            for (auto& c : conns) {
+                c->top_up();
+            }
+            phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.warmup * 1000)));
+            phase.async_wait([&](const error_code&) {
+                t0 = Clock::now();
+                shared.measuring = true;
+                cpu.start();
+                phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.duration * 1000)));
+                phase.async_wait([&](const error_code&) {
+                    auto secs = seconds_between(t0, Clock::now());
+                    cpu.stop();
+                    shared.measuring = false;
+                    shared.stopping = true;
+                    double rate = static_cast<double>(shared.lines) / secs;
+                    double p50 = shared.hist.quantile(0.50) / 1000.0;
+                    double p99 = shared.hist.quantile(0.99) / 1000.0;
+                    std::cout << "echo: " << opt.connections << " conns, window " << opt.window << ", "
+                              << opt.line_size << "-byte lines, " << fmt("%.2f", secs) << " s: " << fmt("%.0f", rate)
+                              << " lines/s, round trip p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99)
+                              << " us (" << cpu.human() << ")\n";
+                    std::cout << "RESULT mode=echo conns=" << opt.connections << " window=" << opt.window
+                              << " line=" << opt.line_size << " secs=" << fmt("%.3f", secs) << " lines=" << shared.lines
+                              << " lines_s=" << fmt("%.1f", rate) << " p50_us=" << fmt("%.1f", p50)
+                              << " p99_us=" << fmt("%.1f", p99) << " " << cpu.machine() << "\n";
+                    std::cout.flush();
+                    io.stop();
+                });
+            });
+        });
+    arm_timeout(timeout, opt, [&] { return std::to_string(connector.ready_count()) + " connected"; });
+    connector.start();
+    io.run();
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// chat and broadcast. Server lines: "Welcome to the chat server, NAME", "* NAME joined",
+// "* NAME left", "NAME: text", each ending "\r\n". Our text: "m <client> <seq> <send-ns> xxx...".
+struct ChatShared {
+    const Options* opt = nullptr;
+    bool stopping = false;
+    bool measuring = false;
+    std::uint64_t welcomes = 0;
+    std::uint64_t joins = 0;
+    std::uint64_t lefts = 0;
+    std::uint64_t deliveries = 0;
+    std::uint64_t own_echoes = 0;
+    Histogram hist;
+    // broadcast mode: how many clients have the current message, and its sequence number
+    std::uint64_t current_seq = 0;
+    std::uint64_t have_current = 0;
+    std::function<void()> on_welcome;
+    std::function<void(std::size_t, std::uint64_t)> on_own_echo;  // (client, seq)
+    std::function<void()> on_delivery;
+};
+
+class ChatClient : public LineConn {
+public:
+    ChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : LineConn(std::move(s)), id(id_), shared(sh) {}
+    std::size_t id;
+    bool welcomed = false;
+    std::uint64_t sent = 0;
+    std::uint64_t inflight = 0;
+
+    void send_message(std::uint64_t seq) {
+        char head[80];
+        int n = std::snprintf(head, sizeof head, "m %zu %llu %lld ", id, static_cast<unsigned long long>(seq),
+                              static_cast<long long>(now_ns()));
+        std::string line(head, static_cast<std::size_t>(n));
+        if (line.size() + 1 < shared.opt->line_size) {
+            line.resize(shared.opt->line_size - 1, 'x');
+        }
+        line.push_back('\n');
+        ++sent;
+        ++inflight;
+        send(line);
+    }
+
+protected:
+    void on_line(std::string_view line) override {
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        auto colon = line.find(": m ");
+        if (colon != std::string_view::npos && line.substr(0, 1) != "*") {
+            auto text = line.substr(colon + 4);
+            std::size_t client = 0;
+            std::uint64_t seq = 0;
+            long long sent_ns = 0;
+            const char* p = text.data();
+            const char* end = text.data() + text.size();
+            auto r1 = std::from_chars(p, end, client);
+            auto r2 = std::from_chars(r1.ptr + 1, end, seq);
+            auto r3 = std::from_chars(r2.ptr + 1, end, sent_ns);
+            if (r1.ec != std::errc{} || r2.ec != std::errc{} || r3.ec != std::errc{}) {
+                fail("chat: client " + std::to_string(id) + " cannot parse '" + std::string(line.substr(0, 100)) + "'");
+            }
+            ++shared.deliveries;
+            if (shared.opt->mode == "broadcast") {
+                if (seq == shared.current_seq) {
+                    ++shared.have_current;
+                }
+            }
+            if (client == id) {
+                if (inflight == 0) {
+                    fail("chat: client " + std::to_string(id) + " got an echo it did not send");
+                }
+                --inflight;
+                ++shared.own_echoes;
+                if (shared.measuring) {
+                    shared.hist.record(now_ns() - sent_ns);
+                }
+                shared.on_own_echo(id, seq);
+            }
+            if (shared.on_delivery) {
+                shared.on_delivery();
+            }
+            return;
+        }
+        if (line.rfind("Welcome to the chat server, ", 0) == 0) {
+            if (welcomed) {
+                fail("chat: client " + std::to_string(id) + " welcomed twice");
+            }
+            welcomed = true;
+            ++shared.welcomes;
+            shared.on_welcome();
+            return;
+        }
+        if (line.rfind("* ", 0) == 0) {
+            if (line.ends_with(" joined")) {
+                ++shared.joins;
+                return;
+            }
+            if (line.ends_with(" left")) {
+                ++shared.lefts;
+                return;
+            }
+        }
+        // Any other server line is ignored.
+    }
+    void on_error(const std::string& what) override { fail("chat: client " + std::to_string(id) + " " + what); }
+
+private:
+    ChatShared& shared;
+};
+
+int run_chat(const Options& opt, bool broadcast) {
+    ChatShared shared;
+    shared.opt = &opt;
+    const auto n = static_cast<std::uint64_t>(opt.connections);
+    const std::uint64_t expected_joins = n * (n - 1) / 2;  // one per pair: the earlier one hears the later
+    const auto messages = static_cast<std::uint64_t>(opt.messages);
+    const std::uint64_t expected_deliveries = n * n * messages;
+
+    asio::io_context io(1);
+    std::vector<std::unique_ptr<ChatClient>> clients(n);
+    CpuMeter cpu;
+    Clock::time_point t0;
+    Clock::time_point setup_start = Clock::now();
+    asio::steady_timer timeout(io);
+    asio::steady_timer poll(io);
+    std::vector<double> broadcast_ms;
+    std::string phase_name = "connecting";
+    bool ready_all = false;
+
+    auto finish = [&] {
+        auto secs = seconds_between(t0, Clock::now());
+        cpu.stop();
+        shared.measuring = false;
+        shared.stopping = true;
+        if (!broadcast) {
+            double rate = static_cast<double>(shared.deliveries) / secs;
+            double p50 = shared.hist.quantile(0.50) / 1000.0;
+            double p99 = shared.hist.quantile(0.99) / 1000.0;
+            std::cout << "chat: " << n << " clients x " << messages << " lines, window " << opt.window << ", "
+                      << shared.deliveries << " deliveries in " << fmt("%.3f", secs) << " s: " << fmt("%.0f", rate)
+                      << " deliveries/s, own echo p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99)
+                      << " us (" << cpu.human() << ")\n";
+            std::cout << "RESULT mode=chat conns=" << n << " messages=" << messages << " window=" << opt.window
+                      << " secs=" << fmt("%.3f", secs) << " deliveries=" << shared.deliveries
+                      << " deliveries_s=" << fmt("%.1f", rate) << " p50_us=" << fmt("%.1f", p50)
+                      << " p99_us=" << fmt("%.1f", p99) << " " << cpu.machine() << "\n";
+        } else {
+            std::sort(broadcast_ms.begin(), broadcast_ms.end());
+            double median = broadcast_ms[broadcast_ms.size() / 2];
+            double worst = broadcast_ms.back();
+            std::cout << "broadcast: 1 line to " << n << " clients, " << broadcast_ms.size() << " times: median "
+                      << fmt("%.2f", median) << " ms, max " << fmt("%.2f", worst) << " ms until all have it ("
+                      << cpu.human() << ")\n";
+            std::cout << "RESULT mode=broadcast conns=" << n << " repeats=" << broadcast_ms.size()
+                      << " median_ms=" << fmt("%.3f", median) << " max_ms=" << fmt("%.3f", worst) << " "
+                      << cpu.machine() << "\n";
+        }
+        std::cout.flush();
+        io.stop();
+    };
+
+    std::uint64_t bc_seq = 0;
+    std::int64_t bc_sent_ns = 0;
+    auto broadcast_next = [&] {
+        shared.current_seq = ++bc_seq;
+        shared.have_current = 0;
+        bc_sent_ns = now_ns();
+        clients[0]->send_message(bc_seq);
+    };
+
+    shared.on_own_echo = [&](std::size_t id, std::uint64_t) {
+        if (!broadcast && !shared.stopping) {
+            auto& c = *clients[id];
+            if (c.sent < messages && c.inflight < static_cast<std::uint64_t>(opt.window)) {
+                c.send_message(c.sent);
+            }
+        }
+    };
+    shared.on_delivery = [&] {
+        if (shared.stopping) {
+            return;
+        }
+        if (broadcast) {
+            if (shared.have_current == n) {
+                broadcast_ms.push_back(static_cast<double>(now_ns() - bc_sent_ns) / 1e6);
+                if (broadcast_ms.size() >= messages) {
+                    finish();
+                } else {
+                    broadcast_next();
+                }
+            }
+        } else if (shared.deliveries == expected_deliveries) {
+            finish();
+        }
+    };
+
+    Connector* connector_ptr = nullptr;
+    shared.on_welcome = [&] { connector_ptr->ready(); };
+
+    // After all are welcomed, wait for the join notices to drain, then measure.
+    std::function<void()> wait_drained;
+    wait_drained = [&] {
+        if (shared.joins < expected_joins) {
+            poll.expires_after(std::chrono::milliseconds(2));
+            poll.async_wait([&](const error_code&) { wait_drained(); });
+            return;
+        }
+        if (shared.joins > expected_joins || shared.lefts != 0) {
+            fail("chat: unexpected notices: " + std::to_string(shared.joins) + " joined (expected " +
+                 std::to_string(expected_joins) + "), " + std::to_string(shared.lefts) + " left");
+        }
+        phase_name = "measuring";
+        std::cerr << "weft-bench: chat setup (" << n << " clients, " << expected_joins << " join notices) took "
+                  << fmt("%.2f", seconds_between(setup_start, Clock::now())) << " s\n";
+        t0 = Clock::now();
+        cpu.start();
+        shared.measuring = true;
+        if (broadcast) {
+            broadcast_next();
+        } else {
+            for (auto& c : clients) {
+                while (c->sent < messages && c->inflight < static_cast<std::uint64_t>(opt.window)) {
+                    c->send_message(c->sent);
+                }
+            }
+            if (expected_deliveries == 0) {
+                finish();
+            }
+        }
+    };
+
+    Connector connector(
+        io, opt,
+        [&](std::size_t i, tcp::socket socket) {
+            clients[i] = std::make_unique<ChatClient>(std::move(socket), i, shared);
+            clients[i]->start_reading(shared.stopping);
+        },
+        [&] {
+            ready_all = true;
+            phase_name = "draining join notices";
+            wait_drained();
+        });
+    connector_ptr = &connector;
+    arm_timeout(timeout, opt, [&] {
+        return phase_name + ": " + std::to_string(shared.welcomes) + "/" + std::to_string(n) + " welcomed, " +
+               std::to_string(shared.joins) + "/" + std::to_string(expected_joins) + " join notices, " +
+               std::to_string(shared.deliveries) + " deliveries";
+    });
+    connector.start();
+    io.run();
+    (void)ready_all;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// idle: N connections, each sends one probe line and waits for any reply (so the server has surely
+// accepted it and set it up), then stays idle. Server VmRSS before and after.
+int run_idle(const Options& opt) {
+    if (opt.pid <= 0) {
+        fail("idle needs --pid (the server's process id)");
+    }
+    struct Idle {
+        explicit Idle(tcp::socket s) : socket(std::move(s)) {}
+        tcp::socket socket;
+        std::array<char, 256> buf{};
+        bool replied = false;
+    };
+    asio::io_context io(1);
+    bool stopping = false;
+    std::vector<std::unique_ptr<Idle>> conns(static_cast<std::size_t>(opt.connections));
+    long before = read_rss_kib(opt.pid);
+    CpuMeter cpu;
+    cpu.start();
+    auto t0 = Clock::now();
+    asio::steady_timer timeout(io);
+    asio::steady_timer settle(io);
+    static const std::string probe = "i\n";
+    std::function<void(Idle&, std::size_t)> read;
+    Connector* connector_ptr = nullptr;
+    read = [&](Idle& c, std::size_t i) {
+        c.socket.async_read_some(asio::buffer(c.buf), [&, cp = &c, i](const error_code& ec, std::size_t) {
+            if (stopping) {
+                return;
+            }
+            if (ec) {
+                fail("idle: connection " + std::to_string(i) + " " + describe(ec));
+            }
+            if (!cp->replied) {
+                cp->replied = true;
+                connector_ptr->ready();
+            }
+            read(*cp, i);
+        });
+    };
+    Connector connector(
+        io, opt,
+        [&](std::size_t i, tcp::socket socket) {
+            conns[i] = std::make_unique<Idle>(std::move(socket));
+            auto* c = conns[i].get();
+            asio::async_write(c->socket, asio::buffer(probe), [&, c, i](const error_code& ec, std::size_t) {
+                if (ec && !stopping) {
+                    fail("idle: probe write " + std::to_string(i) + ": " + describe(ec));
+                }
+                read(*c, i);
+            });
+        },
+        [&] {
+            auto connect_secs = seconds_between(t0, Clock::now());
+            settle.expires_after(std::chrono::milliseconds(static_cast<long>(opt.settle * 1000)));
+            settle.async_wait([&, connect_secs](const error_code&) {
+                long after = read_rss_kib(opt.pid);
+                cpu.stop();
+                stopping = true;
+                double per_conn = static_cast<double>(after - before) * 1024.0 / static_cast<double>(opt.connections);
+                std::cout << "idle: " << opt.connections << " connections (set up in " << fmt("%.2f", connect_secs)
+                          << " s): server VmRSS " << before << " KiB -> " << after << " KiB, "
+                          << fmt("%.0f", per_conn) << " bytes per connection (" << cpu.human() << ")\n";
+                std::cout << "RESULT mode=idle conns=" << opt.connections << " rss_before_kib=" << before
+                          << " rss_after_kib=" << after << " bytes_per_conn=" << fmt("%.1f", per_conn)
+                          << " connect_s=" << fmt("%.3f", connect_secs) << " " << cpu.machine() << "\n";
+                std::cout.flush();
+                io.stop();
+            });
+        });
+    connector_ptr = &connector;
+    arm_timeout(timeout, opt, [&] { return std::to_string(connector.ready_count()) + " connections ready"; });
+    connector.start();
+    io.run();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    po::options_description desc(
+        "weft-bench: load generator for weft's benchmarks (raw Boost.Asio, one thread)\n"
+        "Usage: weft-bench --mode MODE --port P [options]\nOptions");
+    // clang-format off
+    desc.add_options()
+        ("help,h", "show this help")
+        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle")
+        ("host", po::value(&opt.host)->default_value(opt.host), "server address")
+        ("port", po::value(&opt.port)->required(), "server port")
+        ("connections,n", po::value(&opt.connections)->default_value(opt.connections), "N: connections / sessions / chat clients")
+        ("duration,t", po::value(&opt.duration)->default_value(opt.duration), "T: measured seconds (pingpong, echo)")
+        ("warmup", po::value(&opt.warmup)->default_value(opt.warmup), "seconds of load before measuring (pingpong, echo)")
+        ("block,b", po::value(&opt.block)->default_value(opt.block), "B: block size in bytes (pingpong)")
+        ("window,w", po::value(&opt.window)->default_value(opt.window), "W: lines in flight per connection (echo, chat)")
+        ("messages,m", po::value(&opt.messages)->default_value(opt.messages), "M: lines per client (chat); broadcasts (broadcast)")
+        ("line-size", po::value(&opt.line_size)->default_value(opt.line_size), "bytes per line sent, \\n included (echo, chat)")
+        ("pid", po::value(&opt.pid), "server process id whose VmRSS is read (idle)")
+        ("settle", po::value(&opt.settle)->default_value(opt.settle), "seconds to wait before reading VmRSS (idle)")
+        ("connect-concurrency", po::value(&opt.connect_concurrency)->default_value(opt.connect_concurrency), "connections being set up at once")
+        ("nodelay", po::value(&opt.nodelay)->default_value(opt.nodelay), "TCP_NODELAY on the client's sockets")
+        ("timeout", po::value(&opt.timeout)->default_value(opt.timeout), "overall limit in seconds; exceeding it is an error");
+    // clang-format on
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        if (vm.count("help") != 0U) {
+            std::cout << desc << "\n";
+            return 0;
+        }
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << "weft-bench: " << e.what() << "\n" << desc << "\n";
+        return 1;
+    }
+    if (opt.connections < 1 || opt.window < 1 || opt.messages < 0 || opt.block < 1 || opt.duration <= 0 ||
+        opt.timeout <= 0 || opt.port == 0 || opt.port > 65535) {
+        std::cerr << "weft-bench: bad option values (connections, window >= 1; duration, timeout > 0; port 1-65535)\n";
+        return 1;
+    }
+    raise_nofile(static_cast<std::size_t>(opt.connections) + 64);
+    try {
+        if (opt.mode == "pingpong") {
+            return run_pingpong(opt);
+        }
+        if (opt.mode == "echo") {
+            return run_echo(opt);
+        }
+        if (opt.mode == "chat") {
+            return run_chat(opt, false);
+        }
+        if (opt.mode == "broadcast") {
+            if (opt.messages < 1) {
+                fail("broadcast needs --messages >= 1");
+            }
+            return run_chat(opt, true);
+        }
+        if (opt.mode == "idle") {
+            return run_idle(opt);
+        }
+    } catch (const std::exception& e) {
+        fail(e.what());
+    }
+    std::cerr << "weft-bench: unknown --mode " << opt.mode << "\n";
+    return 1;
+}
