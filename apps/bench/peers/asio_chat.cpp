@@ -8,6 +8,7 @@
 // newcomer and "* NAME joined" to everyone else; a line goes to everyone, sender included, as
 // "NAME: text"; on disconnect the others get "* NAME left". NAME is the client's ip:port.
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <iostream>
@@ -74,8 +75,8 @@ private:
     static constexpr std::size_t kMaxLine = 16 * 1024;
 
     void do_read() {
-        if (buffer_.size() - used_ < 4096) {
-            buffer_.resize(buffer_.size() + 16 * 1024);
+        if (buffer_.size() - used_ < 1024) {
+            buffer_.resize(std::max<std::size_t>(4096, buffer_.size() * 2));  // 4 KiB, doubled for long lines
         }
         socket_.async_read_some(asio::buffer(buffer_.data() + used_, buffer_.size() - used_),
                                 [self = shared_from_this()](error_code ec, std::size_t n) {

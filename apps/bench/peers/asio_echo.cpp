@@ -5,6 +5,7 @@
 //                the queue is written with one write in flight (the chat_server example's write queue)
 // Binds 127.0.0.1 (or --host), prints "listening on HOST:PORT" once bound, exits on SIGINT/SIGTERM.
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <iostream>
@@ -54,8 +55,8 @@ private:
     static constexpr std::size_t kMaxLine = 16 * 1024;
 
     void do_read() {
-        if (buffer_.size() - used_ < 4096) {
-            buffer_.resize(buffer_.size() + 16 * 1024);
+        if (buffer_.size() - used_ < 1024) {
+            buffer_.resize(std::max<std::size_t>(4096, buffer_.size() * 2));  // 4 KiB, doubled for long lines
         }
         socket_.async_read_some(asio::buffer(buffer_.data() + used_, buffer_.size() - used_),
                                 [self = shared_from_this()](error_code ec, std::size_t n) {
