@@ -448,6 +448,7 @@ std::size_t IntNStringReceiver::decode(const char* prefix) const noexcept {
 }
 
 void IntNStringReceiver::drop() noexcept {
+    skip_ = 0;
     buf_.clear();
     buf_pos_ = 0;
     chunk_ = {};
@@ -490,6 +491,16 @@ void IntNStringReceiver::deliver() {
             drop();
             return;
         }
+        if (skip_ > 0) {
+            // The payload of a string over max_length: discarded as it arrives, never buffered.
+            const std::size_t from_buf = std::min(skip_, buf_.size() - buf_pos_);
+            buf_pos_ += from_buf;
+            skip_ -= from_buf;
+            const std::size_t from_chunk = std::min(skip_, chunk_.size());
+            chunk_.remove_prefix(from_chunk);
+            skip_ -= from_chunk;
+            if (skip_ > 0) return;
+        }
         if (buf_pos_ >= buf_.size()) {
             // Nothing buffered: deliver views into the chunk.
             if (!buf_.empty()) {
@@ -499,7 +510,8 @@ void IntNStringReceiver::deliver() {
             if (chunk_.size() < plen) return;
             const std::size_t length = decode(chunk_.data());
             if (length > max_length_) {
-                drop();
+                chunk_.remove_prefix(plen);
+                skip_ = length;
                 length_limit_exceeded(length);
                 continue;
             }
@@ -525,7 +537,8 @@ void IntNStringReceiver::deliver() {
         if (!fill_to(plen)) return;
         const std::size_t length = decode(buf_.data() + buf_pos_);
         if (length > max_length_) {
-            drop();
+            buf_pos_ += plen;
+            skip_ = length;
             length_limit_exceeded(length);
             continue;
         }

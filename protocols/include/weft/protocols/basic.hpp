@@ -156,8 +156,9 @@ private:
 /// IntNStringReceiver). Use Int8StringReceiver, Int16StringReceiver or Int32StringReceiver.
 ///
 /// Contract: each string goes to string_received() as a view, valid during the call. A prefix above
-/// max_length() (default 99999) calls length_limit_exceeded(length) as soon as the prefix is read, and the
-/// buffered input is dropped; the default loses the connection. Delivery stops while paused (input is
+/// max_length() (default 99999) calls length_limit_exceeded(length) as soon as the prefix is read; the
+/// default loses the connection. If an override keeps the connection, that string's payload is skipped
+/// as it arrives (never buffered) and parsing goes on after it. Delivery stops while paused (input is
 /// kept) and once the transport is disconnecting (input is dropped). data_received() from inside
 /// string_received() only buffers.
 class IntNStringReceiver : public Protocol, public Producer {
@@ -193,6 +194,7 @@ private:
 
     std::size_t prefix_length_;
     std::size_t max_length_ = 99999;
+    std::size_t skip_ = 0;  // payload bytes of an over-long string still to discard
     std::string buf_;  // unconsumed input is buf_[buf_pos_..], then chunk_, then tail_
     std::size_t buf_pos_ = 0;
     std::string_view chunk_;
