@@ -348,6 +348,7 @@ void LineOnlyReceiver::consume(std::string_view data) {
         tail_.clear();
         return true;
     };
+    if (stop_if_disconnecting()) return;
 
     if (!buf_.empty()) {
         // Finish the partial line with the start of this chunk.
@@ -409,6 +410,7 @@ void LineOnlyReceiver::consume(std::string_view data) {
         }
     }
     const std::string_view rest(p, static_cast<std::size_t>(end - p));
+    if (stop_if_disconnecting()) return;
     if (rest.size() >= max_length_ + dlen) {
         exceeded(rest);
         return;
