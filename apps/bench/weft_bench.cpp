@@ -709,6 +709,7 @@ int run_chat(const Options& opt, bool broadcast) {
     asio::steady_timer poll(io);
     std::vector<double> broadcast_ms;
     std::string phase_name = "connecting";
+    double setup_secs = 0;
     bool ready_all = false;
 
     auto finish = [&] {
@@ -723,20 +724,22 @@ int run_chat(const Options& opt, bool broadcast) {
             std::cout << "chat: " << n << " clients x " << messages << " lines, window " << opt.window << ", "
                       << shared.deliveries << " deliveries in " << fmt("%.3f", secs) << " s: " << fmt("%.0f", rate)
                       << " deliveries/s, own echo p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99)
-                      << " us (" << cpu.human() << ")\n";
+                      << " us (" << cpu.human() << "; setup " << fmt("%.2f", setup_secs) << " s)\n";
             std::cout << "RESULT mode=chat conns=" << n << " messages=" << messages << " window=" << opt.window
                       << " secs=" << fmt("%.3f", secs) << " deliveries=" << shared.deliveries
                       << " deliveries_s=" << fmt("%.1f", rate) << " p50_us=" << fmt("%.1f", p50)
-                      << " p99_us=" << fmt("%.1f", p99) << " " << cpu.machine() << "\n";
+                      << " p99_us=" << fmt("%.1f", p99) << " setup_s=" << fmt("%.3f", setup_secs) << " "
+                      << cpu.machine() << "\n";
         } else {
             std::sort(broadcast_ms.begin(), broadcast_ms.end());
             double median = broadcast_ms[broadcast_ms.size() / 2];
             double worst = broadcast_ms.back();
             std::cout << "broadcast: 1 line to " << n << " clients, " << broadcast_ms.size() << " times: median "
                       << fmt("%.2f", median) << " ms, max " << fmt("%.2f", worst) << " ms until all have it ("
-                      << cpu.human() << ")\n";
+                      << cpu.human() << "; setup " << fmt("%.2f", setup_secs) << " s)\n";
             std::cout << "RESULT mode=broadcast conns=" << n << " repeats=" << broadcast_ms.size()
-                      << " median_ms=" << fmt("%.3f", median) << " max_ms=" << fmt("%.3f", worst) << " "
+                      << " median_ms=" << fmt("%.3f", median) << " max_ms=" << fmt("%.3f", worst)
+                      << " setup_s=" << fmt("%.3f", setup_secs) << " "
                       << cpu.machine() << "\n";
         }
         std::cout.flush();
@@ -794,8 +797,7 @@ int run_chat(const Options& opt, bool broadcast) {
                  std::to_string(expected_joins) + "), " + std::to_string(shared.lefts) + " left");
         }
         phase_name = "measuring";
-        std::cerr << "weft-bench: chat setup (" << n << " clients, " << expected_joins << " join notices) took "
-                  << fmt("%.2f", seconds_between(setup_start, Clock::now())) << " s\n";
+        setup_secs = seconds_between(setup_start, Clock::now());
         t0 = Clock::now();
         cpu.start();
         shared.measuring = true;

@@ -29,7 +29,7 @@ class Chat(LineOnlyReceiver):
         self.factory.clients.add(self)
 
     def connectionLost(self, reason):
-        if self in self.factory.clients:
+        if self in self.factory.clients and not self.factory.stopping:
             self.factory.clients.discard(self)
             self.factory.broadcast(b"* " + self.name + b" left")
 
@@ -47,6 +47,11 @@ class ChatFactory(protocol.Factory):
 
     def __init__(self):
         self.clients = set()
+        self.stopping = False
+
+    def shutting_down(self):
+        # The reactor is about to close every connection: nobody is left to tell who left.
+        self.stopping = True
 
     def broadcast(self, line):
         data = line + b"\r\n"
@@ -60,7 +65,9 @@ def main():
     parser.add_argument("--port", type=int, default=0, help="port (0 = pick a free one)")
     args = parser.parse_args()
 
-    port = reactor.listenTCP(args.port, ChatFactory(), backlog=1024, interface=args.host)
+    factory = ChatFactory()
+    reactor.addSystemEventTrigger("before", "shutdown", factory.shutting_down)
+    port = reactor.listenTCP(args.port, factory, backlog=1024, interface=args.host)
     print(f"listening on {args.host}:{port.getHost().port}", flush=True)
     reactor.run()
     return 0
