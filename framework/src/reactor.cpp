@@ -1,1 +1,308 @@
-// todo
+#include "weft/reactor.hpp"
+
+#include <csignal>
+
+#include <boost/asio/post.hpp>
+
+#include "reactor_core.hpp"
+#include "tcp_connection.hpp"
+#include "tcp_connector.hpp"
+#include "tcp_port.hpp"
+#include "weft/error.hpp"
+#include "weft/log.hpp"
+
+namespace weft {
+namespace detail {
+
+ReactorCore::ReactorCore(asio::io_context* adopted)
+    : owned_(adopted != nullptr ? nullptr : std::make_unique<asio::io_context>(1)),
+      io_(adopted != nullptr ? adopted : owned_.get()),
+      read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      timer_(*io_) {
+    timers = std::make_shared<TimerQueue>([this] { return now(); }, [this](TimePoint t) { arm_timer(t); });
+}
+
+ReactorCore::~ReactorCore() {
+    // Connections hold handlers on the io_context; destroy them while the context is alive.
+    timer_.cancel();
+    for (const auto& c : connections_) c->shutdown(true);
+    connections_.clear();
+    connectors_.clear();
+}
+
+// -- timers -----------------------------------------------------------------------------------------
+
+void ReactorCore::arm_timer(TimePoint deadline) {
+    if (armed_ && *armed_ <= deadline) return;
+    armed_ = deadline;
+    timer_.expires_at(std::chrono::time_point_cast<Clock_t::duration>(deadline));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec == asio::error::operation_aborted) return;
+        on_timer();
+    });
+}
+
+void ReactorCore::on_timer() {
+    armed_.reset();
+    timers->run_due(now(), false);
+    if (auto next = timers->next_deadline()) arm_timer(*next);
+}
+
+// -- connections ------------------------------------------------------------------------------------
+
+void ReactorCore::remove(const std::shared_ptr<TcpConnection>& c) {
+    connections_.erase(c);
+    if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
+}
+
+namespace {
+/// Reads and discards until EOF, error or timeout, then closes. See ReactorCore::linger.
+struct Lingerer : std::enable_shared_from_this<Lingerer> {
+    Lingerer(asio::ip::tcp::socket s, char* buf, std::size_t buf_size, std::size_t& counter)
+        : socket(std::move(s)), timer(socket.get_executor()), buffer(buf), size(buf_size), count(counter) {
+        ++count;
+    }
+    ~Lingerer() { --count; }
+    void start(Duration timeout) {
+        timer.expires_after(timeout);
+        timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) self->socket.close(self->ignored);
+        });
+        drain();
+    }
+    void drain() {
+        for (;;) {
+            socket.read_some(asio::buffer(buffer, size), ignored);
+            if (ignored == asio::error::would_block || ignored == asio::error::try_again) break;
+            if (ignored) {  // EOF or error: done
+                timer.cancel();
+                socket.close(ignored);
+                return;
+            }
+        }
+        socket.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) self->drain();
+        });
+    }
+    asio::ip::tcp::socket socket;
+    asio::steady_timer timer;
+    char* buffer;
+    std::size_t size;
+    std::size_t& count;
+    boost::system::error_code ignored;
+};
+}  // namespace
+
+void ReactorCore::linger(asio::ip::tcp::socket socket) {
+    std::make_shared<Lingerer>(std::move(socket), read_buffer(), read_buffer_size, lingering_)->start(linger_timeout);
+}
+
+// -- triggers ---------------------------------------------------------------------------------------
+
+Reactor::TriggerId ReactorCore::add_trigger(TriggerPhase phase, SystemEvent event,
+                                            std::function<void(std::function<void()>)> fn) {
+    triggers_.push_back(Trigger{++last_trigger_id_, phase, event, std::move(fn)});
+    return last_trigger_id_;
+}
+
+bool ReactorCore::remove_trigger(Reactor::TriggerId id) {
+    auto it = std::find_if(triggers_.begin(), triggers_.end(), [id](const Trigger& t) { return t.id == id; });
+    if (it == triggers_.end()) return false;
+    triggers_.erase(it);
+    return true;
+}
+
+void ReactorCore::fire(TriggerPhase phase, SystemEvent event, std::function<void()> next, bool bounded) {
+    std::vector<Trigger> due;
+    for (const auto& t : triggers_) {
+        if (t.phase == phase && t.event == event) due.push_back(t);
+    }
+    // Shared countdown: `next` runs once, when every trigger reported done or when the timeout fires.
+    struct Countdown {
+        std::size_t left;
+        std::function<void()> next;
+        DelayedCall timeout;
+        void done() {
+            if (left == 0) return;
+            if (--left == 0) finish();
+        }
+        void finish() {
+            left = 0;
+            if (timeout.active()) timeout.cancel();
+            if (auto n = std::exchange(next, nullptr)) n();
+        }
+    };
+    auto countdown = std::make_shared<Countdown>(Countdown{due.size() + 1, std::move(next), {}});
+    if (bounded && !due.empty()) {
+        countdown->timeout = call_later(shutdown_timeout, [countdown] {
+            WEFT_LOG(warning) << "shutdown triggers did not finish within the shutdown timeout; carrying on";
+            countdown->finish();
+        });
+    }
+    for (auto& t : due) {
+        auto once = std::make_shared<bool>(false);
+        std::function<void()> done = [countdown, once] {
+            if (std::exchange(*once, true)) return;
+            countdown->done();
+        };
+        if (!run_guarded("system event trigger", [&] { t.fn(done); })) done();
+    }
+    countdown->done();  // the +1: triggers that completed synchronously do not finish before all were started
+}
+
+void ReactorCore::call_when_running(std::function<void()> fn) {
+    if (phase_ == Phase::running) {
+        asio::post(io(), [fn = std::move(fn)] { run_guarded("call_when_running", fn); });
+    } else {
+        when_running_.push_back(std::move(fn));
+    }
+}
+
+// -- run and shutdown -------------------------------------------------------------------------------
+
+void ReactorCore::run(bool handle_signals) {
+    if (running_.exchange(true)) throw StateError("the reactor is already running");
+    loop_thread_ = std::this_thread::get_id();
+    io().restart();
+    auto guard = asio::make_work_guard(io());
+    if (handle_signals) {
+        signals_.emplace(io(), SIGINT, SIGTERM);
+        signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
+            if (ec) return;
+            WEFT_LOG(info) << "received signal " << signo << "; shutting down";
+            stop();
+        });
+    }
+    asio::post(io(), [this] {
+        phase_ = Phase::running;
+        WEFT_LOG(debug) << "reactor running";
+        fire(TriggerPhase::before, SystemEvent::startup, [this] {
+            fire(TriggerPhase::during, SystemEvent::startup, [this] {
+                fire(TriggerPhase::after, SystemEvent::startup, [this] {
+                    for (auto& fn : std::exchange(when_running_, {})) run_guarded("call_when_running", fn);
+                }, false);
+            }, false);
+        }, false);
+        if (stop_requested_.exchange(false)) stop();
+    });
+    io().run();
+    signals_.reset();
+    phase_ = Phase::idle;
+    loop_thread_ = {};
+    running_ = false;
+}
+
+void ReactorCore::stop() {
+    if (!in_loop_thread()) {
+        if (!running_) throw ReactorNotRunning();
+        asio::post(io(), [this] { stop(); });
+        return;
+    }
+    if (phase_ == Phase::idle) {
+        if (!running_) throw ReactorNotRunning();
+        stop_requested_ = true;  // stop() before the first turn: shut down right after start-up
+        return;
+    }
+    if (phase_ != Phase::running) return;  // already shutting down
+    phase_ = Phase::before_shutdown;
+    WEFT_LOG(info) << "reactor shutting down (" << connections_.size() << " connections)";
+    fire(TriggerPhase::before, SystemEvent::shutdown, [this] { begin_during_shutdown(); }, true);
+}
+
+void ReactorCore::begin_during_shutdown() {
+    phase_ = Phase::during_shutdown;
+    for (auto& weak : ports_) {
+        if (auto p = weak.lock()) p->stop_listening();
+    }
+    ports_.clear();
+    for (const auto& c : std::vector<std::shared_ptr<TcpConnector>>(connectors_.begin(), connectors_.end())) {
+        if (c->state() == Connector::State::connecting) c->stop_connecting();
+    }
+    // Every connection flushes and closes; the ones that cannot within the timeout are aborted. Either way
+    // connection_lost runs for each before the "after" triggers.
+    for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
+        c->shutdown(false);
+    }
+    shutdown_timer_ = call_later(shutdown_timeout, [this] {
+        WEFT_LOG(warning) << connections_.size() << " connections did not flush within the shutdown timeout; aborting them";
+        for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
+            c->shutdown(true);
+        }
+    });
+    fire(TriggerPhase::during, SystemEvent::shutdown, [this] { maybe_finish_during_shutdown(); }, true);
+}
+
+void ReactorCore::maybe_finish_during_shutdown() {
+    if (phase_ != Phase::during_shutdown || !connections_.empty()) return;
+    phase_ = Phase::after_shutdown;
+    if (shutdown_timer_.active()) shutdown_timer_.cancel();
+    fire(TriggerPhase::after, SystemEvent::shutdown, [this] { finish_shutdown(); }, true);
+}
+
+void ReactorCore::finish_shutdown() {
+    WEFT_LOG(info) << "reactor stopped";
+    io().stop();
+}
+
+}  // namespace detail
+
+// -- Reactor: the public face -----------------------------------------------------------------------
+
+Reactor::Reactor() : core_(std::make_unique<detail::ReactorCore>(nullptr)) {}
+Reactor::Reactor(boost::asio::io_context& context) : core_(std::make_unique<detail::ReactorCore>(&context)) {}
+Reactor::~Reactor() = default;
+
+boost::asio::io_context& Reactor::context() noexcept { return core_->io(); }
+void Reactor::run(bool handle_signals) { core_->run(handle_signals); }
+void Reactor::stop() { core_->stop(); }
+bool Reactor::running() const noexcept { return core_->running(); }
+void Reactor::set_shutdown_timeout(Duration timeout) noexcept { core_->shutdown_timeout = timeout; }
+
+double Reactor::seconds() const { return std::chrono::duration<double>(core_->now().time_since_epoch()).count(); }
+TimePoint Reactor::now() const { return core_->now(); }
+DelayedCall Reactor::call_later(Duration delay, std::function<void()> fn) { return core_->call_later(delay, std::move(fn)); }
+std::vector<DelayedCall> Reactor::pending_calls() const { return core_->timers->pending(); }
+
+void Reactor::call_soon(std::function<void()> fn) {
+    boost::asio::post(core_->io(), [fn = std::move(fn)] { detail::run_guarded("call_soon", fn); });
+}
+
+void Reactor::call_from_thread(std::function<void()> fn) {
+    // asio::post is thread-safe and wakes the loop.
+    boost::asio::post(core_->io(), [fn = std::move(fn)] { detail::run_guarded("call_from_thread", fn); });
+}
+
+void Reactor::call_when_running(std::function<void()> fn) { core_->call_when_running(std::move(fn)); }
+
+Reactor::TriggerId Reactor::add_system_event_trigger(TriggerPhase phase, SystemEvent event, std::function<void()> fn) {
+    return core_->add_trigger(phase, event, [fn = std::move(fn)](const std::function<void()>& done) {
+        fn();
+        done();
+    });
+}
+
+Reactor::TriggerId Reactor::add_async_system_event_trigger(TriggerPhase phase, SystemEvent event,
+                                                           std::function<void(std::function<void()>)> fn) {
+    return core_->add_trigger(phase, event, std::move(fn));
+}
+
+bool Reactor::remove_system_event_trigger(TriggerId id) { return core_->remove_trigger(id); }
+
+std::shared_ptr<ListeningPort> Reactor::listen_tcp(std::uint16_t port, Factory& factory, ListenOptions options) {
+    auto p = std::make_shared<detail::TcpPort>(*core_, factory);
+    p->start(port, options);
+    core_->add_port(p);
+    return p;
+}
+
+std::shared_ptr<Connector> Reactor::connect_tcp(std::string host, std::uint16_t port, ClientFactory& factory,
+                                                ConnectOptions options) {
+    auto c = std::make_shared<detail::TcpConnector>(*core_, std::move(host), port, factory, std::move(options));
+    c->connect();
+    return c;
+}
+
+std::size_t Reactor::connection_count() const noexcept { return core_->connection_count(); }
+const ReactorStats& Reactor::stats() const noexcept { return core_->stats; }
+
+}  // namespace weft

@@ -1,1 +1,376 @@
-// todo
+#include "tcp_connection.hpp"
+
+#include <array>
+
+#include <boost/asio/post.hpp>
+
+#include "reactor_core.hpp"
+#include "tcp_connector.hpp"
+#include "weft/error.hpp"
+#include "weft/log.hpp"
+
+namespace weft::detail {
+
+namespace {
+constexpr std::size_t coalesce_limit = 64 * 1024;       // small writes share one tail chunk up to this
+constexpr std::size_t max_flush_per_turn = 1024 * 1024;  // then yield, so one connection cannot hog the loop
+constexpr std::size_t max_iov = 64;                     // Asio gathers at most 64 buffers per call
+
+Address to_address(const asio::ip::tcp::endpoint& ep) { return {ep.address().to_string(), ep.port()}; }
+bool would_block(const boost::system::error_code& ec) {
+    return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+}  // namespace
+
+#define WEFT_CONN_LOG(level) WEFT_LOG(level) << "[conn " << id_ << " " << to_address(peer_).to_string() << "] "
+
+TcpConnection::TcpConnection(ReactorCore& core, asio::ip::tcp::socket socket, std::unique_ptr<Protocol> protocol)
+    : core_(core),
+      socket_(std::move(socket)),
+      protocol_(std::move(protocol)),
+      half_closeable_(dynamic_cast<HalfCloseable*>(protocol_.get())),
+      id_(core.next_connection_id()) {
+    boost::system::error_code ec;
+    peer_ = socket_.remote_endpoint(ec);
+    socket_.non_blocking(true, ec);
+}
+
+TcpConnection::~TcpConnection() = default;
+
+void TcpConnection::set_state(ConnectionState to, const char* event) {
+    WEFT_CONN_LOG(debug) << to_string(state_) << " -> " << to_string(to) << " (" << event << ")";
+    state_ = to;
+}
+
+bool TcpConnection::reading_allowed() const noexcept {
+    return !reading_paused_ && !eof_received_ &&
+           (state_ == ConnectionState::connected || state_ == ConnectionState::write_half_closed);
+}
+
+bool TcpConnection::writing_allowed() const noexcept {
+    return !write_shutdown_requested_ &&
+           (state_ == ConnectionState::connected || state_ == ConnectionState::read_half_closed);
+}
+
+template <class F>
+void TcpConnection::call_protocol(const char* what, F&& fn) {
+    try {
+        std::forward<F>(fn)();
+    } catch (const std::exception& e) {
+        WEFT_CONN_LOG(error) << what << " threw: " << e.what() << "; aborting this connection";
+        close(Reason::error(std::string(what) + " threw: " + e.what()), true, "callback threw");
+    } catch (...) {
+        WEFT_CONN_LOG(error) << what << " threw a non-std exception; aborting this connection";
+        close(Reason::error(std::string(what) + " threw"), true, "callback threw");
+    }
+}
+
+void TcpConnection::start(std::shared_ptr<TcpConnector> connector) {
+    connector_ = std::move(connector);
+    set_state(ConnectionState::connected, "connection made");
+    call_protocol("connection_made", [this] { protocol_->make_connection(*this); });
+    // Read at once rather than wait: bytes that arrived before the socket was registered with epoll
+    // (edge-triggered) would otherwise raise no event.
+    read_some();
+}
+
+// -- reading ----------------------------------------------------------------------------------------
+
+void TcpConnection::read_some() {
+    read_pending_ = false;
+    if (!reading_allowed()) return;
+    boost::system::error_code ec;
+    char* buffer = core_.read_buffer();
+    ++core_.stats.read_calls;
+    const std::size_t n = socket_.read_some(asio::buffer(buffer, ReactorCore::read_buffer_size), ec);
+    if (would_block(ec)) return wait_readable();
+    if (ec == asio::error::eof) return handle_eof();
+    if (ec) return close(Reason::lost(ec), false, "read error");
+
+    call_protocol("data_received", [&] { protocol_->data_received(std::string_view(buffer, n)); });
+    if (!reading_allowed()) return;  // paused or closing: resume_producing() re-arms
+    if (n == ReactorCore::read_buffer_size) {
+        // More is probably waiting; read it on a later turn so other connections get theirs first.
+        read_pending_ = true;
+        asio::post(core_.io(), [self = shared_from_this()] { self->read_some(); });
+        return;
+    }
+    // A short read emptied the socket. Any later byte raises a new edge, and no epoll_wait can run before
+    // the wait below is queued (one thread runs the loop), so waiting now cannot miss it.
+    wait_readable();
+}
+
+void TcpConnection::wait_readable() {
+    read_pending_ = true;
+    socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+        self->read_pending_ = false;
+        if (ec == asio::error::operation_aborted || self->state_ == ConnectionState::disconnected) return;
+        if (ec) return self->close(Reason::lost(ec), false, "wait for readability failed");
+        self->read_some();
+    });
+}
+
+void TcpConnection::handle_eof() {
+    eof_received_ = true;
+    if (write_shut_) return close(Reason::done(), false, "peer EOF after our write side was shut");
+    if (half_closeable_ != nullptr) {
+        set_state(ConnectionState::read_half_closed, "peer EOF");
+        call_protocol("read_connection_lost", [this] { half_closeable_->read_connection_lost(); });
+        return;
+    }
+    begin_disconnecting("peer EOF");  // flush what we still owe the peer, then close
+}
+
+void TcpConnection::pause_producing() { reading_paused_ = true; }
+
+void TcpConnection::resume_producing() {
+    reading_paused_ = false;
+    if (read_pending_ || !reading_allowed()) return;
+    // Posted, not called: data_received must not run inside the protocol's own resume_producing().
+    read_pending_ = true;
+    asio::post(core_.io(), [self = shared_from_this()] { self->read_some(); });
+}
+
+void TcpConnection::stop_producing() { lose_connection(); }
+
+// -- writing ----------------------------------------------------------------------------------------
+
+void TcpConnection::write(std::string_view data) {
+    if (data.empty() || !writing_allowed()) return;
+    if (out_.size() > head_ && !out_.back().shared && out_.back().owned.size() + data.size() <= coalesce_limit) {
+        out_.back().owned.append(data);
+    } else {
+        out_.push_back(Chunk{std::string(data), nullptr});
+    }
+    buffered_ += data.size();
+    after_write_queued();
+}
+
+void TcpConnection::write_sequence(std::span<const std::string_view> pieces) {
+    for (auto piece : pieces) write(piece);
+}
+
+void TcpConnection::write_shared(std::shared_ptr<const std::string> data) {
+    if (!data || data->empty() || !writing_allowed()) return;
+    buffered_ += data->size();
+    out_.push_back(Chunk{{}, std::move(data)});
+    after_write_queued();
+}
+
+void TcpConnection::after_write_queued() {
+    if (producer_ != nullptr && streaming_ && !producer_paused_ && buffered_ > high_water_) {
+        producer_paused_ = true;
+        producer_->pause_producing();  // synchronous, as in Twisted: a producer looping on write() must see it
+    }
+    schedule_flush();
+}
+
+void TcpConnection::schedule_flush() {
+    if (flush_pending_) return;
+    flush_pending_ = true;
+    asio::post(core_.io(), [self = shared_from_this()] {
+        self->flush_pending_ = false;
+        self->flush();
+    });
+}
+
+void TcpConnection::wait_writable() {
+    flush_pending_ = true;
+    socket_.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+        self->flush_pending_ = false;
+        if (ec == asio::error::operation_aborted || self->state_ == ConnectionState::disconnected) return;
+        if (ec) return self->close(Reason::lost(ec), false, "wait for writability failed");
+        self->flush();
+    });
+}
+
+void TcpConnection::flush() {
+    if (state_ == ConnectionState::disconnected) return;
+    std::size_t sent_this_turn = 0;
+    bool blocked = false;
+    while (head_ < out_.size()) {
+        std::array<asio::const_buffer, max_iov> iov;
+        std::size_t count = 0;
+        for (std::size_t i = head_; i < out_.size() && count < max_iov; ++i) {
+            std::string_view v = out_[i].view();
+            if (i == head_) v.remove_prefix(head_offset_);
+            iov[count++] = asio::buffer(v.data(), v.size());
+        }
+        boost::system::error_code ec;
+        ++core_.stats.write_calls;
+        std::size_t n = socket_.write_some(std::span<const asio::const_buffer>(iov.data(), count), ec);
+        if (would_block(ec)) {
+            blocked = true;
+            break;
+        }
+        if (ec) return close(Reason::lost(ec), false, "write error");
+        buffered_ -= n;
+        sent_this_turn += n;
+        while (n > 0) {
+            const std::size_t left = out_[head_].view().size() - head_offset_;
+            if (n < left) {
+                head_offset_ += n;
+                break;
+            }
+            n -= left;
+            out_[head_] = Chunk{};  // release a shared broadcast buffer as soon as it is sent
+            ++head_;
+            head_offset_ = 0;
+        }
+        if (sent_this_turn >= max_flush_per_turn && head_ < out_.size()) break;
+    }
+    if (head_ == out_.size()) {
+        out_.clear();
+        head_ = 0;
+    } else if (head_ > 0) {
+        out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
+    if (producer_ != nullptr && streaming_ && producer_paused_ && buffered_ <= low_water_) {
+        producer_paused_ = false;
+        Producer* p = producer_;
+        call_protocol("resume_producing", [p] { p->resume_producing(); });
+    }
+    if (state_ == ConnectionState::disconnected) return;
+    if (blocked) return wait_writable();
+    if (buffered_ > 0) return schedule_flush();  // yielded after max_flush_per_turn
+    on_drained();
+}
+
+void TcpConnection::on_drained() {
+    if (producer_ != nullptr && !streaming_ && !disconnecting()) {
+        Producer* p = producer_;
+        call_protocol("resume_producing", [p] { p->resume_producing(); });  // a pull producer: more, please
+        if (buffered_ > 0 || state_ == ConnectionState::disconnected) return;
+    }
+    if (state_ == ConnectionState::disconnecting) {
+        return close(Reason::done(), false, eof_received_ ? "flushed after peer EOF" : "flushed");
+    }
+    if (write_shutdown_requested_ && !write_shut_) {
+        boost::system::error_code ec;
+        socket_.shutdown(asio::socket_base::shutdown_send, ec);
+        write_shut_ = true;
+        if (eof_received_) return close(Reason::done(), false, "both halves closed");
+        set_state(ConnectionState::write_half_closed, "write side shut down");
+        if (half_closeable_ != nullptr) {
+            call_protocol("write_connection_lost", [this] { half_closeable_->write_connection_lost(); });
+        }
+    }
+}
+
+// -- closing ----------------------------------------------------------------------------------------
+
+void TcpConnection::lose_connection() { begin_disconnecting("lose_connection"); }
+
+void TcpConnection::begin_disconnecting(const char* event) {
+    if (state_ == ConnectionState::disconnecting || state_ == ConnectionState::disconnected) return;
+    set_state(ConnectionState::disconnecting, event);
+    std::weak_ptr<TcpConnection> weak = shared_from_this();
+    disconnect_timer_ = core_.call_later(disconnect_timeout, [weak] {
+        if (auto self = weak.lock()) self->close(Reason::error("timed out flushing output"), true, "disconnect timeout");
+    });
+    schedule_flush();  // on_drained closes; posted, so nothing happens inside lose_connection()
+}
+
+void TcpConnection::abort_connection() {
+    if (state_ == ConnectionState::disconnected) return;
+    close(Reason::aborted(), true, "abort_connection");
+}
+
+void TcpConnection::lose_write_connection() {
+    if (!writing_allowed()) return;
+    write_shutdown_requested_ = true;
+    schedule_flush();
+}
+
+void TcpConnection::shutdown(bool force) {
+    if (force) {
+        if (state_ != ConnectionState::disconnected) close(Reason::aborted("reactor shutdown timed out"), true, "shutdown");
+    } else {
+        lose_connection();
+    }
+}
+
+void TcpConnection::close(Reason reason, bool reset, const char* event) {
+    if (state_ == ConnectionState::disconnected) return;
+    if (disconnect_timer_.active()) disconnect_timer_.cancel();
+    set_state(ConnectionState::disconnected, event);
+    out_.clear();
+    head_ = head_offset_ = 0;
+    buffered_ = 0;
+    boost::system::error_code ec;
+    if (reset) {
+        socket_.set_option(asio::socket_base::linger(true, 0), ec);  // RST, and unsent output is dropped
+        socket_.close(ec);
+    } else if (!eof_received_ && reason.clean()) {
+        // We close first: shut our side, then let the core read and discard until the peer's EOF, so that
+        // closing with unread input does not turn into a reset that destroys what we just sent.
+        socket_.shutdown(asio::socket_base::shutdown_send, ec);
+        core_.linger(std::move(socket_));
+    } else {
+        socket_.close(ec);
+    }
+    asio::post(core_.io(), [self = shared_from_this(), reason = std::move(reason)] { self->deliver_connection_lost(reason); });
+}
+
+void TcpConnection::deliver_connection_lost(const Reason& reason) {
+    if (lost_delivered_) return;
+    lost_delivered_ = true;
+    auto self = shared_from_this();
+    WEFT_CONN_LOG(debug) << "connection lost: " << reason.to_string();
+    if (producer_ != nullptr) {
+        Producer* p = std::exchange(producer_, nullptr);
+        run_guarded("stop_producing", [p] { p->stop_producing(); });
+    }
+    run_guarded("connection_lost", [&] { protocol_->connection_lost(reason); });
+    if (connector_) std::exchange(connector_, nullptr)->connection_lost(reason);
+    protocol_.reset();  // the connection owns its protocol: it ends here
+    core_.remove(self);
+}
+
+// -- options and producers --------------------------------------------------------------------------
+
+Address TcpConnection::peer() const { return to_address(peer_); }
+
+Address TcpConnection::host() const {
+    boost::system::error_code ec;
+    auto ep = socket_.local_endpoint(ec);
+    return ec ? Address{} : to_address(ep);
+}
+
+void TcpConnection::set_write_buffer_limits(std::size_t high, std::size_t low) {
+    if (low > high) throw StateError("write buffer limits: low watermark above high watermark");
+    high_water_ = high;
+    low_water_ = low;
+}
+
+bool TcpConnection::set_tcp_nodelay(bool enabled) {
+    boost::system::error_code ec;
+    socket_.set_option(asio::ip::tcp::no_delay(enabled), ec);
+    return !ec;
+}
+
+bool TcpConnection::set_tcp_keepalive(bool enabled) {
+    boost::system::error_code ec;
+    socket_.set_option(asio::socket_base::keep_alive(enabled), ec);
+    return !ec;
+}
+
+void TcpConnection::register_producer(Producer& producer, bool streaming) {
+    if (producer_ != nullptr) throw StateError("cannot register a producer: another one was never unregistered");
+    if (state_ == ConnectionState::disconnected) {
+        producer.stop_producing();
+        return;
+    }
+    producer_ = &producer;
+    streaming_ = streaming;
+    producer_paused_ = false;
+    if (!streaming) schedule_flush();  // a pull producer is asked for its first piece on the next turn
+}
+
+void TcpConnection::unregister_producer() {
+    producer_ = nullptr;
+    producer_paused_ = false;
+}
+
+}  // namespace weft::detail

@@ -1,1 +1,111 @@
-// todo
+#include "tcp_port.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include "reactor_core.hpp"
+#include "tcp_connection.hpp"
+#include "weft/error.hpp"
+#include "weft/log.hpp"
+
+namespace weft::detail {
+
+namespace {
+bool out_of_resources(const boost::system::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+           ec == asio::error::no_memory;
+}
+}  // namespace
+
+TcpPort::TcpPort(ReactorCore& core, Factory& factory)
+    : core_(core), factory_(factory), acceptor_(core.io()), backoff_timer_(core.io()) {}
+
+TcpPort::~TcpPort() {
+    if (listening_) {
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+        factory_.do_stop();
+    }
+}
+
+Address TcpPort::address() const { return {bound_.address().to_string(), bound_.port()}; }
+
+void TcpPort::start(std::uint16_t port, const ListenOptions& options) {
+    const std::string iface = options.interface.empty() ? "0.0.0.0" : options.interface;
+    const std::string where = (iface.find(':') != std::string::npos ? "[" + iface + "]" : iface) + ":" +
+                              std::to_string(port);
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(iface, ec);
+    if (ec) throw BindError(where, std::make_error_code(std::errc::invalid_argument));
+    asio::ip::tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec && options.reuse_address) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(options.backlog, ec);
+    if (!ec) acceptor_.non_blocking(true, ec);
+    if (ec) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        throw BindError(where, ec);
+    }
+    bound_ = acceptor_.local_endpoint(ec);
+    listening_ = true;
+    factory_.do_start();
+    WEFT_LOG(info) << "listening on " << address().to_string();
+    accept();
+}
+
+void TcpPort::accept() {
+    acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+        self->on_accept(ec, std::move(s));
+    });
+}
+
+void TcpPort::on_accept(const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    if (!listening_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+        if (out_of_resources(ec)) {
+            backoff_ = std::min<std::chrono::milliseconds>(
+                max_accept_backoff, backoff_.count() == 0 ? std::chrono::milliseconds(min_accept_backoff) : backoff_ * 2);
+            WEFT_LOG(warning) << "accept on " << address().to_string() << " failed: " << ec.message()
+                              << "; pausing accepts for " << backoff_.count() << " ms";
+            backoff_timer_.expires_after(backoff_);
+            backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+                if (!e && self->listening_) self->accept();
+            });
+            return;
+        }
+        WEFT_LOG(debug) << "accept on " << address().to_string() << " failed: " << ec.message() << "; carrying on";
+        return accept();
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    ++core_.stats.accepted;
+    boost::system::error_code peer_ec;
+    const auto peer_ep = socket.remote_endpoint(peer_ec);
+    if (peer_ec) return accept();  // the peer is already gone
+    const Address peer{peer_ep.address().to_string(), peer_ep.port()};
+    std::unique_ptr<Protocol> protocol;
+    run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(peer); });
+    if (!protocol) {
+        WEFT_LOG(info) << "connection from " << peer.to_string() << " refused by the factory";
+        boost::system::error_code ignored;
+        socket.close(ignored);
+    } else {
+        protocol->set_factory(&factory_);
+        auto connection = std::make_shared<TcpConnection>(core_, std::move(socket), std::move(protocol));
+        core_.add(connection);
+        connection->start();
+    }
+    if (listening_) accept();
+}
+
+void TcpPort::stop_listening() {
+    if (!listening_) return;
+    listening_ = false;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    backoff_timer_.cancel();
+    WEFT_LOG(info) << "stopped listening on " << address().to_string();
+    factory_.do_stop();
+}
+
+}  // namespace weft::detail

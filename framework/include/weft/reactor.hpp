@@ -37,6 +37,13 @@ struct ListenOptions {
     bool reuse_address = true;
 };
 
+/// Counters of the reactor's system calls on connections, for tests and benchmarks.
+struct ReactorStats {
+    std::uint64_t read_calls = 0;   ///< read_some() on connection sockets
+    std::uint64_t write_calls = 0;  ///< gather-writes (sendmsg) on connection sockets
+    std::uint64_t accepted = 0;     ///< connections accepted
+};
+
 struct ConnectOptions {
     /// Give up on an attempt (resolution and connect) after this long.
     Duration timeout = std::chrono::seconds(30);
@@ -113,6 +120,7 @@ public:
 
     /// Live connections (accepted and outgoing).
     [[nodiscard]] std::size_t connection_count() const noexcept;
+    [[nodiscard]] const ReactorStats& stats() const noexcept;
 
     /// For weft's own classes.
     [[nodiscard]] detail::ReactorCore& core() noexcept { return *core_; }

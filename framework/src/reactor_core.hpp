@@ -1,0 +1,129 @@
+#pragma once
+// ReactorCore: the reactor's private state, shared by the TCP classes.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "timer_queue.hpp"
+#include "weft/log.hpp"
+#include "weft/reactor.hpp"
+
+namespace weft::detail {
+
+namespace asio = boost::asio;
+
+class TcpConnection;
+class TcpPort;
+class TcpConnector;
+
+/// Runs `fn`, logging instead of propagating an exception: the reactor must outlive any callback's bug.
+template <class F>
+bool run_guarded(const char* what, F&& fn) noexcept {
+    try {
+        std::forward<F>(fn)();
+        return true;
+    } catch (const std::exception& e) {
+        WEFT_LOG(error) << what << " threw: " << e.what();
+    } catch (...) {
+        WEFT_LOG(error) << what << " threw a non-std exception";
+    }
+    return false;
+}
+
+class ReactorCore {
+public:
+    explicit ReactorCore(asio::io_context* adopted);
+    ~ReactorCore();
+
+    asio::io_context& io() noexcept { return *io_; }
+    TimePoint now() const noexcept { return std::chrono::time_point_cast<Duration>(Clock_t::now()); }
+
+    ReactorStats stats;
+
+    // -- timers ------------------------------------------------------------------------------------
+    std::shared_ptr<TimerQueue> timers;
+    DelayedCall call_later(Duration delay, std::function<void()> fn) { return timers->schedule(delay, std::move(fn)); }
+
+    // -- the read buffer every connection reads into: idle connections own none -------------------
+    static constexpr std::size_t read_buffer_size = 64 * 1024;
+    char* read_buffer() noexcept { return read_buffer_.get(); }
+
+    // -- connections, ports, connectors -------------------------------------------------------------
+    std::uint64_t next_connection_id() noexcept { return ++last_connection_id_; }
+    void add(const std::shared_ptr<TcpConnection>& c) { connections_.insert(c); }
+    void remove(const std::shared_ptr<TcpConnection>& c);
+    std::size_t connection_count() const noexcept { return connections_.size(); }
+    void add_port(const std::shared_ptr<TcpPort>& p) { ports_.push_back(p); }
+    void keep(const std::shared_ptr<TcpConnector>& c) { connectors_.insert(c); }
+    void release(const std::shared_ptr<TcpConnector>& c) { connectors_.erase(c); }
+    /// A socket whose connection has ended for its protocol, kept open only to read and discard what the
+    /// peer still sends, so that closing with unread input does not reset the connection and destroy
+    /// output we already handed to the kernel (a "lingering close").
+    void linger(asio::ip::tcp::socket socket);
+
+    // -- life cycle ---------------------------------------------------------------------------------
+    void run(bool handle_signals);
+    void stop();
+    bool running() const noexcept { return running_.load(); }
+    bool in_loop_thread() const noexcept { return loop_thread_ == std::this_thread::get_id(); }
+    bool shutting_down() const noexcept { return phase_ != Phase::running && phase_ != Phase::idle; }
+    Duration shutdown_timeout = std::chrono::seconds(10);
+    Duration linger_timeout = std::chrono::seconds(2);
+
+    void call_when_running(std::function<void()> fn);
+    Reactor::TriggerId add_trigger(TriggerPhase phase, SystemEvent event,
+                                   std::function<void(std::function<void()>)> fn);
+    bool remove_trigger(Reactor::TriggerId id);
+
+private:
+    enum class Phase { idle, running, before_shutdown, during_shutdown, after_shutdown };
+    struct Trigger {
+        Reactor::TriggerId id;
+        TriggerPhase phase;
+        SystemEvent event;
+        std::function<void(std::function<void()>)> fn;
+    };
+
+    void arm_timer(TimePoint deadline);
+    void on_timer();
+    /// Runs the triggers of (phase, event); calls `next` once each reported done or the timeout passed.
+    void fire(TriggerPhase phase, SystemEvent event, std::function<void()> next, bool bounded);
+    void begin_during_shutdown();
+    void maybe_finish_during_shutdown();
+    void finish_shutdown();
+
+    std::unique_ptr<asio::io_context> owned_;
+    asio::io_context* io_;
+    std::unique_ptr<char[]> read_buffer_;
+    asio::steady_timer timer_;
+    std::optional<TimePoint> armed_;
+    std::uint64_t last_connection_id_ = 0;
+    std::unordered_set<std::shared_ptr<TcpConnection>> connections_;
+    std::vector<std::weak_ptr<TcpPort>> ports_;
+    std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
+    std::size_t lingering_ = 0;
+
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stop_requested_{false};
+    std::thread::id loop_thread_;
+    Phase phase_ = Phase::idle;
+    std::vector<Trigger> triggers_;
+    Reactor::TriggerId last_trigger_id_ = 0;
+    std::vector<std::function<void()>> when_running_;
+    std::optional<asio::signal_set> signals_;
+    DelayedCall shutdown_timer_;
+};
+
+}  // namespace weft::detail

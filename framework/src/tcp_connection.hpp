@@ -1,0 +1,119 @@
+#pragma once
+// TcpConnection: the TCP Transport. One per connection; owns its socket and its protocol.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "weft/delayed_call.hpp"
+#include "weft/protocol.hpp"
+#include "weft/reason.hpp"
+#include "weft/transport.hpp"
+
+namespace weft::detail {
+
+namespace asio = boost::asio;
+class ReactorCore;
+class TcpConnector;
+
+/// The data path, in order: the socket becomes readable -> read_some() into the reactor's shared buffer
+/// -> protocol.data_received(view). protocol.write() appends to out_ and posts one flush for the turn ->
+/// flush() gathers out_ into one write_some (sendmsg) -> what the kernel did not take waits for
+/// writability. connection_lost is always posted, so it never runs inside a call the protocol made.
+class TcpConnection final : public Transport, public std::enable_shared_from_this<TcpConnection> {
+public:
+    TcpConnection(ReactorCore& core, asio::ip::tcp::socket socket, std::unique_ptr<Protocol> protocol);
+    ~TcpConnection() override;
+
+    /// Attaches the protocol (connection_made) and starts reading. `connector` is set for outgoing ones.
+    void start(std::shared_ptr<TcpConnector> connector = nullptr);
+    /// Reactor shutdown: lose the connection; abort it if `force`.
+    void shutdown(bool force);
+
+    // Transport
+    void write(std::string_view data) override;
+    void write_sequence(std::span<const std::string_view> pieces) override;
+    void write_shared(std::shared_ptr<const std::string> data) override;
+    void lose_connection() override;
+    void abort_connection() override;
+    void lose_write_connection() override;
+    [[nodiscard]] Address peer() const override;
+    [[nodiscard]] Address host() const override;
+    [[nodiscard]] std::uint64_t id() const noexcept override { return id_; }
+    [[nodiscard]] ConnectionState state() const noexcept override { return state_; }
+    [[nodiscard]] std::size_t buffered_bytes() const noexcept override { return buffered_; }
+    void set_write_buffer_limits(std::size_t high, std::size_t low) override;
+    bool set_tcp_nodelay(bool enabled) override;
+    bool set_tcp_keepalive(bool enabled) override;
+    void register_producer(Producer& producer, bool streaming) override;
+    void unregister_producer() override;
+    void pause_producing() override;
+    void resume_producing() override;
+    void stop_producing() override;
+
+    /// How long lose_connection may take to flush before the connection is aborted.
+    static constexpr Duration disconnect_timeout = std::chrono::seconds(30);
+
+private:
+    /// One piece of pending output: bytes we own, or a shared immutable buffer (broadcasts).
+    struct Chunk {
+        std::string owned;
+        std::shared_ptr<const std::string> shared;
+        [[nodiscard]] std::string_view view() const noexcept { return shared ? std::string_view(*shared) : owned; }
+    };
+
+    void set_state(ConnectionState to, const char* event);
+    [[nodiscard]] bool reading_allowed() const noexcept;
+    [[nodiscard]] bool writing_allowed() const noexcept;
+    /// Runs a protocol callback; a throw aborts this connection only.
+    template <class F>
+    void call_protocol(const char* what, F&& fn);
+
+    void read_some();
+    void wait_readable();
+    void handle_eof();
+    void after_write_queued();
+    void schedule_flush();
+    void flush();
+    void wait_writable();
+    void on_drained();
+    void begin_disconnecting(const char* event);
+    /// Closes the socket (with a reset if `reset`) and posts connection_lost(reason).
+    void close(Reason reason, bool reset, const char* event);
+    void deliver_connection_lost(const Reason& reason);
+
+    ReactorCore& core_;
+    asio::ip::tcp::socket socket_;
+    std::unique_ptr<Protocol> protocol_;
+    HalfCloseable* half_closeable_ = nullptr;
+    std::shared_ptr<TcpConnector> connector_;
+    asio::ip::tcp::endpoint peer_;
+    std::uint64_t id_;
+    ConnectionState state_ = ConnectionState::connecting;
+
+    std::vector<Chunk> out_;   // pending output; out_[head_..] unsent, out_[head_] from head_offset_
+    std::size_t head_ = 0;
+    std::size_t head_offset_ = 0;
+    std::size_t buffered_ = 0;
+    std::size_t high_water_ = 64 * 1024;
+    std::size_t low_water_ = 16 * 1024;
+
+    Producer* producer_ = nullptr;
+    bool streaming_ = false;
+    bool producer_paused_ = false;
+
+    bool reading_paused_ = false;   // pause_producing()
+    bool read_pending_ = false;     // an async_wait(read) or a posted read is outstanding
+    bool flush_pending_ = false;    // a flush is posted or an async_wait(write) is outstanding
+    bool eof_received_ = false;
+    bool write_shutdown_requested_ = false;
+    bool write_shut_ = false;
+    bool lost_delivered_ = false;
+    DelayedCall disconnect_timer_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,91 @@
+#pragma once
+// Helpers for loopback tests: run a reactor with a hard time bound, and protocols/factories built from
+// lambdas so each test reads top to bottom.
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "weft/client_factory.hpp"
+#include "weft/factory.hpp"
+#include "weft/protocol.hpp"
+#include "weft/reactor.hpp"
+
+namespace weft_test {
+
+using namespace std::chrono_literals;
+
+/// Runs `reactor` until the test stops it; a test that has not stopped it within `limit` fails rather
+/// than hangs. Returns true if the test stopped it in time.
+inline bool run_bounded(weft::Reactor& reactor, weft::Duration limit = std::chrono::seconds(20)) {
+    bool timed_out = false;
+    auto guard = reactor.call_later(limit, [&] {
+        timed_out = true;
+        reactor.stop();
+    });
+    reactor.run(false);
+    if (guard.active()) guard.cancel();
+    return !timed_out;
+}
+
+/// A protocol that records what happens and runs optional hooks.
+struct Recorder : weft::Protocol {
+    std::string received;
+    bool made = false;
+    std::optional<weft::Reason> lost;
+    std::function<void(Recorder&)> on_made;
+    std::function<void(Recorder&, std::string_view)> on_data;
+    std::function<void(Recorder&, const weft::Reason&)> on_lost;
+
+    void connection_made() override {
+        made = true;
+        if (on_made) on_made(*this);
+    }
+    void data_received(std::string_view data) override {
+        received.append(data);
+        if (on_data) on_data(*this, data);
+    }
+    void connection_lost(const weft::Reason& reason) override {
+        lost = reason;
+        if (on_lost) on_lost(*this, reason);
+    }
+};
+
+/// A server factory whose build_protocol is a lambda.
+struct LambdaFactory : weft::Factory {
+    std::function<std::unique_ptr<weft::Protocol>(const weft::Address&)> build;
+    explicit LambdaFactory(std::function<std::unique_ptr<weft::Protocol>(const weft::Address&)> b) : build(std::move(b)) {}
+    std::unique_ptr<weft::Protocol> build_protocol(const weft::Address& peer) override { return build(peer); }
+};
+
+/// A client factory whose callbacks are lambdas; it records how attempts ended.
+struct LambdaClientFactory : weft::ClientFactory {
+    std::function<std::unique_ptr<weft::Protocol>(const weft::Address&)> build;
+    std::optional<weft::Reason> failed;
+    std::optional<weft::Reason> lost;
+    int started = 0;
+    std::function<void()> on_end;
+
+    explicit LambdaClientFactory(std::function<std::unique_ptr<weft::Protocol>(const weft::Address&)> b)
+        : build(std::move(b)) {}
+    std::unique_ptr<weft::Protocol> build_protocol(const weft::Address& peer) override { return build(peer); }
+    void started_connecting(weft::Connector&) override { ++started; }
+    void client_connection_failed(weft::Connector&, const weft::Reason& reason) override {
+        failed = reason;
+        if (on_end) on_end();
+    }
+    void client_connection_lost(weft::Connector&, const weft::Reason& reason) override {
+        lost = reason;
+        if (on_end) on_end();
+    }
+};
+
+/// An echo protocol.
+struct Echo : weft::Protocol {
+    void data_received(std::string_view data) override { transport().write(data); }
+};
+
+}  // namespace weft_test
