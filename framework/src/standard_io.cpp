@@ -1,0 +1,1 @@
+// StandardIO implementation (placeholder)
