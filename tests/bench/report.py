@@ -2,6 +2,7 @@
 """Report generator for tests/bench/run (standard library only).
 
   report.py summary RESULTS.tsv        prints the medians as a text table
+  report.py receivers BENCH.json       prints the receivers micro-benchmark (Google Benchmark JSON)
   report.py write RESULTS.tsv OUT.md   rewrites the part of OUT.md between the GENERATED markers
                                        (creating OUT.md if missing) and draws OUT.png with gnuplot
 
@@ -117,6 +118,28 @@ def summary(runs):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
 
 
+def receivers_rows(path):
+    """(benchmark name, MB/s, M lines/s) from Google Benchmark's JSON output."""
+    import json
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return []
+    rows = []
+    for b in data.get("benchmarks", []):
+        if b.get("run_type", "iteration") != "iteration" or "error_occurred" in b:
+            continue
+        name = b["name"].replace("BM_", "")
+        m = re.match(r"(\w+)/line:(\d+)/chunk:(\d+)", name)
+        if m:
+            chunk = "whole 1 MiB" if m.group(3) == "0" else f"{m.group(3)}-byte chunks"
+            line = fmt_bytes(int(m.group(2)))
+            name = f"{m.group(1)}, {line} lines, {chunk}"
+        rows.append((name, b.get("bytes_per_second", 0) / 1e6, b.get("items_per_second", 0) / 1e6))
+    return rows
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
@@ -228,6 +251,15 @@ def generated_section(runs, out_png_name, build_dir):
         cells = [median_of(runs, sc, p, "client_cpu_pct") for p in peers]
         lines.append(f"| {describe(runs, sc)} | " + " | ".join("–" if c is None else f"{c:.0f}" for c in cells) + " |")
     lines.append("")
+    rb = receivers_rows(os.environ.get("BENCH_RECEIVERS_JSON", ""))
+    if rb:
+        lines.append("Receivers micro-benchmark (`weft-receivers-bench`, Google Benchmark, one core):")
+        lines.append("")
+        lines.append("| Receiver, input | MB/s | M lines/s |")
+        lines.append("|---|---:|---:|")
+        for name, mbs, mls in rb:
+            lines.append(f"| {name} | {mbs:,.0f} | {mls:.1f} |")
+        lines.append("")
     lines.append(f"![Throughput relative to raw Asio]({out_png_name})")
     lines.append("")
     lines.append(END)
@@ -308,6 +340,10 @@ plot {plots}
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "receivers":
+        for name, mbs, mls in receivers_rows(sys.argv[2]):
+            print(f"{name:<50} {mbs:>10,.0f} MB/s {mls:>8.1f} M lines/s")
+        return 0
     if len(sys.argv) < 3 or sys.argv[1] not in ("summary", "write"):
         print(__doc__)
         return 2
