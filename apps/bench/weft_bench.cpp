@@ -356,6 +356,9 @@ int run_pingpong(const Options& opt) {
                     cpu.stop();
                     auto bytes = bytes_read - bytes0;
                     stopping = true;
+                    if (bytes == 0) {
+                        fail("pingpong: no byte came back in " + fmt("%.2f", secs) + " s (server not responding)");
+                    }
                     double mib_s = static_cast<double>(bytes) / secs / (1024.0 * 1024.0);
                     std::cout << "pingpong: " << opt.connections << " sessions, " << opt.block << "-byte blocks, "
                               << fmt("%.2f", secs) << " s: " << fmt("%.1f", mib_s) << " MiB/s read by the client ("
@@ -395,6 +398,8 @@ public:
         flush();
     }
     std::string pending;
+    /// When the read being split into lines completed.
+    std::int64_t batch_ns = 0;
 
 protected:
     virtual void on_line(std::string_view line) = 0;
@@ -415,6 +420,7 @@ private:
                                        return;
                                    }
                                    rlen += n;
+                                   batch_ns = now_ns();  // one clock read per read: lines of a batch share it
                                    std::size_t start = 0;
                                    for (;;) {
                                        auto* nl = static_cast<const char*>(std::memchr(rbuf.data() + start, '\n', rlen - start));
@@ -484,11 +490,15 @@ int run_echo(const Options& opt) {
         EchoConn(tcp::socket s, std::size_t id_, Shared& sh) : LineConn(std::move(s)), id(id_), shared(sh) {}
         void top_up() {
             bool added = false;
+            std::int64_t now = 0;
             while (sent.size() < static_cast<std::size_t>(shared.opt->window)) {
-                make_line(next_seq++);
+                if (!added) {
+                    now = now_ns();
+                    added = true;
+                }
+                set_seq(next_seq++);
                 pending.append(line);
-                sent.push_back(now_ns());
-                added = true;
+                sent.push_back(now);
             }
             if (added) {
                 flush();
@@ -500,13 +510,13 @@ int run_echo(const Options& opt) {
             if (sent.empty()) {
                 fail("echo: connection " + std::to_string(id) + " got an unexpected line");
             }
-            make_line(recv_seq++);
-            if (got.size() + 1 != line.size() || got.compare(0, 32, std::string_view(line).substr(0, 32)) != 0) {
+            set_seq(recv_seq++);
+            if (got.size() + 1 != line.size() || got.compare(0, kSeqEnd, std::string_view(line).substr(0, kSeqEnd)) != 0) {
                 fail("echo: connection " + std::to_string(id) + " got a wrong line: '" + std::string(got.substr(0, 80)) + "'");
             }
             if (shared.measuring) {
                 ++shared.lines;
-                shared.hist.record(now_ns() - sent.front());
+                shared.hist.record(batch_ns - sent.front());
             }
             sent.pop_front();
             if (!shared.stopping) {
@@ -516,12 +526,26 @@ int run_echo(const Options& opt) {
         void on_error(const std::string& what) override { fail("echo: connection " + std::to_string(id) + " " + what); }
 
     private:
-        void make_line(std::uint64_t seq) {
-            char head[40];
-            int n = std::snprintf(head, sizeof head, "e %08zu %020llu ", id, static_cast<unsigned long long>(seq));
+        // "e <id, 8 digits> <seq, 20 digits> xxx...\n"
+        const std::size_t kSeqStart = 11;
+        const std::size_t kSeqEnd = kSeqStart + 20;
+        void make_template() {
+            char head[16];
+            int n = std::snprintf(head, sizeof head, "e %08zu ", id % 100000000);
             line.assign(head, static_cast<std::size_t>(n));
+            line.append(20, '0');
+            line.push_back(' ');
             line.resize(shared.opt->line_size - 1, 'x');
             line.push_back('\n');
+        }
+        void set_seq(std::uint64_t seq) {
+            if (line.empty()) {
+                make_template();
+            }
+            for (std::size_t i = kSeqEnd; i > kSeqStart; --i) {
+                line[i - 1] = static_cast<char>('0' + seq % 10);
+                seq /= 10;
+            }
         }
         std::size_t id;
         Shared& shared;
@@ -559,6 +583,9 @@ int run_echo(const Options& opt) {
                     cpu.stop();
                     shared.measuring = false;
                     shared.stopping = true;
+                    if (shared.lines == 0) {
+                        fail("echo: no line came back in " + fmt("%.2f", secs) + " s (server not responding)");
+                    }
                     double rate = static_cast<double>(shared.lines) / secs;
                     double p50 = shared.hist.quantile(0.50) / 1000.0;
                     double p99 = shared.hist.quantile(0.99) / 1000.0;
@@ -656,7 +683,7 @@ protected:
                 --inflight;
                 ++shared.own_echoes;
                 if (shared.measuring) {
-                    shared.hist.record(now_ns() - sent_ns);
+                    shared.hist.record(batch_ns - sent_ns);
                 }
                 shared.on_own_echo(id, seq);
             }
