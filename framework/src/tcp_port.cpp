@@ -63,6 +63,7 @@ void TcpPort::accept() {
 void TcpPort::on_accept(const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
     if (!listening_ || ec == asio::error::operation_aborted) return;
     if (ec) {
+        ++core_.stats.accept_errors;
         if (out_of_resources(ec)) {
             backoff_ = std::min<std::chrono::milliseconds>(
                 max_accept_backoff, backoff_.count() == 0 ? std::chrono::milliseconds(min_accept_backoff) : backoff_ * 2);

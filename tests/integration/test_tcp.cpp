@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/asio/connect.hpp>
 
 #include "support/loop.hpp"
 #include "weft/error.hpp"
@@ -744,4 +745,78 @@ TEST_CASE("idle connections hold no read buffer: reads go through the reactor's 
     reactor.connect_tcp("127.0.0.1", port->port(), client);
     REQUIRE(run_bounded(reactor));
     CHECK(buffered == 0);
+}
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+namespace {
+int open_fd_count() {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+        while (readdir(d) != nullptr) ++n;
+        closedir(d);
+        n -= 3;  // ".", ".." and the directory's own descriptor
+    }
+    return n;
+}
+}  // namespace
+
+TEST_CASE("accept survives EMFILE: no busy loop, and it accepts again once descriptors are back", "[tcp][listen][emfile]") {
+    weft::Reactor reactor;
+    constexpr int clients = 6;
+    int server_closed = 0;
+    // The server holds its connections until an accept has failed, then aborts them (which frees their
+    // descriptors at once) and every later one as soon as it is made.
+    std::vector<Recorder*> held;
+    auto release = [&] {
+        for (Recorder* r : std::exchange(held, {})) r->transport().abort_connection();
+    };
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            held.push_back(&r);
+            if (reactor.stats().accept_errors > 0) release();
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason&) { ++server_closed; };
+        return p;
+    });
+    std::function<void()> watch = [&] {
+        if (reactor.stats().accept_errors > 0) return release();
+        reactor.call_later(2ms, watch);
+    };
+    reactor.call_soon(watch);
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+
+    // Client sockets are opened before the limit is lowered, so only the server's accepts run out.
+    std::vector<asio::ip::tcp::socket> socks;
+    for (int i = 0; i < clients; ++i) {
+        socks.emplace_back(reactor.context());
+        socks.back().open(asio::ip::tcp::v4());
+    }
+    rlimit old{};
+    getrlimit(RLIMIT_NOFILE, &old);
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(open_fd_count() + 2);  // room for two accepted connections at a time
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+
+    int finished = 0;
+    std::vector<char> sink(64);
+    for (auto& s : socks) {
+        s.async_connect({asio::ip::make_address("127.0.0.1"), port->port()}, [&](const boost::system::error_code& ec) {
+            REQUIRE_FALSE(ec);
+            asio::write(s, asio::buffer("hi", 2));
+            s.async_read_some(asio::buffer(sink), [&](const boost::system::error_code&, std::size_t) {
+                s.close();
+                if (++finished == clients) reactor.stop();
+            });
+        });
+    }
+    const bool ok = run_bounded(reactor, 30s);
+    setrlimit(RLIMIT_NOFILE, &old);
+    REQUIRE(ok);
+    CHECK(server_closed == clients);
+    CHECK(reactor.stats().accepted == clients);
+    CHECK(reactor.stats().accept_errors >= 1);  // the limit was really hit
+    CHECK(reactor.stats().accept_errors < 50);  // backed off instead of spinning on EMFILE
 }

@@ -42,6 +42,7 @@ struct ReactorStats {
     std::uint64_t read_calls = 0;   ///< read_some() on connection sockets
     std::uint64_t write_calls = 0;  ///< gather-writes (sendmsg) on connection sockets
     std::uint64_t accepted = 0;     ///< connections accepted
+    std::uint64_t accept_errors = 0;  ///< failed accepts (EMFILE, ECONNABORTED, ...)
 };
 
 struct ConnectOptions {

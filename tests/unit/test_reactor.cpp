@@ -1,0 +1,258 @@
+// The Reactor's own contract: turns, timers, threads, triggers, signals and orderly shutdown.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+
+#include "support/loop.hpp"
+#include "weft/error.hpp"
+
+using namespace weft_test;
+using weft::SystemEvent;
+using weft::TriggerPhase;
+namespace asio = boost::asio;
+
+TEST_CASE("call_soon runs on a later turn, in FIFO order, never inside the caller", "[reactor]") {
+    weft::Reactor reactor;
+    std::vector<int> order;
+    reactor.call_when_running([&] {
+        for (int i = 0; i < 5; ++i) reactor.call_soon([&, i] { order.push_back(i); });
+        CHECK(order.empty());
+        reactor.call_soon([&] { reactor.stop(); });
+    });
+    REQUIRE(run_bounded(reactor));
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("reactor timers run in time order and can be cancelled or moved", "[reactor]") {
+    weft::Reactor reactor;
+    std::vector<int> order;
+    reactor.call_later(30ms, [&] { order.push_back(3); });
+    reactor.call_later(10ms, [&] { order.push_back(1); });
+    auto cancelled = reactor.call_later(5ms, [&] { order.push_back(99); });
+    auto moved = reactor.call_later(1h, [&] { order.push_back(2); });
+    moved.reset(20ms);
+    cancelled.cancel();
+    reactor.call_later(40ms, [&] { reactor.stop(); });
+    CHECK(reactor.pending_calls().size() == 4);
+    REQUIRE(run_bounded(reactor));
+    CHECK(order == std::vector<int>{1, 2, 3});
+    CHECK_THROWS_AS(moved.cancel(), weft::AlreadyCalled);
+}
+
+TEST_CASE("seconds() and now() are monotonic", "[reactor]") {
+    weft::Reactor reactor;
+    const double a = reactor.seconds();
+    const auto t = reactor.now();
+    const double b = reactor.seconds();
+    CHECK(b >= a);
+    CHECK(reactor.now() >= t);
+}
+
+TEST_CASE("call_from_thread from 4 threads: every call runs on the reactor thread", "[reactor][threads]") {
+    weft::Reactor reactor;
+    constexpr int per_thread = 2000;
+    int total = 0;  // touched only on the reactor thread
+    std::atomic<int> off_thread{0};
+    std::thread::id loop_id;
+    std::vector<std::thread> threads;
+    reactor.call_when_running([&] {
+        loop_id = std::this_thread::get_id();
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&] {
+                for (int i = 0; i < per_thread; ++i) {
+                    reactor.call_from_thread([&] {
+                        if (std::this_thread::get_id() != loop_id) ++off_thread;
+                        if (++total == 4 * per_thread) reactor.stop();
+                    });
+                }
+            });
+        }
+    });
+    const bool ok = run_bounded(reactor);
+    for (auto& t : threads) t.join();
+    REQUIRE(ok);
+    CHECK(total == 4 * per_thread);
+    CHECK(off_thread == 0);
+}
+
+TEST_CASE("stop() from another thread shuts the reactor down", "[reactor][threads]") {
+    weft::Reactor reactor;
+    bool after = false;
+    reactor.add_system_event_trigger(TriggerPhase::after, SystemEvent::shutdown, [&] { after = true; });
+    std::thread stopper;
+    reactor.call_when_running([&] { stopper = std::thread([&] { reactor.stop(); }); });
+    const bool ok = run_bounded(reactor);
+    stopper.join();
+    REQUIRE(ok);
+    CHECK(after);
+}
+
+TEST_CASE("stop() while not running throws ReactorNotRunning", "[reactor]") {
+    weft::Reactor reactor;
+    CHECK_THROWS_AS(reactor.stop(), weft::ReactorNotRunning);
+    CHECK_FALSE(reactor.running());
+}
+
+TEST_CASE("stop() twice while shutting down is harmless", "[reactor]") {
+    weft::Reactor reactor;
+    int before = 0;
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&] { ++before; });
+    reactor.call_when_running([&] {
+        reactor.stop();
+        reactor.stop();
+    });
+    REQUIRE(run_bounded(reactor));
+    CHECK(before == 1);
+}
+
+TEST_CASE("startup and shutdown triggers run in phase order; call_when_running after startup", "[reactor][triggers]") {
+    weft::Reactor reactor;
+    std::vector<std::string> events;
+    reactor.call_when_running([&] { events.push_back("running"); });
+    reactor.add_system_event_trigger(TriggerPhase::after, SystemEvent::startup, [&] { events.push_back("after startup"); });
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::startup, [&] { events.push_back("before startup"); });
+    reactor.add_system_event_trigger(TriggerPhase::during, SystemEvent::startup, [&] { events.push_back("during startup"); });
+    reactor.add_system_event_trigger(TriggerPhase::after, SystemEvent::shutdown, [&] { events.push_back("after shutdown"); });
+    reactor.add_system_event_trigger(TriggerPhase::during, SystemEvent::shutdown, [&] { events.push_back("during shutdown"); });
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&] { events.push_back("before shutdown"); });
+    auto removed = reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&] { events.push_back("removed"); });
+    CHECK(reactor.remove_system_event_trigger(removed));
+    CHECK_FALSE(reactor.remove_system_event_trigger(removed));
+    reactor.call_when_running([&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor));
+    CHECK(events == std::vector<std::string>{"before startup", "during startup", "after startup", "running",
+                                             "before shutdown", "during shutdown", "after shutdown"});
+}
+
+TEST_CASE("a before-shutdown trigger holds shutdown until it reports done", "[reactor][triggers]") {
+    weft::Reactor reactor;
+    std::vector<std::string> events;
+    reactor.add_async_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&](std::function<void()> done) {
+        events.push_back("holding");
+        // Report done a few turns later: "during" must not start before.
+        reactor.call_later(20ms, [&, done] {
+            events.push_back("released");
+            done();
+            done();  // a second report is ignored
+        });
+    });
+    reactor.add_system_event_trigger(TriggerPhase::during, SystemEvent::shutdown, [&] { events.push_back("during"); });
+    reactor.call_when_running([&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor));
+    CHECK(events == std::vector<std::string>{"holding", "released", "during"});
+}
+
+TEST_CASE("a before-shutdown trigger that never reports done is bounded by the shutdown timeout", "[reactor][triggers]") {
+    weft::Reactor reactor;
+    reactor.set_shutdown_timeout(100ms);
+    bool during = false;
+    reactor.add_async_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [](std::function<void()>) {});
+    reactor.add_system_event_trigger(TriggerPhase::during, SystemEvent::shutdown, [&] { during = true; });
+    reactor.call_when_running([&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor, 10s));
+    CHECK(during);
+}
+
+TEST_CASE("a throwing trigger, call_soon or timer is logged and the reactor runs on", "[reactor][errors]") {
+    weft::Reactor reactor;
+    bool after = false;
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [] { throw std::runtime_error("trigger"); });
+    reactor.add_system_event_trigger(TriggerPhase::after, SystemEvent::shutdown, [&] { after = true; });
+    reactor.call_soon([] { throw std::runtime_error("soon"); });
+    reactor.call_later(1ms, [] { throw std::logic_error("timer"); });
+    reactor.call_later(5ms, [&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor));
+    CHECK(after);
+}
+
+TEST_CASE("SIGTERM starts an orderly shutdown when signal handling is on", "[reactor][signals]") {
+    weft::Reactor reactor;
+    bool before = false, after = false;
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&] { before = true; });
+    reactor.add_system_event_trigger(TriggerPhase::after, SystemEvent::shutdown, [&] { after = true; });
+    reactor.call_when_running([] { std::raise(SIGTERM); });
+    bool timed_out = false;
+    auto guard = reactor.call_later(20s, [&] {
+        timed_out = true;
+        reactor.stop();
+    });
+    reactor.run(true);
+    REQUIRE_FALSE(timed_out);
+    CHECK(before);
+    CHECK(after);
+}
+
+TEST_CASE("shutdown flushes every connection's output, then closes it", "[reactor][shutdown]") {
+    weft::Reactor reactor;
+    const std::string payload(4 << 20, 'q');
+    int lost = 0;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            r.transport().write(payload);
+            reactor.stop();  // shutdown begins with 4 MiB still queued
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason& why) {
+            CHECK(why.clean());
+            ++lost;
+        };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    // The peer is a plain blocking socket on its own thread, so it keeps reading while the reactor shuts down.
+    std::size_t got = 0;
+    std::thread peer([&, p = port->port()] {
+        asio::io_context io;
+        asio::ip::tcp::socket s(io);
+        s.connect({asio::ip::make_address("127.0.0.1"), p});
+        std::vector<char> buf(1 << 16);
+        boost::system::error_code ec;
+        while (!ec) got += s.read_some(asio::buffer(buf), ec);
+    });
+    const bool ok = run_bounded(reactor);
+    peer.join();
+    REQUIRE(ok);
+    CHECK(lost == 1);
+    CHECK(got == payload.size());
+}
+
+TEST_CASE("shutdown aborts connections that cannot flush within the timeout", "[reactor][shutdown]") {
+    weft::Reactor reactor;
+    reactor.set_shutdown_timeout(200ms);
+    std::optional<weft::Reason> reason;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            r.transport().write(std::string(64 << 20, 'x'));  // far more than the kernel buffers take
+            reactor.call_soon([&] { reactor.stop(); });
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason& why) { reason = why; };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    asio::ip::tcp::socket never_reads(reactor.context());
+    never_reads.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(reason);
+    CHECK(reason->kind() == weft::Reason::Kind::aborted);
+    CHECK(reactor.connection_count() == 0);
+}
+
+TEST_CASE("a reactor adopts an existing io_context; other Asio work runs alongside", "[reactor]") {
+    asio::io_context context;
+    weft::Reactor reactor(context);
+    CHECK(&reactor.context() == &context);
+    bool asio_work = false;
+    asio::post(context, [&] { asio_work = true; });
+    reactor.call_later(5ms, [&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor));
+    CHECK(asio_work);
+}
