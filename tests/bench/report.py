@@ -296,6 +296,8 @@ def chart(runs, png):
     peers = peers_present(runs)
     rows = []
     for sc in scenarios_in_order(runs):
+        if mode_of(runs, sc) == "idle":
+            continue  # memory, not speed: in the tables only
         key, _, higher = METRICS.get(mode_of(runs, sc), ("", "", True))
         base = median_of(runs, sc, "asio", key)
         if not base:
@@ -307,21 +309,21 @@ def chart(runs, png):
                 vals.append("-")
             else:
                 vals.append(f"{(m / base) if higher else (base / m):.4f}")
-        rows.append((describe(runs, sc).replace(" ", "\\n", 1), vals))
+        label = describe(runs, sc).replace(" (one line)", "").replace(" KiB", "KiB").replace(" B ", "B ")
+        rows.append((label.replace(" ", "\\n"), vals))
     if not rows:
         return
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data.dat")
         with open(data, "w") as f:
-            f.write("scenario " + " ".join(peers) + "\n")
             for label, vals in rows:
                 f.write('"' + label + '" ' + " ".join(vals) + "\n")
         plots = ", ".join(
             f"'{data}' using {i + 2}:xtic(1) title '{PEER_NAMES[p]}'" for i, p in enumerate(peers))
         script = f"""
-set terminal pngcairo size 1400,600 font 'sans,10'
+set terminal pngcairo size 1400,650 font 'sans,10'
 set output '{png}'
-set title "Relative to raw Asio (= 1, higher is better; for broadcast and idle the inverse ratio)"
+set title "Speed relative to raw Asio (= 1; higher is better; broadcast: inverse of the time)"
 set datafile missing '-'
 set style data histograms
 set style histogram clustered gap 1
@@ -330,7 +332,9 @@ set boxwidth 0.9
 set key top right
 set grid ytics
 set yrange [0:*]
-set xtics rotate by -30 font ',9'
+set xrange [-0.6:{len(rows) - 0.4}]
+set xtics font ',9'
+set bmargin 5
 set ylabel 'relative to raw Asio'
 plot {plots}
 """
