@@ -1,0 +1,79 @@
+// weft-echo: an echo server. Raw mode echoes bytes as they come; line mode echoes each "\n"-terminated
+// line (LineOnlyReceiver). The smallest complete weft server, and a benchmark peer.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <boost/program_options.hpp>
+
+#include "weft/error.hpp"
+#include "weft/factory.hpp"
+#include "weft/log.hpp"
+#include "weft/protocols/basic.hpp"
+#include "weft/reactor.hpp"
+
+namespace {
+
+/// Echoes every byte back as it arrives.
+class RawEcho : public weft::Protocol {
+    void data_received(std::string_view data) override { transport().write(data); }
+};
+
+/// Echoes every line back, delimiter included.
+class LineEcho : public weft::protocols::LineOnlyReceiver {
+public:
+    explicit LineEcho(std::size_t max_line) {
+        set_delimiter("\n");
+        set_max_length(max_line);
+    }
+
+private:
+    void line_received(std::string_view line) override { send_line(line); }
+};
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+    namespace po = boost::program_options;
+    std::string host = "127.0.0.1";
+    std::string mode = "raw";
+    std::string log_level;
+    unsigned port = 7;
+    std::size_t max_line = 16384;
+    po::options_description options("weft-echo: echo server\nOptions");
+    options.add_options()
+        ("help,h", "show this help")
+        ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
+        ("port", po::value(&port)->default_value(port), "port to listen on (0 picks a free one)")
+        ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
+        ("max-line", po::value(&max_line)->default_value(max_line), "line mode: longest line in bytes")
+        ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: $WEFT_LOG_LEVEL or info)");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, options), vm);
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << options << "\n";
+            return 0;
+        }
+        if (mode != "raw" && mode != "line") throw po::error("--mode must be raw or line");
+        if (port > 65535) throw po::error("--port must be 0..65535");
+        weft::init_logging(log_level);
+    } catch (const std::exception& e) {
+        std::cerr << "weft-echo: " << e.what() << "\n" << options << "\n";
+        return 2;
+    }
+
+    weft::Reactor reactor;
+    auto factory = mode == "raw" ? weft::Factory::for_protocol<RawEcho>()
+                                 : weft::Factory::for_protocol<LineEcho>(max_line);
+    try {
+        auto listening = reactor.listen_tcp(static_cast<std::uint16_t>(port), *factory, {host});
+        std::cout << "listening on " << listening->address().to_string() << std::endl;
+        reactor.run();
+    } catch (const weft::Error& e) {
+        std::cerr << "weft-echo: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
