@@ -1,0 +1,332 @@
+#include "chat_protocol.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "weft/log.hpp"
+#include "weft/transport.hpp"
+
+namespace weft::chat {
+
+namespace {
+
+constexpr std::string_view crlf = "\r\n";
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool plain_ascii(unsigned char c) noexcept { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
+
+bool continuation(unsigned char c) noexcept { return c >= 0x80 && c <= 0xbf; }
+
+// The length of the well-formed UTF-8 sequence at s[0] (Unicode, Table 3-7), or 0 if there is none:
+// overlong forms, surrogates and code points above U+10FFFF are not well-formed.
+std::size_t utf8_sequence(std::string_view s) noexcept {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = byte(0);
+    std::size_t len = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0;  // overlong
+        if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90;  // overlong
+        if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+    } else {
+        return 0;
+    }
+    if (s.size() < len || byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t i = 2; i < len; ++i) {
+        if (!continuation(byte(i))) return 0;
+    }
+    return len;
+}
+
+}  // namespace
+
+bool valid_nick(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 32) return false;
+    return std::all_of(name.begin(), name.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+               ch == '-';
+    });
+}
+
+void append_sanitized(std::string& out, std::string_view text) {
+    out.reserve(out.size() + text.size());
+    while (!text.empty()) {
+        // Copy the run of printable ASCII in one go: chat text is mostly that.
+        std::size_t run = 0;
+        while (run < text.size() && plain_ascii(static_cast<unsigned char>(text[run]))) ++run;
+        out.append(text.substr(0, run));
+        text.remove_prefix(run);
+        if (text.empty()) break;
+
+        const auto c = static_cast<unsigned char>(text[0]);
+        std::size_t len = c < 0x80 ? 0 : utf8_sequence(text);
+        // U+0080..U+009F are the C1 controls (0xC2 0x80..0x9F): terminals may act on them (CSI is U+009B).
+        const bool c1_control = len == 2 && c == 0xc2 && static_cast<unsigned char>(text[1]) <= 0x9f;
+        if (len == 0 || c1_control) {
+            out.push_back('?');
+            text.remove_prefix(len == 0 ? 1 : len);
+            continue;
+        }
+        out.append(text.substr(0, len));
+        text.remove_prefix(len);
+    }
+}
+
+// ------------------------------------------------------------------------------------------ ChatProtocol
+
+ChatProtocol::ChatProtocol(ChatFactory& room) : room_(room) {
+    set_delimiter("\n");
+    // --max-line counts the "\n"; LineReceiver's max_length does not.
+    set_max_length(std::max<std::size_t>(room.options().max_line, 2) - 1);
+}
+
+ChatProtocol::~ChatProtocol() {
+    if (idle_timer_.active()) idle_timer_.cancel();
+}
+
+std::string ChatProtocol::log_prefix() const {
+    return "[conn " + std::to_string(transport().id()) + " " + transport().peer().to_string() + "] ";
+}
+
+void ChatProtocol::connection_made() {
+    name_ = transport().peer().to_string();
+    // Every write of a loop turn leaves in one gather-write already; Nagle would only add latency.
+    transport().set_tcp_nodelay(true);
+    if (!room_.join(*this)) {
+        WEFT_LOG(warning) << log_prefix() << "refused: server full (" << room_.options().max_clients << " clients)";
+        transport().write("! server full\r\n");
+        transport().lose_connection();
+        return;
+    }
+    const Duration idle = room_.options().idle_timeout;
+    if (idle > Duration::zero()) {
+        last_activity_ = room_.time_.now();
+        arm_idle_timer(idle);
+    }
+}
+
+void ChatProtocol::data_received(std::string_view data) {
+    // Only a timestamp per read: the idle timer checks it when it fires instead of being reset per line.
+    if (idle_timer_.active()) last_activity_ = room_.time_.now();
+    LineReceiver::data_received(data);
+}
+
+void ChatProtocol::line_received(std::string_view line) {
+    if (!in_room()) return;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return;
+    if (line.front() == '/') {
+        const std::size_t space = line.find(' ');
+        const std::string_view verb = line.substr(0, space);
+        const std::string_view argument = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+        command(verb, argument);
+        return;
+    }
+    std::string out;
+    out.reserve(name_.size() + 2 + line.size() + crlf.size());
+    out.append(name_).append(": ");
+    append_sanitized(out, line);
+    ++room_.stats_.lines_relayed;
+    room_.broadcast(std::move(out));
+}
+
+void ChatProtocol::command(std::string_view verb, std::string_view argument) {
+    if (verb == "/nick") {
+        nick(trim(argument));
+    } else if (verb == "/who") {
+        room_.send(*this, room_.who());
+    } else if (verb == "/me") {
+        argument = trim(argument);
+        if (argument.empty()) return room_.send(*this, "! usage: /me ACTION");
+        std::string out = "* " + name_ + " ";
+        append_sanitized(out, argument);
+        ++room_.stats_.lines_relayed;
+        room_.broadcast(std::move(out));
+    } else if (verb == "/quit") {
+        room_.send(*this, "* bye");
+        leave_and_close("left", "quit");
+    } else {
+        std::string out = "! unknown command ";
+        append_sanitized(out, verb.substr(0, 64));
+        out += " (commands: /nick NAME, /who, /me ACTION, /quit)";
+        room_.send(*this, std::move(out));
+    }
+}
+
+void ChatProtocol::nick(std::string_view new_name) {
+    if (!valid_nick(new_name)) {
+        return room_.send(*this, "! invalid name: use 1 to 32 characters of A-Z a-z 0-9 _ -");
+    }
+    if (new_name == name_) return room_.send(*this, "! you are already known as " + name_);
+    if (room_.find(new_name) != nullptr) return room_.send(*this, "! name taken: " + std::string(new_name));
+    room_.rename(*this, new_name);
+}
+
+void ChatProtocol::line_length_exceeded(std::string_view /*line*/) {
+    if (!in_room()) return transport().lose_connection();
+    room_.send(*this, "! line too long (max " + std::to_string(room_.options().max_line) + " bytes)");
+    leave_and_close("left", "line too long");
+}
+
+void ChatProtocol::read_connection_lost() {
+    // The peer sent EOF. What we owe it is still queued; lose_connection() flushes it, then closes.
+    if (in_room()) return leave_and_close("left", "closed by peer");
+    transport().lose_connection();
+}
+
+void ChatProtocol::leave_and_close(std::string_view note, std::string_view why) {
+    WEFT_LOG(info) << log_prefix() << name_ << " left (" << why << ")";
+    room_.leave(*this, note);
+    transport().lose_connection();
+}
+
+void ChatProtocol::connection_lost(const Reason& reason) {
+    if (idle_timer_.active()) idle_timer_.cancel();
+    if (!in_room()) return;
+    WEFT_LOG(info) << log_prefix() << name_ << " left (" << reason.to_string() << ")";
+    room_.leave(*this, "left");
+}
+
+void ChatProtocol::arm_idle_timer(Duration delay) {
+    idle_timer_ = room_.time_.call_later(delay, [this] { idle_check(); });
+}
+
+void ChatProtocol::idle_check() {
+    if (!in_room() || transport().disconnecting()) return;
+    const Duration timeout = room_.options().idle_timeout;
+    const Duration quiet = room_.time_.now() - last_activity_;
+    if (quiet < timeout) return arm_idle_timer(timeout - quiet);
+    ++room_.stats_.cut_idle;
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
+    room_.send(*this, "! idle for " + std::to_string(seconds) + " s, disconnecting");
+    if (in_room()) leave_and_close("left (idle)", "idle");
+}
+
+// ------------------------------------------------------------------------------------------- ChatFactory
+
+ChatFactory::ChatFactory(ReactorTime& time, ChatOptions options) : time_(time), options_(options) {}
+
+ChatFactory::~ChatFactory() = default;
+
+std::unique_ptr<Protocol> ChatFactory::build_protocol(const Address& /*peer*/) {
+    return std::make_unique<ChatProtocol>(*this);
+}
+
+ChatProtocol* ChatFactory::find(std::string_view name) const {
+    auto it = names_.find(std::string(name));
+    return it == names_.end() ? nullptr : it->second;
+}
+
+bool ChatFactory::join(ChatProtocol& client) {
+    if (members_.size() >= options_.max_clients) {
+        ++stats_.refused_full;
+        return false;
+    }
+    // ip:port is unique among live connections; the loop only guards against a peer address reused
+    // while its old connection is still in the room.
+    while (names_.contains(client.name_)) client.name_ += '_';
+    broadcast("* " + client.name_ + " joined");
+    client.slot_ = members_.size();
+    members_.push_back(&client);
+    names_.emplace(client.name_, &client);
+    ++stats_.joined;
+    WEFT_LOG(info) << client.log_prefix() << client.name_ << " joined (" << members_.size() << " online)";
+    send(client, "Welcome to the chat server, " + client.name_);
+    return true;
+}
+
+void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
+    if (!client.in_room()) return;
+    // Swap with the last member: O(1), and the order of recipients means nothing.
+    ChatProtocol* last = members_.back();
+    members_[client.slot_] = last;
+    last->slot_ = client.slot_;
+    members_.pop_back();
+    client.slot_ = ChatProtocol::not_in_room;
+    names_.erase(client.name_);
+    if (!shutting_down_) broadcast("* " + client.name_ + " " + std::string(note));
+}
+
+void ChatFactory::rename(ChatProtocol& client, std::string_view new_name) {
+    names_.erase(client.name_);
+    std::string old = std::exchange(client.name_, std::string(new_name));
+    names_.emplace(client.name_, &client);
+    WEFT_LOG(info) << client.log_prefix() << old << " is now known as " << client.name_;
+    broadcast("* " + old + " is now known as " + client.name_);
+}
+
+std::string ChatFactory::who() const {
+    std::vector<std::string_view> names;
+    names.reserve(members_.size());
+    for (const ChatProtocol* m : members_) names.emplace_back(m->name_);
+    std::sort(names.begin(), names.end());
+    std::string out = "* online (" + std::to_string(names.size()) + "):";
+    for (std::size_t i = 0; i < names.size(); ++i) out.append(i == 0 ? " " : ", ").append(names[i]);
+    return out;
+}
+
+void ChatFactory::shutting_down() {
+    if (shutting_down_) return;
+    WEFT_LOG(info) << "chat: shutting down, " << members_.size() << " clients online";
+    broadcast("* server shutting down");
+    shutting_down_ = true;
+}
+
+void ChatFactory::broadcast(std::string line) {
+    line.append(crlf);
+    const auto shared = std::make_shared<const std::string>(std::move(line));
+    // deliver() never changes members_: clients cut off here leave in reap_cut_clients(), after the loop.
+    for (ChatProtocol* m : members_) deliver(*m, shared);
+    reap_cut_clients();
+}
+
+void ChatFactory::send(ChatProtocol& client, std::string line) {
+    line.append(crlf);
+    deliver(client, std::make_shared<const std::string>(std::move(line)));
+    reap_cut_clients();
+}
+
+void ChatFactory::deliver(ChatProtocol& client, const std::shared_ptr<const std::string>& line) {
+    if (client.cut_) return;
+    Transport& t = client.transport();
+    const std::size_t queued = t.buffered_bytes();
+    if (queued + line->size() > options_.send_buffer_limit) {
+        // It is not reading. Dropping its output (abort) is what keeps memory bounded; connection_lost
+        // comes on a later turn, and it leaves the room as soon as this broadcast is over.
+        WEFT_LOG(warning) << client.log_prefix() << client.name_ << " is too slow (" << queued
+                          << " bytes unsent); disconnecting";
+        client.cut_ = true;
+        ++stats_.cut_slow;
+        cut_.push_back(&client);
+        t.abort_connection();
+        return;
+    }
+    t.write_shared(line);
+    stats_.peak_buffered = std::max(stats_.peak_buffered, t.buffered_bytes());
+}
+
+void ChatFactory::reap_cut_clients() {
+    if (reaping_) return;  // an outer call is draining the list
+    reaping_ = true;
+    // Each departure is itself a broadcast that may cut off more clients: loop until none is left.
+    while (!cut_.empty()) {
+        ChatProtocol* client = cut_.back();
+        cut_.pop_back();
+        leave(*client, "left (too slow)");
+    }
+    reaping_ = false;
+}
+
+}  // namespace weft::chat

@@ -1,0 +1,439 @@
+// Unit tests of the chat protocol and room on StringTransport and testing::Clock: every command, every
+// error path, the limits, and the same input fed whole and in every small chunk size.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chat_protocol.hpp"
+#include "weft/testing/clock.hpp"
+#include "weft/testing/string_transport.hpp"
+
+using weft::chat::ChatFactory;
+using weft::chat::ChatOptions;
+using weft::chat::ChatProtocol;
+using weft::testing::StringTransport;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < s.size()) {
+        const std::size_t end = s.find("\r\n", at);
+        REQUIRE(end != std::string::npos);  // every server line ends with \r\n
+        out.push_back(s.substr(at, end - at));
+        at = end + 2;
+    }
+    return out;
+}
+
+/// One fake client: its transport and the protocol the factory built for it.
+struct Client {
+    std::unique_ptr<StringTransport> transport;
+    std::unique_ptr<weft::Protocol> protocol;
+    bool lost = false;
+
+    ChatProtocol& chat() const { return static_cast<ChatProtocol&>(*protocol); }
+    std::string name() const { return chat().name(); }
+    /// Feeds `input` in chunks of `chunk` bytes (0: whole).
+    void send(std::string_view input, std::size_t chunk = 0) const {
+        if (chunk == 0) chunk = std::max<std::size_t>(input.size(), 1);
+        for (std::size_t at = 0; at < input.size(); at += chunk) {
+            const std::string piece(input.substr(at, chunk));  // dies after the call
+            protocol->data_received(piece);
+        }
+    }
+    /// The lines received since the last call.
+    std::vector<std::string> take() const { return split_lines(transport->clear()); }
+    /// The connection ends (as the reactor would deliver it).
+    void lose(const weft::Reason& reason = weft::Reason::done()) {
+        if (lost) return;
+        lost = true;
+        transport->set_state(weft::ConnectionState::disconnected);
+        protocol->connection_lost(reason);
+    }
+};
+
+struct Room {
+    weft::testing::Clock clock;
+    ChatFactory factory;
+    std::vector<std::unique_ptr<Client>> clients;
+    std::uint16_t next_port = 1001;
+
+    explicit Room(ChatOptions options = {}) : factory(clock, options) {}
+    ~Room() {
+        for (auto& c : clients) c->lose();
+    }
+
+    Client& connect() {
+        auto c = std::make_unique<Client>();
+        const weft::Address peer{"10.0.0.7", next_port++};
+        c->transport = std::make_unique<StringTransport>(peer);
+        c->protocol = factory.build_protocol(peer);
+        c->protocol->set_factory(&factory);
+        c->protocol->make_connection(*c->transport);
+        clients.push_back(std::move(c));
+        return *clients.back();
+    }
+    /// Connects and discards the welcome; the others' "joined" notices are discarded too.
+    Client& join() {
+        Client& c = connect();
+        for (auto& other : clients) other->transport->clear();
+        return c;
+    }
+};
+
+using Lines = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("a newcomer is welcomed by its ip:port and the others are told it joined", "[chat][unit]") {
+    Room room;
+    Client& a = room.connect();
+    CHECK(a.take() == Lines{"Welcome to the chat server, 10.0.0.7:1001"});
+    Client& b = room.connect();
+    CHECK(b.take() == Lines{"Welcome to the chat server, 10.0.0.7:1002"});
+    CHECK(a.take() == Lines{"* 10.0.0.7:1002 joined"});
+    CHECK(room.factory.client_count() == 2);
+    CHECK(a.transport->nodelay);
+}
+
+TEST_CASE("a line goes to everyone, sender included, in any chunking", "[chat][unit]") {
+    for (std::size_t chunk = 0; chunk <= 9; ++chunk) {
+        INFO("chunk size " << chunk);
+        Room room;
+        Client& a = room.join();
+        Client& b = room.join();
+        a.send("hello there\r\nsecond\n\n\r\n  spaced  \n", chunk);
+        const Lines expected{"10.0.0.7:1001: hello there", "10.0.0.7:1001: second", "10.0.0.7:1001:   spaced  "};
+        CHECK(a.take() == expected);
+        CHECK(b.take() == expected);
+    }
+}
+
+TEST_CASE("a partial line waits for its newline", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    a.send("half a ");
+    CHECK(a.transport->value().empty());
+    a.send("line\n");
+    CHECK(a.take() == Lines{"10.0.0.7:1001: half a line"});
+}
+
+TEST_CASE("control characters are replaced, UTF-8 is relayed", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    a.send(std::string("a\0b\x1b[2Jc\td\x7f\r\r\n", 14));
+    a.send("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n");
+    a.send("bad \xff\xfe \xc3 end\n");
+    const Lines got = a.take();
+    REQUIRE(got.size() == 3);
+    CHECK(got[0] == "10.0.0.7:1001: a?b?[2Jc\td??");  // the first \r is text, the second the delimiter's
+    CHECK(got[1] == "10.0.0.7:1001: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    CHECK(got[2] == "10.0.0.7:1001: bad ?? ? end");
+}
+
+TEST_CASE("append_sanitized: valid UTF-8 without controls comes out", "[chat][unit]") {
+    auto clean = [](std::string_view in) {
+        std::string out;
+        weft::chat::append_sanitized(out, in);
+        return out;
+    };
+    CHECK(clean("plain text, tabs\tand all ~!@#") == "plain text, tabs\tand all ~!@#");
+    CHECK(clean(std::string_view("\0\x01\x1f\x7f", 4)) == "????");
+    CHECK(clean("\xc2\x9b" "31m") == "?31m");                     // C1 CSI as UTF-8
+    CHECK(clean("\xc2\xa0nbsp") == "\xc2\xa0nbsp");               // U+00A0 is not a control
+    CHECK(clean("\xc0\xaf") == "??");                             // overlong '/'
+    CHECK(clean("\xe0\x80\xaf") == "???");                        // overlong, 3 bytes
+    CHECK(clean("\xed\xa0\x80") == "???");                        // a surrogate
+    CHECK(clean("\xf4\x90\x80\x80") == "????");                   // above U+10FFFF
+    CHECK(clean("\xf0\x9f\x98") == "???");                        // truncated at the end
+    CHECK(clean("\xe2\x82" "A") == "??A");                        // truncated before ASCII
+    CHECK(clean("\x80\xbf") == "??");                             // lone continuations
+    CHECK(clean("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");       // U+10FFFF
+    CHECK(clean("\xef\xbf\xbd") == "\xef\xbf\xbd");               // U+FFFD
+}
+
+TEST_CASE("valid_nick", "[chat][unit]") {
+    CHECK(weft::chat::valid_nick("a"));
+    CHECK(weft::chat::valid_nick("Alice_the-2nd"));
+    CHECK(weft::chat::valid_nick(std::string(32, 'x')));
+    CHECK_FALSE(weft::chat::valid_nick(""));
+    CHECK_FALSE(weft::chat::valid_nick(std::string(33, 'x')));
+    CHECK_FALSE(weft::chat::valid_nick("has space"));
+    CHECK_FALSE(weft::chat::valid_nick("10.0.0.7:1001"));
+    CHECK_FALSE(weft::chat::valid_nick("caf\xc3\xa9"));
+}
+
+TEST_CASE("/nick renames and tells everyone; later lines use the new name", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send("/nick  alice \n");
+    CHECK(a.take() == Lines{"* 10.0.0.7:1001 is now known as alice"});
+    CHECK(b.take() == Lines{"* 10.0.0.7:1001 is now known as alice"});
+    CHECK(a.name() == "alice");
+    CHECK(room.factory.find("alice") == &a.chat());
+    CHECK(room.factory.find("10.0.0.7:1001") == nullptr);
+
+    b.send("hi alice\n");
+    a.send("hi\n");
+    CHECK(a.take() == Lines{"10.0.0.7:1002: hi alice", "alice: hi"});
+    b.take();
+
+    a.send("/nick bob\n");
+    b.send("/nick alice\n");  // free again
+    CHECK(b.take() == Lines{"* alice is now known as bob", "* 10.0.0.7:1002 is now known as alice"});
+}
+
+TEST_CASE("/nick errors: invalid, taken, unchanged, missing; the connection stays", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    b.send("/nick bob\n");
+    a.take();
+    b.take();
+    a.send("/nick\n/nick \n/nick bad name\n/nick " + std::string(33, 'x') + "\n/nick bob\n/nick a:b\n");
+    const std::string invalid = "! invalid name: use 1 to 32 characters of A-Z a-z 0-9 _ -";
+    CHECK(a.take() == Lines{invalid, invalid, invalid, invalid, "! name taken: bob", invalid});
+    b.send("/nick bob\n");
+    CHECK(b.take() == Lines{"! you are already known as bob"});
+    CHECK(b.transport->value().empty());
+    CHECK_FALSE(a.transport->disconnect_requested());
+    CHECK_FALSE(b.transport->disconnect_requested());
+    CHECK(a.name() == "10.0.0.7:1001");
+}
+
+TEST_CASE("/who answers the sender only, names sorted", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    Client& c = room.join();
+    a.send("/nick zed\n");
+    c.send("/nick amy\n");
+    a.take();
+    b.take();
+    c.take();
+    b.send("/who\n");
+    CHECK(b.take() == Lines{"* online (3): 10.0.0.7:1002, amy, zed"});
+    CHECK(a.transport->value().empty());
+    CHECK(c.transport->value().empty());
+}
+
+TEST_CASE("/me sends an action to everyone; without one it is an error", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send("/nick al\n/me waves \x1b hello\n/me\n/me   \n");
+    const Lines rename{"* 10.0.0.7:1001 is now known as al"};
+    CHECK(a.take() == Lines{rename[0], "* al waves ? hello", "! usage: /me ACTION", "! usage: /me ACTION"});
+    CHECK(b.take() == Lines{rename[0], "* al waves ? hello"});
+}
+
+TEST_CASE("an unknown command is an error that keeps the connection", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    a.send("/dance now\n/\n/WHO\n");
+    const std::string tail = " (commands: /nick NAME, /who, /me ACTION, /quit)";
+    CHECK(a.take() == Lines{"! unknown command /dance" + tail, "! unknown command /" + tail,
+                            "! unknown command /WHO" + tail});
+    CHECK_FALSE(a.transport->disconnect_requested());
+    a.send("still here\n");
+    CHECK(a.take() == Lines{"10.0.0.7:1001: still here"});
+}
+
+TEST_CASE("/quit says bye, closes after flushing, and the others see the departure", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send("last words\n/quit\nnever relayed\n");
+    CHECK(a.take() == Lines{"10.0.0.7:1001: last words", "* bye"});
+    CHECK(a.transport->disconnect_requested());
+    CHECK_FALSE(a.transport->aborted());
+    CHECK(b.take() == Lines{"10.0.0.7:1001: last words", "* 10.0.0.7:1001 left"});
+    CHECK(room.factory.client_count() == 1);
+    a.lose();  // the close completes: no second notice
+    CHECK(b.transport->value().empty());
+}
+
+TEST_CASE("a dropped connection is announced once", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send("/nick al\npartial line without its newline");
+    b.take();
+    a.lose(weft::Reason::lost(std::make_error_code(std::errc::connection_reset)));
+    CHECK(b.take() == Lines{"* al left"});
+    CHECK(room.factory.client_count() == 1);
+    CHECK(room.factory.find("al") == nullptr);
+}
+
+TEST_CASE("the peer's EOF: it leaves at once and the connection closes after flushing", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send("bye all\n");
+    a.chat().read_connection_lost();
+    CHECK(a.take() == Lines{"10.0.0.7:1001: bye all"});
+    CHECK(a.transport->disconnect_requested());
+    CHECK_FALSE(a.transport->aborted());
+    CHECK(b.take() == Lines{"10.0.0.7:1001: bye all", "* 10.0.0.7:1001 left"});
+    a.lose();
+    CHECK(b.transport->value().empty());
+}
+
+TEST_CASE("--max-line counts the newline; a longer line is an error that disconnects", "[chat][unit]") {
+    for (std::size_t chunk : {0, 1, 3, 7}) {
+        INFO("chunk size " << chunk);
+        Room room(ChatOptions{.max_line = 16});
+        Client& a = room.join();
+        Client& b = room.join();
+        a.send(std::string(15, 'x') + "\n", chunk);              // 16 bytes: fits
+        a.send(std::string(14, 'y') + "\r\n", chunk);            // 16 bytes with \r\n: fits
+        CHECK(b.take() == Lines{"10.0.0.7:1001: " + std::string(15, 'x'), "10.0.0.7:1001: " + std::string(14, 'y')});
+        a.take();
+        a.send(std::string(16, 'z') + "\nnever relayed\n", chunk);  // 17 bytes
+        CHECK(a.take() == Lines{"! line too long (max 16 bytes)"});
+        CHECK(a.transport->disconnect_requested());
+        CHECK(b.take() == Lines{"* 10.0.0.7:1001 left"});
+        b.send("unaffected\n");
+        CHECK(b.take() == Lines{"10.0.0.7:1002: unaffected"});
+    }
+}
+
+TEST_CASE("an over-long line without a newline is cut as soon as it is too long", "[chat][unit]") {
+    Room room(ChatOptions{.max_line = 16});
+    Client& a = room.join();
+    a.send(std::string(15, 'x'));
+    CHECK(a.transport->value().empty());
+    a.send("x");  // 16 bytes and still no newline: cannot fit
+    CHECK(a.take() == Lines{"! line too long (max 16 bytes)"});
+    CHECK(a.transport->disconnect_requested());
+}
+
+TEST_CASE("over --max-clients a newcomer is told the server is full and closed", "[chat][unit]") {
+    Room room(ChatOptions{.max_clients = 2});
+    Client& a = room.join();
+    room.join();
+    Client& c = room.connect();
+    CHECK(c.take() == Lines{"! server full"});
+    CHECK(c.transport->disconnect_requested());
+    CHECK_FALSE(c.chat().in_room());
+    CHECK(a.transport->value().empty());  // no "joined", and no "left" either:
+    c.send("ignored\n");
+    c.lose();
+    CHECK(a.transport->value().empty());
+    CHECK(room.factory.client_count() == 2);
+    CHECK(room.factory.stats().refused_full == 1);
+    Client& d = room.connect();  // a seat is free again once someone leaves
+    CHECK(d.take() == Lines{"! server full"});
+    a.lose();
+    Client& e = room.connect();
+    CHECK(e.take() == Lines{"Welcome to the chat server, 10.0.0.7:1005"});
+}
+
+TEST_CASE("a client that does not read is cut off at the send buffer limit; memory stays bounded",
+          "[chat][unit]") {
+    const std::size_t limit = 1000;
+    Room room(ChatOptions{.send_buffer_limit = limit});
+    Client& a = room.join();
+    Client& slow = room.join();  // never clear()ed: StringTransport counts its output as unsent
+    Client& c = room.join();
+    const std::string line(40, 'm');
+    int sent = 0;
+    while (!slow.transport->aborted() && sent < 1000) {
+        a.send(line + "\n");
+        a.take();
+        c.take();
+        CHECK(slow.transport->buffered_bytes() <= limit);
+        ++sent;
+    }
+    REQUIRE(slow.transport->aborted());
+    CHECK(sent == static_cast<int>(limit / (15 + line.size() + 2)) + 1);  // 57-byte lines
+    CHECK(room.factory.stats().cut_slow == 1);
+    CHECK(room.factory.stats().peak_buffered <= limit);
+    CHECK_FALSE(slow.chat().in_room());
+    a.send("after\n");
+    CHECK(a.take() == Lines{"10.0.0.7:1001: after"});
+    CHECK(c.take() == Lines{"10.0.0.7:1001: after"});
+    slow.lose(weft::Reason::aborted());
+    CHECK(a.transport->value().empty());  // its departure was told once, when it was cut
+}
+
+TEST_CASE("the slow client's departure is told to the others; cascades settle", "[chat][unit]") {
+    Room room(ChatOptions{.send_buffer_limit = 150});
+    Client& a = room.join();
+    Client& b = room.join();
+    Client& c = room.join();
+    a.send("/nick a\n");
+    b.send("/nick b\n");
+    c.send("/nick c\n");
+    a.take();
+    b.take();
+    c.take();
+    c.send(std::string(80, 'c') + "\n");  // 85 bytes: b and c stay under 150
+    a.take();
+    b.send(std::string(80, 'b') + "\n");  // 170 bytes for b and c: both are cut in one broadcast
+    CHECK(b.transport->aborted());
+    CHECK(c.transport->aborted());
+    Lines got = a.take();
+    REQUIRE(got.size() == 3);
+    CHECK(got[0] == "b: " + std::string(80, 'b'));
+    std::sort(got.begin() + 1, got.end());
+    CHECK(got[1] == "* b left (too slow)");
+    CHECK(got[2] == "* c left (too slow)");
+    CHECK(room.factory.client_count() == 1);
+    CHECK(room.factory.stats().cut_slow == 2);
+}
+
+TEST_CASE("shutting down: everyone is told, and departures are no longer announced", "[chat][unit]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    room.factory.shutting_down();
+    room.factory.shutting_down();  // idempotent
+    CHECK(a.take() == Lines{"* server shutting down"});
+    CHECK(b.take() == Lines{"* server shutting down"});
+    a.lose();
+    CHECK(b.transport->value().empty());
+}
+
+TEST_CASE("--idle-timeout disconnects a client that sends nothing, and only that one", "[chat][unit]") {
+    Room room(ChatOptions{.idle_timeout = 10s});
+    Client& quiet = room.join();
+    Client& talker = room.join();
+    room.clock.advance(6s);
+    talker.send("still here\n");
+    quiet.take();
+    talker.take();
+    room.clock.advance(4s);  // quiet: 10 s of silence
+    CHECK(quiet.take() == Lines{"! idle for 10 s, disconnecting"});
+    CHECK(quiet.transport->disconnect_requested());
+    CHECK(talker.take() == Lines{"* 10.0.0.7:1001 left (idle)"});
+    CHECK_FALSE(talker.transport->disconnect_requested());
+    room.clock.advance(5s);  // talker: 9 s since its line
+    CHECK_FALSE(talker.transport->disconnect_requested());
+    talker.send("x");  // any bytes count, not only whole lines
+    room.clock.advance(9s);
+    CHECK_FALSE(talker.transport->disconnect_requested());
+    room.clock.advance(1s);
+    CHECK(talker.transport->disconnect_requested());
+    CHECK(room.factory.stats().cut_idle == 2);
+}
+
+TEST_CASE("without --idle-timeout no timer is pending", "[chat][unit]") {
+    Room room;
+    room.join();
+    CHECK(room.clock.pending_calls().empty());
+}
+
+TEST_CASE("a client destroyed with its timer pending leaves no call behind", "[chat][unit]") {
+    Room room(ChatOptions{.idle_timeout = 10s});
+    Client& a = room.join();
+    CHECK(room.clock.pending_calls().size() == 1);
+    a.lose();
+    CHECK(room.clock.pending_calls().empty());
+}
