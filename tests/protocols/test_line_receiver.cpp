@@ -224,14 +224,18 @@ TEST_CASE("LineReceiver: flipping between raw and line mode many times uses no r
             set_raw_mode();
         }
         void raw_data_received(std::string_view data) override {
+            ++depth;
+            max_depth = std::max(max_depth, depth);
             if (copy) {
                 const std::string extra(data.substr(1));  // not a view into our input: the copying path
                 set_line_mode(extra);
             } else {
                 set_line_mode(data.substr(1));
             }
+            --depth;
         }
         bool copy;
+        int depth = 0, max_depth = 0;
         std::string lines;
         std::size_t count = 0;
     };
@@ -246,6 +250,7 @@ TEST_CASE("LineReceiver: flipping between raw and line mode many times uses no r
         p.data_received(input);
         CHECK(p.count == flips);
         CHECK(p.lines == std::string(flips, 'x'));
+        CHECK(p.max_depth == 1);  // set_line_mode(extra) never parses inside the raw callback
     }
 }
 
