@@ -367,7 +367,7 @@ TEST_CASE("LineReceiver: an unfinished line of max_length + delimiter size loses
     }
 }
 
-TEST_CASE("LineReceiver: delivery stops once the transport is disconnecting; the rest is dropped",
+TEST_CASE("LineReceiver: delivery stops once the transport is disconnecting, the rest is dropped",
           "[basic][line]") {
     struct Quitter : weft::protocols::LineReceiver {
         void line_received(std::string_view line) override {
@@ -594,7 +594,7 @@ TEST_CASE("LineOnlyReceiver: max_length follows LineReceiver's rule (test_greate
     }
 }
 
-TEST_CASE("LineOnlyReceiver: stops at lose_connection; re-entrant input only buffers", "[basic][lineonly]") {
+TEST_CASE("LineOnlyReceiver: stops at lose_connection, re-entrant input only buffers", "[basic][lineonly]") {
     struct P : weft::protocols::LineOnlyReceiver {
         void line_received(std::string_view line) override {
             ++depth;

@@ -122,7 +122,7 @@ TEST_CASE("TimeoutMixin: activity delays the timeout (test_noTimeout)", "[polici
     CHECK(p.timed_out);
 }
 
-TEST_CASE("TimeoutMixin: set_timeout changes and cancels; returns the previous period", "[policies][timeout_mixin]") {
+TEST_CASE("TimeoutMixin: set_timeout changes and cancels, returns the previous period", "[policies][timeout_mixin]") {
     Clock clock;
     SECTION("a new value replaces the running countdown (test_resetTimeout)") {
         TimeoutTester p(clock, std::nullopt);
@@ -170,7 +170,7 @@ TEST_CASE("TimeoutMixin: set_timeout changes and cancels; returns the previous p
     }
 }
 
-TEST_CASE("TimeoutMixin: the default loses the connection; destruction cancels", "[policies][timeout_mixin]") {
+TEST_CASE("TimeoutMixin: the default loses the connection, destruction cancels", "[policies][timeout_mixin]") {
     struct Plain : weft::Protocol, wp::TimeoutMixin {
         explicit Plain(Clock& c) : TimeoutMixin(c) {}
         void connection_made() override { set_timeout(2s); }
@@ -393,7 +393,7 @@ TEST_CASE("TimeoutFactory: writing avoids the timeout (test_sendAvoidsTimeout)",
     CHECK(c.transport->disconnect_requested());
 }
 
-TEST_CASE("TimeoutFactory: receiving avoids the timeout (test_receiveAvoidsTimeout); loss cancels it",
+TEST_CASE("TimeoutFactory: receiving avoids the timeout (test_receiveAvoidsTimeout), loss cancels it",
           "[policies][timeout]") {
     Clock clock;
     SimpleFactory inner;

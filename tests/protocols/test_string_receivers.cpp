@@ -165,7 +165,7 @@ TEMPLATE_TEST_CASE("IntNStringReceiver: pausing after each string gets one strin
     }
 }
 
-TEMPLATE_TEST_CASE("IntNStringReceiver: re-entrant input only buffers; nothing after lose_connection",
+TEMPLATE_TEST_CASE("IntNStringReceiver: re-entrant input only buffers, nothing after lose_connection",
                    "[basic][intn]", weft::protocols::Int8StringReceiver, weft::protocols::Int16StringReceiver,
                    weft::protocols::Int32StringReceiver) {
     struct P : Strings<TestType> {

@@ -262,7 +262,7 @@ TEST_CASE("Loopback: a LineReceiver answers 20000 pipelined lines in order", "[b
     CHECK(got == expected);
 }
 
-TEST_CASE("Loopback: LimitTotalConnectionsFactory refuses over the limit; TimeoutFactory closes idle ones",
+TEST_CASE("Loopback: LimitTotalConnectionsFactory refuses over the limit, TimeoutFactory closes idle ones",
           "[policies][loopback]") {
     weft::Reactor reactor;
     auto echo = weft::Factory::for_protocol<wp::Echo>();
