@@ -1,0 +1,157 @@
+// weft-chat-client HOST PORT: a terminal chat client. The server connection and the terminal
+// (weft::StandardIO) are two transports on one reactor: what is typed goes to the server as it is, each
+// line from the server is printed. EOF on stdin half-closes the connection; the client exits once the
+// server has closed it, after printing everything it sent.
+#include <csignal>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/program_options.hpp>
+
+#include "chat_protocol.hpp"
+#include "weft/client_factory.hpp"
+#include "weft/log.hpp"
+#include "weft/protocols/basic.hpp"
+#include "weft/reactor.hpp"
+#include "weft/standard_io.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+/// What the two sides share. Lives in main() and outlives the reactor's run.
+struct Session {
+    weft::Reactor& reactor;
+    weft::Transport* server = nullptr;  // the TCP transport while it is connected
+    std::unique_ptr<weft::StandardIO> terminal;
+    std::optional<weft::Reason> ended;
+    bool connected = false;
+};
+
+/// The terminal side: bytes typed go to the server unchanged (the server frames the lines).
+class Keyboard final : public weft::Protocol, public weft::HalfCloseable {
+public:
+    explicit Keyboard(Session& session) : session_(session) {}
+
+    void data_received(std::string_view data) override {
+        if (session_.server != nullptr) session_.server->write(data);
+    }
+    // stdin is done: tell the server we are done too, and keep printing until it closes.
+    void read_connection_lost() override {
+        if (session_.server != nullptr) session_.server->lose_write_connection();
+    }
+    void connection_lost(const weft::Reason& reason) override {
+        // stdout is gone (or we are shutting down): nobody would see the chat any more.
+        if (!reason.clean()) WEFT_LOG(warning) << "terminal: " << reason.to_string();
+        if (session_.server != nullptr) session_.server->lose_connection();
+    }
+
+private:
+    Session& session_;
+};
+
+/// The server side: each line from the server is printed, made safe for the terminal first.
+class ServerLink final : public weft::protocols::LineReceiver {
+public:
+    explicit ServerLink(Session& session) : session_(session) {
+        set_delimiter("\n");
+        set_max_length(64 * 1024 * 1024);  // "/who" on a big server is one long line
+    }
+
+    void connection_made() override {
+        session_.server = &transport();
+        session_.connected = true;
+        transport().set_tcp_nodelay(true);
+        session_.terminal = std::make_unique<weft::StandardIO>(session_.reactor, std::make_unique<Keyboard>(session_));
+        // Backpressure both ways: a full socket stops reading the keyboard, a full terminal stops
+        // reading the socket.
+        transport().register_producer(*session_.terminal, true);
+        session_.terminal->register_producer(transport(), true);
+    }
+
+    void line_received(std::string_view line) override {
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        std::string out;
+        weft::chat::append_sanitized(out, line);  // a hostile server must not drive our terminal either
+        out.push_back('\n');
+        session_.terminal->write(out);
+    }
+
+    void connection_lost(const weft::Reason& reason) override {
+        session_.server = nullptr;
+        if (session_.terminal) session_.terminal->unregister_producer();
+        session_.ended = reason;
+        // Shutting down flushes the terminal's output before run() returns.
+        session_.reactor.stop();
+    }
+
+private:
+    Session& session_;
+};
+
+class ClientFactory final : public weft::ClientFactory {
+public:
+    explicit ClientFactory(Session& session) : session_(session) {}
+    std::unique_ptr<weft::Protocol> build_protocol(const weft::Address&) override {
+        return std::make_unique<ServerLink>(session_);
+    }
+    void client_connection_failed(weft::Connector& connector, const weft::Reason& reason) override {
+        (void)connector;  // the reason names the destination
+        std::cerr << "weft-chat-client: " << reason.message() << '\n';
+        session_.ended = reason;
+        session_.reactor.stop();
+    }
+
+private:
+    Session& session_;
+};
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+    std::string host;
+    unsigned port = 0;
+    std::string log_level;
+    po::options_description desc("weft-chat-client HOST PORT: a terminal chat client\n\nOptions");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: warning)");
+    po::options_description hidden;
+    hidden.add_options()("host", po::value(&host)->required())("port", po::value(&port)->required());
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description positional;
+    positional.add("host", 1).add("port", 1);
+    try {
+        po::variables_map vm;
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+        if (vm.count("help") != 0) {
+            std::cout << desc << '\n';
+            return 0;
+        }
+        po::notify(vm);
+        if (port == 0 || port > 65535) throw po::error("PORT must be 1 to 65535");
+        weft::init_logging(log_level, weft::LogLevel::warning);
+    } catch (const std::exception& e) {
+        std::cerr << "weft-chat-client: " << e.what() << "\nusage: weft-chat-client HOST PORT\n";
+        return 2;
+    }
+
+    // A write to a closed stdout must be an error we handle (the terminal is lost), not a fatal signal.
+    std::signal(SIGPIPE, SIG_IGN);
+    weft::Reactor reactor;
+    reactor.set_shutdown_timeout(std::chrono::seconds(5));
+    Session session{.reactor = reactor, .server = nullptr, .terminal = nullptr, .ended = std::nullopt, .connected = false};
+    ClientFactory factory(session);
+    reactor.connect_tcp(host, static_cast<std::uint16_t>(port), factory);
+    reactor.run();
+    session.terminal.reset();
+    if (!session.ended) return 1;
+    if (session.connected && !session.ended->clean()) {
+        std::cerr << "weft-chat-client: connection lost: " << session.ended->message() << '\n';
+    }
+    return session.ended->clean() ? 0 : 1;
+}
