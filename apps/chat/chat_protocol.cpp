@@ -1,6 +1,7 @@
 #include "chat_protocol.hpp"
 
 #include <algorithm>
+#include <sstream>
 #include <utility>
 
 #include "weft/log.hpp"
@@ -209,8 +210,9 @@ void ChatProtocol::idle_check() {
     const Duration quiet = room_.time_.now() - last_activity_;
     if (quiet < timeout) return arm_idle_timer(timeout - quiet);
     ++room_.stats_.cut_idle;
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
-    room_.send(*this, "! idle for " + std::to_string(seconds) + " s, disconnecting");
+    std::ostringstream text;
+    text << "! idle for " << std::chrono::duration<double>(timeout).count() << " s, disconnecting";
+    room_.send(*this, text.str());
     if (in_room()) leave_and_close("left (idle)", "idle");
 }
 
