@@ -107,7 +107,6 @@ void LineReceiver::compact() noexcept {
 }
 
 void LineReceiver::deliver() {
-    const std::size_t dlen = delimiter_.size();
     // Exceeded while input is buffered: hand over everything from the start of the line.
     auto exceed_buffered = [this] {
         buf_.append(chunk_);
@@ -118,6 +117,7 @@ void LineReceiver::deliver() {
     };
 
     for (;;) {
+        const std::size_t dlen = delimiter_.size();  // a callback may change it
         if (!tail_.empty()) merge_tail();
         if (paused_) return;
         if (transport_disconnecting()) {
@@ -338,8 +338,6 @@ bool LineOnlyReceiver::exceeded(std::string_view line) {
 }
 
 void LineOnlyReceiver::consume(std::string_view data) {
-    if (dropping_) return;
-    const std::size_t dlen = delimiter_.size();
     Transport* const tp = has_transport() ? &transport() : nullptr;
     auto stop_if_disconnecting = [&] {
         if (tp == nullptr || !tp->disconnecting()) return false;
@@ -348,74 +346,99 @@ void LineOnlyReceiver::consume(std::string_view data) {
         tail_.clear();
         return true;
     };
-    if (stop_if_disconnecting()) return;
+    std::string joined;
+    if (std::exchange(rescan_, false) && !buf_.empty()) {
+        // The delimiter changed while a partial line was buffered: read it again with the new one.
+        joined = std::move(buf_);
+        buf_.clear();
+        joined.append(data);
+        data = joined;
+    }
 
-    if (!buf_.empty()) {
-        // Finish the partial line with the start of this chunk.
-        std::size_t line_end = 0;
-        std::size_t skip = 0;
-        if (const std::size_t k = dlen > 1 ? straddling_delimiter(buf_, data, delimiter_) : 0; k != 0) {
-            line_end = buf_.size() - k;
-            skip = dlen - k;
-        } else {
-            const std::size_t pos = find_delimiter(data, delimiter_);
-            if (pos == npos) {
-                buf_.append(data);
-                if (buf_.size() >= max_length_ + dlen) exceeded(buf_);
+    // Restarts only when line_received changed the delimiter: the rest is split with the new one.
+    for (;;) {
+        if (dropping_ || stop_if_disconnecting()) return;
+        delimiter_changed_ = false;
+        const std::size_t dlen = delimiter_.size();
+
+        if (!buf_.empty()) {
+            // Finish the partial line with the start of this chunk.
+            std::size_t line_end = 0;
+            std::size_t skip = 0;
+            if (const std::size_t k = dlen > 1 ? straddling_delimiter(buf_, data, delimiter_) : 0; k != 0) {
+                line_end = buf_.size() - k;
+                skip = dlen - k;
+            } else {
+                const std::size_t pos = find_delimiter(data, delimiter_);
+                if (pos == npos) {
+                    buf_.append(data);
+                    if (buf_.size() >= max_length_ + dlen) exceeded(buf_);
+                    return;
+                }
+                buf_.append(data.substr(0, pos));
+                line_end = buf_.size();
+                skip = pos + dlen;
+            }
+            data.remove_prefix(skip);
+            if (line_end > max_length_) {
+                exceeded(std::string_view(buf_).substr(0, line_end));
                 return;
             }
-            buf_.append(data.substr(0, pos));
-            line_end = buf_.size();
-            skip = pos + dlen;
+            line_received(std::string_view(buf_).substr(0, line_end));
+            buf_.clear();
+            if (delimiter_changed_) continue;
+            if (dropping_ || stop_if_disconnecting()) return;
         }
-        data.remove_prefix(skip);
+
+        const char* p = data.data();
+        const char* const end = p + data.size();
+        bool restart = false;
+        if (dlen == 1) {
+            const char d = delimiter_[0];
+            while (p != end) {
+                const char* nl = static_cast<const char*>(std::memchr(p, d, static_cast<std::size_t>(end - p)));
+                if (nl == nullptr) break;
+                const auto len = static_cast<std::size_t>(nl - p);
+                if (stop_if_disconnecting()) return;
+                if (len > max_length_) {
+                    exceeded({p, len});
+                    return;
+                }
+                line_received({p, len});
+                p = nl + 1;
+                if (delimiter_changed_) {
+                    restart = true;
+                    break;
+                }
+            }
+        } else {
+            for (;;) {
+                const std::string_view rest(p, static_cast<std::size_t>(end - p));
+                const std::size_t len = rest.find(delimiter_);
+                if (len == npos) break;
+                if (stop_if_disconnecting()) return;
+                if (len > max_length_) {
+                    exceeded(rest.substr(0, len));
+                    return;
+                }
+                line_received(rest.substr(0, len));
+                p += len + dlen;
+                if (delimiter_changed_) {
+                    restart = true;
+                    break;
+                }
+            }
+        }
+        data = std::string_view(p, static_cast<std::size_t>(end - p));
+        if (restart) continue;
         if (stop_if_disconnecting()) return;
-        if (line_end > max_length_) {
-            exceeded(std::string_view(buf_).substr(0, line_end));
+        if (data.size() >= max_length_ + dlen) {
+            exceeded(data);
             return;
         }
-        line_received(std::string_view(buf_).substr(0, line_end));
-        buf_.clear();
-        if (dropping_) return;
-    }
-
-    const char* p = data.data();
-    const char* const end = p + data.size();
-    if (dlen == 1) {
-        const char d = delimiter_[0];
-        while (p != end) {
-            const char* nl = static_cast<const char*>(std::memchr(p, d, static_cast<std::size_t>(end - p)));
-            if (nl == nullptr) break;
-            const auto len = static_cast<std::size_t>(nl - p);
-            if (stop_if_disconnecting()) return;
-            if (len > max_length_) {
-                exceeded({p, len});
-                return;
-            }
-            line_received({p, len});
-            p = nl + 1;
-        }
-    } else {
-        for (;;) {
-            const std::string_view rest(p, static_cast<std::size_t>(end - p));
-            const std::size_t len = rest.find(delimiter_);
-            if (len == npos) break;
-            if (stop_if_disconnecting()) return;
-            if (len > max_length_) {
-                exceeded(rest.substr(0, len));
-                return;
-            }
-            line_received(rest.substr(0, len));
-            p += len + dlen;
-        }
-    }
-    const std::string_view rest(p, static_cast<std::size_t>(end - p));
-    if (stop_if_disconnecting()) return;
-    if (rest.size() >= max_length_ + dlen) {
-        exceeded(rest);
+        buf_.assign(data);
         return;
     }
-    buf_.assign(rest);
 }
 
 void LineOnlyReceiver::line_length_exceeded(std::string_view line) {
@@ -431,6 +454,8 @@ void LineOnlyReceiver::send_line(std::string_view line) {
 void LineOnlyReceiver::set_delimiter(std::string_view delimiter) {
     check_delimiter(delimiter);
     delimiter_.assign(delimiter);
+    delimiter_changed_ = true;
+    if (!busy_) rescan_ = true;
 }
 
 // ---------------------------------------------------------------------------------------- IntNStringReceiver

@@ -626,3 +626,29 @@ TEST_CASE("LineOnlyReceiver: stops at lose_connection, re-entrant input only buf
         CHECK(t.disconnecting());
     }
 }
+
+TEMPLATE_TEST_CASE("Line receivers: a delimiter changed from line_received applies to the rest at once",
+                   "[basic][line][lineonly]", weft::protocols::LineReceiver, weft::protocols::LineOnlyReceiver) {
+    struct Switching : TestType {
+        void line_received(std::string_view line) override {
+            lines.emplace_back(line);
+            if (line == "SWITCH") this->set_delimiter("\n");
+            if (line == "BACK") this->set_delimiter("\r\n");
+        }
+        std::vector<std::string> lines;
+    };
+    for (const auto chunk : chunkings) {
+        CAPTURE(chunk);
+        Switching p;
+        feed(p, "a\r\nSWITCH\r\nb\nc\r\nBACK\nd\ne\r\n", chunk);
+        CHECK(p.lines == std::vector<std::string>{"a", "SWITCH", "b", "c\r", "BACK", "d\ne"});
+    }
+    SECTION("changed between deliveries, it applies to the partial line already buffered") {
+        Switching p;
+        p.data_received("ab\nc");
+        CHECK(p.lines.empty());
+        p.set_delimiter("\n");
+        p.data_received("d\n");
+        CHECK(p.lines == std::vector<std::string>{"ab", "cd"});
+    }
+}

@@ -75,7 +75,8 @@ public:
     std::string clear_line_buffer();
 
     [[nodiscard]] const std::string& delimiter() const noexcept { return delimiter_; }
-    /// Any non-empty byte string; throws std::invalid_argument for an empty one.
+    /// Any non-empty byte string; throws std::invalid_argument for an empty one. Applies to the input
+    /// not yet parsed, also when called from line_received.
     void set_delimiter(std::string_view delimiter);
     [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
     void set_max_length(std::size_t max_length) noexcept { max_length_ = max_length; }
@@ -120,7 +121,8 @@ private:
 /// as the transport is disconnecting and the rest is dropped. The max_length() rule is LineReceiver's
 /// (a line longer than max_length(), or input without a delimiter reaching max_length() +
 /// delimiter().size()); line_length_exceeded() gets the over-long line (Twisted's argument) and the
-/// buffered input is dropped. data_received() from inside line_received() only buffers.
+/// buffered input is dropped. data_received() from inside line_received() only buffers. A delimiter set
+/// from line_received() applies to the rest of the input at once.
 class LineOnlyReceiver : public Protocol {
 public:
     LineOnlyReceiver() = default;
@@ -150,6 +152,8 @@ private:
     std::string tail_;
     bool busy_ = false;
     bool dropping_ = false;
+    bool delimiter_changed_ = false;  // by line_received: split the rest of the chunk with the new one
+    bool rescan_ = false;             // between deliveries: buf_ must be searched again
 };
 
 /// Strings framed by an unsigned big-endian length prefix of 1, 2 or 4 bytes (Twisted:
