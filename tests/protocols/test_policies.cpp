@@ -559,3 +559,58 @@ TEST_CASE("ThrottlingFactory: connection limit, and the clocks stop with the las
     CHECK(clock.pending_calls().empty());
     CHECK_THROWS_AS(wp::ThrottlingFactory(inner, clock, limits(0, std::nullopt)), std::invalid_argument);
 }
+
+TEST_CASE("ProtocolWrapper: state before connecting and after the connection is lost", "[policies][wrapping]") {
+    SimpleFactory inner;
+    wp::WrappingFactory factory(inner);
+    auto built = factory.build_protocol(local);
+    auto& wrapper = dynamic_cast<wp::ProtocolWrapper&>(*built);
+    CHECK(wrapper.state() == weft::ConnectionState::connecting);
+    CHECK(wrapper.peer() == Address{});
+    wrapper.write("dropped: no transport yet");  // ignored, not a crash
+    StringTransport t(local);
+    wrapper.make_connection(t);
+    CHECK(wrapper.state() == weft::ConnectionState::connected);
+    CHECK(&wrapper.wrapped_protocol() == inner.last);
+    t.set_state(weft::ConnectionState::disconnected);
+    wrapper.connection_lost(Reason::done());
+    CHECK(wrapper.state() == weft::ConnectionState::disconnected);
+    CHECK(wrapper.disconnecting());
+    CountingProducer producer;
+    wrapper.register_producer(producer, true);  // on a closed transport: stopped instead
+    CHECK(producer.stopped);
+    CHECK(t.producer() == nullptr);
+}
+
+TEST_CASE("Limit factories: a refusal by the wrapped factory takes no slot", "[policies][limits]") {
+    SimpleFactory inner;
+    inner.refuse = true;
+    wp::LimitConnectionsByPeer by_peer(inner, 1);
+    wp::LimitTotalConnectionsFactory total(inner, 1);
+    Clock clock;
+    wp::ThrottlingFactory throttling(inner, clock, limits(10, 10, 1));
+    for (int i = 0; i < 3; ++i) {
+        CHECK(by_peer.build_protocol(local) == nullptr);
+        CHECK(total.build_protocol(local) == nullptr);
+        CHECK(throttling.build_protocol(local) == nullptr);
+    }
+    CHECK(by_peer.connections_from(local.host) == 0);
+    CHECK(total.connection_count() == 0);
+    CHECK(throttling.connection_count() == 0);
+    CHECK(clock.pending_calls().empty());
+    inner.refuse = false;
+    Connection a(by_peer, local), b(total, local), c(throttling, local);
+    CHECK(a);
+    CHECK(b);
+    CHECK(c);
+}
+
+TEST_CASE("ThrottlingFactory: write_shared is counted too", "[policies][throttling]") {
+    Clock clock;
+    SimpleFactory inner;
+    wp::ThrottlingFactory factory(inner, clock);
+    Connection c(factory, local, &inner);
+    c.inner->transport().write_shared(std::make_shared<const std::string>("0123456789"));
+    CHECK(factory.written_this_second() == 10);
+    CHECK(c.transport->value() == "0123456789");
+}
