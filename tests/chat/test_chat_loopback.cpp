@@ -53,7 +53,7 @@ TEST_CASE("loopback: every line reaches every client, each sender's lines in ord
     CHECK(loop.room.stats().lines_relayed == clients * per_client);
 }
 
-TEST_CASE("loopback: /nick, /who and /quit; the quitter gets everything, then a clean close", "[chat][loopback]") {
+TEST_CASE("loopback: /nick, /who and /quit, the quitter gets everything, then a clean close", "[chat][loopback]") {
     ChatLoop loop;
     Record a;
     Record b;
@@ -85,7 +85,7 @@ TEST_CASE("loopback: /nick, /who and /quit; the quitter gets everything, then a 
     CHECK(loop.clients_at_stop == 1);
 }
 
-TEST_CASE("loopback: an over-long line gets an error and a disconnect; the others carry on", "[chat][loopback]") {
+TEST_CASE("loopback: an over-long line gets an error and a disconnect, the others carry on", "[chat][loopback]") {
     ChatLoop loop(ChatOptions{.max_line = 100});
     Record a;
     Record b;
@@ -105,7 +105,7 @@ TEST_CASE("loopback: an over-long line gets an error and a disconnect; the other
     CHECK(b.has("* " + a.name + " left"));
 }
 
-TEST_CASE("loopback: a client that never reads is cut at the limit; the server's buffer stays bounded",
+TEST_CASE("loopback: a client that never reads is cut at the limit, the server's buffer stays bounded",
           "[chat][loopback]") {
     constexpr std::size_t limit = 256 * 1024;
     ChatLoop loop(ChatOptions{.send_buffer_limit = limit});

@@ -196,7 +196,7 @@ TEST_CASE("weft-chat: SIGTERM tells everyone, flushes what is owed, and exits 0"
     ::close(out.read);
 }
 
-TEST_CASE("weft-chat: --help lists every option; a bad option exits 2", "[chat][process]") {
+TEST_CASE("weft-chat: --help lists every option, a bad option exits 2", "[chat][process]") {
     {
         Pipe out = make_pipe();
         Child help({WEFT_CHAT_BINARY, "--help"}, -1, out.write);

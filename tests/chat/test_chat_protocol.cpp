@@ -168,7 +168,7 @@ TEST_CASE("valid_nick", "[chat][unit]") {
     CHECK_FALSE(weft::chat::valid_nick("caf\xc3\xa9"));
 }
 
-TEST_CASE("/nick renames and tells everyone; later lines use the new name", "[chat][unit]") {
+TEST_CASE("/nick renames and tells everyone, later lines use the new name", "[chat][unit]") {
     Room room;
     Client& a = room.join();
     Client& b = room.join();
@@ -189,7 +189,7 @@ TEST_CASE("/nick renames and tells everyone; later lines use the new name", "[ch
     CHECK(b.take() == Lines{"* alice is now known as bob", "* 10.0.0.7:1002 is now known as alice"});
 }
 
-TEST_CASE("/nick errors: invalid, taken, unchanged, missing; the connection stays", "[chat][unit]") {
+TEST_CASE("/nick errors: invalid, taken, unchanged, missing, the connection stays", "[chat][unit]") {
     Room room;
     Client& a = room.join();
     Client& b = room.join();
@@ -223,7 +223,7 @@ TEST_CASE("/who answers the sender only, names sorted", "[chat][unit]") {
     CHECK(c.transport->value().empty());
 }
 
-TEST_CASE("/me sends an action to everyone; without one it is an error", "[chat][unit]") {
+TEST_CASE("/me sends an action to everyone, without one it is an error", "[chat][unit]") {
     Room room;
     Client& a = room.join();
     Client& b = room.join();
@@ -285,7 +285,7 @@ TEST_CASE("the peer's EOF: it leaves at once and the connection closes after flu
     CHECK(b.transport->value().empty());
 }
 
-TEST_CASE("--max-line counts the newline; a longer line is an error that disconnects", "[chat][unit]") {
+TEST_CASE("the --max-line limit counts the newline, a longer line is an error that disconnects", "[chat][unit]") {
     for (std::size_t chunk : {0, 1, 3, 7}) {
         INFO("chunk size " << chunk);
         Room room(ChatOptions{.max_line = 16});
@@ -335,7 +335,7 @@ TEST_CASE("over --max-clients a newcomer is told the server is full and closed",
     CHECK(e.take() == Lines{"Welcome to the chat server, 10.0.0.7:1005"});
 }
 
-TEST_CASE("a client that does not read is cut off at the send buffer limit; memory stays bounded",
+TEST_CASE("a client that does not read is cut off at the send buffer limit, memory stays bounded",
           "[chat][unit]") {
     const std::size_t limit = 1000;
     Room room(ChatOptions{.send_buffer_limit = limit});
@@ -363,7 +363,7 @@ TEST_CASE("a client that does not read is cut off at the send buffer limit; memo
     CHECK(a.transport->value().empty());  // its departure was told once, when it was cut
 }
 
-TEST_CASE("the slow client's departure is told to the others; cascades settle", "[chat][unit]") {
+TEST_CASE("the slow client's departure is told to the others, cascades settle", "[chat][unit]") {
     Room room(ChatOptions{.send_buffer_limit = 150});
     Client& a = room.join();
     Client& b = room.join();
@@ -401,7 +401,7 @@ TEST_CASE("shutting down: everyone is told, and departures are no longer announc
     CHECK(b.transport->value().empty());
 }
 
-TEST_CASE("--idle-timeout disconnects a client that sends nothing, and only that one", "[chat][unit]") {
+TEST_CASE("the --idle-timeout option disconnects a client that sends nothing, and only that one", "[chat][unit]") {
     Room room(ChatOptions{.idle_timeout = 10s});
     Client& quiet = room.join();
     Client& talker = room.join();

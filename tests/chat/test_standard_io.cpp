@@ -241,7 +241,7 @@ TEST_CASE("StandardIO: a regular file works as input", "[stdio]") {
     ::close(out.read);
 }
 
-TEST_CASE("StandardIO: reactor shutdown flushes and loses it; descriptor flags are restored", "[stdio]") {
+TEST_CASE("StandardIO: reactor shutdown flushes and loses it, descriptor flags are restored", "[stdio]") {
     weft::Reactor reactor;
     Wiring w;
     // Keep a second descriptor on the output pipe's open file: its flags are the ones StandardIO changes.
@@ -267,7 +267,7 @@ TEST_CASE("StandardIO: reactor shutdown flushes and loses it; descriptor flags a
     ::close(w.to_io.write);
 }
 
-TEST_CASE("StandardIO: abort_connection drops the output; destroying it early is safe", "[stdio]") {
+TEST_CASE("StandardIO: abort_connection drops the output, destroying it early is safe", "[stdio]") {
     weft::Reactor reactor;
     Wiring w;
     auto p = std::make_unique<Recorder>();
