@@ -203,6 +203,13 @@ def generated_section(runs, out_png_name, build_dir):
     if skipped:
         lines.append("Skipped peers: " + "; ".join(f"`{s}`" for s in skipped) + ".")
         lines.append("")
+    retries = [s for s in os.environ.get("BENCH_RETRIES", "").splitlines() if s.strip()]
+    if retries:
+        lines.append("Runs that failed once and were run again (the second attempt's figures are used):")
+        lines.append("")
+        for r in retries:
+            lines.append(f"- {r}")
+        lines.append("")
     failures = [s for s in os.environ.get("BENCH_FAILURES", "").splitlines() if s.strip()]
     if failures:
         lines.append("Failed runs (left out of the medians):")
@@ -242,6 +249,18 @@ def generated_section(runs, out_png_name, build_dir):
                     a, b = median_of(runs, sc, p, "p50_us"), median_of(runs, sc, p, "p99_us")
                 cells.append("–" if a is None else f"{fmt_num(a)} / {fmt_num(b)}")
             lines.append(f"| {describe(runs, sc)} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    setup = [sc for sc in scenarios_in_order(runs) if mode_of(runs, sc) in ("chat", "broadcast")]
+    if setup:
+        lines.append("Chat setup time, not part of the figures above (s, median): connecting N clients costs the "
+                     "server N(N-1)/2 join notices, e.g. 12.5 million for 5000 clients:")
+        lines.append("")
+        lines.append("| Scenario | " + " | ".join(PEER_NAMES[p] for p in peers) + " |")
+        lines.append("|---|" + "---:|" * len(peers))
+        for sc in setup:
+            cells = [median_of(runs, sc, p, "setup_s") for p in peers]
+            lines.append(f"| {describe(runs, sc)} | " + " | ".join("–" if c is None else fmt_num(c) for c in cells) + " |")
         lines.append("")
 
     lines.append("Load generator's own CPU use during the measurement (median, % of its core; near 100 % would "
