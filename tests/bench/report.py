@@ -203,6 +203,11 @@ def generated_section(runs, out_png_name, build_dir):
     if skipped:
         lines.append("Skipped peers: " + "; ".join(f"`{s}`" for s in skipped) + ".")
         lines.append("")
+    not_run = [s for s in os.environ.get("BENCH_NOT_RUN", "").splitlines() if s.strip()]
+    if not_run:
+        lines.append(f"**Not run (over the run's time budget, `--budget-minutes`): {len(not_run)} runs:** "
+                     + "; ".join(not_run) + ".")
+        lines.append("")
     retries = [s for s in os.environ.get("BENCH_RETRIES", "").splitlines() if s.strip()]
     if retries:
         lines.append("Runs that failed once and were run again (the second attempt's figures are used):")
