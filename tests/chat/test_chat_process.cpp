@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,6 +196,57 @@ TEST_CASE("weft-chat: SIGTERM tells everyone, flushes what is owed, and exits 0"
     REQUIRE(!talker.lines.empty());
     CHECK(talker.lines.back() == "* server shutting down");
     CHECK_FALSE(reader.has("* " + talker.name + " left"));  // departures at shutdown are not announced
+    ::close(out.read);
+}
+
+TEST_CASE("weft-chat: SIGTERM with a client that never reads still exits 0 after --shutdown-timeout",
+          "[chat][process]") {
+    Pipe out = make_pipe();
+    Child server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
+                  "--shutdown-timeout", "0.5", "--log-level", "error"},
+                 -1, out.write);
+    ::close(out.write);
+    const std::string listening = read_line(out.read, 10s);
+    REQUIRE(listening.starts_with("listening on 127.0.0.1:"));
+    const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
+
+    // A plain socket that connects and never reads. It is accepted (and joins) before the talker below.
+    const int stuck = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(stuck >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(stuck, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+
+    weft::Reactor reactor;
+    Clients clients{reactor, port};
+    Record talker;
+    constexpr std::size_t lines = 40000;  // 8 MB, more than the stuck socket's buffers hold
+    std::chrono::steady_clock::time_point signalled;
+    talker.on_welcome = [&](Record& self) {
+        std::string burst;
+        for (std::size_t i = 0; i < lines; ++i) burst += numbered(i, 190) + "\n";
+        self.send(burst);
+    };
+    talker.on_line = [&](Record& self, std::string_view l) {
+        if (l != self.name + ": " + numbered(lines - 1, 190)) return;
+        server.signal(SIGTERM);
+        signalled = std::chrono::steady_clock::now();
+    };
+    talker.on_lost = [&](Record&) { reactor.stop(); };
+    clients.connect(talker);
+    REQUIRE(run_bounded(reactor, 20s));
+    CHECK(talker.lines.back() == "* server shutting down");
+
+    const auto status = server.wait(10s);
+    const auto took = std::chrono::steady_clock::now() - signalled;
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(took >= 400ms);  // it did wait for the stuck client's output...
+    CHECK(took < 5s);      // ...but only for about --shutdown-timeout
+    ::close(stuck);
     ::close(out.read);
 }
 
