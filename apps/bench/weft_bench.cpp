@@ -403,6 +403,8 @@ public:
 
 protected:
     virtual void on_line(std::string_view line) = 0;
+    /// After the lines of one read: a place to send replies in one write.
+    virtual void on_batch_end() {}
     virtual void on_error(const std::string& what) = 0;
 
 private:
@@ -435,6 +437,7 @@ private:
                                        std::memmove(rbuf.data(), rbuf.data() + start, rlen - start);
                                        rlen -= start;
                                    }
+                                   on_batch_end();
                                    read();
                                });
     }
@@ -519,6 +522,8 @@ int run_echo(const Options& opt) {
                 shared.hist.record(batch_ns - sent.front());
             }
             sent.pop_front();
+        }
+        void on_batch_end() override {
             if (!shared.stopping) {
                 top_up();
             }
