@@ -41,8 +41,12 @@ public:
           id_(core_.next_connection_id()) {
         if (!protocol_) throw StateError("StandardIO needs a protocol");
         if (in_fd == out_fd) throw StateError("StandardIO needs two different descriptors");
-        in_flags_ = adopt(in_, in_fd);
-        out_flags_ = adopt(out_, out_fd);
+        // Read both before changing either: on a terminal, stdin and stdout are one open file whose
+        // flags they share, and the second read would see the first one's O_NONBLOCK.
+        in_flags_ = file_flags(in_fd);
+        out_flags_ = file_flags(out_fd);
+        adopt(in_, in_fd);
+        adopt(out_, out_fd);
     }
 
     void start(Transport& owner) {
@@ -290,17 +294,21 @@ public:
     }
 
 private:
-    /// Takes `fd` into `d`, non-blocking; returns the file status flags to restore.
-    static int adopt(asio::posix::stream_descriptor& d, int fd) {
+    /// The file status flags to restore when we are done with `fd`.
+    static int file_flags(int fd) {
         const int flags = ::fcntl(fd, F_GETFL);
         if (flags < 0) {
             throw Error("StandardIO: bad descriptor " + std::to_string(fd) + ": " +
                         std::error_code(errno, std::generic_category()).message());
         }
+        return flags;
+    }
+
+    /// Takes `fd` into `d`, non-blocking.
+    static void adopt(asio::posix::stream_descriptor& d, int fd) {
         d.assign(fd);
         boost::system::error_code ec;
         d.non_blocking(true, ec);
-        return flags;
     }
 
     /// Restores the descriptor's flags and closes it; 0-2 are pointed at /dev/null instead of freed.

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -290,4 +291,33 @@ TEST_CASE("StandardIO: abort_connection drops the output, destroying it early is
     CHECK(::read(w.from_io.read, &c, 1) == 0);  // EOF: nothing was written
     ::close(w.from_io.read);
     ::close(w.to_io.write);
+}
+
+TEST_CASE("StandardIO: input and output on one open file (a terminal) get their flags back", "[stdio]") {
+    // On a terminal, stdin and stdout are dups of one open file: they share O_NONBLOCK.
+    int pair[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    const int in_fd = pair[0];
+    const int out_fd = ::dup(pair[0]);
+    const int witness = ::dup(pair[0]);
+    REQUIRE((::fcntl(witness, F_GETFL) & O_NONBLOCK) == 0);
+    weft::Reactor reactor;
+    auto p = std::make_unique<Recorder>();
+    p->on_data = [](Recorder& self, std::string_view) {
+        if (self.received == "ping\n") {
+            self.transport().write("pong\n");
+            self.transport().lose_connection();
+        }
+    };
+    p->on_lost = [&](Recorder&, const weft::Reason&) { reactor.stop(); };
+    weft::StandardIO io(reactor, std::move(p), in_fd, out_fd);
+    CHECK((::fcntl(witness, F_GETFL) & O_NONBLOCK) != 0);
+    REQUIRE(::write(pair[1], "ping\n", 5) == 5);
+    REQUIRE(run_bounded(reactor, 10s));
+    CHECK((::fcntl(witness, F_GETFL) & O_NONBLOCK) == 0);  // blocking again, as the shell expects
+    char buf[16] = {};
+    CHECK(::read(pair[1], buf, sizeof buf) == 5);
+    CHECK(std::string(buf, 5) == "pong\n");
+    ::close(witness);
+    ::close(pair[1]);
 }
