@@ -1,6 +1,7 @@
 #include "weft/standard_io.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <optional>
@@ -213,7 +214,10 @@ public:
         if (state_ == ConnectionState::disconnecting) return close(Reason::done(), "flushed");
         if (write_shutdown_requested_ && !write_shut_) {
             write_shut_ = true;
-            close_descriptor(out_, out_flags_);
+            // Input and output on one file (a terminal) share O_NONBLOCK: making the output blocking again
+            // would make our reads block the loop. The input restores the flags when it closes.
+            const bool shared = in_.is_open() && same_file(in_.native_handle(), out_.native_handle());
+            close_descriptor(out_, shared ? std::nullopt : std::optional<int>(out_flags_));
             if (eof_received_) return close(Reason::done(), "both halves closed");
             state_ = ConnectionState::write_half_closed;
             if (half_closeable_ != nullptr) {
@@ -311,11 +315,18 @@ private:
         d.non_blocking(true, ec);
     }
 
-    /// Restores the descriptor's flags and closes it; 0-2 are pointed at /dev/null instead of freed.
-    static void close_descriptor(asio::posix::stream_descriptor& d, int flags) noexcept {
+    static bool same_file(int a, int b) noexcept {
+        struct stat sa {};
+        struct stat sb {};
+        return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    }
+
+    /// Restores the descriptor's flags (if given) and closes it; 0-2 are pointed at /dev/null instead of
+    /// being freed.
+    static void close_descriptor(asio::posix::stream_descriptor& d, std::optional<int> flags) noexcept {
         if (!d.is_open()) return;
         const int fd = d.release();  // deregisters from the reactor, cancelling waits
-        ::fcntl(fd, F_SETFL, flags);
+        if (flags) ::fcntl(fd, F_SETFL, *flags);
         if (fd <= 2) {
             const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
             if (null_fd >= 0) {

@@ -321,3 +321,37 @@ TEST_CASE("StandardIO: input and output on one open file (a terminal) get their 
     ::close(witness);
     ::close(pair[1]);
 }
+
+TEST_CASE("StandardIO: closing the output of a terminal leaves its input non-blocking", "[stdio]") {
+    int pair[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    // Should a read block after all, it gives up after a second instead of hanging the test.
+    const timeval one_second{1, 0};
+    REQUIRE(::setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &one_second, sizeof one_second) == 0);
+    const int witness = ::dup(pair[0]);
+    weft::Reactor reactor;
+    auto p = std::make_unique<HalfRecorder>();
+    p->on_made = [](Recorder& self) {
+        self.transport().write("banner");
+        self.transport().lose_write_connection();
+    };
+    p->on_data = [](Recorder& self, std::string_view) {
+        if (self.received == "more") self.transport().lose_connection();
+    };
+    p->on_lost = [&](Recorder&, const weft::Reason&) { reactor.stop(); };
+    weft::StandardIO io(reactor, std::move(p), pair[0], ::dup(pair[0]));
+    bool checked = false;
+    std::function<void()> after_write_closed = [&] {
+        if (protocol_of<HalfRecorder>(io).write_lost == 0) return reactor.call_soon(after_write_closed);
+        checked = true;
+        CHECK((::fcntl(witness, F_GETFL) & O_NONBLOCK) != 0);  // still in use for reading
+        REQUIRE(::write(pair[1], "more", 4) == 4);
+    };
+    reactor.call_soon(after_write_closed);
+    REQUIRE(run_bounded(reactor, 10s));
+    CHECK(checked);
+    CHECK(protocol_of<HalfRecorder>(io).received == "more");
+    CHECK((::fcntl(witness, F_GETFL) & O_NONBLOCK) == 0);
+    ::close(witness);
+    ::close(pair[1]);
+}
