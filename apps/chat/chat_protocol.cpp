@@ -176,20 +176,22 @@ void ChatProtocol::nick(std::string_view new_name) {
 }
 
 void ChatProtocol::line_length_exceeded(std::string_view /*line*/) {
-    if (!in_room()) return transport().lose_connection();
+    if (!in_room()) return transport().lose_connection();  // refused (server full): already closing
     room_.send(*this, "! line too long (max " + std::to_string(room_.options().max_line) + " bytes)");
     leave_and_close("left", "line too long");
 }
 
 void ChatProtocol::read_connection_lost() {
     // The peer sent EOF. What we owe it is still queued; lose_connection() flushes it, then closes.
-    if (in_room()) return leave_and_close("left", "closed by peer");
-    transport().lose_connection();
+    leave_and_close("left", "closed by peer");
 }
 
 void ChatProtocol::leave_and_close(std::string_view note, std::string_view why) {
-    WEFT_LOG(info) << log_prefix() << name_ << " left (" << why << ")";
-    room_.leave(*this, note);
+    // Not in the room any more if the last line we sent it just cut it off as too slow.
+    if (in_room()) {
+        WEFT_LOG(info) << log_prefix() << name_ << " left (" << why << ")";
+        room_.leave(*this, note);
+    }
     transport().lose_connection();
 }
 
@@ -213,7 +215,7 @@ void ChatProtocol::idle_check() {
     std::ostringstream text;
     text << "! idle for " << std::chrono::duration<double>(timeout).count() << " s, disconnecting";
     room_.send(*this, text.str());
-    if (in_room()) leave_and_close("left (idle)", "idle");
+    leave_and_close("left (idle)", "idle");
 }
 
 // ------------------------------------------------------------------------------------------- ChatFactory

@@ -36,8 +36,10 @@ class StandardIOImpl;
 ///   Ignore SIGPIPE in such a program, or that write kills the process first.
 /// - At reactor shutdown the connection is lost after flushing, bounded by the shutdown timeout.
 /// - The descriptors are owned: they are closed when the connection ends, and their file status flags
-///   (made non-blocking while in use) are restored first. Descriptors 0-2 are not left free but pointed at
-///   /dev/null, so a later socket can never become "stdout".
+///   (made non-blocking while in use) are restored first. On a terminal, stdin, stdout and stderr are one
+///   open file sharing those flags: the input keeps it non-blocking until it closes too, and stderr is
+///   non-blocking meanwhile. Descriptors 0-2 are not left free but pointed at /dev/null, so a later
+///   socket can never become "stdout".
 /// - Regular files work as input and output too (they are never waited on).
 /// - Destroying it while connected closes the descriptors without calling connection_lost. The reactor
 ///   must outlive it. peer() and host() are {"stdio", 0}; there are no TCP options.
