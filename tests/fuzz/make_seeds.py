@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed corpus, tests/fuzz/corpus/<target>/<name>.
+
+Every input is a 4-byte header (flags, limit, seed, chunk_max; see fuzz_common.hpp and
+docs/fuzzing.md) followed by the stream. Run it after changing a seed here; the files are committed
+so that the fuzzers do not need Python. New inputs the fuzzers find go to the build tree, not here.
+"""
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+
+
+def header(flags=0, limit=255, seed=1, chunk_max=3):
+    return bytes([flags, limit, seed, chunk_max])
+
+
+def write(target, name, data):
+    d = ROOT / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data)
+
+
+# LineReceiver. flags: bits 0-2 delimiter (0 \r\n, 1 \n, 2 \r\n\r\n, 3 aa, 4 aab, 5 abab, 6 \0, 7 xyzzy),
+# bits 3-4 exceed policy (0 lose, 1 sink, 2 keep going), bit 5 copy the set_line_mode extra.
+LR = "line_receiver"
+write(LR, "typical", header() + b"hello\r\nworld\r\n\r\nlast line without end")
+write(LR, "split-delimiters", header(chunk_max=0) + b"a\r\nb\r\r\nc\n\r\nd\r")
+write(LR, "raw-mode", header() + b"!R5\r\n12345line\r\n!R0\r\nafter\r\n")
+write(LR, "raw-mode-copy", header(flags=0x20, chunk_max=6) + b"!R3\r\nabcdef\r\n!R12\r\nxx\r\nyy\r\nzzz\r\n")
+write(LR, "raw-mode-buffered", header(flags=0x21, seed=7, chunk_max=1) + b"partial\n!R2\nrrline\n!R1\nxy\n")
+write(LR, "pause-resume", header(flags=1) + b"one\n!P\ntwo\nthree\n!P\nfour\n")
+write(LR, "clear-line-buffer", header(flags=1, chunk_max=4) + b"!C4\nabcdrest\n!C0\ngone?\nkept\n")
+write(LR, "clear-into-raw", header(flags=1, chunk_max=2) + b"!C20\nshort\nmore raw bytes...\nline\n")
+write(LR, "stop-and-lose", header(flags=1) + b"a\n!Q\nnever\n")
+write(LR, "stop-producing", header(flags=1) + b"a\n!S\nnever\n")
+write(LR, "delimiter-change", header(flags=0) + b"x\r\n!D1\r\ny\nz\n!D4\nfoaabbaab!D0aab")
+write(LR, "overlong-lose", header(limit=8) + b"short\r\nthis line is far too long\r\nnext\r\n")
+write(LR, "overlong-sink", header(flags=0x08, limit=8, chunk_max=5) + b"ok\r\n0123456789abcdef\r\nafter\r\n")
+write(LR, "overlong-keep-going", header(flags=0x10, limit=4, chunk_max=2) + b"abcd\r\nabcde\r\nab\r\nabcdefghij")
+write(LR, "overlong-no-delimiter", header(flags=0x10, limit=3) + b"abcdefghijklmnop")
+write(LR, "max-length-zero", header(flags=1, limit=0) + b"\n\n\nx\n\n")
+write(LR, "overlapping-delimiter", header(flags=3, chunk_max=1) + b"baaab aaaa a aa")
+write(LR, "overlapping-delimiter-2", header(flags=4, chunk_max=2) + b"xaaabyaabaaab aab")
+write(LR, "nul-delimiter", header(flags=6) + b"one\0two\0\0three")
+write(LR, "long-delimiter", header(flags=7, limit=6, chunk_max=2) + b"axyzzbxyzzycxyzzyxyzzyd")
+
+# LineOnlyReceiver. flags: bits 0-2 delimiter, bit 3 keep going after an over-long line.
+LO = "line_only_receiver"
+write(LO, "typical", header() + b"hello\r\nworld\r\n\r\npartial")
+write(LO, "split-delimiters", header(chunk_max=0) + b"a\r\nb\r\r\nc\n\r\nd\r")
+write(LO, "lose", header(flags=1) + b"a\n!Q\nnever\n")
+write(LO, "overlong", header(limit=5) + b"12345\r\n123456\r\nafter\r\n")
+write(LO, "overlong-keep-going", header(flags=0x08 | 1, limit=3, chunk_max=1) + b"abc\nabcd\nab\nabcdefgh\nx\n")
+write(LO, "overlapping-delimiter", header(flags=5, chunk_max=2) + b"ababab abab aabab")
+write(LO, "max-length-zero", header(flags=1, limit=0) + b"\n\nx\n")
+
+# Int8/16/32StringReceiver. flags bit 0: keep going after length_limit_exceeded. limit 255 default,
+# 254 unlimited.
+def frames(prefix, *strings):
+    fmt = {1: ">B", 2: ">H", 4: ">I"}[prefix]
+    return b"".join(struct.pack(fmt, len(s)) + s for s in strings)
+
+
+for prefix, target in ((1, "int8_string_receiver"), (2, "int16_string_receiver"), (4, "int32_string_receiver")):
+    fmt = {1: ">B", 2: ">H", 4: ">I"}[prefix]
+    write(target, "typical", header() + frames(prefix, b"hello", b"", b"world"))
+    write(target, "byte-chunks", header(chunk_max=0) + frames(prefix, b"ab", b"cde") + struct.pack(fmt, 3) + b"x")
+    write(target, "pause-resume", header() + frames(prefix, b"one", b"!P", b"two", b"!P", b"three"))
+    write(target, "stop", header() + frames(prefix, b"a", b"!S", b"never"))
+    write(target, "lose", header() + frames(prefix, b"a", b"!Q", b"never"))
+    write(target, "over-limit", header(limit=4) + frames(prefix, b"1234", b"12345", b"after"))
+    write(target, "over-limit-keep-going", header(flags=1, limit=4, chunk_max=2) +
+          frames(prefix, b"ok", b"toolong!!", b"ok2", b"x" * 20, b"end"))
+    write(target, "max-prefix", header(flags=1, limit=254) + b"\xff" * prefix + b"partial")
+    write(target, "limit-zero", header(flags=1, limit=0) + frames(prefix, b"", b"", b"x", b""))
+
+# NetstringReceiver. limit 255 is the default (99999).
+NS = "netstring_receiver"
+write(NS, "typical", header() + b"5:hello,0:,5:world,")
+write(NS, "byte-chunks", header(chunk_max=0) + b"3:abc,12:twelve bytes,1:")
+write(NS, "lose", header() + b"1:a,2:!Q,5:never,")
+write(NS, "leading-zero", header() + b"1:a,01:b,")
+write(NS, "zero", header() + b"0:,0:,00:,")
+write(NS, "no-comma", header() + b"3:abc;")
+write(NS, "no-colon", header() + b"3;abc,")
+write(NS, "no-length", header() + b":abc,")
+write(NS, "garbage", header() + b"hello")
+write(NS, "over-limit", header(limit=10) + b"10:0123456789,11:0123456789a,")
+write(NS, "huge-length", header() + b"99999999999999999999999:")
+write(NS, "partial-end", header(chunk_max=1) + b"4:abcd,4:ab")
+
+# Chat: records separated by 0x1f: op, client digit, payload (s send, r read, c connect, e EOF, l lost,
+# z reap closing connections, t advance the clock). flags bits 0-1: clients at start - 1, bit 2 idle
+# timeout 10 s. limit: max_line.
+CH = "chat"
+S = b"\x1f"
+write(CH, "conversation", header(flags=1) + S.join([
+    b"s0/nick alice\n", b"s1/nick bob\r\n", b"s0hello bob\n", b"s1/me waves\n", b"s0/who\n",
+    b"r0", b"r1", b"s1/quit\n", b"z"]))
+write(CH, "commands", header(flags=0) + S.join([
+    b"s0/nick\n", b"s0/nick bad name!\n", b"s0/nick ok_name-1\n", b"s0/nick ok_name-1\n", b"s0/me\n",
+    b"s0/me   \n", b"s0/bogus arg\n", b"s0/\n", b"s0\n", b"s0\r\n", b"s0  \t\n"]))
+write(CH, "name-taken", header(flags=2) + S.join([b"s0/nick x\n", b"s1/nick x\n", b"s2/nick y\n", b"s2/who\n"]))
+write(CH, "split-lines", header(flags=1, chunk_max=0) + S.join([b"s0hel", b"s0lo\nwor", b"s0ld\n", b"s1/ni", b"s1ck z\n"]))
+write(CH, "unicode", header(flags=1) + S.join([
+    b"s0caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n", b"s0bad \xc3 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf\n",
+    b"s0esc \x1b[31m red \x07 \xc2\x9b c1 \x7f\n", b"s0/me \x1b]0;title\x07\n", b"s0/\x1b[2J\n"]))
+write(CH, "line-too-long", header(flags=1, limit=16) + S.join([b"s0short\n", b"s0" + b"x" * 40 + b"\n", b"s1ok\n", b"z"]))
+write(CH, "slow-reader", header(flags=1, seed=0) + S.join([b"s0" + b"spam spam spam spam\n" * 20, b"r0", b"s0more\n", b"z"]))
+write(CH, "eof-and-lost", header(flags=2) + S.join([b"s0hi\n", b"e0", b"s0after eof\n", b"l1", b"s2still here\n", b"z"]))
+write(CH, "server-full", header(flags=2) + S.join([b"c", b"c", b"s3hello?\n", b"l0", b"c", b"s4/who\n"]))
+write(CH, "idle", header(flags=4 | 1) + S.join([b"s0hi\n", b"t5", b"s1x\n", b"t6", b"t20", b"z"]))
+write(CH, "pipelined", header(flags=1, chunk_max=7) + S.join([b"s0/nick a\nhello\n/who\n/quit\nlost?\n", b"z", b"s1/who\n"]))
