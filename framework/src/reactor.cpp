@@ -23,11 +23,11 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
 }
 
 ReactorCore::~ReactorCore() {
-    // Connections hold handlers on the io_context; destroy them while the context is alive.
+    // A reactor destroyed without stop() closes its sockets but calls nothing back: factories and
+    // protocols' owners may already be gone. Connections are released after the context's pending
+    // handlers (which hold references to them) were destroyed unrun.
     timer_.cancel();
-    for (const auto& c : connections_) c->shutdown(true);
-    connections_.clear();
-    connectors_.clear();
+    if (owned_) owned_->stop();
 }
 
 // -- timers -----------------------------------------------------------------------------------------

@@ -19,13 +19,9 @@ bool out_of_resources(const boost::system::error_code& ec) {
 TcpPort::TcpPort(ReactorCore& core, Factory& factory)
     : core_(core), factory_(factory), acceptor_(core.io()), backoff_timer_(core.io()) {}
 
-TcpPort::~TcpPort() {
-    if (listening_) {
-        boost::system::error_code ec;
-        acceptor_.close(ec);
-        factory_.do_stop();
-    }
-}
+// No factory call here: a port still listening is destroyed only with a reactor that was never shut
+// down, and by then the factory (often declared after the reactor) may already be gone.
+TcpPort::~TcpPort() = default;
 
 Address TcpPort::address() const { return {bound_.address().to_string(), bound_.port()}; }
 

@@ -804,7 +804,7 @@ TEST_CASE("accept survives EMFILE: no busy loop, and it accepts again once descr
     std::vector<char> sink(64);
     for (auto& s : socks) {
         s.async_connect({asio::ip::make_address("127.0.0.1"), port->port()}, [&](const boost::system::error_code& ec) {
-            REQUIRE_FALSE(ec);
+            REQUIRE(!ec.failed());
             asio::write(s, asio::buffer("hi", 2));
             s.async_read_some(asio::buffer(sink), [&](const boost::system::error_code&, std::size_t) {
                 s.close();

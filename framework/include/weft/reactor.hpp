@@ -63,6 +63,8 @@ struct ConnectOptions {
 ///   live connection; "after" triggers run last; then run() returns.
 /// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
 /// - An exception escaping any callback is logged; the reactor carries on.
+/// - Destroying a reactor that is not running closes its sockets and calls nothing back (no
+///   connection_lost, no stop_factory): call stop() and let run() return for an orderly end.
 class Reactor final : public ReactorTime {
 public:
     /// A reactor with its own io_context.
