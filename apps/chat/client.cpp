@@ -29,6 +29,12 @@ struct Session {
     std::unique_ptr<weft::StandardIO> terminal;
     std::optional<weft::Reason> ended;
     bool connected = false;
+    bool terminal_lost = false;
+
+    /// The program is done once the server connection is over and everything it sent is printed.
+    void maybe_stop() const {
+        if (ended && (!terminal || terminal_lost)) reactor.stop();
+    }
 };
 
 /// The terminal side: bytes typed go to the server unchanged (the server frames the lines).
@@ -46,7 +52,9 @@ public:
     void connection_lost(const weft::Reason& reason) override {
         // stdout is gone (or we are shutting down): nobody would see the chat any more.
         if (!reason.clean()) WEFT_LOG(warning) << "terminal: " << reason.to_string();
+        session_.terminal_lost = true;
         if (session_.server != nullptr) session_.server->lose_connection();
+        session_.maybe_stop();
     }
 
 private:
@@ -84,8 +92,10 @@ public:
         session_.server = nullptr;
         if (session_.terminal) session_.terminal->unregister_producer();
         session_.ended = reason;
-        // Shutting down flushes the terminal's output before run() returns.
-        session_.reactor.stop();
+        // The TCP transport has stopped its producer, the terminal: that flushes what we still have to print
+        // and closes it; then we are done.
+        if (session_.terminal) session_.terminal->lose_connection();
+        session_.maybe_stop();
     }
 
 private:
@@ -102,7 +112,7 @@ public:
         (void)connector;  // the reason names the destination
         std::cerr << "weft-chat-client: " << reason.message() << '\n';
         session_.ended = reason;
-        session_.reactor.stop();
+        session_.maybe_stop();
     }
 
 private:
@@ -144,7 +154,8 @@ int main(int argc, char* argv[]) {
     std::signal(SIGPIPE, SIG_IGN);
     weft::Reactor reactor;
     reactor.set_shutdown_timeout(std::chrono::seconds(5));
-    Session session{.reactor = reactor, .server = nullptr, .terminal = nullptr, .ended = std::nullopt, .connected = false};
+    Session session{.reactor = reactor, .server = nullptr, .terminal = nullptr, .ended = std::nullopt,
+                    .connected = false, .terminal_lost = false};
     ClientFactory factory(session);
     reactor.connect_tcp(host, static_cast<std::uint16_t>(port), factory);
     reactor.run();

@@ -52,8 +52,10 @@ public:
 
     void start(Transport& owner) {
         std::weak_ptr<StandardIOImpl> weak = shared_from_this();
+        // "before" shutdown, not "during": before-triggers are always waited for, while the reactor ends the
+        // during phase as soon as its last TCP connection is gone, which would cut our flush short.
         trigger_ = reactor_.add_async_system_event_trigger(
-            TriggerPhase::during, SystemEvent::shutdown, [weak](std::function<void()> done) {
+            TriggerPhase::before, SystemEvent::shutdown, [weak](std::function<void()> done) {
                 auto self = weak.lock();
                 if (!self || self->lost_delivered_) return done();
                 self->shutdown_done_ = std::move(done);

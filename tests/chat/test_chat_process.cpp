@@ -334,6 +334,55 @@ TEST_CASE("weft-chat-client: typed lines reach the server, server lines are prin
     CHECK(static_cast<Screen&>(terminal->protocol()).lost->clean());
 }
 
+TEST_CASE("weft-chat-client: everything the server sent before closing is printed before it exits",
+          "[chat][process]") {
+    ChatLoop loop;
+    Clients clients{loop.reactor, loop.port->port()};
+    Record peer;
+    Pipe keyboard = make_pipe();
+    Pipe screen = make_pipe();
+    std::optional<Child> client;
+    std::unique_ptr<weft::StandardIO> terminal;
+    std::string client_name;
+    constexpr std::size_t lines = 3000;  // 300 KB: far more than the client's stdout pipe holds
+
+    peer.on_welcome = [&](Record&) {
+        client.emplace(std::vector<std::string>{WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(loop.port->port())},
+                       keyboard.read, screen.write);
+        ::close(keyboard.read);
+        ::close(screen.write);
+        auto s = std::make_unique<Screen>();
+        s->on_lost = [&] { loop.stop(); };
+        terminal = std::make_unique<weft::StandardIO>(loop.reactor, std::move(s), screen.read, keyboard.write);
+    };
+    peer.on_line = [&](Record& self, std::string_view line) {
+        if (line.starts_with("* ") && line.ends_with(" joined")) {
+            client_name = line.substr(2, line.size() - 2 - 7);
+            std::string burst;
+            for (std::size_t i = 0; i < lines; ++i) burst += numbered(i, 100) + "\n";
+            self.send(burst);
+        }
+        if (line == self.name + ": " + numbered(lines - 1, 100)) {
+            // All of it is queued for the client too: the server closes its connection now.
+            auto* chat = loop.room.find(client_name);
+            REQUIRE(chat != nullptr);
+            chat->transport().lose_connection();
+        }
+    };
+    clients.connect(peer);
+    REQUIRE(run_bounded(loop.reactor, 20s));
+    REQUIRE(client);
+    const auto status = client->wait(10s);
+    REQUIRE(status);
+    CHECK(WEXITSTATUS(*status) == 0);
+    const auto& printed = static_cast<Screen&>(terminal->protocol()).lines;
+    std::size_t from_peer = 0;
+    for (const auto& l : printed) from_peer += l.starts_with(peer.name + ": ") ? 1 : 0;
+    CHECK(from_peer == lines);
+    REQUIRE(!printed.empty());
+    CHECK(printed.back() == peer.name + ": " + numbered(lines - 1, 100));
+}
+
 TEST_CASE("weft-chat-client: cannot connect -> exit status 1", "[chat][process]") {
     // A port that was just free: bind one, note it, close it.
     std::uint16_t port = 0;

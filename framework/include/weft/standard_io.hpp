@@ -34,7 +34,8 @@ class StandardIOImpl;
 ///   After it the protocol stays alive (protocol() still works) until the StandardIO is destroyed.
 /// - A write error (EPIPE: nobody reads the output any more) loses the connection with Reason::lost.
 ///   Ignore SIGPIPE in such a program, or that write kills the process first.
-/// - At reactor shutdown the connection is lost after flushing, bounded by the shutdown timeout.
+/// - At reactor shutdown, before the TCP connections are closed, the connection is lost after flushing
+///   (a "before shutdown" trigger, bounded by the shutdown timeout).
 /// - The descriptors are owned: they are closed when the connection ends, and their file status flags
 ///   (made non-blocking while in use) are restored first. On a terminal, stdin, stdout and stderr are one
 ///   open file sharing those flags: the input keeps it non-blocking until it closes too, and stderr is
