@@ -383,6 +383,47 @@ TEST_CASE("weft-chat-client: everything the server sent before closing is printe
     CHECK(printed.back() == peer.name + ": " + numbered(lines - 1, 100));
 }
 
+TEST_CASE("weft-chat-client: SIGINT closes the connection and exits 0", "[chat][process]") {
+    ChatLoop loop;
+    Clients clients{loop.reactor, loop.port->port()};
+    Record peer;
+    Pipe keyboard = make_pipe();
+    Pipe screen = make_pipe();
+    std::optional<Child> client;
+    std::unique_ptr<weft::StandardIO> terminal;
+    std::string client_name;
+    bool screen_lost = false;
+    auto maybe_stop = [&] {
+        if (screen_lost && !client_name.empty() && peer.has("* " + client_name + " left")) loop.stop();
+    };
+    peer.on_welcome = [&](Record&) {
+        client.emplace(std::vector<std::string>{WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(loop.port->port())},
+                       keyboard.read, screen.write);
+        ::close(keyboard.read);
+        ::close(screen.write);
+        auto s = std::make_unique<Screen>();
+        s->on_line = [&](Screen&, std::string_view line) {
+            if (line.starts_with("Welcome to the chat server, ")) client->signal(SIGINT);
+        };
+        s->on_lost = [&] {
+            screen_lost = true;
+            maybe_stop();
+        };
+        terminal = std::make_unique<weft::StandardIO>(loop.reactor, std::move(s), screen.read, keyboard.write);
+    };
+    peer.on_line = [&](Record&, std::string_view line) {
+        if (line.starts_with("* ") && line.ends_with(" joined")) client_name = line.substr(2, line.size() - 2 - 7);
+        maybe_stop();
+    };
+    clients.connect(peer);
+    REQUIRE(run_bounded(loop.reactor, 20s));
+    REQUIRE(client);
+    const auto status = client->wait(10s);
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+}
+
 TEST_CASE("weft-chat-client: cannot connect -> exit status 1", "[chat][process]") {
     // A port that was just free: bind one, note it, close it.
     std::uint16_t port = 0;
