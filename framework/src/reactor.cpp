@@ -50,6 +50,18 @@ void ReactorCore::on_timer() {
 
 // -- connections ------------------------------------------------------------------------------------
 
+void ReactorCore::schedule_flush(std::shared_ptr<TcpConnection> connection) {
+    flush_queue_.push_back(std::move(connection));
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(io(), [this] {
+        flush_posted_ = false;
+        std::swap(flush_queue_, flush_batch_);  // flushes may queue more (a yield): they go to the next turn
+        for (const auto& c : flush_batch_) c->run_scheduled_flush();
+        flush_batch_.clear();
+    });
+}
+
 void ReactorCore::remove(const std::shared_ptr<TcpConnection>& c) {
     connections_.erase(c);
     if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();

@@ -72,6 +72,9 @@ public:
     /// peer still sends, so that closing with unread input does not reset the connection and destroy
     /// output we already handed to the kernel (a "lingering close").
     void linger(asio::ip::tcp::socket socket);
+    /// Queues a connection's flush for the end of this turn. All connections written to in one turn are
+    /// flushed by one posted handler, so a broadcast to N clients costs one handler, not N.
+    void schedule_flush(std::shared_ptr<TcpConnection> connection);
 
     // -- life cycle ---------------------------------------------------------------------------------
     void run(bool handle_signals);
@@ -114,6 +117,9 @@ private:
     std::vector<std::weak_ptr<TcpPort>> ports_;
     std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
     std::size_t lingering_ = 0;
+    std::vector<std::shared_ptr<TcpConnection>> flush_queue_;
+    std::vector<std::shared_ptr<TcpConnection>> flush_batch_;  // the queue being run; kept for its capacity
+    bool flush_posted_ = false;
 
     std::atomic<bool> running_{false};
     std::atomic<bool> stop_requested_{false};

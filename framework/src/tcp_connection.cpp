@@ -168,10 +168,7 @@ void TcpConnection::after_write_queued() {
 void TcpConnection::schedule_flush() {
     if (flush_pending_) return;
     flush_pending_ = true;
-    asio::post(core_.io(), [self = shared_from_this()] {
-        self->flush_pending_ = false;
-        self->flush();
-    });
+    core_.schedule_flush(shared_from_this());
 }
 
 void TcpConnection::wait_writable() {

@@ -55,6 +55,12 @@ public:
     void resume_producing() override;
     void stop_producing() override;
 
+    /// Called by the reactor at the end of the turn in which schedule_flush() queued this connection.
+    void run_scheduled_flush() {
+        flush_pending_ = false;
+        flush();
+    }
+
     /// How long lose_connection may take to flush before the connection is aborted.
     static constexpr Duration disconnect_timeout = std::chrono::seconds(30);
 
