@@ -437,3 +437,67 @@ TEST_CASE("a client destroyed with its timer pending leaves no call behind", "[c
     a.lose();
     CHECK(room.clock.pending_calls().empty());
 }
+
+namespace {
+/// True if `s` is well-formed UTF-8 (checked the slow, obvious way, independently of append_sanitized).
+bool valid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > s.size()) return false;
+        std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+        for (std::size_t k = 1; k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc >> 6) != 0x2) return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        const std::uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += len;
+    }
+    return true;
+}
+}  // namespace
+
+TEST_CASE("random bytes in random chunks: nothing breaks, everything relayed is clean UTF-8", "[chat][unit]") {
+    std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    auto next = [&] {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        return seed;
+    };
+    for (int round = 0; round < 50; ++round) {
+        Room room(ChatOptions{.max_line = 64});
+        Client& a = room.join();
+        Client& b = room.join();
+        std::string input;
+        const std::size_t n = 200 + next() % 2000;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto r = next() % 100;
+            // Mostly text, with newlines, slashes, controls and high bytes mixed in.
+            input.push_back(r < 8 ? '\n' : r < 10 ? '/' : r < 20 ? static_cast<char>(next() % 32)
+                            : r < 35 ? static_cast<char>(0x80 + next() % 128) : static_cast<char>(' ' + next() % 95));
+        }
+        for (std::size_t at = 0; at < input.size();) {
+            const std::size_t chunk = 1 + next() % 40;
+            a.send(std::string_view(input).substr(at, chunk));
+            at += chunk;
+        }
+        for (const auto& line : split_lines(b.transport->value())) {
+            INFO("round " << round << ": " << line);
+            CHECK(valid_utf8(line));
+            CHECK(std::none_of(line.begin(), line.end(), [](char ch) {
+                const auto c = static_cast<unsigned char>(ch);
+                return (c < 0x20 && c != '\t') || c == 0x7f;
+            }));
+            bool c1 = false;  // no C1 control (U+0080..U+009F, 0xC2 0x80..0x9F) either
+            for (std::size_t i = 0; i + 1 < line.size(); ++i) {
+                c1 = c1 || (line[i] == '\xc2' && static_cast<unsigned char>(line[i + 1]) <= 0x9f);
+            }
+            CHECK_FALSE(c1);
+        }
+        CHECK(room.factory.client_count() >= 1);
+    }
+}
