@@ -102,9 +102,9 @@ private:
     Session& session_;
 };
 
-class ClientFactory final : public weft::ClientFactory {
+class ChatClientFactory final : public weft::ClientFactory {
 public:
-    explicit ClientFactory(Session& session) : session_(session) {}
+    explicit ChatClientFactory(Session& session) : session_(session) {}
     std::unique_ptr<weft::Protocol> build_protocol(const weft::Address&) override {
         return std::make_unique<ServerLink>(session_);
     }
@@ -156,7 +156,7 @@ int main(int argc, char* argv[]) {
     reactor.set_shutdown_timeout(std::chrono::seconds(5));
     Session session{.reactor = reactor, .server = nullptr, .terminal = nullptr, .ended = std::nullopt,
                     .connected = false, .terminal_lost = false};
-    ClientFactory factory(session);
+    ChatClientFactory factory(session);
     reactor.connect_tcp(host, static_cast<std::uint16_t>(port), factory);
     reactor.run();
     session.terminal.reset();
