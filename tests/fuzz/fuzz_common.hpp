@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "weft/log.hpp"
 #include "weft/protocol.hpp"
 
 namespace weft::fuzz {
@@ -154,3 +155,12 @@ inline std::size_t leading_number(std::string_view s) noexcept {
 }
 
 }  // namespace weft::fuzz
+
+// Every target is one translation unit that includes this header once, so the hook is defined here.
+// The receivers and the chat log each over-long line, parse error and departure: at a thousand runs a
+// second that would drown the fuzzer's own output (and slow it down). $WEFT_LOG_LEVEL=debug brings the
+// log back when reproducing a crash.
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+    weft::init_logging({}, weft::LogLevel::fatal);
+    return 0;
+}
