@@ -118,14 +118,11 @@ void ChatProtocol::connection_made() {
     }
 }
 
-void ChatProtocol::data_received(std::string_view data) {
-    // Only a timestamp per read: the idle timer checks it when it fires instead of being reset per line.
-    if (idle_timer_.active()) last_activity_ = room_.time_.now();
-    LineReceiver::data_received(data);
-}
-
 void ChatProtocol::line_received(std::string_view line) {
     if (!in_room()) return;
+    // Only a complete line is activity (a trickle without newlines is not). A timestamp, not a timer reset:
+    // the idle timer checks it when it fires.
+    if (idle_timer_.active()) last_activity_ = room_.time_.now();
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return;
     if (line.front() == '/') {
@@ -222,7 +219,9 @@ void ChatProtocol::idle_check() {
 
 ChatFactory::ChatFactory(ReactorTime& time, ChatOptions options) : time_(time), options_(options) {}
 
-ChatFactory::~ChatFactory() = default;
+ChatFactory::~ChatFactory() {
+    if (over_limit_check_.active()) over_limit_check_.cancel();
+}
 
 std::unique_ptr<Protocol> ChatFactory::build_protocol(const Address& /*peer*/) {
     return std::make_unique<ChatProtocol>(*this);
@@ -260,6 +259,11 @@ void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
     members_.pop_back();
     client.slot_ = ChatProtocol::not_in_room;
     names_.erase(client.name_);
+    if (std::exchange(client.over_limit_, false)) {
+        if (auto it = std::find(over_limit_.begin(), over_limit_.end(), &client); it != over_limit_.end()) {
+            over_limit_.erase(it);
+        }
+    }
     if (!shutting_down_) broadcast("* " + client.name_ + " " + std::string(note));
 }
 
@@ -306,19 +310,62 @@ void ChatFactory::deliver(ChatProtocol& client, const std::shared_ptr<const std:
     if (client.cut_) return;
     Transport& t = client.transport();
     const std::size_t queued = t.buffered_bytes();
-    if (queued + line->size() > options_.send_buffer_limit) {
-        // It is not reading. Dropping its output (abort) is what keeps memory bounded; connection_lost
-        // comes on a later turn, and it leaves the room as soon as this broadcast is over.
-        WEFT_LOG(warning) << client.log_prefix() << client.name_ << " is too slow (" << queued
-                          << " bytes unsent); disconnecting";
-        client.cut_ = true;
-        ++stats_.cut_slow;
-        cut_.push_back(&client);
-        t.abort_connection();
-        return;
-    }
+    if (queued + line->size() > options_.hard_send_limit()) return cut(client, queued);
     t.write_shared(line);
-    stats_.peak_buffered = std::max(stats_.peak_buffered, t.buffered_bytes());
+    const std::size_t now_queued = queued + line->size();
+    stats_.peak_buffered = std::max(stats_.peak_buffered, now_queued);
+    if (client.over_limit_) {
+        client.added_since_mark_ += line->size();
+    } else if (now_queued > options_.send_buffer_limit) {
+        // Over the limit, but maybe only because this turn queued a burst that nothing could send yet:
+        // judge once the transport's flush (posted by this write, before the check's timer) has run.
+        client.over_limit_ = true;
+        over_limit_.push_back(&client);
+        mark_over_limit(client);
+    }
+}
+
+void ChatFactory::mark_over_limit(ChatProtocol& client) {
+    client.added_since_mark_ = 0;
+    if (!over_limit_check_.active()) {
+        over_limit_check_ = time_.call_later(Duration::zero(), [this] { check_over_limit(); });
+    }
+}
+
+void ChatFactory::cut(ChatProtocol& client, std::size_t queued) {
+    // It is not reading. Dropping its output (abort) is what keeps memory bounded; connection_lost comes on
+    // a later turn, and it leaves the room as soon as the current broadcast is over.
+    WEFT_LOG(warning) << client.log_prefix() << client.name_ << " is too slow (" << queued
+                      << " bytes unsent); disconnecting";
+    client.cut_ = true;
+    ++stats_.cut_slow;
+    cut_.push_back(&client);
+    client.transport().abort_connection();
+}
+
+void ChatFactory::check_over_limit() {
+    std::vector<ChatProtocol*> still_over;
+    for (ChatProtocol* client : std::exchange(over_limit_, {})) {
+        if (client->cut_) {
+            client->over_limit_ = false;
+            continue;
+        }
+        const std::size_t queued = client->transport().buffered_bytes();
+        // Output is sent in order: whatever of it is older than the mark and still unsent is the part
+        // beyond the newest added_since_mark_ bytes.
+        const std::size_t old_unsent = queued > client->added_since_mark_ ? queued - client->added_since_mark_ : 0;
+        if (old_unsent > options_.send_buffer_limit) {
+            client->over_limit_ = false;
+            cut(*client, queued);
+        } else if (queued > options_.send_buffer_limit) {
+            still_over.push_back(client);  // it drained, but newer bursts keep it over: look again
+            mark_over_limit(*client);
+        } else {
+            client->over_limit_ = false;
+        }
+    }
+    over_limit_.insert(over_limit_.end(), still_over.begin(), still_over.end());
+    reap_cut_clients();
 }
 
 void ChatFactory::reap_cut_clients() {

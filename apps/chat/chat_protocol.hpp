@@ -3,6 +3,7 @@
 // builds them and is the room they share. docs/chat.md describes the wire protocol and walks through
 // this code.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,10 +27,19 @@ struct ChatOptions {
     std::size_t max_line = 4096;
     /// Clients in the room at once; the next one is told "! server full" and closed.
     std::size_t max_clients = 10000;
-    /// Bytes the server may hold for one client that is not reading; past it the client is cut off.
+    /// Bytes the server may hold for one client that is not reading: a client that still has more than this
+    /// unsent once the loop turn that queued it has flushed is cut off. Within one turn (one burst of
+    /// broadcasts, before anything could be sent) a client may briefly hold up to hard_send_limit().
     std::size_t send_buffer_limit = 1024 * 1024;
-    /// A client that sends nothing for this long is disconnected; zero means never.
+    /// A client that completes no line for this long is disconnected (bytes without a newline do not
+    /// count, so a slow trickle is cut too); zero means never.
     Duration idle_timeout{0};
+
+    /// The most a client may hold even within one turn: send_buffer_limit plus the larger of
+    /// send_buffer_limit and 1 MiB. Past it a client is cut at once.
+    [[nodiscard]] std::size_t hard_send_limit() const noexcept {
+        return send_buffer_limit + std::max<std::size_t>(send_buffer_limit, 1024 * 1024);
+    }
 };
 
 /// True for a valid nickname: 1 to 32 characters of A-Z a-z 0-9 _ -.
@@ -47,8 +57,8 @@ struct ChatStats {
     std::uint64_t cut_slow = 0;       ///< clients cut off for not reading
     std::uint64_t cut_idle = 0;       ///< clients disconnected for idling
     std::uint64_t lines_relayed = 0;  ///< chat lines and /me actions broadcast
-    /// The most output the server ever held for one client, measured after each broadcast write:
-    /// bounded by ChatOptions::send_buffer_limit.
+    /// The most output the server ever held for one client, measured after each write: bounded by
+    /// ChatOptions::hard_send_limit().
     std::size_t peak_buffered = 0;
 };
 
@@ -71,7 +81,6 @@ public:
 
     // Protocol
     void connection_made() override;
-    void data_received(std::string_view data) override;
     void connection_lost(const Reason& reason) override;
     // LineReceiver
     void line_received(std::string_view line) override;
@@ -95,6 +104,8 @@ private:
     std::string name_;
     std::size_t slot_ = not_in_room;  // index in the room's member list
     bool cut_ = false;                // cut off for being slow: aborted, about to leave
+    bool over_limit_ = false;         // over send_buffer_limit: checked again once this turn has flushed
+    std::size_t added_since_mark_ = 0;  // bytes queued since it was found over the limit
     TimePoint last_activity_{};
     DelayedCall idle_timer_;
 };
@@ -103,9 +114,11 @@ private:
 ///
 /// Contract: every broadcast formats its line once into one shared immutable buffer written to every
 /// client (Transport::write_shared), so a message costs no copy and no allocation per recipient. A
-/// client whose unsent output would pass send_buffer_limit is aborted instead of written to and leaves
-/// with "left (too slow)": the server's memory stays bounded and nobody waits for it. Clients leave only
-/// between broadcasts, never inside one. After shutting_down() departures are no longer announced.
+/// client that still has more than send_buffer_limit unsent after the turn that queued it has flushed (it
+/// does not read), or that would pass hard_send_limit() at any time, is aborted and leaves with
+/// "left (too slow)": the server's memory stays bounded and nobody waits for it, while a client that reads
+/// promptly survives a burst bigger than the limit. Clients leave only between broadcasts, never inside
+/// one. After shutting_down() departures are no longer announced.
 /// `time` drives the idle timers (the Reactor, or testing::Clock in tests) and must outlive the factory.
 class ChatFactory final : public Factory {
 public:
@@ -140,8 +153,14 @@ private:
     void broadcast(std::string line);
     /// Sends `line` + "\r\n" to one client.
     void send(ChatProtocol& client, std::string line);
-    /// Writes a finished line to one client, or cuts the client off if it would pass the limit.
+    /// Writes a finished line to one client, or cuts the client off if it would pass the hard limit.
     void deliver(ChatProtocol& client, const std::shared_ptr<const std::string>& line);
+    /// Aborts a client that does not read; it leaves in reap_cut_clients().
+    void cut(ChatProtocol& client, std::size_t queued);
+    /// Runs after the turn's flush: cuts the clients whose output from before the mark is still unsent
+    /// beyond send_buffer_limit; the ones kept over it only by newer output are checked again.
+    void check_over_limit();
+    void mark_over_limit(ChatProtocol& client);
     /// Makes the clients cut off during a broadcast leave, once no broadcast is running.
     void reap_cut_clients();
 
@@ -151,6 +170,8 @@ private:
     std::vector<ChatProtocol*> members_;  // in no particular order: removal swaps with the last
     std::unordered_map<std::string, ChatProtocol*> names_;
     std::vector<ChatProtocol*> cut_;  // cut off during a broadcast, leaving once it is over
+    std::vector<ChatProtocol*> over_limit_;  // to check once the turn has flushed
+    DelayedCall over_limit_check_;
     bool reaping_ = false;
     bool shutting_down_ = false;
 };

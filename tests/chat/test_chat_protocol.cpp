@@ -335,32 +335,66 @@ TEST_CASE("over --max-clients a newcomer is told the server is full and closed",
     CHECK(e.take() == Lines{"Welcome to the chat server, 10.0.0.7:1005"});
 }
 
-TEST_CASE("a client that does not read is cut off at the send buffer limit, memory stays bounded",
+TEST_CASE("a client that does not read is cut off once its queue stays over the limit after a flush",
           "[chat][unit]") {
     const std::size_t limit = 1000;
     Room room(ChatOptions{.send_buffer_limit = limit});
     Client& a = room.join();
     Client& slow = room.join();  // never clear()ed: StringTransport counts its output as unsent
     Client& c = room.join();
-    const std::string line(40, 'm');
+    const std::string line(40, 'm');  // 57 bytes once relayed
     int sent = 0;
     while (!slow.transport->aborted() && sent < 1000) {
         a.send(line + "\n");
         a.take();
         c.take();
-        CHECK(slow.transport->buffered_bytes() <= limit);
+        CHECK(slow.transport->buffered_bytes() <= limit + 57);  // over by at most what this turn queued
+        room.clock.advance(0s);  // the turn ends: the check runs after the (here: fruitless) flush
         ++sent;
     }
     REQUIRE(slow.transport->aborted());
-    CHECK(sent == static_cast<int>(limit / (15 + line.size() + 2)) + 1);  // 57-byte lines
+    CHECK(sent == static_cast<int>(limit / 57) + 1);
     CHECK(room.factory.stats().cut_slow == 1);
-    CHECK(room.factory.stats().peak_buffered <= limit);
+    CHECK(room.factory.stats().peak_buffered <= limit + 57);
     CHECK_FALSE(slow.chat().in_room());
+    CHECK(a.take() == Lines{"* 10.0.0.7:1002 left (too slow)"});
     a.send("after\n");
     CHECK(a.take() == Lines{"10.0.0.7:1001: after"});
-    CHECK(c.take() == Lines{"10.0.0.7:1001: after"});
+    CHECK(c.take() == Lines{"* 10.0.0.7:1002 left (too slow)", "10.0.0.7:1001: after"});
     slow.lose(weft::Reason::aborted());
     CHECK(a.transport->value().empty());  // its departure was told once, when it was cut
+}
+
+TEST_CASE("a burst over the limit does not cut a client that reads before the turn ends", "[chat][unit]") {
+    const std::size_t limit = 1000;
+    Room room(ChatOptions{.send_buffer_limit = limit});
+    Client& a = room.join();
+    Client& reader = room.join();
+    std::string burst;
+    for (int i = 0; i < 100; ++i) burst += std::string(40, 'b') + "\n";  // 5.7 KB to each, in one turn
+    a.send(burst);
+    CHECK(reader.transport->buffered_bytes() > limit);
+    reader.take();  // its transport flushed everything: it reads promptly
+    a.take();
+    room.clock.advance(0s);
+    CHECK_FALSE(reader.transport->aborted());
+    CHECK_FALSE(a.transport->aborted());
+    CHECK(room.factory.stats().cut_slow == 0);
+    CHECK(room.factory.client_count() == 2);
+}
+
+TEST_CASE("a client is cut at once at the hard limit, even within one turn", "[chat][unit]") {
+    const ChatOptions options{.send_buffer_limit = 1000};
+    Room room(options);
+    Client& a = room.join();
+    Client& slow = room.join();
+    std::string burst;
+    for (int i = 0; i < 40000; ++i) burst += std::string(40, 'h') + "\n";  // 2.2 MB to each, in one turn
+    a.send(burst);
+    CHECK(slow.transport->aborted());  // no advance(): cut inside the turn
+    CHECK(slow.transport->buffered_bytes() <= options.hard_send_limit());
+    CHECK(room.factory.stats().peak_buffered <= options.hard_send_limit());
+    CHECK(a.transport->aborted());  // the sender does not read its own echoes either
 }
 
 TEST_CASE("the slow client's departure is told to the others, cascades settle", "[chat][unit]") {
@@ -374,9 +408,13 @@ TEST_CASE("the slow client's departure is told to the others, cascades settle", 
     a.take();
     b.take();
     c.take();
+    room.clock.advance(0s);
     c.send(std::string(80, 'c') + "\n");  // 85 bytes: b and c stay under 150
     a.take();
-    b.send(std::string(80, 'b') + "\n");  // 170 bytes for b and c: both are cut in one broadcast
+    room.clock.advance(0s);
+    CHECK_FALSE(b.transport->aborted());
+    b.send(std::string(80, 'b') + "\n");  // 170 bytes for b and c: both are over after this turn
+    room.clock.advance(0s);
     CHECK(b.transport->aborted());
     CHECK(c.transport->aborted());
     Lines got = a.take();
@@ -387,6 +425,17 @@ TEST_CASE("the slow client's departure is told to the others, cascades settle", 
     CHECK(got[2] == "* c left (too slow)");
     CHECK(room.factory.client_count() == 1);
     CHECK(room.factory.stats().cut_slow == 2);
+}
+
+TEST_CASE("a client over the limit that leaves before the check is forgotten", "[chat][unit]") {
+    Room room(ChatOptions{.send_buffer_limit = 100});
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send(std::string(120, 'x') + "\n");  // both over the limit, checked after the turn
+    b.lose();                               // b's connection ends first
+    room.clock.advance(0s);                 // must not touch b
+    CHECK(a.transport->aborted());          // a never read its own echo
+    CHECK(room.factory.client_count() == 0);
 }
 
 TEST_CASE("shutting down: everyone is told, and departures are no longer announced", "[chat][unit]") {
@@ -401,7 +450,8 @@ TEST_CASE("shutting down: everyone is told, and departures are no longer announc
     CHECK(b.transport->value().empty());
 }
 
-TEST_CASE("the --idle-timeout option disconnects a client that sends nothing, and only that one", "[chat][unit]") {
+TEST_CASE("the --idle-timeout option disconnects a client that completes no line, and only that one",
+          "[chat][unit]") {
     Room room(ChatOptions{.idle_timeout = 10s});
     Client& quiet = room.join();
     Client& talker = room.join();
@@ -414,13 +464,14 @@ TEST_CASE("the --idle-timeout option disconnects a client that sends nothing, an
     CHECK(quiet.transport->disconnect_requested());
     CHECK(talker.take() == Lines{"* 10.0.0.7:1001 left (idle)"});
     CHECK_FALSE(talker.transport->disconnect_requested());
-    room.clock.advance(5s);  // talker: 9 s since its line
-    CHECK_FALSE(talker.transport->disconnect_requested());
-    talker.send("x");  // any bytes count, not only whole lines
+    room.clock.advance(3s);
+    talker.send("\n");  // an empty line is a line: activity, though nothing is relayed
     room.clock.advance(9s);
     CHECK_FALSE(talker.transport->disconnect_requested());
+    talker.send("a trickle");  // bytes without a newline are not (a slowloris stays idle)
     room.clock.advance(1s);
     CHECK(talker.transport->disconnect_requested());
+    CHECK(talker.take() == Lines{"! idle for 10 s, disconnecting"});
     CHECK(room.factory.stats().cut_idle == 2);
 }
 
