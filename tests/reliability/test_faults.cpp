@@ -8,6 +8,13 @@ using namespace reliability;
 
 namespace {
 
+std::size_t tcp_wmem_max() {
+    std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+    std::size_t min = 0, def = 0, max = 4 << 20;
+    in >> min >> def >> max;
+    return max;
+}
+
 bool is_eof(const boost::system::error_code& ec) { return ec == asio::error::eof; }
 
 /// Reads everything a test's io_context has to do for `window`, then returns: a measuring window, not a
@@ -250,7 +257,7 @@ bool run_until(asio::io_context& io, F&& done, steady::duration limit) {
 
 }  // namespace
 
-TEST_CASE("weft-chat: a client that half-closes has its line relayed and gets it back before EOF; others see it leave",
+TEST_CASE("weft-chat: a client that half-closes has its line relayed and gets it back before EOF while others see it leave",
           "[reliability][fault][halfclose][chat]") {
     Server chat(chat_argv({}));
     REQUIRE(chat.port() != 0);
@@ -364,9 +371,11 @@ TEST_CASE("weft-chat: a trickle that never ends a line is cut at --max-line byte
     CHECK(exited_zero(chat.wait(20s)));
 }
 
-TEST_CASE("weft-chat cuts a client that never reads at --send-buffer-limit; the others lose nothing",
+TEST_CASE("weft-chat cuts a client that never reads at --send-buffer-limit and the others lose nothing",
           "[reliability][fault][slow][chat]") {
-    constexpr int lines = 60000;  // 6 MiB for the sleeper: more than the kernel's buffers (tcp_wmem max 4 MiB)
+    // More for the sleeper than the kernel can buffer for it (its send buffer grows up to tcp_wmem's
+    // maximum, 4 MiB by default), so that the rest has to queue in the server: 6 MiB by default.
+    const int lines = static_cast<int>((tcp_wmem_max() + (2 << 20)) / 86);
     // 256 KiB: above what one 64 KiB read of these lines turns into (~80 KiB per recipient), see the
     // next test for why that matters.
     Server chat(chat_argv({"--send-buffer-limit", "262144"}));
