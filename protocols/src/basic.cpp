@@ -119,7 +119,8 @@ void LineReceiver::deliver() {
     for (;;) {
         const std::size_t dlen = delimiter_.size();  // a callback may change it
         if (!tail_.empty()) merge_tail();
-        if (paused_) return;
+        // Disconnecting comes before paused: stop_producing() both pauses and loses the connection, and
+        // input that will never be delivered must not be kept (nor grow with what the peer still sends).
         if (transport_disconnecting()) {
             // Never deliver after lose_connection: what is left is dropped.
             buf_.clear();
@@ -127,6 +128,7 @@ void LineReceiver::deliver() {
             chunk_ = {};
             return;
         }
+        if (paused_) return;
 
         if (buf_pos_ >= buf_.size()) {
             // Nothing buffered: work on the chunk itself, delivering views into it.
@@ -513,11 +515,11 @@ void IntNStringReceiver::deliver() {
             buf_.append(tail_);
             tail_.clear();
         }
-        if (paused_) return;
-        if (has_transport() && transport().disconnecting()) {
+        if (has_transport() && transport().disconnecting()) {  // before paused: see LineReceiver::deliver
             drop();
             return;
         }
+        if (paused_) return;
         if (skip_ > 0) {
             // The payload of a string over max_length: discarded as it arrives, never buffered.
             const std::size_t from_buf = std::min(skip_, buf_.size() - buf_pos_);

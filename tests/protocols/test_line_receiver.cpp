@@ -652,3 +652,16 @@ TEMPLATE_TEST_CASE("Line receivers: a delimiter changed from line_received appli
         CHECK(p.lines == std::vector<std::string>{"ab", "cd"});
     }
 }
+
+TEST_CASE("stop_producing inside line_received drops the rest of the input, now and later", "[basic][line]") {
+    // Found by fuzz_line_receiver: stop_producing() pauses *and* loses the connection; input that can
+    // never be delivered must be dropped, not kept (and grown by what the peer still sends).
+    LineTester p;
+    StringTransport t;
+    p.make_connection(t);
+    p.data_received("a\nstop\nkept after stop\n");
+    p.data_received("and more from the peer\n");
+    CHECK(p.received == std::vector<std::string>{"a", "stop"});
+    CHECK(t.disconnecting());
+    CHECK(p.clear_line_buffer().empty());
+}

@@ -320,3 +320,22 @@ TEST_CASE("NetstringReceiver: send_string, stop after lose_connection, re-entran
     CHECK(r.received.size() == 4);
     CHECK_FALSE(r.broken_peer());
 }
+
+TEST_CASE("IntN: stop_producing inside string_received drops the rest of the input", "[basic][intn]") {
+    struct Stopper : weft::protocols::Int16StringReceiver {
+        std::vector<std::string> got;
+        void string_received(std::string_view s) override {
+            got.emplace_back(s);
+            if (s == "stop") stop_producing();
+        }
+    } p;
+    weft::testing::StringTransport t;
+    p.make_connection(t);
+    auto frame = [](std::string_view s) {
+        return std::string{static_cast<char>(s.size() >> 8), static_cast<char>(s.size() & 0xff)} + std::string(s);
+    };
+    p.data_received(frame("a") + frame("stop") + frame("kept"));
+    p.data_received(frame("later"));
+    CHECK(p.got == std::vector<std::string>{"a", "stop"});
+    CHECK(t.disconnecting());
+}
