@@ -114,7 +114,7 @@ bool poll_until(F&& done, std::chrono::milliseconds limit) {
 }
 
 /// One of our servers as a child process, like tests/support/child_process.hpp, but we need its pid for
-/// /proc and sometimes a lower descriptor limit set in the child before exec.
+/// /proc and sometimes a lower descriptor limit (soft and hard) set in the child before exec.
 class Server {
 public:
     explicit Server(std::vector<std::string> argv, std::optional<rlim_t> nofile = std::nullopt) {
@@ -128,9 +128,8 @@ public:
             // the server's /proc figures and, numbered above a lowered limit, sit outside it.
             close_range(3, ~0U, 0);
             if (nofile) {
-                rlimit l{};
-                getrlimit(RLIMIT_NOFILE, &l);
-                l.rlim_cur = *nofile;
+                // Hard limit too: weft-chat lifts its soft limit to the hard one.
+                rlimit l{*nofile, *nofile};
                 setrlimit(RLIMIT_NOFILE, &l);
             }
             std::vector<char*> args;

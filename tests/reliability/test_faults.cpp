@@ -26,14 +26,20 @@ void run_for(asio::io_context& io, steady::duration window) {
 
 }  // namespace
 
-#ifdef WEFT_ECHO_BINARY
-TEST_CASE("weft-echo out of descriptors in accept: no spinning and it accepts again once they free up",
-          "[reliability][fault][emfile][echo]") {
+namespace {
+
+/// Starts a server with RLIMIT_NOFILE 64 (soft and hard, so that weft-chat cannot raise it) and opens 40
+/// connections more than it can hold. Each connection sends `hello` once connected; `answered` tells
+/// whether a line is the server's answer. Checks that the server stops accepting without spinning while it
+/// is out of descriptors, and serves the waiting connections once descriptors are freed.
+void out_of_descriptors(const std::string& name, std::vector<std::string> argv, const std::string& hello,
+                        const std::function<bool(std::string_view)>& answered) {
     constexpr rlim_t limit = 64;
     constexpr std::size_t waiting = 40;  // connections beyond the limit, left in the listen backlog
-    Server echo({WEFT_ECHO_BINARY, "--host", "127.0.0.1", "--port", "0", "--log-level", "error"}, limit);
-    REQUIRE(echo.port() != 0);
-    const long fds_idle = serving_fd_baseline(echo, "x\n", "x");
+    Server server(std::move(argv), limit);
+    REQUIRE(server.port() != 0);
+    std::string probe_expect = hello.empty() ? "Welcome" : hello.substr(0, hello.size() - 1);
+    const long fds_idle = serving_fd_baseline(server, hello, probe_expect);
     REQUIRE(fds_idle > 0);
     // Roughly what it can hold; the exact figure is what it accepted once out of descriptors.
     const std::size_t total = limit - static_cast<std::size_t>(fds_idle) + waiting;
@@ -41,20 +47,22 @@ TEST_CASE("weft-echo out of descriptors in accept: no spinning and it accepts ag
 
     asio::io_context io;
     std::vector<std::shared_ptr<LineClient>> clients;
-    std::vector<char> echoed(total, 0);
-    std::size_t echoed_count = 0, closed = 0;
+    std::vector<char> served(total, 0);
+    std::size_t served_count = 0, closed = 0;
     for (std::size_t i = 0; i < total; ++i) {
         auto c = std::make_shared<LineClient>(io);
-        c->on_connect = [](LineClient& self) { self.send("x\n"); };
+        c->on_connect = [&hello](LineClient& self) {
+            if (!hello.empty()) self.send(hello);
+        };
         c->on_line = [&, i](LineClient&, std::string_view line) {
-            if (line == "x" && !echoed[i]) {
-                echoed[i] = 1;
-                ++echoed_count;
+            if (answered(line) && !served[i]) {
+                served[i] = 1;
+                ++served_count;
             }
         };
         c->on_close = [&](LineClient&, const boost::system::error_code&) { ++closed; };
         clients.push_back(c);
-        c->connect(echo.endpoint());
+        c->connect(server.endpoint());
     }
     // The server is exhausted once it holds `limit` descriptors and has answered every connection it
     // accepted (no new answer for 200 ms); only /proc can tell us the first.
@@ -63,39 +71,48 @@ TEST_CASE("weft-echo out of descriptors in accept: no spinning and it accepts ag
     std::size_t last_count = 0;
     while (seconds_since(t0) < 15) {
         run_for(io, 10ms);
-        if (echoed_count != last_count) {
-            last_count = echoed_count;
+        if (served_count != last_count) {
+            last_count = served_count;
             last_change = steady::now();
         }
-        if (fd_count(echo.pid()) == static_cast<long>(limit) && steady::now() - last_change > 200ms) break;
+        if (fd_count(server.pid()) == static_cast<long>(limit) && steady::now() - last_change > 200ms) break;
     }
-    REQUIRE(fd_count(echo.pid()) == static_cast<long>(limit));
-    const std::size_t room = echoed_count;
+    REQUIRE(fd_count(server.pid()) == static_cast<long>(limit));
+    const std::size_t room = served_count;
     REQUIRE(room + waiting + 2 >= total);  // it filled its table before refusing
     REQUIRE(room < total);
 
     // Exhausted for two seconds: its CPU time in that window says whether it spins on EMFILE.
-    const double cpu0 = cpu_seconds(echo.pid());
+    const double cpu0 = cpu_seconds(server.pid());
     run_for(io, 2s);
-    const double cpu_exhausted = cpu_seconds(echo.pid()) - cpu0;
-    CHECK(echoed_count == room);  // nobody else got in
+    const double cpu_exhausted = cpu_seconds(server.pid()) - cpu0;
+    CHECK(served_count == room);  // nobody else got in
     CHECK(closed == 0);
 
     // Free the descriptors: the waiting connections must be accepted and served, after the back-off.
     for (std::size_t i = 0; i < clients.size(); ++i) {
-        if (echoed[i]) clients[i]->close();
+        if (served[i]) clients[i]->close();
     }
     const auto t_release = steady::now();
-    while (echoed_count < total && seconds_since(t_release) < 15) run_for(io, 10ms);
+    while (served_count < total && seconds_since(t_release) < 15) run_for(io, 10ms);
     const double recovery = seconds_since(t_release);
-    figure("emfile", "RLIMIT_NOFILE=" + std::to_string(limit) + " accepted_before_exhaustion=" + std::to_string(room) +
-                         " waiting=" + std::to_string(total - room) + " server_cpu_in_2s_exhausted=" +
-                         std::to_string(cpu_exhausted) + "s all_waiting_served_after=" + std::to_string(recovery) + "s");
+    figure(name, "RLIMIT_NOFILE=" + std::to_string(limit) + " accepted_before_exhaustion=" + std::to_string(room) +
+                     " waiting=" + std::to_string(total - room) + " server_cpu_in_2s_exhausted=" +
+                     std::to_string(cpu_exhausted) + "s all_waiting_served_after=" + std::to_string(recovery) + "s");
     CHECK(cpu_exhausted < 0.2);  // a busy loop would burn ~2 s of CPU here
-    CHECK(echoed_count == total);
-    CHECK(echo.describe() == "running");
-    echo.signal(SIGTERM);
-    CHECK(exited_zero(echo.wait(20s)));
+    CHECK(served_count == total);
+    CHECK(server.describe() == "running");
+    server.signal(SIGTERM);
+    CHECK(exited_zero(server.wait(20s)));
+}
+
+}  // namespace
+
+#ifdef WEFT_ECHO_BINARY
+TEST_CASE("weft-echo out of descriptors in accept: no spinning and it accepts again once they free up",
+          "[reliability][fault][emfile][echo]") {
+    out_of_descriptors("emfile-echo", {WEFT_ECHO_BINARY, "--host", "127.0.0.1", "--port", "0", "--log-level", "error"},
+                       "x\n", [](std::string_view line) { return line == "x"; });
 }
 
 TEST_CASE("weft-echo survives peers that reset while it writes to them (no SIGPIPE) and serves the next",
@@ -256,6 +273,12 @@ bool run_until(asio::io_context& io, F&& done, steady::duration limit) {
 }
 
 }  // namespace
+
+TEST_CASE("weft-chat out of descriptors in accept: no spinning and it welcomes the waiting clients once they free up",
+          "[reliability][fault][emfile][chat]") {
+    out_of_descriptors("emfile-chat", chat_argv({}), "",
+                       [](std::string_view line) { return line.rfind("Welcome to the chat server, ", 0) == 0; });
+}
 
 TEST_CASE("weft-chat: a client that half-closes has its line relayed and gets it back before EOF while others see it leave",
           "[reliability][fault][halfclose][chat]") {
