@@ -165,7 +165,8 @@ def environment(build_dir):
         ("Machine", f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"),
         ("Compiler", sh(f"{cxx} --version | head -1")),
         ("Build type", cache.get("CMAKE_BUILD_TYPE", "?") + f" ({build_dir})"),
-        ("weft commit", sh("git -C '%s' rev-parse --short HEAD" % os.path.dirname(os.path.abspath(__file__)))),
+        ("weft commit", os.environ.get("BENCH_COMMIT")
+         or sh("git -C '%s' rev-parse --short HEAD" % os.path.dirname(os.path.abspath(__file__)))),
         ("Boost", boost),
         ("libuv", sh("pkg-config --modversion libuv")),
         ("Python / Twisted", sh("/usr/bin/python3 -c 'import sys, twisted; print(sys.version.split()[0], \"/\", twisted.__version__)'")),
