@@ -44,8 +44,11 @@ TEST_CASE("weft-chat under load delivers every line to every client still connec
     bool sending = false;
 
     Deadline deadline(io, full_run() ? 600s : 90s);
+    // A checker error means the test has failed, and a receiver that missed a line would wait for it
+    // until the deadline: stop at once.
     auto fail = [&](std::string what) {
         if (errors++ == 0) first_error = std::move(what);
+        io.stop();
     };
     std::function<void(Client&)> pump = [&](Client& c) {
         while (c.sent < c.limit && c.sent - c.echoed < window) {
@@ -143,8 +146,27 @@ TEST_CASE("weft-chat under load delivers every line to every client still connec
         }
     };
     connect_more();
+    // A line lost at the end of a sender's run breaks no sequence; it only leaves receivers waiting. Once
+    // sending has begun, ten seconds without a single delivery ends the run (it then fails as incomplete).
+    asio::steady_timer watchdog(io);
+    std::uint64_t last_deliveries = 0;
+    int quiet_seconds = 0;
+    bool stalled = false;
+    std::function<void(const boost::system::error_code&)> watch = [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        quiet_seconds = (sending && deliveries == last_deliveries) ? quiet_seconds + 1 : 0;
+        last_deliveries = deliveries;
+        if (quiet_seconds == 10) {
+            stalled = true;
+            return io.stop();
+        }
+        watchdog.expires_after(1s);
+        watchdog.async_wait(watch);
+    };
+    watch({});
     const auto t0 = steady::now();
     io.run();
+    watchdog.cancel();
     const double seconds = seconds_since(t0);
     std::size_t incomplete = 0;
     for (const auto& c : clients) incomplete += c.done ? 0 : 1;
@@ -156,6 +178,7 @@ TEST_CASE("weft-chat under load delivers every line to every client still connec
                           " per s, joins included) errors=" + std::to_string(errors) + " incomplete=" +
                           std::to_string(incomplete) + " server CPU " + std::to_string(cpu_seconds(chat.pid())) + " s");
     INFO("first error: " << first_error);
+    CHECK_FALSE(stalled);
     REQUIRE_FALSE(deadline.expired());
     CHECK(sending);
     CHECK(errors == 0);
