@@ -146,6 +146,9 @@ void ReactorCore::fire(TriggerPhase phase, SystemEvent event, std::function<void
     };
     auto countdown = std::make_shared<Countdown>(Countdown{due.size() + 1, std::move(next), {}});
     if (bounded && !due.empty()) {
+        // The timer keeps the countdown alive even if every trigger dropped its `done`. The cycle this
+        // makes (countdown -> timeout -> its function -> countdown) ends when either side finishes, and
+        // ~TimerQueue releases the functions of calls that never ran.
         countdown->timeout = call_later(shutdown_timeout, [countdown] {
             WEFT_LOG(warning) << "shutdown triggers did not finish within the shutdown timeout; carrying on";
             countdown->finish();
@@ -241,11 +244,16 @@ void ReactorCore::begin_during_shutdown() {
             c->shutdown(true);
         }
     });
-    fire(TriggerPhase::during, SystemEvent::shutdown, [this] { maybe_finish_during_shutdown(); }, true);
+    during_triggers_done_ = false;
+    fire(TriggerPhase::during, SystemEvent::shutdown, [this] {
+        during_triggers_done_ = true;
+        maybe_finish_during_shutdown();
+    }, true);
 }
 
 void ReactorCore::maybe_finish_during_shutdown() {
-    if (phase_ != Phase::during_shutdown || !connections_.empty()) return;
+    // Both the connections and the "during" triggers (which may be asynchronous) must be done.
+    if (phase_ != Phase::during_shutdown || !connections_.empty() || !during_triggers_done_) return;
     phase_ = Phase::after_shutdown;
     if (shutdown_timer_.active()) shutdown_timer_.cancel();
     fire(TriggerPhase::after, SystemEvent::shutdown, [this] { finish_shutdown(); }, true);
@@ -269,6 +277,7 @@ void Reactor::run(bool handle_signals) { core_->run(handle_signals); }
 void Reactor::stop() { core_->stop(); }
 bool Reactor::running() const noexcept { return core_->running(); }
 void Reactor::set_shutdown_timeout(Duration timeout) noexcept { core_->shutdown_timeout = timeout; }
+void Reactor::set_disconnect_timeout(Duration timeout) noexcept { core_->disconnect_timeout = timeout; }
 
 double Reactor::seconds() const { return std::chrono::duration<double>(core_->now().time_since_epoch()).count(); }
 TimePoint Reactor::now() const { return core_->now(); }

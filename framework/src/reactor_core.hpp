@@ -84,6 +84,7 @@ public:
     bool shutting_down() const noexcept { return phase_ != Phase::running && phase_ != Phase::idle; }
     Duration shutdown_timeout = std::chrono::seconds(10);
     Duration linger_timeout = std::chrono::seconds(2);
+    Duration disconnect_timeout = std::chrono::seconds(30);
 
     void call_when_running(std::function<void()> fn);
     Reactor::TriggerId add_trigger(TriggerPhase phase, SystemEvent event,
@@ -130,6 +131,7 @@ private:
     std::vector<std::function<void()>> when_running_;
     std::optional<asio::signal_set> signals_;
     DelayedCall shutdown_timer_;
+    bool during_triggers_done_ = false;
 };
 
 }  // namespace weft::detail

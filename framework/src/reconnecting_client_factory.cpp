@@ -42,7 +42,7 @@ void ReconnectingClientFactory::retry(Connector& connector) {
     }
     WEFT_LOG(info) << "will retry " << connector.destination() << " in " << delay_ << " s";
     if (call_.active()) call_.cancel();
-    call_ = time_.call_later(std::chrono::duration<double>(delay_), [this, &connector] { connector.connect(); });
+    call_ = time_.call_later(std::chrono::duration<double>(delay_), [&connector] { connector.connect(); });
 }
 
 void ReconnectingClientFactory::stop_trying() {

@@ -263,7 +263,7 @@ void TcpConnection::begin_disconnecting(const char* event) {
     if (state_ == ConnectionState::disconnecting || state_ == ConnectionState::disconnected) return;
     set_state(ConnectionState::disconnecting, event);
     std::weak_ptr<TcpConnection> weak = shared_from_this();
-    disconnect_timer_ = core_.call_later(disconnect_timeout, [weak] {
+    disconnect_timer_ = core_.call_later(core_.disconnect_timeout, [weak] {
         if (auto self = weak.lock()) self->close(Reason::error("timed out flushing output"), true, "disconnect timeout");
     });
     schedule_flush();  // on_drained closes; posted, so nothing happens inside lose_connection()

@@ -61,9 +61,6 @@ public:
         flush();
     }
 
-    /// How long lose_connection may take to flush before the connection is aborted.
-    static constexpr Duration disconnect_timeout = std::chrono::seconds(30);
-
 private:
     /// One piece of pending output: bytes we own, or a shared immutable buffer (broadcasts).
     struct Chunk {

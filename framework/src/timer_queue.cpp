@@ -53,6 +53,15 @@ bool DelayedCall::cancelled() const noexcept {
 
 namespace detail {
 
+TimerQueue::~TimerQueue() {
+    while (!heap_.empty()) {
+        const auto state = heap_.top().state;
+        heap_.pop();
+        if (state->status == DelayedCallState::Status::pending) state->status = DelayedCallState::Status::cancelled;
+        state->fn = nullptr;
+    }
+}
+
 DelayedCall TimerQueue::schedule(Duration delay, std::function<void()> fn) {
     auto state = std::make_shared<DelayedCallState>();
     state->fn = std::move(fn);

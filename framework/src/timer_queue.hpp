@@ -31,6 +31,11 @@ public:
     /// `now` reads the scheduler's clock; `on_earlier` is told when the earliest deadline moved sooner.
     TimerQueue(std::function<TimePoint()> now, std::function<void(TimePoint)> on_earlier)
         : now_(std::move(now)), on_earlier_(std::move(on_earlier)) {}
+    /// Releases the functions of the calls that never ran: a function holding its own DelayedCall (or an
+    /// object that does) would otherwise keep itself alive after the scheduler is gone.
+    ~TimerQueue();
+    TimerQueue(const TimerQueue&) = delete;
+    TimerQueue& operator=(const TimerQueue&) = delete;
 
     DelayedCall schedule(Duration delay, std::function<void()> fn);
     /// Runs every call due at or before `now`, in time order. With `include_new`, calls scheduled by those

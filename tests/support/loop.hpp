@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/io_context.hpp>
+
 #include "weft/client_factory.hpp"
 #include "weft/factory.hpp"
 #include "weft/protocol.hpp"
@@ -19,12 +21,13 @@ namespace weft_test {
 using namespace std::chrono_literals;
 
 /// Runs `reactor` until the test stops it; a test that has not stopped it within `limit` fails rather
-/// than hangs. Returns true if the test stopped it in time.
+/// than hangs. Returns true if the test stopped it in time. The guard stops the io_context itself, not
+/// the reactor: a shutdown that hangs must end the test too.
 inline bool run_bounded(weft::Reactor& reactor, weft::Duration limit = std::chrono::seconds(20)) {
     bool timed_out = false;
     auto guard = reactor.call_later(limit, [&] {
         timed_out = true;
-        reactor.stop();
+        reactor.context().stop();
     });
     reactor.run(false);
     if (guard.active()) guard.cancel();

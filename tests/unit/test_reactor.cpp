@@ -256,3 +256,53 @@ TEST_CASE("a reactor adopts an existing io_context; other Asio work runs alongsi
     REQUIRE(run_bounded(reactor));
     CHECK(asio_work);
 }
+
+TEST_CASE("an async during-shutdown trigger is waited for even after the last connection closed", "[reactor][triggers][shutdown]") {
+    weft::Reactor reactor;
+    std::vector<std::string> events;
+    LambdaFactory server([](const weft::Address&) { return std::make_unique<Recorder>(); });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    LambdaClientFactory client([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder&) { reactor.stop(); };
+        p->on_lost = [&](Recorder&, const weft::Reason&) { events.push_back("connection lost"); };
+        return p;
+    });
+    reactor.connect_tcp("127.0.0.1", port->port(), client);
+    reactor.add_async_system_event_trigger(TriggerPhase::during, SystemEvent::shutdown, [&](std::function<void()> done) {
+        reactor.call_later(100ms, [&, done] {
+            events.push_back("during done");
+            done();
+        });
+    });
+    reactor.add_system_event_trigger(TriggerPhase::after, SystemEvent::shutdown, [&] { events.push_back("after"); });
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(events.size() >= 3);
+    CHECK(events.back() == "after");
+    CHECK(events[events.size() - 2] == "during done");
+}
+
+TEST_CASE("lose_connection gives up flushing after the disconnect timeout", "[reactor][shutdown]") {
+    weft::Reactor reactor;
+    reactor.set_disconnect_timeout(150ms);
+    std::optional<weft::Reason> reason;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [](Recorder& r) {
+            r.transport().write(std::string(64 << 20, 'x'));  // the peer never reads it
+            r.transport().lose_connection();
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason& why) {
+            reason = why;
+            reactor.stop();
+        };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    asio::ip::tcp::socket never_reads(reactor.context());
+    never_reads.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(reason);
+    CHECK(reason->kind() == weft::Reason::Kind::error);
+    CHECK(reason->message() == "timed out flushing output");
+}

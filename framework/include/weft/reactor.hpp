@@ -87,6 +87,9 @@ public:
 
     /// Bound of each wait during shutdown (before-triggers, flushing connections). Default 10 s.
     void set_shutdown_timeout(Duration timeout) noexcept;
+    /// How long lose_connection() may take to flush before the connection is aborted (a peer that never
+    /// reads cannot hold a closing connection longer). Default 30 s.
+    void set_disconnect_timeout(Duration timeout) noexcept;
 
     // ReactorTime
     [[nodiscard]] double seconds() const override;
