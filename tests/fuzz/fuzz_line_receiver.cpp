@@ -123,10 +123,9 @@ public:
     /// disconnecting).
     void finish() {
         const std::string rest = clear_line_buffer();
-        // Paused and disconnecting at once (stop_producing does both) keeps the input instead of dropping
-        // it: nothing is delivered, but the contract says "dropped once disconnecting". Reported in
-        // docs/fuzzing.md (crashes/line_receiver/stop-producing-keeps-input); not checked until decided.
-        if (transport().disconnecting() && !paused()) {
+        // Paused or not (stop_producing does both), nothing is kept once disconnecting: the regression
+        // input corpus/line_receiver/stop-producing-keeps-input checks it.
+        if (transport().disconnecting()) {
             WEFT_FUZZ_CHECK(rest.empty(), "input kept after lose_connection: " + weft::fuzz::escape(rest));
         } else if (!transport().disconnecting()) {
             WEFT_FUZZ_CHECK(rest == stream_.substr(cursor), "clear_line_buffer() is not the unconsumed input: got " +
