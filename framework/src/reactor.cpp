@@ -1,5 +1,6 @@
 #include "weft/reactor.hpp"
 
+#include <array>
 #include <csignal>
 
 #include <boost/asio/post.hpp>
@@ -27,6 +28,7 @@ ReactorCore::~ReactorCore() {
     // protocols' owners may already be gone. Connections are released after the context's pending
     // handlers (which hold references to them) were destroyed unrun.
     timer_.cancel();
+    lingering_->on_idle = nullptr;
     if (owned_) owned_->stop();
 }
 
@@ -68,13 +70,16 @@ void ReactorCore::remove(const std::shared_ptr<TcpConnection>& c) {
 }
 
 namespace {
-/// Reads and discards until EOF, error or timeout, then closes. See ReactorCore::linger.
+/// Reads and discards until EOF, error or timeout, then closes. See ReactorCore::linger. Self-contained
+/// (its own small buffer, a shared counter) so that it may outlive the reactor harmlessly.
 struct Lingerer : std::enable_shared_from_this<Lingerer> {
-    Lingerer(asio::ip::tcp::socket s, char* buf, std::size_t buf_size, std::size_t& counter)
-        : socket(std::move(s)), timer(socket.get_executor()), buffer(buf), size(buf_size), count(counter) {
-        ++count;
+    Lingerer(asio::ip::tcp::socket s, std::shared_ptr<LingerCount> c)
+        : socket(std::move(s)), timer(socket.get_executor()), count(std::move(c)) {
+        ++count->sockets;
     }
-    ~Lingerer() { --count; }
+    ~Lingerer() {
+        if (--count->sockets == 0 && count->on_idle) count->on_idle();
+    }
     void start(Duration timeout) {
         timer.expires_after(timeout);
         timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -84,7 +89,7 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
     }
     void drain() {
         for (;;) {
-            socket.read_some(asio::buffer(buffer, size), ignored);
+            socket.read_some(asio::buffer(buffer), ignored);
             if (ignored == asio::error::would_block || ignored == asio::error::try_again) break;
             if (ignored) {  // EOF or error: done
                 timer.cancel();
@@ -98,15 +103,14 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
     }
     asio::ip::tcp::socket socket;
     asio::steady_timer timer;
-    char* buffer;
-    std::size_t size;
-    std::size_t& count;
+    std::shared_ptr<LingerCount> count;
+    std::array<char, 4096> buffer{};
     boost::system::error_code ignored;
 };
 }  // namespace
 
 void ReactorCore::linger(asio::ip::tcp::socket socket) {
-    std::make_shared<Lingerer>(std::move(socket), read_buffer(), read_buffer_size, lingering_)->start(linger_timeout);
+    std::make_shared<Lingerer>(std::move(socket), lingering_)->start(linger_timeout);
 }
 
 // -- triggers ---------------------------------------------------------------------------------------
@@ -178,6 +182,16 @@ void ReactorCore::call_when_running(std::function<void()> fn) {
 void ReactorCore::run(bool handle_signals) {
     if (running_.exchange(true)) throw StateError("the reactor is already running");
     loop_thread_ = std::this_thread::get_id();
+    // Whatever ends run() (an exception from foreign Asio work included), the reactor can run again.
+    struct Reset {
+        ReactorCore& core;
+        ~Reset() {
+            core.signals_.reset();
+            core.phase_ = Phase::idle;
+            core.loop_thread_ = std::thread::id{};
+            core.running_ = false;
+        }
+    } reset{*this};
     io().restart();
     auto guard = asio::make_work_guard(io());
     if (handle_signals) {
@@ -201,10 +215,6 @@ void ReactorCore::run(bool handle_signals) {
         if (stop_requested_.exchange(false)) stop();
     });
     io().run();
-    signals_.reset();
-    phase_ = Phase::idle;
-    loop_thread_ = {};
-    running_ = false;
 }
 
 void ReactorCore::stop() {
@@ -221,7 +231,10 @@ void ReactorCore::stop() {
     if (phase_ != Phase::running) return;  // already shutting down
     phase_ = Phase::before_shutdown;
     WEFT_LOG(info) << "reactor shutting down (" << connections_.size() << " connections)";
-    fire(TriggerPhase::before, SystemEvent::shutdown, [this] { begin_during_shutdown(); }, true);
+    // On a later turn: the triggers must not run inside the caller's stop() (no re-entrancy).
+    asio::post(io(), [this] {
+        fire(TriggerPhase::before, SystemEvent::shutdown, [this] { begin_during_shutdown(); }, true);
+    });
 }
 
 void ReactorCore::begin_during_shutdown() {
@@ -238,6 +251,7 @@ void ReactorCore::begin_during_shutdown() {
     for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
         c->shutdown(false);
     }
+    lingering_->on_idle = [this] { maybe_finish_during_shutdown(); };
     shutdown_timer_ = call_later(shutdown_timeout, [this] {
         WEFT_LOG(warning) << connections_.size() << " connections did not flush within the shutdown timeout; aborting them";
         for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
@@ -252,8 +266,14 @@ void ReactorCore::begin_during_shutdown() {
 }
 
 void ReactorCore::maybe_finish_during_shutdown() {
-    // Both the connections and the "during" triggers (which may be asynchronous) must be done.
-    if (phase_ != Phase::during_shutdown || !connections_.empty() || !during_triggers_done_) return;
+    // The connections, their lingering closes (bounded by linger_timeout) and the "during" triggers
+    // (which may be asynchronous) must all be done: returning from run() early would let the process
+    // exit and reset sockets whose last output is still on its way.
+    if (phase_ != Phase::during_shutdown || !connections_.empty() || !during_triggers_done_ ||
+        lingering_->sockets != 0) {
+        return;
+    }
+    lingering_->on_idle = nullptr;
     phase_ = Phase::after_shutdown;
     if (shutdown_timer_.active()) shutdown_timer_.cancel();
     fire(TriggerPhase::after, SystemEvent::shutdown, [this] { finish_shutdown(); }, true);

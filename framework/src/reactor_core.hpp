@@ -42,6 +42,13 @@ bool run_guarded(const char* what, F&& fn) noexcept {
     return false;
 }
 
+/// The count of lingering sockets, shared with them so that one outliving the core (an adopted
+/// io_context) touches nothing of it: the core clears `on_idle` when it goes.
+struct LingerCount {
+    std::size_t sockets = 0;
+    std::function<void()> on_idle;
+};
+
 class ReactorCore {
 public:
     explicit ReactorCore(asio::io_context* adopted);
@@ -117,14 +124,14 @@ private:
     std::unordered_set<std::shared_ptr<TcpConnection>> connections_;
     std::vector<std::weak_ptr<TcpPort>> ports_;
     std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
-    std::size_t lingering_ = 0;
+    std::shared_ptr<LingerCount> lingering_ = std::make_shared<LingerCount>();
     std::vector<std::shared_ptr<TcpConnection>> flush_queue_;
     std::vector<std::shared_ptr<TcpConnection>> flush_batch_;  // the queue being run; kept for its capacity
     bool flush_posted_ = false;
 
     std::atomic<bool> running_{false};
     std::atomic<bool> stop_requested_{false};
-    std::thread::id loop_thread_;
+    std::atomic<std::thread::id> loop_thread_{};
     Phase phase_ = Phase::idle;
     std::vector<Trigger> triggers_;
     Reactor::TriggerId last_trigger_id_ = 0;

@@ -103,7 +103,7 @@ public:
         if (ec == asio::error::eof) return handle_eof();
         if (ec) return close(Reason::lost(ec), "read error");
         call_protocol("data_received", [&] { protocol_->data_received(std::string_view(buffer, n)); });
-        if (!reading_allowed()) return;
+        if (read_pending_ || !reading_allowed()) return;  // re-armed inside the callback: one chain only
         // Read again on a later turn rather than wait: a regular file never becomes "readable" for
         // epoll, and a pipe with more data pending answers at once.
         read_pending_ = true;
@@ -134,7 +134,7 @@ public:
     void pause_producing() noexcept { reading_paused_ = true; }
 
     void resume_producing() {
-        reading_paused_ = false;
+        if (!std::exchange(reading_paused_, false)) return;  // not paused: reading is already armed
         if (read_pending_ || !reading_allowed()) return;
         read_pending_ = true;
         asio::post(core_.io(), [self = shared_from_this()] { self->read_some(); });
@@ -158,7 +158,7 @@ public:
     }
 
     void schedule_flush() {
-        if (flush_pending_) return;
+        if (flush_pending_ || write_waiting_) return;  // an outstanding writability wait will flush
         flush_pending_ = true;
         asio::post(core_.io(), [self = shared_from_this()] {
             self->flush_pending_ = false;
@@ -198,9 +198,10 @@ public:
     }
 
     void wait_writable() {
-        flush_pending_ = true;
+        if (write_waiting_) return;
+        write_waiting_ = true;
         out_.async_wait(asio::posix::descriptor_base::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
-            self->flush_pending_ = false;
+            self->write_waiting_ = false;
             if (ec == asio::error::operation_aborted || self->state_ == ConnectionState::disconnected) return;
             if (ec) return self->close(Reason::lost(ec), "wait for output failed");
             self->flush();
@@ -382,6 +383,7 @@ private:
     bool reading_paused_ = false;
     bool read_pending_ = false;
     bool flush_pending_ = false;
+    bool write_waiting_ = false;
     bool eof_received_ = false;
     bool write_shutdown_requested_ = false;
     bool write_shut_ = false;

@@ -88,7 +88,9 @@ void TcpConnection::read_some() {
     if (ec) return close(Reason::lost(ec), false, "read error");
 
     call_protocol("data_received", [&] { protocol_->data_received(std::string_view(buffer, n)); });
-    if (!reading_allowed()) return;  // paused or closing: resume_producing() re-arms
+    // Paused or closing: resume_producing() re-arms. Already re-armed (paused and resumed inside the
+    // callback): one read chain per connection, never two.
+    if (read_pending_ || !reading_allowed()) return;
     if (n == ReactorCore::read_buffer_size) {
         // More is probably waiting; read it on a later turn so other connections get theirs first.
         read_pending_ = true;
@@ -124,7 +126,7 @@ void TcpConnection::handle_eof() {
 void TcpConnection::pause_producing() { reading_paused_ = true; }
 
 void TcpConnection::resume_producing() {
-    reading_paused_ = false;
+    if (!std::exchange(reading_paused_, false)) return;  // not paused: reading is already armed
     if (read_pending_ || !reading_allowed()) return;
     // Posted, not called: data_received must not run inside the protocol's own resume_producing().
     read_pending_ = true;
@@ -166,15 +168,17 @@ void TcpConnection::after_write_queued() {
 }
 
 void TcpConnection::schedule_flush() {
-    if (flush_pending_) return;
-    flush_pending_ = true;
+    // While a writability wait is outstanding it will flush; otherwise one flush per turn.
+    if (flush_queued_ || write_waiting_) return;
+    flush_queued_ = true;
     core_.schedule_flush(shared_from_this());
 }
 
 void TcpConnection::wait_writable() {
-    flush_pending_ = true;
+    if (write_waiting_) return;
+    write_waiting_ = true;
     socket_.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
-        self->flush_pending_ = false;
+        self->write_waiting_ = false;
         if (ec == asio::error::operation_aborted || self->state_ == ConnectionState::disconnected) return;
         if (ec) return self->close(Reason::lost(ec), false, "wait for writability failed");
         self->flush();

@@ -57,7 +57,7 @@ public:
 
     /// Called by the reactor at the end of the turn in which schedule_flush() queued this connection.
     void run_scheduled_flush() {
-        flush_pending_ = false;
+        flush_queued_ = false;
         flush();
     }
 
@@ -111,7 +111,8 @@ private:
 
     bool reading_paused_ = false;   // pause_producing()
     bool read_pending_ = false;     // an async_wait(read) or a posted read is outstanding
-    bool flush_pending_ = false;    // a flush is posted or an async_wait(write) is outstanding
+    bool flush_queued_ = false;     // queued in the reactor's flush batch for this turn
+    bool write_waiting_ = false;    // an async_wait(write) is outstanding
     bool eof_received_ = false;
     bool write_shutdown_requested_ = false;
     bool write_shut_ = false;

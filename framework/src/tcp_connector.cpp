@@ -33,11 +33,19 @@ void TcpConnector::connect() {
     state_ = State::connecting;
     const auto attempt = ++attempt_;
     if (!factory_started_) {
-        factory_.do_start();
+        run_guarded("start_factory", [this] { factory_.do_start(); });
         factory_started_ = true;
     }
     auto self = shared_from_this();
     core_.keep(self);
+    if (core_.shutting_down()) {
+        // A retry that fires while the reactor shuts down: fail it (on a later turn) rather than start a
+        // connection that shutdown would have to wait for.
+        asio::post(core_.io(), [self, attempt] {
+            if (self->attempt_ == attempt) self->fail(Reason::aborted("the reactor is shutting down"));
+        });
+        return;
+    }
     std::weak_ptr<TcpConnector> weak = self;
     timeout_ = core_.call_later(options_.timeout, [weak, attempt] {
         auto me = weak.lock();
@@ -158,7 +166,7 @@ void TcpConnector::settle() {
     if (state_ != State::disconnected) return;  // the factory connected again from its callback
     if (factory_started_) {
         factory_started_ = false;
-        factory_.do_stop();
+        run_guarded("stop_factory", [this] { factory_.do_stop(); });
     }
     // A reconnecting factory holds only a reference to us and will call connect() later.
     auto* reconnecting = dynamic_cast<ReconnectingClientFactory*>(&factory_);

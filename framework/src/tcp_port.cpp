@@ -9,13 +9,6 @@
 
 namespace weft::detail {
 
-namespace {
-bool out_of_resources(const boost::system::error_code& ec) {
-    return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
-           ec == asio::error::no_memory;
-}
-}  // namespace
-
 TcpPort::TcpPort(ReactorCore& core, Factory& factory)
     : core_(core), factory_(factory), acceptor_(core.io()), backoff_timer_(core.io()) {}
 
@@ -45,7 +38,7 @@ void TcpPort::start(std::uint16_t port, const ListenOptions& options) {
     }
     bound_ = acceptor_.local_endpoint(ec);
     listening_ = true;
-    factory_.do_start();
+    run_guarded("start_factory", [this] { factory_.do_start(); });
     WEFT_LOG(info) << "listening on " << address().to_string();
     accept();
 }
@@ -60,7 +53,9 @@ void TcpPort::on_accept(const boost::system::error_code& ec, asio::ip::tcp::sock
     if (!listening_ || ec == asio::error::operation_aborted) return;
     if (ec) {
         ++core_.stats.accept_errors;
-        if (out_of_resources(ec)) {
+        // Out of resources, or an error that would only repeat (EPERM, EINVAL): back off rather than spin.
+        // A peer that gave up before we accepted (ECONNABORTED, EPROTO) is nothing to wait for.
+        if (ec != asio::error::connection_aborted && ec.value() != EPROTO) {
             backoff_ = std::min<std::chrono::milliseconds>(
                 max_accept_backoff, backoff_.count() == 0 ? std::chrono::milliseconds(min_accept_backoff) : backoff_ * 2);
             WEFT_LOG(warning) << "accept on " << address().to_string() << " failed: " << ec.message()
@@ -102,7 +97,7 @@ void TcpPort::stop_listening() {
     acceptor_.close(ec);
     backoff_timer_.cancel();
     WEFT_LOG(info) << "stopped listening on " << address().to_string();
-    factory_.do_stop();
+    run_guarded("stop_factory", [this] { factory_.do_stop(); });
 }
 
 }  // namespace weft::detail

@@ -306,3 +306,31 @@ TEST_CASE("lose_connection gives up flushing after the disconnect timeout", "[re
     CHECK(reason->kind() == weft::Reason::Kind::error);
     CHECK(reason->message() == "timed out flushing output");
 }
+
+TEST_CASE("stop() runs no shutdown trigger inside the caller's call", "[reactor][triggers]") {
+    weft::Reactor reactor;
+    bool inside = false;
+    bool trigger_ran_inside = false;
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&] { trigger_ran_inside = inside; });
+    reactor.call_when_running([&] {
+        inside = true;
+        reactor.stop();
+        inside = false;
+    });
+    REQUIRE(run_bounded(reactor));
+    CHECK_FALSE(trigger_ran_inside);
+}
+
+TEST_CASE("a connect started during shutdown fails as aborted and does not hold shutdown up", "[reactor][shutdown]") {
+    weft::Reactor reactor;
+    LambdaFactory server([](const weft::Address&) { return std::make_unique<Recorder>(); });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    LambdaClientFactory late([](const weft::Address&) { return std::make_unique<Recorder>(); });
+    reactor.add_system_event_trigger(TriggerPhase::during, SystemEvent::shutdown,
+                                     [&] { reactor.connect_tcp("127.0.0.1", port->port(), late); });
+    reactor.call_when_running([&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor, 5s));
+    REQUIRE(late.failed);
+    CHECK(late.failed->kind() == weft::Reason::Kind::aborted);
+    CHECK_FALSE(late.lost);
+}
