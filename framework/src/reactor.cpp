@@ -64,6 +64,11 @@ void ReactorCore::schedule_flush(std::shared_ptr<TcpConnection> connection) {
     });
 }
 
+void ReactorCore::release(const std::shared_ptr<TcpConnector>& c) {
+    connectors_.erase(c);
+    if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
+}
+
 void ReactorCore::remove(const std::shared_ptr<TcpConnection>& c) {
     connections_.erase(c);
     if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
@@ -272,6 +277,10 @@ void ReactorCore::maybe_finish_during_shutdown() {
     if (phase_ != Phase::during_shutdown || !connections_.empty() || !during_triggers_done_ ||
         lingering_->sockets != 0) {
         return;
+    }
+    // Stopped or refused attempts report client_connection_failed on a later turn: wait for that too.
+    for (const auto& c : connectors_) {
+        if (c->state() == Connector::State::connecting) return;
     }
     lingering_->on_idle = nullptr;
     phase_ = Phase::after_shutdown;

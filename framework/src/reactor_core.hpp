@@ -74,7 +74,11 @@ public:
     std::size_t connection_count() const noexcept { return connections_.size(); }
     void add_port(const std::shared_ptr<TcpPort>& p) { ports_.push_back(p); }
     void keep(const std::shared_ptr<TcpConnector>& c) { connectors_.insert(c); }
-    void release(const std::shared_ptr<TcpConnector>& c) { connectors_.erase(c); }
+    void release(const std::shared_ptr<TcpConnector>& c);
+    /// A connector stopped connecting but stays (a reconnecting factory will retry): shutdown may go on.
+    void connector_settled() {
+        if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
+    }
     /// A socket whose connection has ended for its protocol, kept open only to read and discard what the
     /// peer still sends, so that closing with unread input does not reset the connection and destroy
     /// output we already handed to the kernel (a "lingering close").

@@ -170,7 +170,9 @@ void TcpConnector::settle() {
     }
     // A reconnecting factory holds only a reference to us and will call connect() later.
     auto* reconnecting = dynamic_cast<ReconnectingClientFactory*>(&factory_);
-    if (reconnecting != nullptr && reconnecting->continue_trying() && reconnecting->pending_retry().active()) return;
+    if (reconnecting != nullptr && reconnecting->continue_trying() && reconnecting->pending_retry().active()) {
+        return core_.connector_settled();
+    }
     core_.release(shared_from_this());
 }
 
