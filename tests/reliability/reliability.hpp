@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +40,14 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+
+/// True in a sanitizer build (every target of it is instrumented, the servers too): memory figures are
+/// then the sanitizer's (redzones, quarantine), so the memory bounds are not checked, only printed.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
 
 /// WEFT_RELIABILITY_FULL=1 runs the long variants (sizes of the issue); CI runs the smaller ones.
 inline bool full_run() {
@@ -123,6 +132,8 @@ public:
         pid_ = fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {
+            // A test that crashes must not leave its server behind.
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             dup2(out[1], STDOUT_FILENO);
             // Only stdin, stdout and stderr: a descriptor inherited from ctest or a shell would count in
             // the server's /proc figures and, numbered above a lowered limit, sit outside it.

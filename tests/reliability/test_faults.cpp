@@ -132,21 +132,24 @@ TEST_CASE("weft-echo survives peers that reset while it writes to them (no SIGPI
     // Each peer sends (i + 1) * 64 KiB without reading a byte, through a 4 KiB receive buffer: the echo
     // piles up in the server's output queue. Then it resets. The server is mid-write to it when the RST
     // comes; its next write gets EPIPE/ECONNRESET, which must not be a SIGPIPE.
+    // The pumps live here, not in their own handlers: a handler that owned its pump would destroy it while
+    // it runs.
+    std::vector<std::unique_ptr<std::function<void()>>> pumps;
     for (std::size_t i = 0; i < peers; ++i) {
         auto c = std::make_shared<LineClient>(io, 4096);
         c->pause_reading();
         auto sent = std::make_shared<std::size_t>(0);
-        auto pump = std::make_shared<std::function<void()>>();
+        pumps.push_back(std::make_unique<std::function<void()>>());
+        std::function<void()>* pump = pumps.back().get();
         *pump = [&, c, sent, pump, i] {
             if (*sent == (i + 1) * chunk) {
                 c->reset();
-                *pump = nullptr;  // breaks the cycle
                 if (++resets == peers) io.stop();
                 return;
             }
             *sent += chunk;
             asio::async_write(c->socket(), asio::buffer(block), [pump](const boost::system::error_code& ec, std::size_t) {
-                if (!ec && *pump) (*pump)();
+                if (!ec) (*pump)();
             });
         };
         c->on_connect = [pump](LineClient&) { (*pump)(); };
@@ -447,7 +450,7 @@ TEST_CASE("weft-chat cuts a client that never reads at --send-buffer-limit and t
     CHECK(cut_at > 0);
     CHECK(sleeper->end.has_value());
     CHECK_FALSE(sleeper->saw(last));
-    CHECK(rss_after - rss_before < 16 * 1024);
+    if (!sanitized) CHECK(rss_after - rss_before < 16 * 1024);
     CHECK(chat.describe() == "running");
     chat.signal(SIGTERM);
     CHECK(exited_zero(chat.wait(20s)));
@@ -567,7 +570,7 @@ TEST_CASE("weft-chat cuts a client that sends a flood without a newline after --
     CHECK(flooder->end.has_value());
     CHECK(sent < flood);  // stopped long before the end of the flood
     CHECK(observer->saw("* " + name + " left"));
-    CHECK(rss_after - rss_before < 16 * 1024);
+    if (!sanitized) CHECK(rss_after - rss_before < 16 * 1024);
     CHECK(chat.describe() == "running");
     chat.signal(SIGTERM);
     CHECK(exited_zero(chat.wait(20s)));

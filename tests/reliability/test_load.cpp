@@ -93,7 +93,7 @@ TEST_CASE("thousands of concurrent weft-chat clients are all welcomed and see ev
     CHECK(fds_after - fds_before == static_cast<long>(n));
     // A generous bound that still catches a per-connection buffer (a 64 KiB read or write buffer per
     // client would be 320 MiB here).
-    CHECK(per_conn < 16 * 1024);
+    if (!sanitized) CHECK(per_conn < 16 * 1024);
 
     // Everyone leaves at once: the server closes all of them and is back to its own descriptors.
     for (auto& c : clients) c->close();
@@ -202,8 +202,8 @@ TEST_CASE("connect/disconnect cycles against weft-echo leak neither descriptors 
     CHECK(failed_first + failed_second == 0);
     CHECK(fds_back);
     // Flat: a leak of even 4 bytes per cycle would add 200 KiB over the second half of the CI run.
-    CHECK(rss_end - rss_mid <= 128);
-    CHECK(rss_end - rss_start <= 512);
+    if (!sanitized) CHECK(rss_end - rss_mid <= 128);
+    if (!sanitized) CHECK(rss_end - rss_start <= 512);
     CHECK(echo.describe() == "running");
     echo.signal(SIGTERM);
     CHECK(exited_zero(echo.wait(20s)));
