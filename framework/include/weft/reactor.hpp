@@ -63,8 +63,10 @@ struct ConnectOptions {
 ///   live connection; "after" triggers run last; then run() returns.
 /// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
 /// - An exception escaping any callback is logged; the reactor carries on.
-/// - Destroying a reactor that is not running closes its sockets and calls nothing back (no
-///   connection_lost, no stop_factory): call stop() and let run() return for an orderly end.
+/// - Destroying a reactor that is not running calls no factory back and delivers no connection_lost:
+///   call stop() and let run() return for an orderly end. Protocols still alive are destroyed with it.
+///   With an adopted io_context, destroy the reactor only once that context will not run weft's pending
+///   handlers any more (it has stopped for good, or run() returned after an orderly shutdown).
 class Reactor final : public ReactorTime {
 public:
     /// A reactor with its own io_context.
@@ -108,8 +110,9 @@ public:
     using TriggerId = std::uint64_t;
     /// Runs `fn` at `phase` of `event`.
     TriggerId add_system_event_trigger(TriggerPhase phase, SystemEvent event, std::function<void()> fn);
-    /// Like add_system_event_trigger, but the event waits until `fn` calls the `done` it is given (or
-    /// shutdown_timeout passes). This is how a "before shutdown" trigger holds shutdown.
+    /// Like add_system_event_trigger, but the event waits until `fn` calls the `done` it is given. For
+    /// the shutdown event the wait is bounded by shutdown_timeout; startup waits as long as it takes.
+    /// This is how a "before shutdown" trigger holds shutdown.
     TriggerId add_async_system_event_trigger(TriggerPhase phase, SystemEvent event,
                                              std::function<void(std::function<void()> done)> fn);
     /// Removes a trigger; returns false if there was no such trigger.
@@ -120,7 +123,8 @@ public:
     std::shared_ptr<ListeningPort> listen_tcp(std::uint16_t port, Factory& factory, ListenOptions options = {});
 
     /// Connects to host:port, resolving the name asynchronously. The factory is borrowed and must outlive
-    /// the connector and its connection. Nothing is called back before this returns.
+    /// the connector and its connection. Only the factory's start_factory() may run inside this call (as
+    /// in Twisted); started_connecting and everything after come on later turns.
     std::shared_ptr<Connector> connect_tcp(std::string host, std::uint16_t port, ClientFactory& factory,
                                            ConnectOptions options = {});
 

@@ -20,7 +20,8 @@ namespace weft {
 ///
 /// Contract:
 /// - write()/write_sequence()/write_shared() never block and never call back into the protocol: bytes are
-///   queued, and everything queued during one loop turn leaves in one gather-write at the end of the turn.
+///   queued and leave at the end of the turn in gather-writes of up to 64 pieces each (small writes are
+///   coalesced into one piece, so a turn's writes usually leave in one system call).
 ///   Writes after lose_connection()/abort_connection() are ignored.
 /// - connection_lost is never delivered inside a call into the transport; it comes on a later loop turn.
 /// - As a producer, the transport pauses/resumes *reading* (pause_producing/resume_producing);
