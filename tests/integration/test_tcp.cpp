@@ -801,11 +801,13 @@ TEST_CASE("accept survives EMFILE: no busy loop, and it accepts again once descr
     REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
 
     int finished = 0;
+    int connect_errors = 0;  // counted, not asserted in the handler: Catch2 assertions there trip UBSan's vptr check
     std::vector<char> sink(64);
     for (auto& s : socks) {
         s.async_connect({asio::ip::make_address("127.0.0.1"), port->port()}, [&](const boost::system::error_code& ec) {
-            REQUIRE(!ec.failed());
-            asio::write(s, asio::buffer("hi", 2));
+            if (ec) ++connect_errors;
+            boost::system::error_code ignored;
+            asio::write(s, asio::buffer("hi", 2), ignored);
             s.async_read_some(asio::buffer(sink), [&](const boost::system::error_code&, std::size_t) {
                 s.close();
                 if (++finished == clients) reactor.stop();
@@ -815,6 +817,7 @@ TEST_CASE("accept survives EMFILE: no busy loop, and it accepts again once descr
     const bool ok = run_bounded(reactor, 30s);
     setrlimit(RLIMIT_NOFILE, &old);
     REQUIRE(ok);
+    CHECK(connect_errors == 0);
     CHECK(server_closed == clients);
     CHECK(reactor.stats().accepted == clients);
     CHECK(reactor.stats().accept_errors >= 1);  // the limit was really hit
