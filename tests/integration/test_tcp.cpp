@@ -763,6 +763,13 @@ int open_fd_count() {
 }  // namespace
 
 TEST_CASE("accept survives EMFILE: no busy loop, and it accepts again once descriptors are back", "[tcp][listen][emfile]") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizers' runtime needs free descriptors of its own (UBSan's vptr check then reports valid
+    // objects as invalid), and this test exhausts them in-process on purpose. The normal build runs it;
+    // tests/reliability checks EMFILE on the real binaries, under ASan too.
+    WARN("skipped in a sanitizer build: the runtime needs the descriptors this test exhausts");
+    return;
+#endif
     weft::Reactor reactor;
     constexpr int clients = 6;
     int server_closed = 0;
