@@ -13,24 +13,14 @@
 #include "weft/protocols/basic.hpp"
 #include "weft/protocols/policies.hpp"
 #include "weft/protocols/wire.hpp"
+#include "support/loop.hpp"
 #include "weft/reactor.hpp"
 
 using namespace std::chrono_literals;
 namespace wp = weft::protocols;
+using weft_test::run_bounded;
 
 namespace {
-
-// Runs the reactor until a test stops it, for at most `limit`. Returns false if the limit was hit.
-bool run_bounded(weft::Reactor& reactor, weft::Duration limit = std::chrono::seconds(20)) {
-    bool timed_out = false;
-    auto guard = reactor.call_later(limit, [&] {
-        timed_out = true;
-        reactor.stop();
-    });
-    reactor.run(false);
-    if (guard.active()) guard.cancel();
-    return !timed_out;
-}
 
 // The client side of every test: records what arrives, hooks decide what to do.
 struct Client : weft::Protocol {
