@@ -16,9 +16,13 @@ namespace weft {
 namespace detail {
 
 ReactorCore::ReactorCore(asio::io_context* adopted)
-    : owned_(adopted != nullptr ? nullptr : std::make_unique<asio::io_context>(1)),
+    // weft's own context runs on one thread and its sockets and timers are used only there (other
+    // threads may only post: call_from_thread, stop), so the reactor's per-descriptor locks are not
+    // needed. The scheduler keeps its lock for those posts. An adopted context keeps its own hint.
+    : owned_(adopted != nullptr ? nullptr : std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       io_(adopted != nullptr ? adopted : owned_.get()),
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      write_scratch_(std::make_unique<char[]>(write_scratch_size)),
       timer_(*io_) {
     timers = std::make_shared<TimerQueue>([this] { return now(); }, [this](TimePoint t) { arm_timer(t); });
 }
@@ -78,7 +82,7 @@ namespace {
 /// Reads and discards until EOF, error or timeout, then closes. See ReactorCore::linger. Self-contained
 /// (its own small buffer, a shared counter) so that it may outlive the reactor harmlessly.
 struct Lingerer : std::enable_shared_from_this<Lingerer> {
-    Lingerer(asio::ip::tcp::socket s, std::shared_ptr<LingerCount> c)
+    Lingerer(Socket s, std::shared_ptr<LingerCount> c)
         : socket(std::move(s)), timer(socket.get_executor()), count(std::move(c)) {
         ++count->sockets;
     }
@@ -106,7 +110,7 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
             if (!ec) self->drain();
         });
     }
-    asio::ip::tcp::socket socket;
+    Socket socket;
     asio::steady_timer timer;
     std::shared_ptr<LingerCount> count;
     std::array<char, 4096> buffer{};
@@ -114,7 +118,7 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
 };
 }  // namespace
 
-void ReactorCore::linger(asio::ip::tcp::socket socket) {
+void ReactorCore::linger(Socket socket) {
     std::make_shared<Lingerer>(std::move(socket), lingering_)->start(linger_timeout);
 }
 

@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "socket_types.hpp"
 #include "timer_queue.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
@@ -67,6 +68,16 @@ public:
     static constexpr std::size_t read_buffer_size = 64 * 1024;
     char* read_buffer() noexcept { return read_buffer_.get(); }
 
+    // -- the write scratch: what a connection writes from inside its own data_received --------------
+    // The common reply (an echo, a response) is written while the protocol handles input, and handed to
+    // the kernel right after data_received returns. Such bytes go here instead of into the connection's
+    // own queue, so the reply costs no allocation and an idle connection keeps no output buffer; only
+    // what the kernel does not take at once is copied into the connection. One connection at a time is
+    // inside data_received, so one scratch serves all.
+    static constexpr std::size_t write_scratch_size = 64 * 1024;
+    char* write_scratch() noexcept { return write_scratch_.get(); }
+    std::size_t write_scratch_used = 0;
+
     // -- connections, ports, connectors -------------------------------------------------------------
     std::uint64_t next_connection_id() noexcept { return ++last_connection_id_; }
     void add(const std::shared_ptr<TcpConnection>& c) { connections_.insert(c); }
@@ -82,7 +93,7 @@ public:
     /// A socket whose connection has ended for its protocol, kept open only to read and discard what the
     /// peer still sends, so that closing with unread input does not reset the connection and destroy
     /// output we already handed to the kernel (a "lingering close").
-    void linger(asio::ip::tcp::socket socket);
+    void linger(Socket socket);
     /// Queues a connection's flush for the end of this turn. All connections written to in one turn are
     /// flushed by one posted handler, so a broadcast to N clients costs one handler, not N.
     void schedule_flush(std::shared_ptr<TcpConnection> connection);
@@ -122,6 +133,7 @@ private:
     std::unique_ptr<asio::io_context> owned_;
     asio::io_context* io_;
     std::unique_ptr<char[]> read_buffer_;
+    std::unique_ptr<char[]> write_scratch_;
     asio::steady_timer timer_;
     std::optional<TimePoint> armed_;
     std::uint64_t last_connection_id_ = 0;

@@ -1,6 +1,12 @@
 #include "tcp_connection.hpp"
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/post.hpp>
 
@@ -14,17 +20,19 @@ namespace weft::detail {
 namespace {
 constexpr std::size_t coalesce_limit = 64 * 1024;       // small writes share one tail chunk up to this
 constexpr std::size_t max_flush_per_turn = 1024 * 1024;  // then yield, so one connection cannot hog the loop
-constexpr std::size_t max_iov = 64;                     // Asio gathers at most 64 buffers per call
+constexpr std::size_t max_iov = 64;                     // pieces per sendmsg (Linux allows 1024; 64 is plenty)
 
 Address to_address(const asio::ip::tcp::endpoint& ep) { return {ep.address().to_string(), ep.port()}; }
-bool would_block(const boost::system::error_code& ec) {
-    return ec == asio::error::would_block || ec == asio::error::try_again;
-}
+// The socket is non-blocking and registered with Asio's reactor, which tells us when to try again; the
+// read and the write themselves are plain system calls (no error_code categories to compare on the hot
+// path). Linux only, like the rest of weft's TCP transport.
+std::error_code last_error() { return {errno, std::system_category()}; }
+bool would_block_errno() { return errno == EAGAIN || errno == EWOULDBLOCK; }
 }  // namespace
 
 #define WEFT_CONN_LOG(level) WEFT_LOG(level) << "[conn " << id_ << " " << to_address(peer_).to_string() << "] "
 
-TcpConnection::TcpConnection(ReactorCore& core, asio::ip::tcp::socket socket, std::unique_ptr<Protocol> protocol)
+TcpConnection::TcpConnection(ReactorCore& core, Socket socket, std::unique_ptr<Protocol> protocol)
     : core_(core),
       socket_(std::move(socket)),
       protocol_(std::move(protocol)),
@@ -79,15 +87,25 @@ void TcpConnection::start(std::shared_ptr<TcpConnector> connector) {
 void TcpConnection::read_some() {
     read_pending_ = false;
     if (!reading_allowed()) return;
-    boost::system::error_code ec;
     char* buffer = core_.read_buffer();
     ++core_.stats.read_calls;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer, ReactorCore::read_buffer_size), ec);
-    if (would_block(ec)) return wait_readable();
-    if (ec == asio::error::eof) return handle_eof();
-    if (ec) return close(Reason::lost(ec), false, "read error");
+    ssize_t got = 0;
+    do {
+        got = ::recv(socket_.native_handle(), buffer, ReactorCore::read_buffer_size, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        if (would_block_errno()) return wait_readable();
+        return close(Reason::lost(last_error()), false, "read error");
+    }
+    if (got == 0) return handle_eof();
+    const auto n = static_cast<std::size_t>(got);
 
+    // What the protocol writes now is sent right after it returns, in one gathered write (see write()).
+    in_data_received_ = true;
     call_protocol("data_received", [&] { protocol_->data_received(std::string_view(buffer, n)); });
+    in_data_received_ = false;
+    const std::string_view scratch(core_.write_scratch(), std::exchange(core_.write_scratch_used, 0));
+    if (std::exchange(flush_after_callback_, false) || !scratch.empty()) flush(scratch);
     // Paused or closing: resume_producing() re-arms. Already re-armed (paused and resumed inside the
     // callback): one read chain per connection, never two.
     if (read_pending_ || !reading_allowed()) return;
@@ -139,6 +157,18 @@ void TcpConnection::stop_producing() { lose_connection(); }
 
 void TcpConnection::write(std::string_view data) {
     if (data.empty() || !writing_allowed()) return;
+    if (in_data_received_ && head_ == out_.size()) {
+        // Nothing of ours waits for the kernel: the bytes go to the reactor's write scratch and leave when
+        // data_received returns. Ordering holds because out_ stays empty while the scratch is in use.
+        std::size_t& used = core_.write_scratch_used;
+        if (used + data.size() <= ReactorCore::write_scratch_size) {
+            std::memcpy(core_.write_scratch() + used, data.data(), data.size());
+            used += data.size();
+            buffered_ += data.size();
+            return after_write_queued();
+        }
+        spill_scratch();
+    }
     if (out_.size() > head_ && !out_.back().shared && out_.back().owned.size() + data.size() <= coalesce_limit) {
         out_.back().owned.append(data);
     } else {
@@ -154,6 +184,7 @@ void TcpConnection::write_sequence(std::span<const std::string_view> pieces) {
 
 void TcpConnection::write_shared(std::shared_ptr<const std::string> data) {
     if (!data || data->empty() || !writing_allowed()) return;
+    spill_scratch();  // the shared buffer queues behind what was written before it
     buffered_ += data->size();
     out_.push_back(Chunk{{}, std::move(data)});
     after_write_queued();
@@ -168,10 +199,19 @@ void TcpConnection::after_write_queued() {
 }
 
 void TcpConnection::schedule_flush() {
+    if (in_data_received_) {
+        flush_after_callback_ = true;  // read_some() flushes when the callback returns: no post needed
+        return;
+    }
     // While a writability wait is outstanding it will flush; otherwise one flush per turn.
     if (flush_queued_ || write_waiting_) return;
     flush_queued_ = true;
     core_.schedule_flush(shared_from_this());
+}
+
+void TcpConnection::spill_scratch() {
+    if (!in_data_received_ || core_.write_scratch_used == 0) return;
+    out_.push_back(Chunk{std::string(core_.write_scratch(), std::exchange(core_.write_scratch_used, 0)), nullptr});
 }
 
 void TcpConnection::wait_writable() {
@@ -185,32 +225,43 @@ void TcpConnection::wait_writable() {
     });
 }
 
-void TcpConnection::flush() {
+void TcpConnection::flush(std::string_view tail) {
     if (state_ == ConnectionState::disconnected) return;
     std::size_t sent_this_turn = 0;
     bool blocked = false;
-    while (head_ < out_.size()) {
-        std::array<asio::const_buffer, max_iov> iov;
+    while (head_ < out_.size() || !tail.empty()) {
+        std::array<::iovec, max_iov> iov;  // left uninitialised: only the first `count` are used
         std::size_t count = 0;
         for (std::size_t i = head_; i < out_.size() && count < max_iov; ++i) {
             std::string_view v = out_[i].view();
             if (i == head_) v.remove_prefix(head_offset_);
-            iov[count++] = asio::buffer(v.data(), v.size());
+            iov[count++] = ::iovec{const_cast<char*>(v.data()), v.size()};
         }
-        boost::system::error_code ec;
+        const bool tail_sent = count < max_iov && !tail.empty();
+        if (tail_sent) iov[count++] = ::iovec{const_cast<char*>(tail.data()), tail.size()};
+        ::msghdr message{};
+        message.msg_iov = iov.data();
+        message.msg_iovlen = count;
         ++core_.stats.write_calls;
-        std::size_t n = socket_.write_some(std::span<const asio::const_buffer>(iov.data(), count), ec);
-        if (would_block(ec)) {
-            blocked = true;
-            break;
+        ssize_t got = 0;
+        do {
+            got = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            if (would_block_errno()) {
+                blocked = true;
+                break;
+            }
+            return close(Reason::lost(last_error()), false, "write error");
         }
-        if (ec) return close(Reason::lost(ec), false, "write error");
+        auto n = static_cast<std::size_t>(got);
         buffered_ -= n;
         sent_this_turn += n;
-        while (n > 0) {
+        while (n > 0 && head_ < out_.size()) {
             const std::size_t left = out_[head_].view().size() - head_offset_;
             if (n < left) {
                 head_offset_ += n;
+                n = 0;
                 break;
             }
             n -= left;
@@ -218,7 +269,8 @@ void TcpConnection::flush() {
             ++head_;
             head_offset_ = 0;
         }
-        if (sent_this_turn >= max_flush_per_turn && head_ < out_.size()) break;
+        if (tail_sent) tail.remove_prefix(n);
+        if (sent_this_turn >= max_flush_per_turn && (head_ < out_.size() || !tail.empty())) break;
     }
     if (head_ == out_.size()) {
         out_.clear();
@@ -227,6 +279,8 @@ void TcpConnection::flush() {
         out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;
     }
+    // The write scratch is reused by the next callback: what the kernel did not take is copied now.
+    if (!tail.empty()) out_.push_back(Chunk{std::string(tail), nullptr});
     if (producer_ != nullptr && streaming_ && producer_paused_ && buffered_ <= low_water_) {
         producer_paused_ = false;
         Producer* p = producer_;

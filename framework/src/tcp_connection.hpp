@@ -9,6 +9,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "socket_types.hpp"
 #include "weft/delayed_call.hpp"
 #include "weft/protocol.hpp"
 #include "weft/reason.hpp"
@@ -21,12 +22,14 @@ class ReactorCore;
 class TcpConnector;
 
 /// The data path, in order: the socket becomes readable -> read_some() into the reactor's shared buffer
-/// -> protocol.data_received(view). protocol.write() appends to out_ and posts one flush for the turn ->
-/// flush() gathers out_ into one write_some (sendmsg) -> what the kernel did not take waits for
-/// writability. connection_lost is always posted, so it never runs inside a call the protocol made.
+/// -> protocol.data_received(view). What the protocol writes meanwhile goes to the reactor's write scratch
+/// and is sent by one gathered sendmsg right after data_received returns. Writes made at other times
+/// (a timer, another connection's broadcast) go to out_ and are flushed by one posted handler per turn
+/// for all connections. What the kernel does not take waits in out_ for writability. connection_lost
+/// is always posted, so it never runs inside a call the protocol made.
 class TcpConnection final : public Transport, public std::enable_shared_from_this<TcpConnection> {
 public:
-    TcpConnection(ReactorCore& core, asio::ip::tcp::socket socket, std::unique_ptr<Protocol> protocol);
+    TcpConnection(ReactorCore& core, Socket socket, std::unique_ptr<Protocol> protocol);
     ~TcpConnection() override;
 
     /// Attaches the protocol (connection_made) and starts reading. `connector` is set for outgoing ones.
@@ -81,7 +84,11 @@ private:
     void handle_eof();
     void after_write_queued();
     void schedule_flush();
-    void flush();
+    /// Appends what this connection wrote to the write scratch onto out_ (it must wait for the kernel).
+    void spill_scratch();
+    /// Sends out_ and then `tail` (this connection's bytes in the write scratch) in gathered writes; keeps
+    /// what the kernel does not take, and waits for writability or yields for the rest of the turn.
+    void flush(std::string_view tail = {});
     void wait_writable();
     void on_drained();
     void begin_disconnecting(const char* event);
@@ -90,7 +97,7 @@ private:
     void deliver_connection_lost(const Reason& reason);
 
     ReactorCore& core_;
-    asio::ip::tcp::socket socket_;
+    Socket socket_;
     std::unique_ptr<Protocol> protocol_;
     HalfCloseable* half_closeable_ = nullptr;
     std::shared_ptr<TcpConnector> connector_;
@@ -112,6 +119,8 @@ private:
     bool reading_paused_ = false;   // pause_producing()
     bool read_pending_ = false;     // an async_wait(read) or a posted read is outstanding
     bool flush_queued_ = false;     // queued in the reactor's flush batch for this turn
+    bool in_data_received_ = false; // writes go to the write scratch; flush when data_received returns
+    bool flush_after_callback_ = false;
     bool write_waiting_ = false;    // an async_wait(write) is outstanding
     bool eof_received_ = false;
     bool write_shutdown_requested_ = false;

@@ -86,7 +86,7 @@ void TcpConnector::try_endpoint(asio::ip::tcp::resolver::results_type::const_ite
     if (it == endpoints_.end()) return fail(Reason::lost(last, "cannot connect to " + destination() + ": " + last.message()));
     const asio::ip::tcp::endpoint ep = it->endpoint();
     boost::system::error_code ec;
-    socket_ = asio::ip::tcp::socket(core_.io());
+    socket_ = Socket(core_.io());
     socket_.open(ep.protocol(), ec);
     if (!ec && !options_.bind_address.empty()) {
         const auto local = asio::ip::make_address(options_.bind_address, ec);

@@ -6,6 +6,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "socket_types.hpp"
+
 #include "weft/client_factory.hpp"
 #include "weft/connector.hpp"
 #include "weft/delayed_call.hpp"
@@ -46,7 +48,7 @@ private:
     ClientFactory& factory_;
     ConnectOptions options_;
     asio::ip::tcp::resolver resolver_;
-    asio::ip::tcp::socket socket_;
+    Socket socket_;
     asio::ip::tcp::resolver::results_type endpoints_;
     State state_ = State::disconnected;
     std::uint64_t attempt_ = 0;  // guards handlers of an attempt that was stopped

@@ -1,6 +1,9 @@
 #include "tcp_port.hpp"
 
+#include <cerrno>
+
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 
 #include "reactor_core.hpp"
 #include "tcp_connection.hpp"
@@ -44,36 +47,61 @@ void TcpPort::start(std::uint16_t port, const ListenOptions& options) {
 }
 
 void TcpPort::accept() {
-    acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
-        self->on_accept(ec, std::move(s));
+    // A wait, not async_accept: the accept itself is done below, several per turn, and the pending wait's
+    // memory is a small fixed-size operation (idle connections later reuse blocks of that size).
+    acceptor_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!self->listening_ || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            if (self->accept_failed(ec)) self->accept();
+            return;
+        }
+        self->accept_pending();
     });
 }
 
-void TcpPort::on_accept(const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
-    if (!listening_ || ec == asio::error::operation_aborted) return;
-    if (ec) {
-        ++core_.stats.accept_errors;
-        // Out of resources, or an error that would only repeat (EPERM, EINVAL): back off rather than spin.
-        // A peer that gave up before we accepted (ECONNABORTED, EPROTO) is nothing to wait for.
-        if (ec != asio::error::connection_aborted && ec.value() != EPROTO) {
-            backoff_ = std::min<std::chrono::milliseconds>(
-                max_accept_backoff, backoff_.count() == 0 ? std::chrono::milliseconds(min_accept_backoff) : backoff_ * 2);
-            WEFT_LOG(warning) << "accept on " << address().to_string() << " failed: " << ec.message()
-                              << "; pausing accepts for " << backoff_.count() << " ms";
-            backoff_timer_.expires_after(backoff_);
-            backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
-                if (!e && self->listening_) self->accept();
-            });
-            return;
+void TcpPort::accept_pending() {
+    for (std::size_t i = 0; i < max_accepts_per_turn; ++i) {
+        if (!listening_) return;
+        Socket socket(core_.io());
+        boost::system::error_code ec;
+        acceptor_.accept(socket, ec);  // the acceptor is non-blocking: would_block when none is pending
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return accept();
+        if (ec) {
+            if (!accept_failed(ec)) return;
+            continue;
         }
-        WEFT_LOG(debug) << "accept on " << address().to_string() << " failed: " << ec.message() << "; carrying on";
-        return accept();
+        accepted(std::move(socket));
     }
+    // More may be pending, and the edge-triggered wait will not fire again for them: go on next turn,
+    // after the handlers (and the flush) this burst queued.
+    asio::post(core_.io(), [self = shared_from_this()] { self->accept_pending(); });
+}
+
+bool TcpPort::accept_failed(const boost::system::error_code& ec) {
+    ++core_.stats.accept_errors;
+    // A peer that gave up before we accepted (ECONNABORTED, EPROTO) is nothing to wait for.
+    if (ec == asio::error::connection_aborted || ec.value() == EPROTO) {
+        WEFT_LOG(debug) << "accept on " << address().to_string() << " failed: " << ec.message() << "; carrying on";
+        return true;
+    }
+    // Out of resources, or an error that would only repeat (EPERM, EINVAL): back off rather than spin.
+    backoff_ = std::min<std::chrono::milliseconds>(
+        max_accept_backoff, backoff_.count() == 0 ? std::chrono::milliseconds(min_accept_backoff) : backoff_ * 2);
+    WEFT_LOG(warning) << "accept on " << address().to_string() << " failed: " << ec.message()
+                      << "; pausing accepts for " << backoff_.count() << " ms";
+    backoff_timer_.expires_after(backoff_);
+    backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (!e && self->listening_) self->accept_pending();
+    });
+    return false;
+}
+
+void TcpPort::accepted(Socket socket) {
     backoff_ = std::chrono::milliseconds(0);
     ++core_.stats.accepted;
     boost::system::error_code peer_ec;
     const auto peer_ep = socket.remote_endpoint(peer_ec);
-    if (peer_ec) return accept();  // the peer is already gone
+    if (peer_ec) return;  // the peer is already gone
     const Address peer{peer_ep.address().to_string(), peer_ep.port()};
     std::unique_ptr<Protocol> protocol;
     run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(peer); });
@@ -81,13 +109,12 @@ void TcpPort::on_accept(const boost::system::error_code& ec, asio::ip::tcp::sock
         WEFT_LOG(info) << "connection from " << peer.to_string() << " refused by the factory";
         boost::system::error_code ignored;
         socket.close(ignored);
-    } else {
-        protocol->set_factory(&factory_);
-        auto connection = std::make_shared<TcpConnection>(core_, std::move(socket), std::move(protocol));
-        core_.add(connection);
-        connection->start();
+        return;
     }
-    if (listening_) accept();
+    protocol->set_factory(&factory_);
+    auto connection = std::make_shared<TcpConnection>(core_, std::move(socket), std::move(protocol));
+    core_.add(connection);
+    connection->start();
 }
 
 void TcpPort::stop_listening() {

@@ -4,6 +4,8 @@
 #include <memory>
 
 #include <boost/asio/ip/tcp.hpp>
+
+#include "socket_types.hpp"
 #include <boost/asio/steady_timer.hpp>
 
 #include "weft/factory.hpp"
@@ -32,14 +34,23 @@ public:
     /// no busy loop while descriptors are exhausted, and accepting resumes by itself once they are back.
     static constexpr auto min_accept_backoff = std::chrono::milliseconds(10);
     static constexpr auto max_accept_backoff = std::chrono::milliseconds(1000);
+    /// Connections accepted in one turn at most (Twisted's numberAccepts starts at 100). Accepting a burst
+    /// in one turn lets the writes its connection_made calls cause (a chat room's join notices) leave in
+    /// one flush pass instead of one per connection; the cap keeps a connect flood from hogging the loop.
+    static constexpr std::size_t max_accepts_per_turn = 64;
 
 private:
+    /// Waits for the listening socket to be readable (a connection is pending).
     void accept();
-    void on_accept(const boost::system::error_code& ec, asio::ip::tcp::socket socket);
+    /// Accepts what is pending, up to max_accepts_per_turn, then waits again (or continues next turn).
+    void accept_pending();
+    /// False if accepting must pause (out of descriptors): the back-off timer then resumes it.
+    bool accept_failed(const boost::system::error_code& ec);
+    void accepted(Socket socket);
 
     ReactorCore& core_;
     Factory& factory_;
-    asio::ip::tcp::acceptor acceptor_;
+    Acceptor acceptor_;
     asio::steady_timer backoff_timer_;
     std::chrono::milliseconds backoff_{0};
     asio::ip::tcp::endpoint bound_;
