@@ -22,7 +22,6 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
     : owned_(adopted != nullptr ? nullptr : std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
       io_(adopted != nullptr ? adopted : owned_.get()),
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
-      write_scratch_(std::make_unique<char[]>(write_scratch_size)),
       timer_(*io_) {
     timers = std::make_shared<TimerQueue>([this] { return now(); }, [this](TimePoint t) { arm_timer(t); });
 }

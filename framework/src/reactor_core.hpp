@@ -18,6 +18,7 @@
 
 #include "socket_types.hpp"
 #include "timer_queue.hpp"
+#include "write_scratch.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
 
@@ -68,15 +69,8 @@ public:
     static constexpr std::size_t read_buffer_size = 64 * 1024;
     char* read_buffer() noexcept { return read_buffer_.get(); }
 
-    // -- the write scratch: what a connection writes from inside its own data_received --------------
-    // The common reply (an echo, a response) is written while the protocol handles input, and handed to
-    // the kernel right after data_received returns. Such bytes go here instead of into the connection's
-    // own queue, so the reply costs no allocation and an idle connection keeps no output buffer; only
-    // what the kernel does not take at once is copied into the connection. One connection at a time is
-    // inside data_received, so one scratch serves all.
-    static constexpr std::size_t write_scratch_size = 64 * 1024;
-    char* write_scratch() noexcept { return write_scratch_.get(); }
-    std::size_t write_scratch_used = 0;
+    // -- what the connection inside data_received writes: sent when the callback returns ------------
+    WriteScratch write_scratch;
 
     // -- connections, ports, connectors -------------------------------------------------------------
     std::uint64_t next_connection_id() noexcept { return ++last_connection_id_; }
@@ -133,7 +127,6 @@ private:
     std::unique_ptr<asio::io_context> owned_;
     asio::io_context* io_;
     std::unique_ptr<char[]> read_buffer_;
-    std::unique_ptr<char[]> write_scratch_;
     asio::steady_timer timer_;
     std::optional<TimePoint> armed_;
     std::uint64_t last_connection_id_ = 0;

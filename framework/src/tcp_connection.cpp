@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <system_error>
 
 #include <sys/socket.h>
@@ -101,11 +100,15 @@ void TcpConnection::read_some() {
     const auto n = static_cast<std::size_t>(got);
 
     // What the protocol writes now is sent right after it returns, in one gathered write (see write()).
+    const std::string_view input(buffer, n);
+    WriteScratch& scratch = core_.write_scratch;
+    scratch.set_input(input);
     in_data_received_ = true;
-    call_protocol("data_received", [&] { protocol_->data_received(std::string_view(buffer, n)); });
+    call_protocol("data_received", [&] { protocol_->data_received(input); });
     in_data_received_ = false;
-    const std::string_view scratch(core_.write_scratch(), std::exchange(core_.write_scratch_used, 0));
-    if (std::exchange(flush_after_callback_, false) || !scratch.empty()) flush(scratch);
+    scratch.set_input({});
+    if (std::exchange(flush_after_callback_, false) || !scratch.empty()) flush(scratch.pieces());
+    scratch.clear();
     // Paused or closing: resume_producing() re-arms. Already re-armed (paused and resumed inside the
     // callback): one read chain per connection, never two.
     if (read_pending_ || !reading_allowed()) return;
@@ -157,16 +160,25 @@ void TcpConnection::stop_producing() { lose_connection(); }
 
 void TcpConnection::write(std::string_view data) {
     if (data.empty() || !writing_allowed()) return;
+    queue(data);
+    after_write_queued();
+}
+
+void TcpConnection::write_sequence(std::span<const std::string_view> pieces) {
+    if (!writing_allowed()) return;
+    const std::size_t before = buffered_;
+    for (auto piece : pieces) {
+        if (!piece.empty()) queue(piece);
+    }
+    if (buffered_ != before) after_write_queued();  // once for the sequence, as a single write would
+}
+
+void TcpConnection::queue(std::string_view data) {
+    buffered_ += data.size();
     if (in_data_received_ && head_ == out_.size()) {
         // Nothing of ours waits for the kernel: the bytes go to the reactor's write scratch and leave when
         // data_received returns. Ordering holds because out_ stays empty while the scratch is in use.
-        std::size_t& used = core_.write_scratch_used;
-        if (used + data.size() <= ReactorCore::write_scratch_size) {
-            std::memcpy(core_.write_scratch() + used, data.data(), data.size());
-            used += data.size();
-            buffered_ += data.size();
-            return after_write_queued();
-        }
+        if (core_.write_scratch.add(data)) return;
         spill_scratch();
     }
     if (out_.size() > head_ && !out_.back().shared && out_.back().owned.size() + data.size() <= coalesce_limit) {
@@ -174,12 +186,6 @@ void TcpConnection::write(std::string_view data) {
     } else {
         out_.push_back(Chunk{std::string(data), nullptr});
     }
-    buffered_ += data.size();
-    after_write_queued();
-}
-
-void TcpConnection::write_sequence(std::span<const std::string_view> pieces) {
-    for (auto piece : pieces) write(piece);
 }
 
 void TcpConnection::write_shared(std::shared_ptr<const std::string> data) {
@@ -210,8 +216,10 @@ void TcpConnection::schedule_flush() {
 }
 
 void TcpConnection::spill_scratch() {
-    if (!in_data_received_ || core_.write_scratch_used == 0) return;
-    out_.push_back(Chunk{std::string(core_.write_scratch(), std::exchange(core_.write_scratch_used, 0)), nullptr});
+    WriteScratch& scratch = core_.write_scratch;
+    if (!in_data_received_ || scratch.empty()) return;
+    out_.push_back(Chunk{WriteScratch::copy_rest(scratch.pieces()), nullptr});
+    scratch.clear();
 }
 
 void TcpConnection::wait_writable() {
@@ -225,11 +233,12 @@ void TcpConnection::wait_writable() {
     });
 }
 
-void TcpConnection::flush(std::string_view tail) {
+void TcpConnection::flush(std::span<const ::iovec> tail) {
     if (state_ == ConnectionState::disconnected) return;
     std::size_t sent_this_turn = 0;
     bool blocked = false;
-    while (head_ < out_.size() || !tail.empty()) {
+    std::size_t tail_index = 0, tail_offset = 0;  // the tail's first unsent byte
+    while (head_ < out_.size() || tail_index < tail.size()) {
         std::array<::iovec, max_iov> iov;  // left uninitialised: only the first `count` are used
         std::size_t count = 0;
         for (std::size_t i = head_; i < out_.size() && count < max_iov; ++i) {
@@ -237,8 +246,14 @@ void TcpConnection::flush(std::string_view tail) {
             if (i == head_) v.remove_prefix(head_offset_);
             iov[count++] = ::iovec{const_cast<char*>(v.data()), v.size()};
         }
-        const bool tail_sent = count < max_iov && !tail.empty();
-        if (tail_sent) iov[count++] = ::iovec{const_cast<char*>(tail.data()), tail.size()};
+        for (std::size_t i = tail_index; i < tail.size() && count < max_iov; ++i) {
+            iov[count] = tail[i];
+            if (i == tail_index) {
+                iov[count].iov_base = static_cast<char*>(iov[count].iov_base) + tail_offset;
+                iov[count].iov_len -= tail_offset;
+            }
+            ++count;
+        }
         ::msghdr message{};
         message.msg_iov = iov.data();
         message.msg_iovlen = count;
@@ -269,8 +284,17 @@ void TcpConnection::flush(std::string_view tail) {
             ++head_;
             head_offset_ = 0;
         }
-        if (tail_sent) tail.remove_prefix(n);
-        if (sent_this_turn >= max_flush_per_turn && (head_ < out_.size() || !tail.empty())) break;
+        while (n > 0 && tail_index < tail.size()) {
+            const std::size_t left = tail[tail_index].iov_len - tail_offset;
+            if (n < left) {
+                tail_offset += n;
+                break;
+            }
+            n -= left;
+            ++tail_index;
+            tail_offset = 0;
+        }
+        if (sent_this_turn >= max_flush_per_turn && (head_ < out_.size() || tail_index < tail.size())) break;
     }
     if (head_ == out_.size()) {
         out_.clear();
@@ -279,8 +303,9 @@ void TcpConnection::flush(std::string_view tail) {
         out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;
     }
-    // The write scratch is reused by the next callback: what the kernel did not take is copied now.
-    if (!tail.empty()) out_.push_back(Chunk{std::string(tail), nullptr});
+    // The write scratch and the read buffer are reused by the next callback: what the kernel did not
+    // take of the tail is copied now.
+    if (tail_index < tail.size()) out_.push_back(Chunk{WriteScratch::copy_rest(tail, tail_index, tail_offset), nullptr});
     if (producer_ != nullptr && streaming_ && producer_paused_ && buffered_ <= low_water_) {
         producer_paused_ = false;
         Producer* p = producer_;

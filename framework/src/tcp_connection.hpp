@@ -4,8 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
+
+#include <sys/uio.h>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -82,13 +85,15 @@ private:
     void read_some();
     void wait_readable();
     void handle_eof();
+    /// Queues non-empty `data` (write scratch or out_) and counts it; after_write_queued() follows.
+    void queue(std::string_view data);
     void after_write_queued();
     void schedule_flush();
     /// Appends what this connection wrote to the write scratch onto out_ (it must wait for the kernel).
     void spill_scratch();
-    /// Sends out_ and then `tail` (this connection's bytes in the write scratch) in gathered writes; keeps
+    /// Sends out_ and then `tail` (this connection's pieces of the write scratch) in gathered writes; keeps
     /// what the kernel does not take, and waits for writability or yields for the rest of the turn.
-    void flush(std::string_view tail = {});
+    void flush(std::span<const ::iovec> tail = {});
     void wait_writable();
     void on_drained();
     void begin_disconnecting(const char* event);

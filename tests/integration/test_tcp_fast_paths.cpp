@@ -59,6 +59,56 @@ TEST_CASE("writes inside data_received keep their order across copies, shared bu
     CHECK(client.lost->clean());
 }
 
+TEST_CASE("views of the input and copies written in one callback keep their order, past the piece limit", "[tcp][write]") {
+    // The server answers each chunk with "<" slice ">" for every 600-byte slice: large slices are sent
+    // from the read buffer, the markers are copied, and a 64 KiB chunk makes far more pieces than the
+    // scratch holds, so it spills into the queue midway. The client strips the markers and must get back
+    // exactly what it sent.
+    const std::string sent = block(3, 64 * 1024);
+    weft::Reactor reactor;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_data = [](Recorder& r, std::string_view data) {
+            for (std::size_t at = 0; at < data.size(); at += 600) {
+                r.transport().write("<");
+                r.transport().write(data.substr(at, 600));
+                r.transport().write(">");
+            }
+        };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    std::string unwrapped;
+    bool well_formed = true;
+    LambdaClientFactory client([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) { r.transport().write(sent); };
+        p->on_data = [&](Recorder& r, std::string_view) {
+            // Take every complete <...> group; a group holds at most 600 bytes and no markers.
+            std::size_t at = 0;
+            while (at < r.received.size()) {
+                if (r.received[at] != '<') {
+                    well_formed = false;
+                    break;
+                }
+                const std::size_t close = r.received.find('>', at);
+                if (close == std::string::npos) break;
+                if (close - at - 1 > 600) well_formed = false;
+                unwrapped.append(r.received, at + 1, close - at - 1);
+                at = close + 1;
+            }
+            r.received.erase(0, at);
+            if (unwrapped.size() >= sent.size() || !well_formed) r.transport().lose_connection();
+        };
+        return p;
+    });
+    client.on_end = [&] { reactor.stop(); };
+    reactor.connect_tcp("127.0.0.1", port->port(), client);
+    REQUIRE(run_bounded(reactor));
+    CHECK(well_formed);
+    CHECK(unwrapped == sent);
+}
+
 TEST_CASE("replies to a peer that is not reading are kept when the kernel takes only part of them", "[tcp][write]") {
     // The client sends one request at a time and reads nothing. Each 60 KiB reply fits the write scratch
     // and is sent when data_received returns, until the kernel's buffers are full and it takes only part
@@ -107,6 +157,50 @@ TEST_CASE("replies to a peer that is not reading are kept when the kernel takes 
     reactor.connect_tcp("127.0.0.1", port->port(), client);
     REQUIRE(run_bounded(reactor, std::chrono::seconds(60)));
     CHECK(kept_part);  // the kernel refused part of a reply: the path under test was taken
+    CHECK(matched);
+}
+
+TEST_CASE("an echo of the input to a peer that is not reading arrives intact", "[tcp][write]") {
+    // Large views of the input are sent from the reactor's read buffer without a copy. The client sends
+    // 16 MiB and reads nothing until the server has received it all, so the kernel refuses part of the
+    // echo again and again: each time the refused part must be copied out before the next read reuses the
+    // buffer. Every byte is checked.
+    const std::string sent = block(7, 16 * 1024 * 1024);
+    weft::Reactor reactor;
+    std::size_t server_got = 0, most_buffered = 0;
+    weft::Transport* client_transport = nullptr;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_data = [&](Recorder& r, std::string_view data) {
+            r.transport().write(data);
+            server_got += data.size();
+            reactor.call_soon([&] {
+                most_buffered = std::max(most_buffered, r.transport().buffered_bytes());
+                if (server_got == sent.size()) client_transport->resume_producing();
+            });
+        };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    bool matched = false;
+    LambdaClientFactory client([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            client_transport = &r.transport();
+            r.transport().pause_producing();
+            r.transport().write(sent);
+        };
+        p->on_data = [&](Recorder& r, std::string_view) {
+            if (r.received.size() < sent.size()) return;
+            matched = r.received == sent;
+            r.transport().lose_connection();
+        };
+        return p;
+    });
+    client.on_end = [&] { reactor.stop(); };
+    reactor.connect_tcp("127.0.0.1", port->port(), client);
+    REQUIRE(run_bounded(reactor, std::chrono::seconds(60)));
+    CHECK(most_buffered > 0);  // the kernel refused part of the echo: the path under test was taken
     CHECK(matched);
 }
 
