@@ -40,6 +40,9 @@ TcpConnection::TcpConnection(ReactorCore& core, Socket socket, std::unique_ptr<P
     boost::system::error_code ec;
     peer_ = socket_.remote_endpoint(ec);
     socket_.non_blocking(true, ec);
+    // weft already gathers a turn's writes into one sendmsg, so Nagle's algorithm would only hold small
+    // replies back waiting for an ACK. Off by default, as in Go; set_tcp_nodelay(false) turns it back on.
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 TcpConnection::~TcpConnection() = default;

@@ -195,3 +195,61 @@ TEST_CASE("state transitions are logged at debug level with the connection's id 
     CHECK(log.find(prefix + "connected -> disconnecting (lose_connection)") != std::string::npos);
     CHECK(log.find(prefix + "disconnecting -> disconnected (flushed)") != std::string::npos);
 }
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+namespace {
+/// TCP_NODELAY of this process's socket bound to local port `port` and connected to peer port `peer`;
+/// -1 if there is none. The transport does not expose its descriptor, but the test runs in-process.
+int nodelay_of(std::uint16_t port, std::uint16_t peer) {
+    int found = -1;
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) return -1;
+    while (dirent* entry = readdir(dir)) {
+        const int fd = std::atoi(entry->d_name);
+        ::sockaddr_in local{}, remote{};
+        ::socklen_t a = sizeof local, b = sizeof remote;
+        if (fd <= 2 || ::getsockname(fd, reinterpret_cast<::sockaddr*>(&local), &a) != 0 ||
+            ::getpeername(fd, reinterpret_cast<::sockaddr*>(&remote), &b) != 0 || local.sin_family != AF_INET ||
+            ntohs(local.sin_port) != port || ntohs(remote.sin_port) != peer) {
+            continue;
+        }
+        int value = 0;
+        ::socklen_t size = sizeof value;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &size) == 0) found = value != 0 ? 1 : 0;
+    }
+    closedir(dir);
+    return found;
+}
+}  // namespace
+
+TEST_CASE("TCP connections start with TCP_NODELAY on; set_tcp_nodelay(false) turns it off", "[tcp]") {
+    weft::Reactor reactor;
+    int server_default = -1, client_default = -1, server_after_off = -1;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            const auto host = r.transport().host().port, peer = r.transport().peer().port;
+            server_default = nodelay_of(host, peer);
+            CHECK(r.transport().set_tcp_nodelay(false));
+            server_after_off = nodelay_of(host, peer);
+            r.transport().lose_connection();
+        };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    LambdaClientFactory client([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) { client_default = nodelay_of(r.transport().host().port, r.transport().peer().port); };
+        return p;
+    });
+    client.on_end = [&] { reactor.stop(); };
+    reactor.connect_tcp("127.0.0.1", port->port(), client);
+    REQUIRE(run_bounded(reactor));
+    CHECK(server_default == 1);
+    CHECK(client_default == 1);
+    CHECK(server_after_off == 0);
+}

@@ -66,7 +66,8 @@ public:
     /// Defaults: 64 KiB and 16 KiB. Requires low <= high.
     virtual void set_write_buffer_limits(std::size_t high, std::size_t low) = 0;
 
-    /// TCP_NODELAY (Nagle off). Returns false where the transport has no such option.
+    /// TCP_NODELAY (Nagle off). TCP connections start with it on: weft gathers each turn's writes into one
+    /// system call itself (Twisted leaves it off). Returns false where the transport has no such option.
     virtual bool set_tcp_nodelay(bool enabled) = 0;
     /// SO_KEEPALIVE. Returns false where the transport has no such option.
     virtual bool set_tcp_keepalive(bool enabled) = 0;
