@@ -1,13 +1,18 @@
 #include "weft/reconnecting_client_factory.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "weft/log.hpp"
 
 namespace weft {
 
 ReconnectingClientFactory::~ReconnectingClientFactory() {
-    if (call_.active()) call_.cancel();
+    // A retry that will never run: the connector the reactor kept for it (which refers to this factory)
+    // must go too.
+    if (!call_.active()) return;
+    call_.cancel();
+    if (connector_ != nullptr) connector_->retry_abandoned();
 }
 
 void ReconnectingClientFactory::client_connection_failed(Connector& connector, const Reason& reason) {
@@ -33,6 +38,7 @@ void ReconnectingClientFactory::retry(Connector& connector) {
     ++retries_;
     if (max_retries && retries_ > *max_retries) {
         WEFT_LOG(info) << "abandoning " << connector.destination() << " after " << *max_retries << " retries";
+        connector_ = nullptr;  // no retry keeps it alive: it may be gone once this callback returns
         return;
     }
     delay_ = std::min(delay_ * factor, max_delay);
@@ -46,9 +52,18 @@ void ReconnectingClientFactory::retry(Connector& connector) {
 }
 
 void ReconnectingClientFactory::stop_trying() {
-    if (call_.active()) call_.cancel();
     continue_trying_ = false;
-    if (connector_ != nullptr && connector_->state() == Connector::State::connecting) connector_->stop_connecting();
+    // Forgotten in any case: the reactor keeps a connector only while it connects, is connected or waits
+    // for a retry, so a pointer kept past this call could outlive it.
+    Connector* connector = std::exchange(connector_, nullptr);
+    const bool had_retry = call_.active();
+    if (had_retry) call_.cancel();
+    if (connector == nullptr) return;
+    if (connector->state() == Connector::State::connecting) {
+        connector->stop_connecting();
+    } else if (had_retry) {
+        connector->retry_abandoned();  // it was waiting, disconnected, for the retry
+    }
 }
 
 void ReconnectingClientFactory::reset_delay() {

@@ -162,6 +162,10 @@ void TcpConnector::connection_lost(const Reason& reason) {
     settle();
 }
 
+void TcpConnector::retry_abandoned() {
+    if (state_ == State::disconnected) core_.release(shared_from_this());  // settle() kept us for the retry
+}
+
 void TcpConnector::settle() {
     if (state_ != State::disconnected) return;  // the factory connected again from its callback
     if (factory_started_) {

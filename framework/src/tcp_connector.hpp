@@ -31,6 +31,11 @@ public:
     [[nodiscard]] State state() const noexcept override { return state_; }
     [[nodiscard]] std::string destination() const override;
 
+private:
+    void retry_abandoned() override;
+
+public:
+
     /// Called by the connection once its protocol has heard connection_lost.
     void connection_lost(const Reason& reason);
 

@@ -147,6 +147,49 @@ TEST_CASE("a ReconnectingClientFactory on the reactor reconnects once the server
     CHECK(factory.retries() == 0);  // reset_delay() on success
 }
 
+TEST_CASE("the reactor releases a connector whose reconnecting factory stopped trying or went away", "[tcp][reconnecting]") {
+    // Nothing listens on the port, so each attempt fails and the factory schedules a retry; the reactor
+    // keeps the disconnected connector for it. Once the retry is given up (stop_trying, or the factory is
+    // destroyed) the reactor must let the connector go, not keep it until the reactor itself is destroyed.
+    const bool destroy_factory = GENERATE(false, true);
+    weft::Reactor reactor;
+    std::uint16_t port_number = 0;
+    {
+        asio::ip::tcp::acceptor probe(reactor.context(), {asio::ip::make_address("127.0.0.1"), 0});
+        port_number = probe.local_endpoint().port();
+    }
+    struct Factory : weft::ReconnectingClientFactory {
+        using ReconnectingClientFactory::ReconnectingClientFactory;
+        std::function<void()> on_failure;
+        std::unique_ptr<weft::Protocol> build_protocol(const weft::Address&) override { return nullptr; }
+        void client_connection_failed(weft::Connector& c, const weft::Reason& r) override {
+            ReconnectingClientFactory::client_connection_failed(c, r);
+            on_failure();
+        }
+    };
+    auto factory = std::make_unique<Factory>(reactor, 7);
+    factory->initial_delay = 60;  // the retry stays pending for the whole test
+    factory->jitter = 0;
+    std::weak_ptr<weft::Connector> connector = reactor.connect_tcp("127.0.0.1", port_number, *factory);
+    bool retry_was_pending = false, released = false;
+    factory->on_failure = [&] {
+        reactor.call_soon([&] {  // after the connector settled, waiting for its retry
+            retry_was_pending = factory->pending_retry().active();
+            const bool kept = !connector.expired();
+            if (destroy_factory) {
+                factory.reset();
+            } else {
+                factory->stop_trying();
+            }
+            released = kept && connector.expired();
+            reactor.stop();
+        });
+    };
+    REQUIRE(run_bounded(reactor));
+    CHECK(retry_was_pending);
+    CHECK(released);
+}
+
 TEST_CASE("parse_log_level and init_logging reject unknown levels", "[log]") {
     CHECK(weft::parse_log_level("trace") == weft::LogLevel::trace);
     CHECK(weft::parse_log_level("warn") == weft::LogLevel::warning);

@@ -6,7 +6,8 @@
 
 namespace weft {
 
-/// Returned by Reactor::connect_tcp. The reactor keeps it alive while it is connecting or connected.
+/// Returned by Reactor::connect_tcp. The reactor keeps it alive while it is connecting or connected, and
+/// while a ReconnectingClientFactory has a retry of it scheduled.
 /// Contract: connect() starts a new attempt from the disconnected state (ReconnectingClientFactory uses
 /// it); stop_connecting() aborts an attempt in progress (the factory gets client_connection_failed);
 /// disconnect() stops an attempt or loses the connection.
@@ -26,6 +27,12 @@ protected:
     Connector() = default;
     Connector(const Connector&) = default;
     Connector& operator=(const Connector&) = default;
+
+private:
+    friend class ReconnectingClientFactory;
+    /// The reconnecting factory dropped the retry it had scheduled (stop_trying, or the factory went away):
+    /// a disconnected connector that the reactor kept alive for that retry may now be released.
+    virtual void retry_abandoned() {}
 };
 
 }  // namespace weft

@@ -35,7 +35,8 @@ public:
 
     /// Schedules connector.connect() after the current delay, then grows the delay.
     void retry(Connector& connector);
-    /// Stop retrying: cancels a scheduled retry and stops an attempt in progress.
+    /// Stop retrying: cancels a scheduled retry (the reactor then lets the waiting connector go) and
+    /// stops an attempt in progress. Destroying the factory also cancels a scheduled retry.
     void stop_trying();
     /// Back to initial_delay and zero retries; call it when a connection succeeded.
     void reset_delay();
