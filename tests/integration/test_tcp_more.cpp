@@ -103,13 +103,17 @@ TEST_CASE("connect binds the local address it is given", "[tcp][connect]") {
     CHECK(server_saw == "127.0.0.2");
 }
 
+namespace {
+/// A loopback port nothing listens on (bound once by the OS's choice, then closed).
+std::uint16_t unused_port(weft::Reactor& reactor) {
+    asio::ip::tcp::acceptor probe(reactor.context(), {asio::ip::make_address("127.0.0.1"), 0});
+    return probe.local_endpoint().port();
+}
+}  // namespace
+
 TEST_CASE("a ReconnectingClientFactory on the reactor reconnects once the server appears", "[tcp][reconnecting]") {
     weft::Reactor reactor;
-    std::uint16_t port_number = 0;
-    {
-        asio::ip::tcp::acceptor probe(reactor.context(), {asio::ip::make_address("127.0.0.1"), 0});
-        port_number = probe.local_endpoint().port();
-    }
+    const std::uint16_t port_number = unused_port(reactor);
     struct Factory : weft::ReconnectingClientFactory {
         using ReconnectingClientFactory::ReconnectingClientFactory;
         int failures = 0;
@@ -153,11 +157,7 @@ TEST_CASE("the reactor releases a connector whose reconnecting factory stopped t
     // destroyed) the reactor must let the connector go, not keep it until the reactor itself is destroyed.
     const bool destroy_factory = GENERATE(false, true);
     weft::Reactor reactor;
-    std::uint16_t port_number = 0;
-    {
-        asio::ip::tcp::acceptor probe(reactor.context(), {asio::ip::make_address("127.0.0.1"), 0});
-        port_number = probe.local_endpoint().port();
-    }
+    const std::uint16_t port_number = unused_port(reactor);
     struct Factory : weft::ReconnectingClientFactory {
         using ReconnectingClientFactory::ReconnectingClientFactory;
         std::function<void()> on_failure;
