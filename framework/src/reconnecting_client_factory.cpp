@@ -8,11 +8,9 @@
 namespace weft {
 
 ReconnectingClientFactory::~ReconnectingClientFactory() {
-    // A retry that will never run: the connector the reactor kept for it (which refers to this factory)
-    // must go too.
-    if (!call_.active()) return;
-    call_.cancel();
-    if (connector_ != nullptr) connector_->retry_abandoned();
+    // Only the retry is cancelled: the connector may already be gone (a test's own, declared after the
+    // factory), so it is not touched. Call stop_trying() first to let the reactor release it.
+    if (call_.active()) call_.cancel();
 }
 
 void ReconnectingClientFactory::client_connection_failed(Connector& connector, const Reason& reason) {

@@ -104,17 +104,20 @@ TEST_CASE("reconnecting: stop_trying cancels the pending retry and stops an atte
     CHECK(d.abandoned == 0);  // an attempt in progress is stopped instead
 }
 
-TEST_CASE("reconnecting: a factory destroyed with a retry pending gives its connector up", "[reconnecting]") {
+TEST_CASE("reconnecting: a factory destroyed with a retry pending cancels it and leaves the connector alone", "[reconnecting]") {
+    // The connector goes first here; the factory's destructor must not touch it (the sanitizer builds
+    // would report it), and the retry must never run.
     weft::testing::Clock clock;
-    FakeConnector c;
     {
         Factory f(clock, 1);
-        f.client_connection_failed(c, refused);
-        REQUIRE(f.pending_retry().active());
+        {
+            FakeConnector c;
+            f.client_connection_failed(c, refused);
+            REQUIRE(f.pending_retry().active());
+        }
     }
-    CHECK(c.abandoned == 1);
+    CHECK(clock.pending_calls().empty());
     clock.advance(1h);
-    CHECK(c.connects == 0);
 }
 
 TEST_CASE("reconnecting: reset_delay starts over from initial_delay", "[reconnecting]") {

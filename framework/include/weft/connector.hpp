@@ -30,8 +30,8 @@ protected:
 
 private:
     friend class ReconnectingClientFactory;
-    /// The reconnecting factory dropped the retry it had scheduled (stop_trying, or the factory went away):
-    /// a disconnected connector that the reactor kept alive for that retry may now be released.
+    /// The reconnecting factory dropped the retry it had scheduled (stop_trying): a disconnected connector
+    /// that the reactor kept alive for that retry may now be released.
     virtual void retry_abandoned() {}
 };
 

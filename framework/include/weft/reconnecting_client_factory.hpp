@@ -36,7 +36,8 @@ public:
     /// Schedules connector.connect() after the current delay, then grows the delay.
     void retry(Connector& connector);
     /// Stop retrying: cancels a scheduled retry (the reactor then lets the waiting connector go) and
-    /// stops an attempt in progress. Destroying the factory also cancels a scheduled retry.
+    /// stops an attempt in progress. Destroying the factory cancels a scheduled retry too, but without
+    /// stop_trying() the reactor keeps the waiting connector until the reactor itself is destroyed.
     void stop_trying();
     /// Back to initial_delay and zero retries; call it when a connection succeeded.
     void reset_delay();
