@@ -31,15 +31,12 @@ public:
     [[nodiscard]] State state() const noexcept override { return state_; }
     [[nodiscard]] std::string destination() const override;
 
-private:
-    void retry_abandoned() override;
-
-public:
-
     /// Called by the connection once its protocol has heard connection_lost.
     void connection_lost(const Reason& reason);
 
 private:
+    /// Releases this connector from the reactor if it was only kept for the abandoned retry.
+    void retry_abandoned() override;
     void connect_to(asio::ip::tcp::resolver::results_type endpoints);
     void try_endpoint(asio::ip::tcp::resolver::results_type::const_iterator it, boost::system::error_code last);
     void connected();
