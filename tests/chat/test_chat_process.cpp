@@ -1,14 +1,12 @@
 // The real binaries: weft-chat drained by SIGTERM, and weft-chat-client driven through pipes. Children
-// are started with posix_spawn; their exit is awaited on a pidfd with a deadline.
+// are weft_test::ChildProcess (tests/support/child_process.hpp): every wait has a deadline.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,8 @@
 #include <vector>
 
 #include "chat_test_client.hpp"
+#include "support/child_process.hpp"
+#include "support/pipe.hpp"
 #include "weft/standard_io.hpp"
 
 #ifndef WEFT_CHAT_BINARY
@@ -28,86 +28,21 @@
 #error "WEFT_CHAT_CLIENT_BINARY must name the weft-chat-client executable"
 #endif
 
-extern char** environ;
-
 using namespace chat_test;
+using weft_test::ChildProcess;
+using weft_test::make_pipe;
+using weft_test::Pipe;
 using weft_test::run_bounded;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Pipe {
-    int read = -1;
-    int write = -1;
-};
-
-Pipe make_pipe() {
-    int fds[2];
-    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    return {fds[0], fds[1]};
-}
-
-/// A child process; killed and reaped if the test ends without waiting for it.
-class Child {
-public:
-    /// Starts `argv` with its stdin and stdout on the given descriptors (-1: inherit).
-    Child(std::vector<std::string> argv, int in_fd, int out_fd) {
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
-        if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-        std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
-        args.push_back(nullptr);
-        const int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        REQUIRE(rc == 0);
-        // glibc 2.36 declares pidfd_open without extern "C": call it directly.
-        pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-        REQUIRE(pidfd_ >= 0);
-    }
-    ~Child() {
-        if (!reaped_) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        ::close(pidfd_);
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-
-    void signal(int signo) const { REQUIRE(::kill(pid_, signo) == 0); }
-
-    /// The exit status once the child has exited, or nullopt if it has not within `limit`.
-    std::optional<int> wait(std::chrono::milliseconds limit) {
-        pollfd p{pidfd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return std::nullopt;
-        int status = 0;
-        REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-        reaped_ = true;
-        return status;
-    }
-
-private:
-    pid_t pid_ = -1;
-    int pidfd_ = -1;
-    bool reaped_ = false;
-};
-
-/// Reads one line from `fd` (blocking, but bounded by `limit`), without its "\n".
-std::string read_line(int fd, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::string line;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        pollfd p{fd, POLLIN, 0};
-        REQUIRE(left.count() > 0);
-        REQUIRE(::poll(&p, 1, static_cast<int>(left.count())) == 1);
-        char c = 0;
-        REQUIRE(::read(fd, &c, 1) == 1);
-        if (c == '\n') return line;
-        line.push_back(c);
-    }
+/// The child's stdin and stdout on the given pipe ends.
+weft_test::ChildOptions on_fds(int in_fd, int out_fd) {
+    weft_test::ChildOptions options;
+    options.stdin_fd = in_fd;
+    options.stdout_fd = out_fd;
+    return options;
 }
 
 /// Test-side clients of a server at 127.0.0.1:port.
@@ -146,12 +81,9 @@ public:
 }  // namespace
 
 TEST_CASE("weft-chat: SIGTERM tells everyone, flushes what is owed, and exits 0", "[chat][process]") {
-    Pipe out = make_pipe();
-    Child server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
-                  "--log-level", "warning"},
-                 -1, out.write);
-    ::close(out.write);
-    const std::string listening = read_line(out.read, 10s);
+    ChildProcess server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
+                  "--log-level", "warning"});
+    const std::string listening = server.read_line(10s).value_or("");
     REQUIRE(listening.starts_with("listening on 127.0.0.1:"));
     const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
     REQUIRE(port != 0);
@@ -196,17 +128,13 @@ TEST_CASE("weft-chat: SIGTERM tells everyone, flushes what is owed, and exits 0"
     REQUIRE(!talker.lines.empty());
     CHECK(talker.lines.back() == "* server shutting down");
     CHECK_FALSE(reader.has("* " + talker.name + " left"));  // departures at shutdown are not announced
-    ::close(out.read);
 }
 
 TEST_CASE("weft-chat: SIGTERM with a client that never reads still exits 0 after --shutdown-timeout",
           "[chat][process]") {
-    Pipe out = make_pipe();
-    Child server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
-                  "--shutdown-timeout", "0.5", "--log-level", "error"},
-                 -1, out.write);
-    ::close(out.write);
-    const std::string listening = read_line(out.read, 10s);
+    ChildProcess server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
+                  "--shutdown-timeout", "0.5", "--log-level", "error"});
+    const std::string listening = server.read_line(10s).value_or("");
     REQUIRE(listening.starts_with("listening on 127.0.0.1:"));
     const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
 
@@ -247,19 +175,14 @@ TEST_CASE("weft-chat: SIGTERM with a client that never reads still exits 0 after
     CHECK(took >= 400ms);  // it did wait for the stuck client's output...
     CHECK(took < 5s);      // ...but only for about --shutdown-timeout
     ::close(stuck);
-    ::close(out.read);
 }
 
 TEST_CASE("weft-chat: --help lists every option, a bad option exits 2", "[chat][process]") {
     {
-        Pipe out = make_pipe();
-        Child help({WEFT_CHAT_BINARY, "--help"}, -1, out.write);
-        ::close(out.write);
+        ChildProcess help({WEFT_CHAT_BINARY, "--help"});
         std::string text;
-        char buf[4096];
-        for (ssize_t n; (n = ::read(out.read, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-        ::close(out.read);
-        for (const char* option : {"--host", "--port", "--max-line", "--max-clients", "--send-buffer-limit",
+        while (auto line = help.read_line(10s)) text += *line + "\n";  // to the end of its output
+            for (const char* option : {"--host", "--port", "--max-line", "--max-clients", "--send-buffer-limit",
                                    "--idle-timeout", "--shutdown-timeout", "--log-level"}) {
             CHECK(text.find(option) != std::string::npos);
         }
@@ -267,7 +190,7 @@ TEST_CASE("weft-chat: --help lists every option, a bad option exits 2", "[chat][
         REQUIRE(status);
         CHECK(WEXITSTATUS(*status) == 0);
     }
-    Child bad({WEFT_CHAT_BINARY, "--max-line", "1"}, -1, -1);
+    ChildProcess bad({WEFT_CHAT_BINARY, "--max-line", "1"});
     const auto status = bad.wait(10s);
     REQUIRE(status);
     CHECK(WEXITSTATUS(*status) == 2);
@@ -280,7 +203,7 @@ TEST_CASE("weft-chat-client: typed lines reach the server, server lines are prin
     Record peer;
     Pipe keyboard = make_pipe();
     Pipe screen = make_pipe();
-    std::optional<Child> client;
+    std::optional<ChildProcess> client;
     std::unique_ptr<weft::StandardIO> terminal;
     std::string client_name;
     bool screen_lost = false;
@@ -290,7 +213,7 @@ TEST_CASE("weft-chat-client: typed lines reach the server, server lines are prin
 
     peer.on_welcome = [&](Record&) {
         client.emplace(std::vector<std::string>{WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(loop.port->port())},
-                       keyboard.read, screen.write);
+                       on_fds(keyboard.read, screen.write));
         ::close(keyboard.read);
         ::close(screen.write);
         auto s = std::make_unique<Screen>();
@@ -341,14 +264,14 @@ TEST_CASE("weft-chat-client: everything the server sent before closing is printe
     Record peer;
     Pipe keyboard = make_pipe();
     Pipe screen = make_pipe();
-    std::optional<Child> client;
+    std::optional<ChildProcess> client;
     std::unique_ptr<weft::StandardIO> terminal;
     std::string client_name;
     constexpr std::size_t lines = 3000;  // 300 KB: far more than the client's stdout pipe holds
 
     peer.on_welcome = [&](Record&) {
         client.emplace(std::vector<std::string>{WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(loop.port->port())},
-                       keyboard.read, screen.write);
+                       on_fds(keyboard.read, screen.write));
         ::close(keyboard.read);
         ::close(screen.write);
         auto s = std::make_unique<Screen>();
@@ -389,7 +312,7 @@ TEST_CASE("weft-chat-client: SIGINT closes the connection and exits 0", "[chat][
     Record peer;
     Pipe keyboard = make_pipe();
     Pipe screen = make_pipe();
-    std::optional<Child> client;
+    std::optional<ChildProcess> client;
     std::unique_ptr<weft::StandardIO> terminal;
     std::string client_name;
     bool screen_lost = false;
@@ -398,7 +321,7 @@ TEST_CASE("weft-chat-client: SIGINT closes the connection and exits 0", "[chat][
     };
     peer.on_welcome = [&](Record&) {
         client.emplace(std::vector<std::string>{WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(loop.port->port())},
-                       keyboard.read, screen.write);
+                       on_fds(keyboard.read, screen.write));
         ::close(keyboard.read);
         ::close(screen.write);
         auto s = std::make_unique<Screen>();
@@ -434,7 +357,7 @@ TEST_CASE("weft-chat-client: cannot connect -> exit status 1", "[chat][process]"
     }
     Pipe keyboard = make_pipe();
     Pipe screen = make_pipe();
-    Child client({WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(port)}, keyboard.read, screen.write);
+    ChildProcess client({WEFT_CHAT_CLIENT_BINARY, "127.0.0.1", std::to_string(port)}, on_fds(keyboard.read, screen.write));
     ::close(keyboard.read);
     ::close(screen.write);
     const auto status = client.wait(10s);

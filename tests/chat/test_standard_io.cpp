@@ -13,24 +13,16 @@
 #include <string>
 
 #include "support/loop.hpp"
+#include "support/pipe.hpp"
 #include "weft/standard_io.hpp"
 
 using weft_test::Recorder;
+using weft_test::make_pipe;
+using weft_test::Pipe;
 using weft_test::run_bounded;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Pipe {
-    int read = -1;
-    int write = -1;
-};
-
-Pipe make_pipe() {
-    int fds[2];
-    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    return {fds[0], fds[1]};
-}
 
 std::string pattern(std::size_t n) {
     std::string s(n, '\0');

@@ -3,12 +3,8 @@
 // read its memory, descriptors and CPU time from /proc), the figures we read there, bounded polling, and a
 // line client on raw Boost.Asio so that thousands of them run on one io_context.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -33,6 +29,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "support/child_process.hpp"
 
 namespace reliability {
 
@@ -122,98 +120,25 @@ bool poll_until(F&& done, std::chrono::milliseconds limit) {
     return true;
 }
 
-/// One of our servers as a child process, like tests/support/child_process.hpp, but we need its pid for
-/// /proc and sometimes a lower descriptor limit (soft and hard) set in the child before exec.
-class Server {
+/// One of our servers as a child process (tests/support/child_process.hpp), optionally with a lower
+/// descriptor limit (soft and hard), and the port from its "listening on HOST:PORT" line.
+class Server : public weft_test::ChildProcess {
 public:
-    explicit Server(std::vector<std::string> argv, std::optional<rlim_t> nofile = std::nullopt) {
-        int out[2];
-        if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-        pid_ = fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            // A test that crashes must not leave its server behind.
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            dup2(out[1], STDOUT_FILENO);
-            // Only stdin, stdout and stderr: a descriptor inherited from ctest or a shell would count in
-            // the server's /proc figures and, numbered above a lowered limit, sit outside it.
-            close_range(3, ~0U, 0);
-            if (nofile) {
-                // Hard limit too: weft-chat lifts its soft limit to the hard one.
-                rlimit l{*nofile, *nofile};
-                setrlimit(RLIMIT_NOFILE, &l);
-            }
-            std::vector<char*> args;
-            for (auto& a : argv) args.push_back(a.data());
-            args.push_back(nullptr);
-            execv(args[0], args.data());
-            _exit(127);
-        }
-        close(out[1]);
-        out_ = out[0];
-        port_ = read_listening_port();
-    }
-    ~Server() {
-        if (pid_ > 0 && !status_) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-        }
-        if (out_ >= 0) close(out_);
-    }
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
+    explicit Server(std::vector<std::string> argv, std::optional<rlim_t> nofile = std::nullopt)
+        : ChildProcess(std::move(argv), with_limit(nofile)), port_(read_listening_port()) {}
 
-    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-    /// The port from its "listening on HOST:PORT" line; 0 if it never said.
+    /// 0 if it never said.
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     [[nodiscard]] tcp::endpoint endpoint() const { return {asio::ip::make_address("127.0.0.1"), port_}; }
-    void signal(int signo) const { kill(pid_, signo); }
-
-    /// True while the process has not exited (it is reaped here if it has).
-    bool alive() {
-        if (status_) return false;
-        int st = 0;
-        if (waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
-        return !status_;
-    }
-    /// The wait status once it ended, or nullopt if it did not within `limit`.
-    std::optional<int> wait(std::chrono::milliseconds limit) {
-        poll_until([&] { return !alive(); }, limit);
-        return status_;
-    }
-    [[nodiscard]] std::optional<int> status() const { return status_; }
-    /// "running", "exited N" or "killed by signal N": for the figures when something went wrong.
-    std::string describe() {
-        if (alive()) return "running";
-        if (WIFEXITED(*status_)) return "exited " + std::to_string(WEXITSTATUS(*status_));
-        if (WIFSIGNALED(*status_)) return "killed by signal " + std::to_string(WTERMSIG(*status_));
-        return "status " + std::to_string(*status_);
-    }
 
 private:
-    std::uint16_t read_listening_port() {
-        std::string line;
-        const auto deadline = steady::now() + 10s;
-        for (;;) {
-            if (auto nl = line.find('\n'); nl != std::string::npos) {
-                line.resize(nl);
-                if (line.rfind("listening on ", 0) != 0) return 0;
-                return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-            }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-            if (left.count() <= 0) return 0;
-            pollfd p{out_, POLLIN, 0};
-            if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            char c = 0;
-            if (read(out_, &c, 1) != 1) return 0;
-            line.push_back(c);
-        }
+    static weft_test::ChildOptions with_limit(std::optional<rlim_t> nofile) {
+        weft_test::ChildOptions options;
+        options.nofile = nofile;
+        return options;
     }
 
-    pid_t pid_ = -1;
-    int out_ = -1;
     std::uint16_t port_ = 0;
-    std::optional<int> status_;
 };
 
 /// The server's own descriptors once it is serving. Right after "listening on" its loop may not have

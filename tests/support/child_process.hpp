@@ -1,13 +1,18 @@
 #pragma once
-// ChildProcess: runs one of our binaries for an end-to-end test, with every wait bounded.
+// ChildProcess: runs one of our binaries for an end-to-end test, with every wait bounded. The one place
+// the tests start processes: the app tests, the chat process tests and the fault and load tests.
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,36 +20,60 @@
 
 namespace weft_test {
 
-/// A child process with its stdout on a pipe. The destructor kills and reaps it if it is still running.
+/// How the child is set up before exec.
+struct ChildOptions {
+    int stdin_fd = -1;   ///< becomes the child's stdin; -1: inherit ours
+    int stdout_fd = -1;  ///< becomes the child's stdout; -1: a pipe that read_line() reads
+    std::optional<rlim_t> nofile;  ///< RLIMIT_NOFILE (soft and hard) for the child
+};
+
+/// A child process. It gets only stdin, stdout and stderr (a descriptor inherited from ctest or a shell
+/// would count in its /proc figures and could sit above a lowered limit), and dies with the test process.
+/// The destructor kills and reaps it if it is still running.
 class ChildProcess {
 public:
-    explicit ChildProcess(std::vector<std::string> argv) {
-        int out[2];
-        if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    explicit ChildProcess(std::vector<std::string> argv, ChildOptions options = {}) {
+        int out[2] = {-1, -1};
+        if (options.stdout_fd < 0 && pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+        const int child_stdout = options.stdout_fd >= 0 ? options.stdout_fd : out[1];
+        std::vector<char*> args;
+        for (auto& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
         pid_ = fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            dup2(out[1], STDOUT_FILENO);
-            std::vector<char*> args;
-            for (auto& a : argv) args.push_back(a.data());
-            args.push_back(nullptr);
+        if (pid_ == 0) {  // only async-signal-safe calls from here to exec
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (options.stdin_fd >= 0) dup2(options.stdin_fd, STDIN_FILENO);
+            dup2(child_stdout, STDOUT_FILENO);
+            close_range(3, ~0U, 0);
+            if (options.nofile) {
+                const rlimit l{*options.nofile, *options.nofile};
+                setrlimit(RLIMIT_NOFILE, &l);
+            }
             execv(args[0], args.data());
             _exit(127);
         }
-        close(out[1]);
+        if (out[1] >= 0) close(out[1]);
         out_ = out[0];
+        // glibc 2.36 declares pidfd_open without extern "C": call it directly.
+        pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+        if (pidfd_ < 0) throw std::runtime_error("pidfd_open failed");
     }
     ~ChildProcess() {
-        if (pid_ > 0 && !status_) {
+        if (!status_) {
             kill(pid_, SIGKILL);
             waitpid(pid_, nullptr, 0);
         }
         if (out_ >= 0) close(out_);
+        close(pidfd_);
     }
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
 
-    /// The next line of the child's stdout, or nullopt if none came within `limit`.
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    void signal(int signo) const { kill(pid_, signo); }
+
+    /// The next line of the child's stdout (without "\n"), or nullopt if none came within `limit`.
     std::optional<std::string> read_line(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
         for (;;) {
@@ -54,13 +83,10 @@ public:
                 return line;
             }
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return std::nullopt;
+            if (out_ < 0 || left.count() <= 0) return std::nullopt;
             pollfd p{out_, POLLIN, 0};
             if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            char buf[4096];
-            const ssize_t n = read(out_, buf, sizeof buf);
-            if (n <= 0) return std::nullopt;
-            buffered_.append(buf, static_cast<std::size_t>(n));
+            if (!read_some()) return std::nullopt;
         }
     }
 
@@ -71,32 +97,54 @@ public:
         return static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
     }
 
-    void signal(int signo) const { kill(pid_, signo); }
-
     /// The exit status (as from waitpid) once the child ended, or nullopt if it did not within `limit`.
+    /// Its stdout is drained meanwhile, so a child blocked writing to a full pipe can still exit.
     std::optional<int> wait(std::chrono::milliseconds limit = std::chrono::seconds(20)) {
         const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!status_) {
-            int st = 0;
-            const pid_t r = waitpid(pid_, &st, WNOHANG);
-            if (r == pid_) {
-                status_ = st;
-                break;
-            }
-            if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-            // Nothing to wake us on a child's exit without a signal handler; poll the pipe briefly instead.
-            pollfd p{out_, POLLIN, 0};
-            poll(&p, 1, 10);
-            if (p.revents & POLLIN) {
-                char buf[4096];
-                if (const ssize_t n = read(out_, buf, sizeof buf); n > 0) buffered_.append(buf, static_cast<std::size_t>(n));
+        while (alive()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return std::nullopt;
+            pollfd p[2] = {{pidfd_, POLLIN, 0}, {out_, POLLIN, 0}};  // a negative fd is ignored by poll
+            if (poll(p, 2, static_cast<int>(left.count())) > 0 && (p[1].revents & (POLLIN | POLLHUP)) != 0 &&
+                !read_some()) {
+                out_closed();
             }
         }
         return status_;
     }
 
+    /// True while the process has not exited (it is reaped here if it has).
+    bool alive() {
+        if (status_) return false;
+        int st = 0;
+        if (waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
+        return !status_;
+    }
+    [[nodiscard]] std::optional<int> status() const { return status_; }
+    /// "running", "exited N" or "killed by signal N": for messages when something went wrong.
+    std::string describe() {
+        if (alive()) return "running";
+        if (WIFEXITED(*status_)) return "exited " + std::to_string(WEXITSTATUS(*status_));
+        if (WIFSIGNALED(*status_)) return "killed by signal " + std::to_string(WTERMSIG(*status_));
+        return "status " + std::to_string(*status_);
+    }
+
 private:
+    /// Appends what the pipe holds to buffered_; false at its end.
+    bool read_some() {
+        char buf[4096];
+        const ssize_t n = read(out_, buf, sizeof buf);
+        if (n <= 0) return false;
+        buffered_.append(buf, static_cast<std::size_t>(n));
+        return true;
+    }
+    void out_closed() {
+        close(out_);
+        out_ = -1;
+    }
+
     pid_t pid_ = -1;
+    int pidfd_ = -1;
     int out_ = -1;
     std::string buffered_;
     std::optional<int> status_;
