@@ -99,6 +99,31 @@ struct Event {
 
 using Events = std::vector<Event>;
 
+/// Feeds in.stream to `protocol`, whole or in the Chunker's sizes (each piece from its own copy), and
+/// calls after(fed, chunker) after each piece with the number of bytes fed so far.
+template <class After>
+void feed(Protocol& protocol, const Input& in, bool chunked, After&& after) {
+    Chunker chunker(in.seed, in.chunk_max);
+    std::size_t fed = 0;
+    while (fed < in.stream.size()) {
+        const std::size_t n = chunked ? std::min(chunker.size(), in.stream.size() - fed) : in.stream.size();
+        deliver_copy(protocol, in.stream.substr(fed, n));
+        fed += n;
+        after(fed, chunker);
+    }
+}
+
+/// Keeps the events up to and including the first of `kind`. After an over-long line a receiver drops
+/// what it had buffered, and what that was depends on the chunking: only the events before are comparable.
+inline void cut_after_first(Events& events, char kind) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (events[i].kind == kind) {
+            events.resize(i + 1);
+            return;
+        }
+    }
+}
+
 /// Appends, merging into the previous event when both are of the mergeable kind `merge` (raw data is
 /// cut wherever the chunks were cut, so only its concatenation is comparable).
 inline void record(Events& events, char kind, std::string_view data, char merge = '\0') {

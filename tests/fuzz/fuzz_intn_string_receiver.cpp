@@ -106,18 +106,15 @@ Events run(const weft::fuzz::Input& in, bool chunked) {
     }
     r.make_connection(transport);
 
-    weft::fuzz::Chunker chunker(in.seed, in.chunk_max);
     std::size_t fed = 0;
-    while (fed < in.stream.size()) {
-        const std::size_t n = chunked ? std::min(chunker.size(), in.stream.size() - fed) : in.stream.size();
-        weft::fuzz::deliver_copy(r, in.stream.substr(fed, n));
-        fed += n;
+    weft::fuzz::feed(r, in, chunked, [&](std::size_t so_far, weft::fuzz::Chunker& chunker) {
+        fed = so_far;
         r.check_between(fed);
         if (r.paused() && !r.stopped && chunker.coin()) {
             r.resume_producing();
             r.check_between(fed);
         }
-    }
+    });
     while (r.paused() && !r.stopped) {
         r.resume_producing();
         r.check_between(fed);

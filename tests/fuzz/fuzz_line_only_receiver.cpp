@@ -83,23 +83,9 @@ Events run(const weft::fuzz::Input& in, bool chunked) {
     if (in.limit != 255) r.set_max_length(in.limit);
     r.make_connection(transport);
 
-    weft::fuzz::Chunker chunker(in.seed, in.chunk_max);
-    std::size_t fed = 0;
-    while (fed < in.stream.size()) {
-        const std::size_t n = chunked ? std::min(chunker.size(), in.stream.size() - fed) : in.stream.size();
-        weft::fuzz::deliver_copy(r, in.stream.substr(fed, n));
-        fed += n;
-        r.check_between(fed);
-    }
+    weft::fuzz::feed(r, in, chunked, [&](std::size_t fed, weft::fuzz::Chunker&) { r.check_between(fed); });
     Events events = std::move(r.events);
-    // After an over-long line the buffered input is dropped, and what that was depends on the chunking:
-    // only the events up to the first X are comparable.
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        if (events[i].kind == 'X') {
-            events.resize(i + 1);
-            break;
-        }
-    }
+    weft::fuzz::cut_after_first(events, 'X');
     return events;
 }
 

@@ -203,18 +203,15 @@ Run run(const weft::fuzz::Input& in, bool chunked) {
     if (in.limit != 255) r.set_max_length(in.limit);
     r.make_connection(transport);
 
-    weft::fuzz::Chunker chunker(in.seed, in.chunk_max);
     std::size_t fed = 0;
-    while (fed < in.stream.size()) {
-        const std::size_t n = chunked ? std::min(chunker.size(), in.stream.size() - fed) : in.stream.size();
-        weft::fuzz::deliver_copy(r, in.stream.substr(fed, n));
-        fed += n;
+    weft::fuzz::feed(r, in, chunked, [&](std::size_t so_far, weft::fuzz::Chunker& chunker) {
+        fed = so_far;
         r.check_between(fed);
         if (r.paused() && !r.stopped && chunker.coin()) {
             r.resume_producing();
             r.check_between(fed);
         }
-    }
+    });
     // Each resume delivers at least up to the next !P line, so this ends.
     while (r.paused() && !r.stopped) {
         WEFT_FUZZ_CHECK(transport.producer_state() == weft::testing::StringTransport::ProducerState::paused,
@@ -225,14 +222,7 @@ Run run(const weft::fuzz::Input& in, bool chunked) {
     r.finish();
     Events events = std::move(r.events);
     if (exceed == Exceed::keep_going) {
-        // After an over-long line the receiver drops what it had buffered, and what that was depends on
-        // the chunking: only the events up to the first X are comparable.
-        for (std::size_t i = 0; i < events.size(); ++i) {
-            if (events[i].kind == 'X') {
-                events.resize(i + 1);
-                break;
-            }
-        }
+        weft::fuzz::cut_after_first(events, 'X');
     }
     return {std::move(events), r.stopped};
 }

@@ -94,12 +94,7 @@ Events run(const weft::fuzz::Input& in, bool chunked) {
     if (in.limit != 255) r.set_max_length(in.limit);
     r.make_connection(transport);
 
-    weft::fuzz::Chunker chunker(in.seed, in.chunk_max);
-    std::size_t fed = 0;
-    while (fed < in.stream.size()) {
-        const std::size_t n = chunked ? std::min(chunker.size(), in.stream.size() - fed) : in.stream.size();
-        weft::fuzz::deliver_copy(r, in.stream.substr(fed, n));
-        fed += n;
+    weft::fuzz::feed(r, in, chunked, [&](std::size_t fed, weft::fuzz::Chunker&) {
         WEFT_FUZZ_CHECK(!r.broken_peer() || transport.disconnecting(), "broken_peer without lose_connection");
         if (!transport.disconnecting() && fed - r.cursor < 64) {
             // What is kept is the start of a valid netstring: the reference finds nothing in it.
@@ -108,7 +103,7 @@ Events run(const weft::fuzz::Input& in, bool chunked) {
                             "kept input that is a whole netstring or an error: " +
                                 weft::fuzz::escape(in.stream.substr(r.cursor, fed - r.cursor)));
         }
-    }
+    });
     weft::fuzz::record(r.events, 'E', r.broken_peer() ? "broken" : transport.disconnecting() ? "closed" : "open");
     return std::move(r.events);
 }
