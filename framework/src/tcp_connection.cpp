@@ -31,14 +31,15 @@ bool would_block_errno() { return errno == EAGAIN || errno == EWOULDBLOCK; }
 
 #define WEFT_CONN_LOG(level) WEFT_LOG(level) << "[conn " << id_ << " " << to_address(peer_).to_string() << "] "
 
-TcpConnection::TcpConnection(ReactorCore& core, Socket socket, std::unique_ptr<Protocol> protocol)
+TcpConnection::TcpConnection(ReactorCore& core, Socket socket, const asio::ip::tcp::endpoint& peer,
+                             std::unique_ptr<Protocol> protocol)
     : core_(core),
       socket_(std::move(socket)),
       protocol_(std::move(protocol)),
       half_closeable_(dynamic_cast<HalfCloseable*>(protocol_.get())),
+      peer_(peer),
       id_(core.next_connection_id()) {
     boost::system::error_code ec;
-    peer_ = socket_.remote_endpoint(ec);
     socket_.non_blocking(true, ec);
     // weft already gathers a turn's writes into one sendmsg, so Nagle's algorithm would only hold small
     // replies back waiting for an ACK. Off by default, as in Go; set_tcp_nodelay(false) turns it back on.

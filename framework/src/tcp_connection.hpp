@@ -32,7 +32,9 @@ class TcpConnector;
 /// is always posted, so it never runs inside a call the protocol made.
 class TcpConnection final : public Transport, public std::enable_shared_from_this<TcpConnection> {
 public:
-    TcpConnection(ReactorCore& core, Socket socket, std::unique_ptr<Protocol> protocol);
+    /// `peer` is the socket's remote endpoint, which the accepting port or the connector already read.
+    TcpConnection(ReactorCore& core, Socket socket, const asio::ip::tcp::endpoint& peer,
+                  std::unique_ptr<Protocol> protocol);
     ~TcpConnection() override;
 
     /// Attaches the protocol (connection_made) and starts reading. `connector` is set for outgoing ones.

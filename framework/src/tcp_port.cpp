@@ -112,7 +112,7 @@ void TcpPort::accepted(Socket socket) {
         return;
     }
     protocol->set_factory(&factory_);
-    auto connection = std::make_shared<TcpConnection>(core_, std::move(socket), std::move(protocol));
+    auto connection = std::make_shared<TcpConnection>(core_, std::move(socket), peer_ep, std::move(protocol));
     core_.add(connection);
     connection->start();
 }
