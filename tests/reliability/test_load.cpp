@@ -209,3 +209,38 @@ TEST_CASE("connect/disconnect cycles against weft-echo leak neither descriptors 
     CHECK(exited_zero(echo.wait(20s)));
 }
 #endif
+
+#ifdef WEFT_ECHO_BINARY
+TEST_CASE("an idle weft-echo connection costs at most 1 KiB of server memory", "[reliability][load][echo][memory]") {
+    // Issue 5's target, measured as the benchmark's idle scenario does: each client sends one line and
+    // waits for its echo (so the server has surely set the connection up), then stays connected.
+    constexpr std::size_t n = 5000;
+    REQUIRE(raise_fd_limit() >= n + 64);
+    Server echo({WEFT_ECHO_BINARY, "--host", "127.0.0.1", "--port", "0", "--mode", "line", "--log-level", "error"});
+    REQUIRE(echo.port() != 0);
+    asio::io_context io;
+    std::vector<tcp::socket> clients;
+    clients.reserve(n);
+    // A first connection brings the reactor's own buffers and Asio's first pools to their size.
+    const auto open_one = [&] {
+        clients.emplace_back(io);
+        clients.back().connect(echo.endpoint());
+        asio::write(clients.back(), asio::buffer("probe\n", 6));
+        std::array<char, 6> back{};
+        asio::read(clients.back(), asio::buffer(back));
+        return std::string_view(back.data(), back.size()) == "probe\n";
+    };
+    REQUIRE(open_one());
+    const long rss_before = vm_rss_kib(echo.pid());
+    std::size_t echoed = 1;
+    for (std::size_t i = 1; i < n; ++i) echoed += open_one() ? 1 : 0;
+    const long rss_after = vm_rss_kib(echo.pid());
+    const double per_connection = static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(n - 1);
+    figure("echo-idle", "connections=" + std::to_string(n) + " VmRSS before=" + std::to_string(rss_before) +
+                            "KiB after=" + std::to_string(rss_after) + "KiB bytes_per_connection=" +
+                            std::to_string(per_connection));
+    CHECK(echoed == n);
+    CHECK(echo.describe() == "running");
+    if (!sanitized) CHECK(per_connection <= 1024.0);
+}
+#endif
