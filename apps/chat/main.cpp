@@ -1,6 +1,8 @@
 // weft-chat: the reference chat server. See docs/chat.md.
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include <cstdint>
 #include <exception>
 #include <iostream>
@@ -87,13 +89,18 @@ int main(int argc, char* argv[]) {
         // On SIGINT/SIGTERM the reactor runs this, then flushes and closes every connection.
         reactor.add_system_event_trigger(weft::TriggerPhase::before, weft::SystemEvent::shutdown,
                                          [&room] { room.shutting_down(); });
+        const auto log_stats = [&room](const char* state) {
+            const auto& stats = room.stats();
+            WEFT_LOG(info) << "chat: " << state << "; " << stats.joined << " joined, " << stats.lines_relayed
+                           << " lines relayed, " << stats.cut_slow << " cut off as too slow, " << stats.cut_idle
+                           << " idle, " << stats.refused_full << " refused (full)";
+        };
+        // SIGUSR1 logs the statistics and changes nothing; the other signals are the reactor's (docs/chat.md).
+        reactor.on_signal(SIGUSR1, [&] { log_stats(("running, " + std::to_string(room.client_count()) + " online").c_str()); });
         auto listening = reactor.listen_tcp(static_cast<std::uint16_t>(port), room, {.interface = host});
         std::cout << "listening on " << listening->address().to_string() << std::endl;
         reactor.run();
-        const auto& stats = room.stats();
-        WEFT_LOG(info) << "chat: stopped; " << stats.joined << " joined, " << stats.lines_relayed
-                       << " lines relayed, " << stats.cut_slow << " cut off as too slow, " << stats.cut_idle
-                       << " idle, " << stats.refused_full << " refused (full)";
+        log_stats("stopped");
         return 0;
     } catch (const weft::BindError& e) {
         std::cerr << "weft-chat: " << e.what() << '\n';

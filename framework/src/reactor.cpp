@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "reactor_core.hpp"
+#include "sigpipe.hpp"
 #include "tcp_connection.hpp"
 #include "tcp_connector.hpp"
 #include "tcp_port.hpp"
@@ -77,15 +78,16 @@ void ReactorCore::remove(const std::shared_ptr<TcpConnection>& c) {
     if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
 }
 
-namespace {
 /// Reads and discards until EOF, error or timeout, then closes. See ReactorCore::linger. Self-contained
 /// (its own small buffer, a shared counter) so that it may outlive the reactor harmlessly.
 struct Lingerer : std::enable_shared_from_this<Lingerer> {
     Lingerer(Socket s, std::shared_ptr<LingerCount> c)
         : socket(std::move(s)), timer(socket.get_executor()), count(std::move(c)) {
         ++count->sockets;
+        count->live.insert(this);
     }
     ~Lingerer() {
+        count->live.erase(this);
         if (--count->sockets == 0 && count->on_idle) count->on_idle();
     }
     void start(Duration timeout) {
@@ -115,7 +117,14 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
     std::array<char, 4096> buffer{};
     boost::system::error_code ignored;
 };
-}  // namespace
+
+void LingerCount::close_all() {
+    // Closing cancels the lingerer's wait and timer; their handlers release it on a later turn.
+    for (Lingerer* l : std::vector<Lingerer*>(live.begin(), live.end())) {
+        l->timer.cancel();
+        l->socket.close(l->ignored);
+    }
+}
 
 void ReactorCore::linger(Socket socket) {
     std::make_shared<Lingerer>(std::move(socket), lingering_)->start(linger_timeout);
@@ -157,6 +166,12 @@ void ReactorCore::fire(TriggerPhase phase, SystemEvent event, std::function<void
         }
     };
     auto countdown = std::make_shared<Countdown>(Countdown{due.size() + 1, std::move(next), {}});
+    if (bounded) {
+        // stop_now() ends the wait at once.
+        cut_wait_ = [weak = std::weak_ptr<Countdown>(countdown)] {
+            if (auto c = weak.lock()) c->finish();
+        };
+    }
     if (bounded && !due.empty()) {
         // The timer keeps the countdown alive even if every trigger dropped its `done`. The cycle this
         // makes (countdown -> timeout -> its function -> countdown) ends when either side finishes, and
@@ -174,7 +189,13 @@ void ReactorCore::fire(TriggerPhase phase, SystemEvent event, std::function<void
         };
         if (!run_guarded("system event trigger", [&] { t.fn(done); })) done();
     }
-    countdown->done();  // the +1: triggers that completed synchronously do not finish before all were started
+    // The +1: triggers that completed synchronously do not finish before all were started. In a hurry
+    // (stop_now), the triggers were started but are not waited for.
+    if (bounded && hurry_) {
+        countdown->finish();
+    } else {
+        countdown->done();
+    }
 }
 
 void ReactorCore::call_when_running(std::function<void()> fn) {
@@ -195,6 +216,8 @@ void ReactorCore::run(bool handle_signals) {
         ReactorCore& core;
         ~Reset() {
             core.signals_.reset();
+            core.hurry_ = false;
+            core.cut_wait_ = nullptr;
             core.phase_ = Phase::idle;
             core.loop_thread_ = std::thread::id{};
             core.running_ = false;
@@ -203,12 +226,15 @@ void ReactorCore::run(bool handle_signals) {
     io().restart();
     auto guard = asio::make_work_guard(io());
     if (handle_signals) {
-        signals_.emplace(io(), SIGINT, SIGTERM);
-        signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
-            if (ec) return;
-            WEFT_LOG(info) << "received signal " << signo << "; shutting down";
-            stop();
-        });
+        // The signals a server commonly receives, so that none of them kills it abruptly (see reactor.hpp).
+        signals_.emplace(io());
+        for (const int signo : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signals_->add(signo);
+        for (const auto& [signo, fn] : signal_hooks_) {
+            boost::system::error_code ec;
+            signals_->add(signo, ec);
+            if (ec) WEFT_LOG(warning) << "cannot handle signal " << signo << ": " << ec.message();
+        }
+        wait_for_signal();
     }
     asio::post(io(), [this] {
         phase_ = Phase::running;
@@ -223,6 +249,90 @@ void ReactorCore::run(bool handle_signals) {
         if (stop_requested_.exchange(false)) stop();
     });
     io().run();
+}
+
+namespace {
+const char* signal_name(int signo) {
+    switch (signo) {
+        case SIGINT: return "SIGINT";
+        case SIGTERM: return "SIGTERM";
+        case SIGHUP: return "SIGHUP";
+        case SIGQUIT: return "SIGQUIT";
+        case SIGUSR1: return "SIGUSR1";
+        case SIGUSR2: return "SIGUSR2";
+        default: return "signal";
+    }
+}
+}  // namespace
+
+void ReactorCore::wait_for_signal() {
+    signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        signal_received(signo);
+        if (signals_) wait_for_signal();
+    });
+}
+
+void ReactorCore::signal_received(int signo) {
+    if (auto it = signal_hooks_.find(signo); it != signal_hooks_.end()) {
+        WEFT_LOG(debug) << "received " << signal_name(signo) << " (" << signo << "); running its handler";
+        run_guarded("signal handler", it->second);
+        return;
+    }
+    if (signo == SIGUSR1 || signo == SIGUSR2) {
+        WEFT_LOG(info) << "received " << signal_name(signo) << "; ignored (no handler: Reactor::on_signal)";
+        return;
+    }
+    if (shutting_down()) {
+        WEFT_LOG(warning) << "received " << signal_name(signo)
+                          << " during shutdown; aborting what is still flushing and stopping now";
+        stop_now();
+        return;
+    }
+    WEFT_LOG(info) << "received " << signal_name(signo) << "; shutting down";
+    stop();
+}
+
+void ReactorCore::on_signal(int signo, std::function<void()> fn) {
+    if (!fn) {
+        signal_hooks_.erase(signo);
+        return;
+    }
+    signal_hooks_[signo] = std::move(fn);
+    if (signals_) {
+        boost::system::error_code ec;
+        signals_->add(signo, ec);
+        if (ec) WEFT_LOG(warning) << "cannot handle signal " << signo << ": " << ec.message();
+    }
+}
+
+void ReactorCore::stop_now() {
+    if (!in_loop_thread()) {
+        if (!running_) throw ReactorNotRunning();
+        asio::post(io(), [this] { stop_now(); });
+        return;
+    }
+    if (!running_) throw ReactorNotRunning();
+    hurry_ = true;
+    if (phase_ == Phase::running || phase_ == Phase::idle) stop();
+    if (auto cut = std::exchange(cut_wait_, nullptr)) cut();
+    if (phase_ == Phase::during_shutdown) abort_remaining("shutdown cut short");
+}
+
+void ReactorCore::abort_remaining(const char* why) {
+    if (!connections_.empty()) {
+        WEFT_LOG(warning) << why << ": aborting " << connections_.size()
+                          << (connections_.size() == 1 ? " connection" : " connections") << " still flushing";
+    }
+    for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
+        c->shutdown(true);
+    }
+    if (lingering_->sockets != 0) {
+        // Lingering closes only read and discard what a peer still sends: nothing of ours is lost.
+        WEFT_LOG(debug) << why << ": closing " << lingering_->sockets << " lingering sockets";
+        lingering_->close_all();
+    }
+    maybe_finish_during_shutdown();
 }
 
 void ReactorCore::stop() {
@@ -246,6 +356,7 @@ void ReactorCore::stop() {
 }
 
 void ReactorCore::begin_during_shutdown() {
+    if (phase_ != Phase::before_shutdown) return;  // stop_now() cut the before-triggers short already
     phase_ = Phase::during_shutdown;
     for (auto& weak : ports_) {
         if (auto p = weak.lock()) p->stop_listening();
@@ -256,16 +367,15 @@ void ReactorCore::begin_during_shutdown() {
     }
     // Every connection flushes and closes; the ones that cannot within the timeout are aborted. Either way
     // connection_lost runs for each before the "after" triggers.
+    // In a hurry (stop_now() came first), nothing is flushed.
     for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
-        c->shutdown(false);
+        c->shutdown(hurry_);
     }
+    if (hurry_) lingering_->close_all();
     lingering_->on_idle = [this] { maybe_finish_during_shutdown(); };
-    shutdown_timer_ = call_later(shutdown_timeout, [this] {
-        WEFT_LOG(warning) << connections_.size() << " connections did not flush within the shutdown timeout; aborting them";
-        for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
-            c->shutdown(true);
-        }
-    });
+    // The timeout bounds the whole wait: connections still flushing are aborted and lingering closes
+    // (otherwise bounded by linger_timeout) end too.
+    shutdown_timer_ = call_later(shutdown_timeout, [this] { abort_remaining("shutdown timeout passed"); });
     during_triggers_done_ = false;
     fire(TriggerPhase::during, SystemEvent::shutdown, [this] {
         during_triggers_done_ = true;
@@ -300,13 +410,17 @@ void ReactorCore::finish_shutdown() {
 
 // -- Reactor: the public face -----------------------------------------------------------------------
 
-Reactor::Reactor() : core_(std::make_unique<detail::ReactorCore>(nullptr)) {}
-Reactor::Reactor(boost::asio::io_context& context) : core_(std::make_unique<detail::ReactorCore>(&context)) {}
+Reactor::Reactor() : core_(std::make_unique<detail::ReactorCore>(nullptr)) { detail::ignore_sigpipe_once(); }
+Reactor::Reactor(boost::asio::io_context& context) : core_(std::make_unique<detail::ReactorCore>(&context)) {
+    detail::ignore_sigpipe_once();
+}
 Reactor::~Reactor() = default;
 
 boost::asio::io_context& Reactor::context() noexcept { return core_->io(); }
 void Reactor::run(bool handle_signals) { core_->run(handle_signals); }
 void Reactor::stop() { core_->stop(); }
+void Reactor::stop_now() { core_->stop_now(); }
+void Reactor::on_signal(int signo, std::function<void()> fn) { core_->on_signal(signo, std::move(fn)); }
 bool Reactor::running() const noexcept { return core_->running(); }
 void Reactor::set_shutdown_timeout(Duration timeout) noexcept { core_->shutdown_timeout = timeout; }
 void Reactor::set_disconnect_timeout(Duration timeout) noexcept { core_->disconnect_timeout = timeout; }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -44,11 +45,16 @@ bool run_guarded(const char* what, F&& fn) noexcept {
     return false;
 }
 
-/// The count of lingering sockets, shared with them so that one outliving the core (an adopted
-/// io_context) touches nothing of it: the core clears `on_idle` when it goes.
+struct Lingerer;
+
+/// The lingering sockets, shared with them so that one outliving the core (an adopted io_context) touches
+/// nothing of it: the core clears `on_idle` when it goes.
 struct LingerCount {
     std::size_t sockets = 0;
     std::function<void()> on_idle;
+    std::unordered_set<Lingerer*> live;  // so that a shutdown that cannot wait closes them all
+    /// Closes every lingering socket now (their handlers then end them on a later turn).
+    void close_all();
 };
 
 class ReactorCore {
@@ -60,6 +66,8 @@ public:
     TimePoint now() const noexcept { return std::chrono::time_point_cast<Duration>(Clock_t::now()); }
 
     ReactorStats stats;
+    /// Records of protocol callbacks that threw (one per connection a peer can make throw): rate-limited.
+    LogRateLimiter callback_error_log{std::chrono::seconds(1)};
 
     // -- timers ------------------------------------------------------------------------------------
     std::shared_ptr<TimerQueue> timers;
@@ -95,6 +103,11 @@ public:
     // -- life cycle ---------------------------------------------------------------------------------
     void run(bool handle_signals);
     void stop();
+    /// Shutdown "now" (a second SIGINT/SIGTERM): stop waiting for triggers, abort every connection still
+    /// flushing and close the lingering sockets. Begins the shutdown first if it had not begun.
+    void stop_now();
+    /// Takes `signo` over while run() handles signals (`fn` empty: the default again).
+    void on_signal(int signo, std::function<void()> fn);
     bool running() const noexcept { return running_.load(); }
     bool in_loop_thread() const noexcept { return loop_thread_ == std::this_thread::get_id(); }
     bool shutting_down() const noexcept { return phase_ != Phase::running && phase_ != Phase::idle; }
@@ -121,6 +134,10 @@ private:
     /// Runs the triggers of (phase, event); calls `next` once each reported done or the timeout passed.
     void fire(TriggerPhase phase, SystemEvent event, std::function<void()> next, bool bounded);
     void begin_during_shutdown();
+    void wait_for_signal();
+    void signal_received(int signo);
+    /// Aborts every connection and closes every lingering socket: the shutdown timeout passed, or stop_now().
+    void abort_remaining(const char* why);
     void maybe_finish_during_shutdown();
     void finish_shutdown();
 
@@ -146,6 +163,9 @@ private:
     Reactor::TriggerId last_trigger_id_ = 0;
     std::vector<std::function<void()>> when_running_;
     std::optional<asio::signal_set> signals_;
+    std::map<int, std::function<void()>> signal_hooks_;
+    bool hurry_ = false;                 // stop_now() was called: nothing more is waited for
+    std::function<void()> cut_wait_;     // ends the current bounded wait for triggers at once
     DelayedCall shutdown_timer_;
     bool during_triggers_done_ = false;
 };

@@ -68,10 +68,17 @@ void TcpConnection::call_protocol(const char* what, F&& fn) {
     try {
         std::forward<F>(fn)();
     } catch (const std::exception& e) {
-        WEFT_CONN_LOG(error) << what << " threw: " << e.what() << "; aborting this connection";
+        // A peer that can make its protocol throw can do it on every connection: one record per interval.
+        if (core_.callback_error_log.allow(core_.now())) {
+            WEFT_CONN_LOG(error) << what << " threw: " << e.what() << "; aborting this connection"
+                                 << LogRateLimiter::note(core_.callback_error_log);
+        }
         close(Reason::error(std::string(what) + " threw: " + e.what()), true, "callback threw");
     } catch (...) {
-        WEFT_CONN_LOG(error) << what << " threw a non-std exception; aborting this connection";
+        if (core_.callback_error_log.allow(core_.now())) {
+            WEFT_CONN_LOG(error) << what << " threw a non-std exception; aborting this connection"
+                                 << LogRateLimiter::note(core_.callback_error_log);
+        }
         close(Reason::error(std::string(what) + " threw"), true, "callback threw");
     }
 }

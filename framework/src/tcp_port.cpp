@@ -81,14 +81,19 @@ bool TcpPort::accept_failed(const boost::system::error_code& ec) {
     ++core_.stats.accept_errors;
     // A peer that gave up before we accepted (ECONNABORTED, EPROTO) is nothing to wait for.
     if (ec == asio::error::connection_aborted || ec.value() == EPROTO) {
-        WEFT_LOG(debug) << "accept on " << address().to_string() << " failed: " << ec.message() << "; carrying on";
+        if (aborted_log_.allow(core_.now())) {
+            WEFT_LOG(debug) << "accept on " << address().to_string() << " failed: " << ec.message() << "; carrying on"
+                            << LogRateLimiter::note(aborted_log_);
+        }
         return true;
     }
     // Out of resources, or an error that would only repeat (EPERM, EINVAL): back off rather than spin.
     backoff_ = std::min<std::chrono::milliseconds>(
         max_accept_backoff, backoff_.count() == 0 ? std::chrono::milliseconds(min_accept_backoff) : backoff_ * 2);
-    WEFT_LOG(warning) << "accept on " << address().to_string() << " failed: " << ec.message()
-                      << "; pausing accepts for " << backoff_.count() << " ms";
+    if (failed_log_.allow(core_.now())) {
+        WEFT_LOG(warning) << "accept on " << address().to_string() << " failed: " << ec.message()
+                          << "; pausing accepts for " << backoff_.count() << " ms" << LogRateLimiter::note(failed_log_);
+    }
     backoff_timer_.expires_after(backoff_);
     backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
         if (!e && self->listening_) self->accept_pending();
@@ -106,7 +111,10 @@ void TcpPort::accepted(Socket socket) {
     std::unique_ptr<Protocol> protocol;
     run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(peer); });
     if (!protocol) {
-        WEFT_LOG(info) << "connection from " << peer.to_string() << " refused by the factory";
+        if (refused_log_.allow(core_.now())) {
+            WEFT_LOG(info) << "connection from " << peer.to_string() << " refused by the factory"
+                           << LogRateLimiter::note(refused_log_);
+        }
         boost::system::error_code ignored;
         socket.close(ignored);
         return;

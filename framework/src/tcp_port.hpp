@@ -10,6 +10,7 @@
 
 #include "weft/factory.hpp"
 #include "weft/listening_port.hpp"
+#include "weft/log.hpp"
 #include "weft/reactor.hpp"
 
 namespace weft::detail {
@@ -38,6 +39,9 @@ public:
     /// in one turn lets the writes its connection_made calls cause (a chat room's join notices) leave in
     /// one flush pass instead of one per connection; the cap keeps a connect flood from hogging the loop.
     static constexpr std::size_t max_accepts_per_turn = 64;
+    /// Records that repeat per connection under attack (failed accepts, refusals) are let through once
+    /// per this interval per port, with the count of those held back.
+    static constexpr auto repeated_log_interval = std::chrono::seconds(1);
 
 private:
     /// Waits for the listening socket to be readable (a connection is pending).
@@ -53,6 +57,9 @@ private:
     Acceptor acceptor_;
     asio::steady_timer backoff_timer_;
     std::chrono::milliseconds backoff_{0};
+    LogRateLimiter aborted_log_{repeated_log_interval};   // ECONNABORTED/EPROTO (connect-then-RST floods)
+    LogRateLimiter failed_log_{repeated_log_interval};    // EMFILE/ENFILE and other pausing errors
+    LogRateLimiter refused_log_{repeated_log_interval};   // build_protocol returned nullptr
     asio::ip::tcp::endpoint bound_;
     bool listening_ = false;
 };

@@ -24,6 +24,7 @@ namespace weft_test {
 struct ChildOptions {
     int stdin_fd = -1;   ///< becomes the child's stdin; -1: inherit ours
     int stdout_fd = -1;  ///< becomes the child's stdout; -1: a pipe that read_line() reads
+    int stderr_fd = -1;  ///< becomes the child's stderr; -1: inherit ours
     std::optional<rlim_t> nofile;  ///< RLIMIT_NOFILE (soft and hard) for the child
 };
 
@@ -45,6 +46,7 @@ public:
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (options.stdin_fd >= 0) dup2(options.stdin_fd, STDIN_FILENO);
             dup2(child_stdout, STDOUT_FILENO);
+            if (options.stderr_fd >= 0) dup2(options.stderr_fd, STDERR_FILENO);
             close_range(3, ~0U, 0);
             if (options.nofile) {
                 const rlimit l{*options.nofile, *options.nofile};

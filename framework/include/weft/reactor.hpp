@@ -56,11 +56,17 @@ struct ConnectOptions {
 /// on that thread. The only calls allowed from other threads are call_from_thread() and stop().
 ///
 /// Contract:
-/// - run() fires the startup triggers, runs until stop() (or SIGINT/SIGTERM when signal handling is on),
-///   then fires the shutdown triggers: "before" triggers may hold shutdown until they report done
+/// - run() fires the startup triggers, runs until stop() (or a shutdown signal when signal handling is
+///   on), then fires the shutdown triggers: "before" triggers may hold shutdown until they report done
 ///   (bounded by shutdown_timeout); "during", weft stops listening and loses every connection, letting each
-///   flush its output for at most shutdown_timeout before it is aborted, so connection_lost runs for every
-///   live connection; "after" triggers run last; then run() returns.
+///   flush its output for at most shutdown_timeout before it is aborted (lingering closes end then too),
+///   so connection_lost runs for every live connection; "after" triggers run last; then run() returns.
+///   stop_now() during that sequence stops waiting: whatever is still flushing is aborted at once.
+/// - Signals, when run(true) handles them (docs/architecture.md has the table): SIGINT, SIGTERM, SIGHUP and
+///   SIGQUIT begin the orderly shutdown (stop()); the same signals again during the shutdown mean "now"
+///   (stop_now()); SIGUSR1 and SIGUSR2 are logged and otherwise ignored. on_signal() takes any of them
+///   (or another) over. Whatever the signals, weft ignores SIGPIPE for the process from the first Reactor
+///   (or init_logging) on: a write to a pipe whose reader has gone fails with EPIPE instead of killing.
 /// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
 /// - An exception escaping any callback is logged; the reactor carries on.
 /// - Destroying a reactor that is not running calls no factory back and delivers no connection_lost:
@@ -80,14 +86,24 @@ public:
 
     [[nodiscard]] boost::asio::io_context& context() noexcept;
 
-    /// Runs the loop until stopped and shut down. SIGINT/SIGTERM stop it if handle_signals is true.
+    /// Runs the loop until stopped and shut down. With handle_signals, the signals of the contract above
+    /// are handled while it runs (and given back to their default action when it returns).
     void run(bool handle_signals = true);
     /// Begins an orderly shutdown. Callable from any thread and from callbacks. Throws ReactorNotRunning
     /// when called on the reactor's own thread while it is not running; idempotent while shutting down.
     void stop();
+    /// Shuts down now (nginx's fast shutdown; what a second SIGTERM does): begins the shutdown if it had
+    /// not begun, stops waiting for shutdown triggers, aborts every connection still flushing and closes
+    /// lingering sockets; connection_lost and the "after" triggers still run. Same threading as stop().
+    void stop_now();
+    /// Runs `fn` on the loop thread each time `signo` arrives while run(true) runs, instead of the
+    /// default action above (an empty `fn` restores it). Call before run() or on the loop thread.
+    /// Example: weft-chat logs its statistics on SIGUSR1.
+    void on_signal(int signo, std::function<void()> fn);
     [[nodiscard]] bool running() const noexcept;
 
-    /// Bound of each wait during shutdown (before-triggers, flushing connections). Default 10 s.
+    /// Bound of each wait during shutdown (before-triggers, flushing connections and lingering closes,
+    /// after-triggers). Default 10 s.
     void set_shutdown_timeout(Duration timeout) noexcept;
     /// How long lose_connection() may take to flush before the connection is aborted (a peer that never
     /// reads cannot hold a closing connection longer). Default 30 s.
