@@ -44,6 +44,13 @@ public:
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {  // only async-signal-safe calls from here to exec
             prctl(PR_SET_PDEATHSIG, SIGKILL);
+            // The child starts as from a shell: default SIGPIPE (weft ignores it in the test process, and an
+            // ignored signal stays ignored across exec, which would hide what the child does itself) and
+            // no signal blocked.
+            ::signal(SIGPIPE, SIG_DFL);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, nullptr);
             if (options.stdin_fd >= 0) dup2(options.stdin_fd, STDIN_FILENO);
             dup2(child_stdout, STDOUT_FILENO);
             if (options.stderr_fd >= 0) dup2(options.stderr_fd, STDERR_FILENO);

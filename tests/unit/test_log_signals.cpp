@@ -1,0 +1,241 @@
+// Issue 10 in process: LogRateLimiter on a fake clock, the asynchronous sink's bounded queue (stderr made a
+// pipe nobody reads), the reactor's signal defaults and on_signal, stop_now, and the shutdown timeout's
+// record when only lingering closes remain.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/log/core.hpp>
+#include <boost/log/sinks/basic_sink_backend.hpp>
+#include <boost/log/sinks/sync_frontend.hpp>
+#include <boost/log/expressions.hpp>
+#include <boost/smart_ptr/make_shared_object.hpp>
+
+#include "support/loop.hpp"
+#include "weft/log.hpp"
+#include "weft/testing/clock.hpp"
+
+using namespace weft_test;
+namespace asio = boost::asio;
+
+namespace {
+
+/// Every record's message while it lives (a synchronous Boost.Log sink next to weft's).
+class LogCapture {
+public:
+    LogCapture() : sink_(boost::make_shared<Sink>(boost::make_shared<Backend>())) {
+        boost::log::core::get()->add_sink(sink_);
+    }
+    ~LogCapture() { boost::log::core::get()->remove_sink(sink_); }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+
+    std::vector<std::string> messages() const { return sink_->locked_backend()->messages; }
+    bool any_contains(std::string_view text) const {
+        for (const auto& m : messages()) {
+            if (m.find(text) != std::string::npos) return true;
+        }
+        return false;
+    }
+
+private:
+    struct Backend : boost::log::sinks::basic_sink_backend<boost::log::sinks::synchronized_feeding> {
+        std::vector<std::string> messages;
+        void consume(const boost::log::record_view& rec) {
+            if (auto m = rec[boost::log::expressions::smessage]) messages.emplace_back(*m);
+        }
+    };
+    using Sink = boost::log::sinks::synchronous_sink<Backend>;
+    boost::shared_ptr<Sink> sink_;
+};
+
+}  // namespace
+
+TEST_CASE("LogRateLimiter lets one record per interval through and counts the rest", "[log]") {
+    weft::testing::Clock clock;
+    weft::LogRateLimiter limiter(std::chrono::seconds(1));
+    CHECK(limiter.allow(clock.now()));  // the first one always
+    CHECK(limiter.suppressed() == 0);
+    for (int i = 0; i < 500; ++i) {
+        clock.advance(1ms);
+        CHECK_FALSE(limiter.allow(clock.now()));  // within the interval: held back
+    }
+    CHECK(limiter.pending() == 500);
+    clock.advance(499ms);  // 999 ms after the first
+    CHECK_FALSE(limiter.allow(clock.now()));
+    clock.advance(1ms);  // a full second after the first
+    REQUIRE(limiter.allow(clock.now()));
+    CHECK(limiter.suppressed() == 501);  // reported with this record
+    CHECK(limiter.pending() == 0);
+    std::ostringstream note;
+    note << weft::LogRateLimiter::note(limiter);
+    CHECK(note.str() == " (501 similar records suppressed)");
+    clock.advance(10s);  // a quiet spell: the next one goes through with nothing to report
+    REQUIRE(limiter.allow(clock.now()));
+    CHECK(limiter.suppressed() == 0);
+    std::ostringstream none;
+    none << weft::LogRateLimiter::note(limiter);
+    CHECK(none.str().empty());
+}
+
+TEST_CASE("logging to a stderr pipe nobody reads never blocks: records are dropped, counted, then reported",
+          "[log][thread]") {
+    // This process's stderr becomes a pipe the test does not read until the end, so the sink's writer
+    // thread is stuck waiting for room, as with a stalled log shipper.
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    const int saved = ::dup(STDERR_FILENO);
+    REQUIRE(saved >= 0);
+    REQUIRE(::dup2(fds[1], STDERR_FILENO) == STDERR_FILENO);
+    const std::uint64_t dropped_before = weft::dropped_log_records();
+    constexpr int records = 20000;  // ~2 MB: the 64 KiB pipe and the 4,096-record queue overflow
+    const std::string pad(90, 'p');
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < records; ++i) WEFT_LOG(warning) << "flood " << i << ' ' << pad;
+    const double logging_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::uint64_t dropped = weft::dropped_log_records() - dropped_before;
+
+    // Now read the pipe: the writer catches up and says how many it dropped.
+    std::string seen;
+    bool reported = false;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!reported && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fds[0], POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) {
+            WEFT_LOG(warning) << "after the flood";  // the report comes before the next record written
+            continue;
+        }
+        char buf[65536];
+        const ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, static_cast<std::size_t>(n));
+        reported = seen.find(" log records dropped") != std::string::npos;
+        if (seen.size() > (1u << 20)) seen.erase(0, seen.size() - 4096);  // keep the tail only
+    }
+    weft::flush_log(1000ms);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    ::close(fds[1]);
+    ::close(fds[0]);
+    INFO("logging " << records << " records took " << logging_seconds << " s; dropped " << dropped);
+    CHECK(logging_seconds < 2.0);  // the logging thread never waited for the pipe
+    CHECK(dropped > 0);
+    CHECK(dropped < static_cast<std::uint64_t>(records));
+    CHECK(reported);
+}
+
+TEST_CASE("Reactor::on_signal takes a signal over; SIGTERM still shuts down", "[reactor][signals]") {
+    weft::Reactor reactor;
+    int usr2 = 0;
+    reactor.on_signal(SIGUSR2, [&] {
+        if (++usr2 == 2) std::raise(SIGTERM);
+        else std::raise(SIGUSR2);
+    });
+    bool after = false;
+    reactor.add_system_event_trigger(weft::TriggerPhase::after, weft::SystemEvent::shutdown, [&] { after = true; });
+    reactor.call_when_running([] { std::raise(SIGUSR2); });
+    bool timed_out = false;
+    auto guard = reactor.call_later(20s, [&] {
+        timed_out = true;
+        reactor.stop();
+    });
+    reactor.run(true);
+    REQUIRE_FALSE(timed_out);
+    CHECK(usr2 == 2);
+    CHECK(after);
+}
+
+TEST_CASE("SIGHUP and SIGQUIT begin the orderly shutdown; SIGUSR1 is only logged", "[reactor][signals]") {
+    for (const int signo : {SIGHUP, SIGQUIT}) {
+        weft::Reactor reactor;
+        bool before = false, usr1_survived = false;
+        reactor.add_system_event_trigger(weft::TriggerPhase::before, weft::SystemEvent::shutdown, [&] { before = true; });
+        reactor.call_when_running([&, signo] {
+            std::raise(SIGUSR1);  // handled (logged, ignored): the process lives on to the next line
+            reactor.call_later(10ms, [&, signo] {
+                usr1_survived = true;
+                std::raise(signo);
+            });
+        });
+        bool timed_out = false;
+        auto guard = reactor.call_later(20s, [&] {
+            timed_out = true;
+            reactor.stop();
+        });
+        reactor.run(true);
+        INFO("signal " << signo);
+        REQUIRE_FALSE(timed_out);
+        CHECK(usr1_survived);
+        CHECK(before);
+    }
+}
+
+TEST_CASE("stop_now() during shutdown aborts a connection still flushing at once", "[reactor][shutdown]") {
+    weft::Reactor reactor;
+    reactor.set_shutdown_timeout(20s);
+    std::optional<weft::Reason> reason;
+    std::chrono::steady_clock::time_point now_at{};
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            r.transport().write(std::string(64 << 20, 'x'));  // far more than the kernel buffers take
+            reactor.call_soon([&] {
+                reactor.stop();
+                // The drain is under way (the during-shutdown triggers ran): now means now.
+                reactor.call_later(50ms, [&] {
+                    now_at = std::chrono::steady_clock::now();
+                    reactor.stop_now();
+                });
+            });
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason& why) { reason = why; };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    asio::ip::tcp::socket never_reads(reactor.context());
+    never_reads.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    REQUIRE(run_bounded(reactor, 30s));
+    const double after_stop_now = std::chrono::duration<double>(std::chrono::steady_clock::now() - now_at).count();
+    REQUIRE(reason);
+    CHECK(reason->kind() == weft::Reason::Kind::aborted);
+    CHECK(after_stop_now < 1.0);
+}
+
+TEST_CASE("shutdown timeout with only lingering closes left: no '0 connections did not flush' record, and they end",
+          "[reactor][shutdown]") {
+    LogCapture log;
+    weft::Reactor reactor;
+    reactor.set_shutdown_timeout(100ms);
+    std::chrono::steady_clock::time_point stop_at{};
+    int lost = 0;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder&) {
+            stop_at = std::chrono::steady_clock::now();
+            reactor.stop();
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason&) { ++lost; };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    // The peer neither sends nor closes: weft's clean close leaves the socket lingering, waiting for the
+    // peer's EOF (at most the 2 s linger timeout), after the connection itself is gone.
+    asio::io_context io;
+    asio::ip::tcp::socket quiet(io);
+    quiet.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    REQUIRE(run_bounded(reactor));
+    const double shutdown_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_at).count();
+    CHECK(lost == 1);
+    CHECK_FALSE(log.any_contains("0 connections did not flush"));
+    CHECK_FALSE(log.any_contains("aborting 0"));
+    CHECK(shutdown_seconds < 1.0);  // the shutdown timeout bounds lingering closes too
+}
