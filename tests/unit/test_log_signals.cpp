@@ -239,3 +239,34 @@ TEST_CASE("shutdown timeout with only lingering closes left: no '0 connections d
     CHECK_FALSE(log.any_contains("aborting 0"));
     CHECK(shutdown_seconds < 1.0);  // the shutdown timeout bounds lingering closes too
 }
+
+TEST_CASE("a flood of connections the factory refuses makes one record per second, with the count held back",
+          "[log][reactor]") {
+    // At info, each refusal used to be its own record: a connect flood became a log flood.
+    weft::init_logging(weft::LogLevel::info);
+    struct RestoreLevel {
+        ~RestoreLevel() { weft::init_logging("", weft::LogLevel::warning); }
+    } restore;
+    LogCapture log;
+    weft::Reactor reactor;
+    constexpr int flood = 300;
+    int refused = 0;
+    LambdaFactory server([&](const weft::Address&) -> std::unique_ptr<weft::Protocol> {
+        if (++refused == flood) reactor.call_soon([&] { reactor.stop(); });
+        return nullptr;
+    });
+    auto port = reactor.listen_tcp(0, server, {.interface = "127.0.0.1", .backlog = 1024});
+    asio::io_context io;
+    std::vector<asio::ip::tcp::socket> peers;
+    for (int i = 0; i < flood; ++i) {
+        peers.emplace_back(io);
+        peers.back().connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    }
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(refused == flood);
+    int records = 0;
+    for (const auto& m : log.messages()) records += m.find("refused by the factory") != std::string::npos ? 1 : 0;
+    INFO(records << " refusal records for " << flood << " refusals");
+    CHECK(records >= 1);
+    CHECK(records <= 3);  // one per second of the test, which takes well under two
+}
