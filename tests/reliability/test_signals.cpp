@@ -37,8 +37,9 @@ void chat_orderly_exit_on(int signo) {
             }
             if (line == "* server shutting down") seen[i].notice = true;
         };
-        c->on_close = [&, i](LineClient&, const boost::system::error_code& ec) {
+        c->on_close = [&, i](LineClient& self, const boost::system::error_code& ec) {
             seen[i].end = ec;
+            self.close();  // our EOF too: the server's lingering close ends at once
             if (++ended == 2) io.stop();
         };
         clients.push_back(c);
@@ -105,6 +106,8 @@ TEST_CASE("signal: weft-chat on SIGUSR1 logs its statistics line and keeps servi
     CHECK(second_welcomed);
     CHECK(first_heard_join);
     CHECK(chat.child().describe() == "running");
+    first->close();
+    second->close();
     chat.child().signal(SIGTERM);
     CHECK(exited_zero(chat.child().wait(10s)));
 }

@@ -87,7 +87,7 @@ TEST_CASE("LogRateLimiter lets one record per interval through and counts the re
     CHECK(none.str().empty());
 }
 
-TEST_CASE("logging to a stderr pipe nobody reads never blocks: records are dropped, counted, then reported",
+TEST_CASE("logging to a stderr pipe nobody reads never blocks the logging thread: records are dropped, counted, reported",
           "[log][thread]") {
     // This process's stderr becomes a pipe the test does not read until the end, so the sink's writer
     // thread is stuck waiting for room, as with a stalled log shipper.
@@ -133,7 +133,7 @@ TEST_CASE("logging to a stderr pipe nobody reads never blocks: records are dropp
     CHECK(reported);
 }
 
-TEST_CASE("Reactor::on_signal takes a signal over; SIGTERM still shuts down", "[reactor][signals]") {
+TEST_CASE("Reactor::on_signal takes a signal over, and SIGTERM still shuts down", "[reactor][signals]") {
     weft::Reactor reactor;
     int usr2 = 0;
     reactor.on_signal(SIGUSR2, [&] {
@@ -154,7 +154,7 @@ TEST_CASE("Reactor::on_signal takes a signal over; SIGTERM still shuts down", "[
     CHECK(after);
 }
 
-TEST_CASE("SIGHUP and SIGQUIT begin the orderly shutdown; SIGUSR1 is only logged", "[reactor][signals]") {
+TEST_CASE("SIGHUP and SIGQUIT begin the orderly shutdown, SIGUSR1 is only logged", "[reactor][signals]") {
     for (const int signo : {SIGHUP, SIGQUIT}) {
         weft::Reactor reactor;
         bool before = false, usr1_survived = false;

@@ -33,7 +33,7 @@ class StandardIOImpl;
 ///   connection_lost comes exactly once, on a later loop turn, never inside a call into the transport.
 ///   After it the protocol stays alive (protocol() still works) until the StandardIO is destroyed.
 /// - A write error (EPIPE: nobody reads the output any more) loses the connection with Reason::lost.
-///   Ignore SIGPIPE in such a program, or that write kills the process first.
+///   (weft ignores SIGPIPE for the process from the first Reactor on, so that write cannot kill it.)
 /// - At reactor shutdown, before the TCP connections are closed, the connection is lost after flushing
 ///   (a "before shutdown" trigger, bounded by the shutdown timeout).
 /// - The descriptors are owned: they are closed when the connection ends, and their file status flags
