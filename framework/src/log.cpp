@@ -119,8 +119,17 @@ boost::shared_ptr<Sink>& the_sink() {
 
 /// At exit: write what is queued for at most a moment, then stop and join the writer. Registered after
 /// Boost.Log's core exists, so it runs before the core (and the sink in it) is destroyed.
+std::mutex& setup_mutex() {
+    static std::mutex m;
+    return m;
+}
+
 void stop_sink_at_exit() {
-    auto& sink = the_sink();
+    boost::shared_ptr<Sink> sink;
+    {
+        const std::lock_guard lock(setup_mutex());
+        sink = the_sink();
+    }
     if (!sink) return;
     give_up_at_ns = steady_ns() + std::chrono::nanoseconds(std::chrono::milliseconds(250)).count();
     sink->flush();
@@ -145,11 +154,6 @@ void add_sink() {
     logging::core::get()->add_sink(sink);
     the_sink() = sink;
     std::atexit(stop_sink_at_exit);
-}
-
-std::mutex& setup_mutex() {
-    static std::mutex m;
-    return m;
 }
 
 }  // namespace

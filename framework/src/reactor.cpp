@@ -1,6 +1,8 @@
 #include "weft/reactor.hpp"
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <csignal>
 
 #include <boost/asio/post.hpp>
@@ -227,8 +229,17 @@ void ReactorCore::run(bool handle_signals) {
     auto guard = asio::make_work_guard(io());
     if (handle_signals) {
         // The signals a server commonly receives, so that none of them kills it abruptly (see reactor.hpp).
+        // A SIGHUP ignored when run() starts stays ignored: that is how nohup asks a program to outlive
+        // its terminal.
         signals_.emplace(io());
-        for (const int signo : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signals_->add(signo);
+        for (const int signo : default_signals) {
+            struct sigaction current {};
+            if (signo == SIGHUP && signal_hooks_.count(signo) == 0 && sigaction(signo, nullptr, &current) == 0 &&
+                current.sa_handler == SIG_IGN) {
+                continue;
+            }
+            signals_->add(signo);
+        }
         for (const auto& [signo, fn] : signal_hooks_) {
             boost::system::error_code ec;
             signals_->add(signo, ec);
@@ -252,6 +263,8 @@ void ReactorCore::run(bool handle_signals) {
 }
 
 namespace {
+bool is_shutdown_signal(int signo) { return signo == SIGINT || signo == SIGTERM || signo == SIGHUP || signo == SIGQUIT; }
+
 const char* signal_name(int signo) {
     switch (signo) {
         case SIGINT: return "SIGINT";
@@ -279,8 +292,9 @@ void ReactorCore::signal_received(int signo) {
         run_guarded("signal handler", it->second);
         return;
     }
-    if (signo == SIGUSR1 || signo == SIGUSR2) {
-        WEFT_LOG(info) << "received " << signal_name(signo) << "; ignored (no handler: Reactor::on_signal)";
+    if (!is_shutdown_signal(signo)) {
+        WEFT_LOG(info) << "received " << signal_name(signo) << " (" << signo
+                       << "); ignored (no handler: Reactor::on_signal)";
         return;
     }
     if (shutting_down()) {
@@ -296,6 +310,11 @@ void ReactorCore::signal_received(int signo) {
 void ReactorCore::on_signal(int signo, std::function<void()> fn) {
     if (!fn) {
         signal_hooks_.erase(signo);
+        // A signal the reactor does not handle by default gets its default action back.
+        if (signals_ && std::find(std::begin(default_signals), std::end(default_signals), signo) == std::end(default_signals)) {
+            boost::system::error_code ec;
+            signals_->remove(signo, ec);
+        }
         return;
     }
     signal_hooks_[signo] = std::move(fn);

@@ -2,6 +2,7 @@
 // ReactorCore: the reactor's private state, shared by the TCP classes.
 
 #include <atomic>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -111,6 +112,8 @@ public:
     bool running() const noexcept { return running_.load(); }
     bool in_loop_thread() const noexcept { return loop_thread_ == std::this_thread::get_id(); }
     bool shutting_down() const noexcept { return phase_ != Phase::running && phase_ != Phase::idle; }
+    /// What run(true) handles unless the application took them over (docs/architecture.md, signals).
+    static constexpr int default_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
     Duration shutdown_timeout = std::chrono::seconds(10);
     Duration linger_timeout = std::chrono::seconds(2);
     Duration disconnect_timeout = std::chrono::seconds(30);

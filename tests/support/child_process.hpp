@@ -44,10 +44,12 @@ public:
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {  // only async-signal-safe calls from here to exec
             prctl(PR_SET_PDEATHSIG, SIGKILL);
-            // The child starts as from a shell: default SIGPIPE (weft ignores it in the test process, and an
-            // ignored signal stays ignored across exec, which would hide what the child does itself) and
-            // no signal blocked.
-            ::signal(SIGPIPE, SIG_DFL);
+            // The child starts with every signal at its default action and none blocked, whatever the test
+            // process (weft ignores SIGPIPE there) or its runner (nohup, a background job) set: an ignored
+            // signal stays ignored across exec and would hide what the child does itself.
+            for (int s = 1; s < NSIG; ++s) {
+                if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
+            }
             sigset_t none;
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -270,3 +270,35 @@ TEST_CASE("a flood of connections the factory refuses makes one record per secon
     CHECK(records >= 1);
     CHECK(records <= 3);  // one per second of the test, which takes well under two
 }
+
+TEST_CASE("a SIGHUP ignored before run() (nohup) stays ignored, other signals are still handled", "[reactor][signals]") {
+    weft::init_logging(weft::LogLevel::info);
+    struct Restore {
+        void (*old_hup)(int) = std::signal(SIGHUP, SIG_IGN);
+        ~Restore() {
+            std::signal(SIGHUP, old_hup);
+            weft::init_logging("", weft::LogLevel::warning);
+        }
+    } restore;
+    LogCapture log;
+    weft::Reactor reactor;
+    bool usr2 = false;
+    reactor.on_signal(SIGUSR2, [&] {
+        usr2 = true;
+        reactor.stop();
+    });
+    // SIGHUP first: ignored, it does nothing; SIGUSR2 after it proves the loop saw its signals by then.
+    reactor.call_when_running([] {
+        std::raise(SIGHUP);
+        std::raise(SIGUSR2);
+    });
+    bool timed_out = false;
+    auto guard = reactor.call_later(20s, [&] {
+        timed_out = true;
+        reactor.stop();
+    });
+    reactor.run(true);
+    REQUIRE_FALSE(timed_out);
+    CHECK(usr2);
+    CHECK_FALSE(log.any_contains("received SIGHUP"));
+}

@@ -64,7 +64,8 @@ struct ConnectOptions {
 ///   stop_now() during that sequence stops waiting: whatever is still flushing is aborted at once.
 /// - Signals, when run(true) handles them (docs/architecture.md has the table): SIGINT, SIGTERM, SIGHUP and
 ///   SIGQUIT begin the orderly shutdown (stop()); the same signals again during the shutdown mean "now"
-///   (stop_now()); SIGUSR1 and SIGUSR2 are logged and otherwise ignored. on_signal() takes any of them
+///   (stop_now()); SIGUSR1 and SIGUSR2 are logged and otherwise ignored. A SIGHUP already ignored when
+///   run() starts (nohup) stays ignored. on_signal() takes any of them
 ///   (or another) over. Whatever the signals, weft ignores SIGPIPE for the process from the first Reactor
 ///   (or init_logging) on: a write to a pipe whose reader has gone fails with EPIPE instead of killing.
 /// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
