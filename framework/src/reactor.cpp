@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <string>
 #include <csignal>
 
 #include <boost/asio/post.hpp>
@@ -265,7 +266,7 @@ void ReactorCore::run(bool handle_signals) {
 namespace {
 bool is_shutdown_signal(int signo) { return signo == SIGINT || signo == SIGTERM || signo == SIGHUP || signo == SIGQUIT; }
 
-const char* signal_name(int signo) {
+std::string signal_name(int signo) {
     switch (signo) {
         case SIGINT: return "SIGINT";
         case SIGTERM: return "SIGTERM";
@@ -273,7 +274,7 @@ const char* signal_name(int signo) {
         case SIGQUIT: return "SIGQUIT";
         case SIGUSR1: return "SIGUSR1";
         case SIGUSR2: return "SIGUSR2";
-        default: return "signal";
+        default: return "signal " + std::to_string(signo);
     }
 }
 }  // namespace
@@ -288,13 +289,12 @@ void ReactorCore::wait_for_signal() {
 
 void ReactorCore::signal_received(int signo) {
     if (auto it = signal_hooks_.find(signo); it != signal_hooks_.end()) {
-        WEFT_LOG(debug) << "received " << signal_name(signo) << " (" << signo << "); running its handler";
+        WEFT_LOG(debug) << "received " << signal_name(signo) << "; running its handler";
         run_guarded("signal handler", it->second);
         return;
     }
     if (!is_shutdown_signal(signo)) {
-        WEFT_LOG(info) << "received " << signal_name(signo) << " (" << signo
-                       << "); ignored (no handler: Reactor::on_signal)";
+        WEFT_LOG(info) << "received " << signal_name(signo) << "; ignored (no handler: Reactor::on_signal)";
         return;
     }
     if (shutting_down()) {
