@@ -82,8 +82,8 @@ private:
         const std::uint64_t n = total - reported_;
         reported_ = total;
         const auto now = boost::posix_time::microsec_clock::local_time().time_of_day();
-        write_all(boost::posix_time::to_simple_string(now) + " [warning] " + std::to_string(n) + " log records dropped (stderr did not keep up; " +
-                  std::to_string(total) + " in all)\n");
+        write_all(boost::posix_time::to_simple_string(now) + " [warning] " + std::to_string(n) +
+                  " log records dropped (stderr did not keep up; " + std::to_string(total) + " in all)\n");
     }
 
     static bool write_all(std::string_view data) {
@@ -117,13 +117,13 @@ boost::shared_ptr<Sink>& the_sink() {
     return sink;
 }
 
-/// At exit: write what is queued for at most a moment, then stop and join the writer. Registered after
-/// Boost.Log's core exists, so it runs before the core (and the sink in it) is destroyed.
 std::mutex& setup_mutex() {
     static std::mutex m;
     return m;
 }
 
+/// At exit: write what is queued for at most a moment, then stop and join the writer. Registered after
+/// Boost.Log's core exists, so it runs before the core (and the sink in it) is destroyed.
 void stop_sink_at_exit() {
     boost::shared_ptr<Sink> sink;
     {
