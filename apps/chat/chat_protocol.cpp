@@ -198,13 +198,19 @@ void ChatProtocol::refill() {
     byte_tokens_ = std::min(max_lines * per_line, byte_tokens_ + elapsed * rate * per_line);
 }
 
+bool ChatProtocol::in_debt() const noexcept {
+    // A hair below zero is rounding (the timer ran when the debt was just paid), not debt.
+    constexpr double epsilon = 1e-6;
+    return line_tokens_ < -epsilon || byte_tokens_ < -epsilon;
+}
+
 void ChatProtocol::charge(std::size_t bytes) {
     const ChatOptions& o = room_.options();
     if (o.flood_limit == 0) return;
     refill();
     line_tokens_ -= 1;
     byte_tokens_ -= static_cast<double>(bytes);
-    if (line_tokens_ >= 0 && byte_tokens_ >= 0) return;
+    if (!in_debt()) return;
     // In debt: this line is handled, the next waits until the debt is paid. Pausing stops the
     // LineReceiver after this line and the transport's reading, so TCP flow control slows the sender.
     if (!paused()) {
@@ -220,15 +226,15 @@ void ChatProtocol::schedule_resume() {
     const auto rate = static_cast<double>(room_.options().flood_limit);
     const double wait = std::max(-line_tokens_ / rate,
                                  -byte_tokens_ / (rate * static_cast<double>(ChatOptions::flood_bytes_per_line)));
-    // Whole microseconds, rounded up: a zero delay would run again before any time has passed.
-    const auto delay = std::chrono::microseconds(static_cast<std::int64_t>(std::ceil(wait * 1e6)) + 1);
+    // Whole microseconds, rounded up and at least one: a zero delay would run again before any time passed.
+    const auto delay = std::chrono::microseconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait * 1e6))));
     flood_timer_ = room_.time_.call_later(delay, [this] { flood_resume(); });
 }
 
 void ChatProtocol::flood_resume() {
     if (!in_room() || transport().disconnecting()) return;
     refill();
-    if (line_tokens_ < 0 || byte_tokens_ < 0) {
+    if (in_debt()) {
         return schedule_resume();  // still in debt (rounding): wait for the rest
     }
     resume_producing();  // delivers the lines that waited; the first one over budget pauses again

@@ -144,6 +144,7 @@ private:
     void refill();
     void flood_resume();
     void schedule_resume();
+    [[nodiscard]] bool in_debt() const noexcept;
     [[nodiscard]] std::string log_prefix() const;
 
     ChatFactory& room_;
