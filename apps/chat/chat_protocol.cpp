@@ -464,8 +464,9 @@ void ChatFactory::flush_departures() {
 }
 
 void ChatFactory::schedule_trim() {
-    if (trim_.active()) return;
-    // Later, not now: the departed connections are freed on the turns that follow their close.
+    // A second after the last departure of the burst: the departed connections are freed on the turns
+    // that follow their close, and one trim at the end returns more than several in the middle.
+    if (trim_.active()) trim_.cancel();
     trim_ = time_.call_later(std::chrono::seconds(1), [this] {
         departed_since_trim_ = 0;
 #if defined(__GLIBC__)
@@ -512,7 +513,8 @@ void ChatFactory::broadcast(std::string line) {
 }
 
 void ChatFactory::send(ChatProtocol& client, std::string line) {
-    flush_departures();
+    // No flush_departures() here: a reply to one client ("! idle ...", to each of thousands timing out
+    // together) must not break up the batch; only lines to everyone keep their order with departures.
     line.append(crlf);
     deliver(client, std::make_shared<const std::string>(std::move(line)));
     reap_cut_clients();
