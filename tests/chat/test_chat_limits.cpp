@@ -170,3 +170,167 @@ TEST_CASE("weft-chat: thousands of non-reading clients timing out together cost 
     chat.signal(SIGTERM);
     CHECK(exited_zero(chat.wait(20s)));
 }
+
+TEST_CASE("weft-chat --flood-limit: a flooder's lines are taken at the budgeted rate, in order, while others are served",
+          "[reliability][chat][flood]") {
+    // 50 lines/s with 250 saved up: 400 lines at once take about (400 - 251) / 50 = 3 s to get through.
+    constexpr int rate = 50, lines = 400;
+    Server chat(chat_argv({"--flood-limit", std::to_string(rate)}));
+    REQUIRE(chat.port() != 0);
+    asio::io_context io;
+    auto flooder = std::make_shared<LineClient>(io);
+    auto talker = std::make_shared<LineClient>(io);
+    int relayed = 0, out_of_order = 0, closed = 0;
+    double first_at = -1, last_at = -1, worst_rtt = 0;
+    steady::time_point ping_sent{};
+    int pongs = 0;
+    const auto t0 = steady::now();
+    asio::steady_timer ping_timer(io);
+    std::function<void()> ping = [&] {
+        ping_sent = steady::now();
+        talker->send("ping\n");
+    };
+    flooder->on_line = [&](LineClient& self, std::string_view line) {
+        if (line.starts_with("Welcome")) {
+            talker->connect(chat.endpoint());
+            return;
+        }
+        const std::string prefix = self.chat_name() + ": flood ";
+        if (!line.starts_with(prefix)) return;
+        if (first_at < 0) first_at = seconds_since(t0);
+        if (std::stoi(std::string(line.substr(prefix.size()))) != relayed) ++out_of_order;
+        if (++relayed == lines) {
+            last_at = seconds_since(t0);
+            io.stop();
+        }
+    };
+    talker->on_line = [&](LineClient& self, std::string_view line) {
+        if (line.starts_with("Welcome")) {
+            std::string burst;
+            for (int k = 0; k < lines; ++k) burst += "flood " + std::to_string(k) + "\n";
+            flooder->send(burst);
+            ping();
+        } else if (line == self.chat_name() + ": ping") {
+            ++pongs;
+            worst_rtt = std::max(worst_rtt, std::chrono::duration<double>(steady::now() - ping_sent).count());
+            // The talker sends one line per 100 ms, well within its own budget, throughout the flood.
+            ping_timer.expires_after(100ms);
+            ping_timer.async_wait([&](const boost::system::error_code& ec) {
+                if (!ec) ping();
+            });
+        }
+    };
+    flooder->on_close = talker->on_close = [&](LineClient&, const boost::system::error_code&) {
+        ++closed;
+        io.stop();
+    };
+    flooder->connect(chat.endpoint());
+    Deadline deadline(io, 30s);
+    io.run();
+    REQUIRE_FALSE(deadline.expired());
+    REQUIRE(closed == 0);
+    REQUIRE(relayed == lines);
+    const double took = last_at - first_at;
+    figure("chat-flood", "lines=" + std::to_string(lines) + " flood_limit=" + std::to_string(rate) +
+                             " relayed_over_s=" + std::to_string(took) + " rate_after_burst=" +
+                             std::to_string((lines - 5 * rate) / took) + "/s talker_pongs=" + std::to_string(pongs) +
+                             " talker_worst_rtt_s=" + std::to_string(worst_rtt));
+    CHECK(out_of_order == 0);
+    CHECK(took > 0.8 * (lines - 5 * rate - 1) / rate);  // held to the rate (all at once without the budget)
+    CHECK(took < 3.0 * (lines - 5 * rate) / rate);
+    CHECK(pongs >= 10);
+    CHECK(worst_rtt < 0.5);  // the others are served meanwhile
+    chat.signal(SIGTERM);
+    CHECK(exited_zero(chat.wait(20s)));
+}
+
+TEST_CASE("weft-chat --max-per-address: the connection past the limit is told why and closed, a freed place is taken",
+          "[reliability][chat][per-address]") {
+    Server chat(chat_argv({"--max-per-address", "3"}));
+    REQUIRE(chat.port() != 0);
+    asio::io_context io;
+    std::vector<std::shared_ptr<LineClient>> clients;
+    std::vector<std::string> refused_lines;
+    int welcomed = 0, refused_closed = 0;
+    std::function<void()> add = [&] {
+        auto c = std::make_shared<LineClient>(io);
+        const std::size_t index = clients.size();
+        c->on_line = [&, index](LineClient&, std::string_view line) {
+            if (line.starts_with("Welcome")) {
+                ++welcomed;
+                if (welcomed == 3) add();  // the fourth: one too many
+                if (welcomed == 4) io.stop();
+            } else if (index == 3) {
+                refused_lines.emplace_back(line);
+            }
+        };
+        c->on_close = [&, index](LineClient&, const boost::system::error_code&) {
+            if (index != 3) return io.stop();  // nobody else may be closed
+            ++refused_closed;
+            clients[0]->close();  // a place frees up: the fifth gets it
+            add();
+        };
+        clients.push_back(c);
+        c->connect(chat.endpoint());
+    };
+    for (int k = 0; k < 3; ++k) add();
+    Deadline deadline(io, 20s);
+    io.run();
+    REQUIRE_FALSE(deadline.expired());
+    CHECK(refused_lines == std::vector<std::string>{"! too many connections from your address (max 3)"});
+    CHECK(refused_closed == 1);
+    CHECK(welcomed == 4);  // three, then the fifth once the first had gone
+    REQUIRE(clients.size() == 5);
+    chat.signal(SIGTERM);
+    CHECK(exited_zero(chat.wait(20s)));
+}
+
+TEST_CASE("weft-chat --first-line-timeout: a client that never completes a line is cut, one that talked stays",
+          "[reliability][chat][first-line]") {
+    Server chat(chat_argv({"--first-line-timeout", "1", "--idle-timeout", "0"}));
+    REQUIRE(chat.port() != 0);
+    asio::io_context io;
+    auto silent = std::make_shared<LineClient>(io);
+    auto talker = std::make_shared<LineClient>(io);
+    std::vector<std::string> silent_lines;
+    bool talker_saw_it = false, silent_closed = false, talker_closed = false;
+    steady::time_point connected{};
+    double cut_after = -1;
+    silent->on_connect = [&](LineClient&) { connected = steady::now(); };
+    silent->on_line = [&](LineClient& self, std::string_view line) {
+        silent_lines.emplace_back(line);
+        if (line.starts_with("Welcome")) {
+            self.send("no newline yet");  // a trickle is not a line
+            talker->connect(chat.endpoint());
+        }
+    };
+    silent->on_close = [&](LineClient&, const boost::system::error_code&) {
+        silent_closed = true;
+        cut_after = std::chrono::duration<double>(steady::now() - connected).count();
+        if (talker_saw_it) io.stop();
+    };
+    talker->on_line = [&](LineClient& self, std::string_view line) {
+        if (line.starts_with("Welcome")) self.send("hello\n");
+        if (line == "* " + silent->chat_name() + " left (idle)") {
+            talker_saw_it = true;
+            if (silent_closed) io.stop();
+        }
+    };
+    talker->on_close = [&](LineClient&, const boost::system::error_code&) {
+        talker_closed = true;
+        io.stop();
+    };
+    silent->connect(chat.endpoint());
+    Deadline deadline(io, 20s);
+    io.run();
+    REQUIRE_FALSE(deadline.expired());
+    CHECK_FALSE(talker_closed);
+    CHECK(talker_saw_it);
+    REQUIRE(!silent_lines.empty());  // the welcome, the talker's join and line, then why it is cut
+    CHECK(silent_lines.back() == "! no line within 1 s of connecting, disconnecting");
+    CHECK(cut_after > 0.9);
+    CHECK(cut_after < 5.0);
+    figure("chat-first-line", "silent client cut after " + std::to_string(cut_after) + " s (--first-line-timeout 1)");
+    chat.signal(SIGTERM);
+    CHECK(exited_zero(chat.wait(20s)));
+}
