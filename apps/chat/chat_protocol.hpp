@@ -178,10 +178,10 @@ private:
 /// "left (too slow)": the server's memory stays bounded and nobody waits for it, while a client that reads
 /// promptly survives a burst bigger than the limit. Clients leave only between broadcasts, never inside
 /// one. After shutting_down() departures are no longer announced.
-/// Departures are announced in batches: the first after a quiet spell goes out at the end of its turn, the
-/// ones that follow within departure_batch_interval are gathered and go out together, one shared buffer
-/// to every member (never more than max_departures_listed lines, then a count), and before any other
-/// line so that the order everyone sees is kept. So a mass departure (thousands timing out together)
+/// Departures are announced in batches: the first after a quiet spell goes out at once, the ones that
+/// follow within departure_batch_interval are gathered and go out together, one shared buffer to every
+/// member (never more than max_departures_listed lines, then a count), and before any later line to
+/// everyone so that the order everyone sees is kept. So a mass departure (thousands timing out together)
 /// costs each remaining member a few writes, not one per departure, and the memory it freed is handed
 /// back to the system afterwards (malloc_trim).
 /// `time` drives the idle timers (the Reactor, or testing::Clock in tests) and must outlive the factory.

@@ -579,7 +579,7 @@ std::size_t count_prefix(const Lines& lines, std::string_view prefix) {
 }
 }  // namespace
 
-TEST_CASE("--flood-limit: over its budget a client's lines are taken at the budgeted rate, in order, none lost",
+TEST_CASE("the input budget (--flood-limit): over its budget a client's lines are taken at the budgeted rate, in order, none lost",
           "[chat][unit][flood]") {
     Room room(ChatOptions{.flood_limit = 10});  // 10 lines/s, 50 saved up
     Client& flooder = room.join();
@@ -604,7 +604,7 @@ TEST_CASE("--flood-limit: over its budget a client's lines are taken at the budg
     CHECK_FALSE(flooder.transport->disconnect_requested());
 }
 
-TEST_CASE("--flood-limit: bytes count as well as lines", "[chat][unit][flood]") {
+TEST_CASE("the input budget (--flood-limit): bytes count as well as lines", "[chat][unit][flood]") {
     Room room(ChatOptions{.flood_limit = 10});  // 10 KiB/s, 50 KiB saved up
     Client& flooder = room.join();
     Client& other = room.join();
@@ -615,7 +615,7 @@ TEST_CASE("--flood-limit: bytes count as well as lines", "[chat][unit][flood]") 
     CHECK(other.take().size() == 2);
 }
 
-TEST_CASE("--flood-limit: commands count against the same budget", "[chat][unit][flood]") {
+TEST_CASE("the input budget (--flood-limit): commands count against the same budget", "[chat][unit][flood]") {
     Room room(ChatOptions{.flood_limit = 10});
     Client& a = room.join();
     std::string whos;
@@ -625,7 +625,7 @@ TEST_CASE("--flood-limit: commands count against the same budget", "[chat][unit]
     CHECK(reading_paused(a));
 }
 
-TEST_CASE("--flood-limit: an EOF waits behind the lines still held back", "[chat][unit][flood]") {
+TEST_CASE("the input budget (--flood-limit): an EOF waits behind the lines still held back", "[chat][unit][flood]") {
     Room room(ChatOptions{.flood_limit = 10});
     Client& flooder = room.join();
     Client& other = room.join();
@@ -640,7 +640,7 @@ TEST_CASE("--flood-limit: an EOF waits behind the lines still held back", "[chat
     CHECK(flooder.transport->disconnect_requested());
 }
 
-TEST_CASE("--flood-limit: a backlog that keeps growing while paused is cut with a reason", "[chat][unit][flood]") {
+TEST_CASE("the input budget (--flood-limit): a backlog that keeps growing while paused is cut with a reason", "[chat][unit][flood]") {
     Room room(ChatOptions{.flood_limit = 10});
     Client& flooder = room.join();
     Client& other = room.join();
@@ -656,7 +656,7 @@ TEST_CASE("--flood-limit: a backlog that keeps growing while paused is cut with 
     CHECK(room.factory.stats().cut_flood == 1);
 }
 
-TEST_CASE("--flood-limit 0 turns the budget off", "[chat][unit][flood]") {
+TEST_CASE("the input budget: --flood-limit 0 turns it off", "[chat][unit][flood]") {
     Room room(ChatOptions{.flood_limit = 0});
     Client& flooder = room.join();
     Client& other = room.join();
@@ -678,7 +678,7 @@ TEST_CASE("/who in a big room lists a bounded number of names and counts the res
     CHECK(got[0].size() < 2000);  // was 34 KB
 }
 
-TEST_CASE("--max-per-address: the next connection from a full address is refused, others are not",
+TEST_CASE("the per-address limit (--max-per-address): the next connection from a full address is refused, others are not",
           "[chat][unit]") {
     Room room(ChatOptions{.max_per_address = 2});
     Client& a = room.join("10.0.0.7");
@@ -695,7 +695,7 @@ TEST_CASE("--max-per-address: the next connection from a full address is refused
     CHECK(fourth.chat().in_room());
 }
 
-TEST_CASE("--first-line-timeout: a client that never completes a line is disconnected, one that talked stays",
+TEST_CASE("the first-line deadline (--first-line-timeout): a client that never completes a line is disconnected, one that talked stays",
           "[chat][unit]") {
     Room room(ChatOptions{.idle_timeout = 0s, .first_line_timeout = 30s});
     Client& silent = room.join();
