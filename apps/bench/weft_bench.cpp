@@ -38,6 +38,8 @@
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
 
+#include "common/options.hpp"
+
 namespace {
 
 namespace asio = boost::asio;
@@ -954,7 +956,10 @@ int run_idle(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    using weft::apps::number;
+    using weft::apps::optional_number;
     Options opt;
+    constexpr double max_seconds = 365.0 * 24 * 3600;  // what steady_timer's milliseconds hold easily
     po::options_description desc(
         "weft-bench: load generator for weft's benchmarks (raw Boost.Asio, one thread)\n"
         "Usage: weft-bench --mode MODE --port P [options]\nOptions");
@@ -963,19 +968,19 @@ int main(int argc, char** argv) {
         ("help,h", "show this help")
         ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle")
         ("host", po::value(&opt.host)->default_value(opt.host), "server address")
-        ("port", po::value(&opt.port)->required(), "server port")
-        ("connections,n", po::value(&opt.connections)->default_value(opt.connections), "N: connections / sessions / chat clients")
-        ("duration,t", po::value(&opt.duration)->default_value(opt.duration), "T: measured seconds (pingpong, echo)")
-        ("warmup", po::value(&opt.warmup)->default_value(opt.warmup), "seconds of load before measuring (pingpong, echo)")
-        ("block,b", po::value(&opt.block)->default_value(opt.block), "B: block size in bytes (pingpong)")
-        ("window,w", po::value(&opt.window)->default_value(opt.window), "W: lines in flight per connection (echo, chat)")
-        ("messages,m", po::value(&opt.messages)->default_value(opt.messages), "M: lines per client (chat); broadcasts (broadcast)")
-        ("line-size", po::value(&opt.line_size)->default_value(opt.line_size), "bytes per line sent, \\n included (echo, chat)")
-        ("pid", po::value(&opt.pid), "server process id whose VmRSS is read (idle)")
-        ("settle", po::value(&opt.settle)->default_value(opt.settle), "seconds to wait before reading VmRSS (idle)")
-        ("connect-concurrency", po::value(&opt.connect_concurrency)->default_value(opt.connect_concurrency), "connections being set up at once")
+        ("port", optional_number("--port", opt.port, 1U, 65535U)->required(), "server port")
+        ("connections,n", number("--connections", opt.connections, 1, 1'000'000), "N: connections / sessions / chat clients")
+        ("duration,t", number("--duration", opt.duration, 0.001, max_seconds), "T: measured seconds (pingpong, echo)")
+        ("warmup", number("--warmup", opt.warmup, 0.0, max_seconds), "seconds of load before measuring (pingpong, echo)")
+        ("block,b", number("--block", opt.block, std::size_t{1}, std::size_t{1} << 30), "B: block size in bytes (pingpong)")
+        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat)")
+        ("messages,m", number("--messages", opt.messages, 0, 1'000'000'000), "M: lines per client (chat); broadcasts (broadcast)")
+        ("line-size", number("--line-size", opt.line_size, std::size_t{2}, std::size_t{16} << 20), "bytes per line sent, \\n included (echo, chat)")
+        ("pid", optional_number("--pid", opt.pid, 1L, 4'194'304L), "server process id whose VmRSS is read (idle)")
+        ("settle", number("--settle", opt.settle, 0.0, max_seconds), "seconds to wait before reading VmRSS (idle)")
+        ("connect-concurrency", number("--connect-concurrency", opt.connect_concurrency, 1, 1'000'000), "connections being set up at once")
         ("nodelay", po::value(&opt.nodelay)->default_value(opt.nodelay), "TCP_NODELAY on the client's sockets")
-        ("timeout", po::value(&opt.timeout)->default_value(opt.timeout), "overall limit in seconds; exceeding it is an error");
+        ("timeout", number("--timeout", opt.timeout, 0.001, max_seconds), "overall limit in seconds; exceeding it is an error");
     // clang-format on
     po::variables_map vm;
     try {
@@ -987,12 +992,7 @@ int main(int argc, char** argv) {
         po::notify(vm);
     } catch (const std::exception& e) {
         std::cerr << "weft-bench: " << e.what() << "\n" << desc << "\n";
-        return 1;
-    }
-    if (opt.connections < 1 || opt.window < 1 || opt.messages < 0 || opt.block < 1 || opt.duration <= 0 ||
-        opt.timeout <= 0 || opt.port == 0 || opt.port > 65535) {
-        std::cerr << "weft-bench: bad option values (connections, window >= 1; duration, timeout > 0; port 1-65535)\n";
-        return 1;
+        return 2;
     }
     raise_nofile(static_cast<std::size_t>(opt.connections) + 64);
     try {

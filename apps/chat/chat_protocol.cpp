@@ -1,8 +1,13 @@
 #include "chat_protocol.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <utility>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "weft/log.hpp"
 #include "weft/transport.hpp"
@@ -61,6 +66,22 @@ bool valid_nick(std::string_view name) noexcept {
     });
 }
 
+bool reserved_nick(std::string_view name) noexcept {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return std::any_of(std::begin(reserved_nicks), std::end(reserved_nicks), [&](std::string_view r) {
+        return r.size() == name.size() &&
+               std::equal(r.begin(), r.end(), name.begin(), [&](char a, char b) { return a == lower(b); });
+    });
+}
+
+std::string fold_nick(std::string_view name) {
+    std::string out(name);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
 void append_sanitized(std::string& out, std::string_view text) {
     out.reserve(out.size() + text.size());
     while (!text.empty()) {
@@ -95,6 +116,7 @@ ChatProtocol::ChatProtocol(ChatFactory& room) : room_(room) {
 
 ChatProtocol::~ChatProtocol() {
     if (idle_timer_.active()) idle_timer_.cancel();
+    if (flood_timer_.active()) flood_timer_.cancel();
 }
 
 std::string ChatProtocol::log_prefix() const {
@@ -102,27 +124,51 @@ std::string ChatProtocol::log_prefix() const {
 }
 
 void ChatProtocol::connection_made() {
-    name_ = transport().peer().to_string();
+    const Address peer = transport().peer();
+    name_ = peer.to_string();
+    address_ = peer.host;
     // Every write of a loop turn leaves in one gather-write already; Nagle would only add latency.
     transport().set_tcp_nodelay(true);
-    if (!room_.join(*this)) {
-        WEFT_LOG(warning) << log_prefix() << "refused: server full (" << room_.options().max_clients << " clients)";
-        transport().write("! server full\r\n");
+    if (const std::string refusal = room_.join(*this); !refusal.empty()) {
+        WEFT_LOG(warning) << log_prefix() << "refused: " << refusal.substr(2);
+        transport().write(refusal + "\r\n");
         transport().lose_connection();
         return;
     }
-    const Duration idle = room_.options().idle_timeout;
-    if (idle > Duration::zero()) {
-        last_activity_ = room_.time_.now();
-        arm_idle_timer(idle);
+    const ChatOptions& o = room_.options();
+    connected_at_ = last_activity_ = refilled_at_ = room_.time_.now();
+    if (o.flood_limit > 0) {
+        line_tokens_ = static_cast<double>(o.flood_limit) * ChatOptions::flood_burst_seconds;
+        byte_tokens_ = line_tokens_ * static_cast<double>(ChatOptions::flood_bytes_per_line);
+    }
+    const Duration first = o.first_line_timeout;
+    const Duration idle = o.idle_timeout;
+    if (first > Duration::zero() || idle > Duration::zero()) {
+        arm_idle_timer(first > Duration::zero() && (idle == Duration::zero() || first < idle) ? first : idle);
+    }
+}
+
+void ChatProtocol::data_received(std::string_view data) {
+    received_ += data.size();
+    LineReceiver::data_received(data);
+    // Paused, the transport reads nothing more, so the backlog stays within one read; growing past the
+    // bound means input keeps coming regardless, and holding it would cost unbounded memory.
+    if (paused() && in_room() && !transport().disconnecting() && input_backlog() > room_.options().max_input_backlog()) {
+        ++room_.stats_.cut_flood;
+        room_.send(*this, "! flooding: more than " + std::to_string(room_.options().max_input_backlog()) +
+                              " bytes of input waiting, disconnecting");
+        leave_and_close("left (flooding)", "input backlog over the limit");
     }
 }
 
 void ChatProtocol::line_received(std::string_view line) {
+    consumed_ += line.size() + 1;  // the "\n" too
     if (!in_room()) return;
+    charge(line.size() + 1);
     // Only a complete line is activity (a trickle without newlines is not). A timestamp, not a timer reset:
     // the idle timer checks it when it fires.
-    if (idle_timer_.active()) last_activity_ = room_.time_.now();
+    got_line_ = true;
+    last_activity_ = room_.time_.now();
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return;
     if (line.front() == '/') {
@@ -140,6 +186,64 @@ void ChatProtocol::line_received(std::string_view line) {
     room_.broadcast(std::move(out));
 }
 
+void ChatProtocol::refill() {
+    const ChatOptions& o = room_.options();
+    const TimePoint now = room_.time_.now();
+    const double elapsed = std::chrono::duration<double>(now - refilled_at_).count();
+    refilled_at_ = now;
+    const auto rate = static_cast<double>(o.flood_limit);
+    const double max_lines = rate * ChatOptions::flood_burst_seconds;
+    const double per_line = static_cast<double>(ChatOptions::flood_bytes_per_line);
+    line_tokens_ = std::min(max_lines, line_tokens_ + elapsed * rate);
+    byte_tokens_ = std::min(max_lines * per_line, byte_tokens_ + elapsed * rate * per_line);
+}
+
+bool ChatProtocol::in_debt() const noexcept {
+    // A hair below zero is rounding (the timer ran when the debt was just paid), not debt.
+    constexpr double epsilon = 1e-6;
+    return line_tokens_ < -epsilon || byte_tokens_ < -epsilon;
+}
+
+void ChatProtocol::charge(std::size_t bytes) {
+    const ChatOptions& o = room_.options();
+    if (o.flood_limit == 0) return;
+    refill();
+    line_tokens_ -= 1;
+    byte_tokens_ -= static_cast<double>(bytes);
+    if (!in_debt()) return;
+    // In debt: this line is handled, the next waits until the debt is paid. Pausing stops the
+    // LineReceiver after this line and the transport's reading, so TCP flow control slows the sender.
+    if (!paused()) {
+        ++room_.stats_.flood_paused;
+        WEFT_LOG(debug) << log_prefix() << name_ << " is over its input budget; reading paused";
+        pause_producing();
+    }
+    schedule_resume();
+}
+
+void ChatProtocol::schedule_resume() {
+    if (flood_timer_.active()) return;
+    const auto rate = static_cast<double>(room_.options().flood_limit);
+    const double wait = std::max(-line_tokens_ / rate,
+                                 -byte_tokens_ / (rate * static_cast<double>(ChatOptions::flood_bytes_per_line)));
+    // Whole microseconds, rounded up and at least one: a zero delay would run again before any time passed.
+    const auto delay = std::chrono::microseconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait * 1e6))));
+    flood_timer_ = room_.time_.call_later(delay, [this] { flood_resume(); });
+}
+
+void ChatProtocol::flood_resume() {
+    if (!in_room() || transport().disconnecting()) return;
+    refill();
+    if (in_debt()) {
+        return schedule_resume();  // still in debt (rounding): wait for the rest
+    }
+    resume_producing();  // delivers the lines that waited; the first one over budget pauses again
+    if (eof_pending_ && !paused() && in_room() && !transport().disconnecting()) {
+        eof_pending_ = false;
+        leave_and_close("left", "closed by peer");
+    }
+}
+
 void ChatProtocol::command(std::string_view verb, std::string_view argument) {
     if (verb == "/nick") {
         nick(trim(argument));
@@ -148,7 +252,9 @@ void ChatProtocol::command(std::string_view verb, std::string_view argument) {
     } else if (verb == "/me") {
         argument = trim(argument);
         if (argument.empty()) return room_.send(*this, "! usage: /me ACTION");
-        std::string out = "* " + name_ + " ";
+        // "NAME * ACTION": like every line from a user it starts with the user's name, so it cannot pass
+        // for a server notice ("* ...").
+        std::string out = name_ + " * ";
         append_sanitized(out, argument);
         ++room_.stats_.lines_relayed;
         room_.broadcast(std::move(out));
@@ -167,18 +273,28 @@ void ChatProtocol::nick(std::string_view new_name) {
     if (!valid_nick(new_name)) {
         return room_.send(*this, "! invalid name: use 1 to 32 characters of A-Z a-z 0-9 _ -");
     }
+    if (reserved_nick(new_name)) return room_.send(*this, "! reserved name: " + std::string(new_name));
     if (new_name == name_) return room_.send(*this, "! you are already known as " + name_);
-    if (room_.find(new_name) != nullptr) return room_.send(*this, "! name taken: " + std::string(new_name));
+    // Unique in any case ("Bob" and "bob" are one name); changing only the case of one's own name is fine.
+    if (const ChatProtocol* holder = room_.find(new_name); holder != nullptr && holder != this) {
+        return room_.send(*this, "! name taken: " + std::string(new_name));
+    }
     room_.rename(*this, new_name);
 }
 
-void ChatProtocol::line_length_exceeded(std::string_view /*line*/) {
+void ChatProtocol::line_length_exceeded(std::string_view line) {
+    consumed_ += line.size();
     if (!in_room()) return transport().lose_connection();  // refused (server full): already closing
     room_.send(*this, "! line too long (max " + std::to_string(room_.options().max_line) + " bytes)");
     leave_and_close("left", "line too long");
 }
 
 void ChatProtocol::read_connection_lost() {
+    // Lines still waiting behind the input budget come first: the EOF is handled once they are.
+    if (paused() && input_backlog() > 0 && in_room()) {
+        eof_pending_ = true;
+        return;
+    }
     // The peer sent EOF. What we owe it is still queued; lose_connection() flushes it, then closes.
     leave_and_close("left", "closed by peer");
 }
@@ -194,6 +310,7 @@ void ChatProtocol::leave_and_close(std::string_view note, std::string_view why) 
 
 void ChatProtocol::connection_lost(const Reason& reason) {
     if (idle_timer_.active()) idle_timer_.cancel();
+    if (flood_timer_.active()) flood_timer_.cancel();
     if (!in_room()) return;
     WEFT_LOG(info) << log_prefix() << name_ << " left (" << reason.to_string() << ")";
     room_.leave(*this, "left");
@@ -205,14 +322,33 @@ void ChatProtocol::arm_idle_timer(Duration delay) {
 
 void ChatProtocol::idle_check() {
     if (!in_room() || transport().disconnecting()) return;
-    const Duration timeout = room_.options().idle_timeout;
-    const Duration quiet = room_.time_.now() - last_activity_;
-    if (quiet < timeout) return arm_idle_timer(timeout - quiet);
-    ++room_.stats_.cut_idle;
-    std::ostringstream text;
-    text << "! idle for " << std::chrono::duration<double>(timeout).count() << " s, disconnecting";
-    room_.send(*this, text.str());
-    leave_and_close("left (idle)", "idle");
+    const ChatOptions& o = room_.options();
+    const TimePoint now = room_.time_.now();
+    const auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+    Duration next = Duration::max();
+    if (!got_line_ && o.first_line_timeout > Duration::zero()) {
+        const Duration waited = now - connected_at_;
+        if (waited >= o.first_line_timeout) {
+            ++room_.stats_.cut_idle;
+            std::ostringstream text;
+            text << "! no line within " << seconds(o.first_line_timeout) << " s of connecting, disconnecting";
+            room_.send(*this, text.str());
+            return leave_and_close("left (idle)", "no first line in time");
+        }
+        next = o.first_line_timeout - waited;
+    }
+    if (o.idle_timeout > Duration::zero()) {
+        const Duration quiet = now - last_activity_;
+        if (quiet >= o.idle_timeout) {
+            ++room_.stats_.cut_idle;
+            std::ostringstream text;
+            text << "! idle for " << seconds(o.idle_timeout) << " s, disconnecting";
+            room_.send(*this, text.str());
+            return leave_and_close("left (idle)", "idle");
+        }
+        next = std::min(next, o.idle_timeout - quiet);
+    }
+    if (next != Duration::max()) arm_idle_timer(next);
 }
 
 // ------------------------------------------------------------------------------------------- ChatFactory
@@ -221,6 +357,8 @@ ChatFactory::ChatFactory(ReactorTime& time, ChatOptions options) : time_(time), 
 
 ChatFactory::~ChatFactory() {
     if (over_limit_check_.active()) over_limit_check_.cancel();
+    if (departure_flush_.active()) departure_flush_.cancel();
+    if (trim_.active()) trim_.cancel();
 }
 
 std::unique_ptr<Protocol> ChatFactory::build_protocol(const Address& /*peer*/) {
@@ -228,26 +366,45 @@ std::unique_ptr<Protocol> ChatFactory::build_protocol(const Address& /*peer*/) {
 }
 
 ChatProtocol* ChatFactory::find(std::string_view name) const {
-    auto it = names_.find(std::string(name));
+    auto it = names_.find(fold_nick(name));
     return it == names_.end() ? nullptr : it->second;
 }
 
-bool ChatFactory::join(ChatProtocol& client) {
+bool ChatFactory::admit_address(ChatProtocol& client) {
+    if (options_.max_per_address == 0) return true;
+    std::size_t& count = per_address_[client.address_];
+    if (count >= options_.max_per_address) return false;
+    ++count;
+    client.counted_address_ = true;
+    return true;
+}
+
+void ChatFactory::release_address(ChatProtocol& client) {
+    if (!std::exchange(client.counted_address_, false)) return;
+    auto it = per_address_.find(client.address_);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
+std::string ChatFactory::join(ChatProtocol& client) {
     if (members_.size() >= options_.max_clients) {
         ++stats_.refused_full;
-        return false;
+        return "! server full";
+    }
+    if (!admit_address(client)) {
+        ++stats_.refused_address;
+        return "! too many connections from your address (max " + std::to_string(options_.max_per_address) + ")";
     }
     // ip:port is unique among live connections; the loop only guards against a peer address reused
     // while its old connection is still in the room.
-    while (names_.contains(client.name_)) client.name_ += '_';
+    while (names_.contains(fold_nick(client.name_))) client.name_ += '_';
     broadcast("* " + client.name_ + " joined");
     client.slot_ = members_.size();
     members_.push_back(&client);
-    names_.emplace(client.name_, &client);
+    names_.emplace(fold_nick(client.name_), &client);
     ++stats_.joined;
     WEFT_LOG(info) << client.log_prefix() << client.name_ << " joined (" << members_.size() << " online)";
     send(client, "Welcome to the chat server, " + client.name_);
-    return true;
+    return {};
 }
 
 void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
@@ -258,19 +415,70 @@ void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
     last->slot_ = client.slot_;
     members_.pop_back();
     client.slot_ = ChatProtocol::not_in_room;
-    names_.erase(client.name_);
+    names_.erase(fold_nick(client.name_));
+    release_address(client);
     if (std::exchange(client.over_limit_, false)) {
         if (auto it = std::find(over_limit_.begin(), over_limit_.end(), &client); it != over_limit_.end()) {
             over_limit_.erase(it);
         }
     }
-    if (!shutting_down_) broadcast("* " + client.name_ + " " + std::string(note));
+    if (++departed_since_trim_ >= 256) schedule_trim();
+    if (shutting_down_) return;
+    std::string notice = "* " + client.name_ + " " + std::string(note);
+    const TimePoint now = time_.now();
+    const bool quiet = departures_.empty() && !departure_flush_.active() &&
+                       (stats_.departure_flushes == 0 || now - last_departure_flush_ >= departure_batch_interval);
+    if (quiet) {
+        // A lone departure goes out at once; the ones that follow it closely are gathered.
+        last_departure_flush_ = now;
+        ++stats_.departure_flushes;
+        return broadcast(std::move(notice));
+    }
+    if (departures_.size() < max_departures_listed) {
+        departures_.push_back(std::move(notice));
+    } else {
+        ++departures_unlisted_;
+    }
+    if (!departure_flush_.active()) {
+        const TimePoint due = last_departure_flush_ + departure_batch_interval;
+        departure_flush_ = time_.call_later(due > now ? due - now : Duration::zero(), [this] { flush_departures(); });
+    }
+}
+
+void ChatFactory::flush_departures() {
+    if (departure_flush_.active()) departure_flush_.cancel();
+    if (departures_.empty()) return;
+    std::string batch;
+    for (const std::string& notice : departures_) batch.append(notice).append(crlf);
+    if (departures_unlisted_ != 0) {
+        batch.append("* " + std::to_string(departures_unlisted_) + " others left").append(crlf);
+    }
+    departures_.clear();
+    departures_unlisted_ = 0;
+    last_departure_flush_ = time_.now();
+    ++stats_.departure_flushes;
+    // One shared buffer for everyone; clients it cuts off leave after the loop, in a later batch.
+    const auto shared = std::make_shared<const std::string>(std::move(batch));
+    for (ChatProtocol* m : members_) deliver(*m, shared);
+    reap_cut_clients();
+}
+
+void ChatFactory::schedule_trim() {
+    // A second after the last departure of the burst: the departed connections are freed on the turns
+    // that follow their close, and one trim at the end returns more than several in the middle.
+    if (trim_.active()) trim_.cancel();
+    trim_ = time_.call_later(std::chrono::seconds(1), [this] {
+        departed_since_trim_ = 0;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+    });
 }
 
 void ChatFactory::rename(ChatProtocol& client, std::string_view new_name) {
-    names_.erase(client.name_);
+    names_.erase(fold_nick(client.name_));
     std::string old = std::exchange(client.name_, std::string(new_name));
-    names_.emplace(client.name_, &client);
+    names_.emplace(fold_nick(client.name_), &client);
     WEFT_LOG(info) << client.log_prefix() << old << " is now known as " << client.name_;
     broadcast("* " + old + " is now known as " + client.name_);
 }
@@ -279,9 +487,12 @@ std::string ChatFactory::who() const {
     std::vector<std::string_view> names;
     names.reserve(members_.size());
     for (const ChatProtocol* m : members_) names.emplace_back(m->name_);
-    std::sort(names.begin(), names.end());
+    // Only the first max_who_listed in order: the reply, and the work, stay bounded in a big room.
+    const std::size_t listed = std::min(names.size(), max_who_listed);
+    std::partial_sort(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(listed), names.end());
     std::string out = "* online (" + std::to_string(names.size()) + "):";
-    for (std::size_t i = 0; i < names.size(); ++i) out.append(i == 0 ? " " : ", ").append(names[i]);
+    for (std::size_t i = 0; i < listed; ++i) out.append(i == 0 ? " " : ", ").append(names[i]);
+    if (listed < names.size()) out += ", and " + std::to_string(names.size() - listed) + " more";
     return out;
 }
 
@@ -293,6 +504,7 @@ void ChatFactory::shutting_down() {
 }
 
 void ChatFactory::broadcast(std::string line) {
+    flush_departures();  // departures announced before anything that came after them
     line.append(crlf);
     const auto shared = std::make_shared<const std::string>(std::move(line));
     // deliver() never changes members_: clients cut off here leave in reap_cut_clients(), after the loop.
@@ -301,11 +513,12 @@ void ChatFactory::broadcast(std::string line) {
 }
 
 void ChatFactory::send(ChatProtocol& client, std::string line) {
+    // No flush_departures() here: a reply to one client ("! idle ...", to each of thousands timing out
+    // together) must not break up the batch; only lines to everyone keep their order with departures.
     line.append(crlf);
     deliver(client, std::make_shared<const std::string>(std::move(line)));
     reap_cut_clients();
 }
-
 void ChatFactory::deliver(ChatProtocol& client, const std::shared_ptr<const std::string>& line) {
     if (client.cut_) return;
     Transport& t = client.transport();

@@ -33,17 +33,47 @@ struct ChatOptions {
     std::size_t send_buffer_limit = 1024 * 1024;
     /// A client that completes no line for this long is disconnected (bytes without a newline do not
     /// count, so a slow trickle is cut too); zero means never.
-    Duration idle_timeout{0};
+    Duration idle_timeout{std::chrono::hours(1)};
+    /// A client that has completed no line this long after connecting is disconnected; zero means never.
+    Duration first_line_timeout{std::chrono::seconds(60)};
+    /// Input budget: lines per second a client may send, commands included (a token bucket that holds
+    /// flood_burst_seconds of it, so a paste of a few dozen lines goes through at once). Over budget its
+    /// input is read at this rate. Zero turns the budget off.
+    std::size_t flood_limit = 10;
+    /// The byte budget that goes with it: flood_limit * flood_bytes_per_line bytes per second.
+    static constexpr std::size_t flood_bytes_per_line = 1024;
+    /// Seconds of budget a client starts with and may save up.
+    static constexpr double flood_burst_seconds = 5;
+    /// Connections from one IP address at once (NAT puts many users behind one); zero means no limit.
+    std::size_t max_per_address = 100;
 
     /// The most a client may hold even within one turn: send_buffer_limit plus the larger of
     /// send_buffer_limit and 1 MiB. Past it a client is cut at once.
     [[nodiscard]] std::size_t hard_send_limit() const noexcept {
         return send_buffer_limit + std::max<std::size_t>(send_buffer_limit, 1024 * 1024);
     }
+    /// Unread input a paused flooder may have buffered before it is cut: the transport stops reading
+    /// when it is paused, so only a transport that ignored the pause could pass it.
+    [[nodiscard]] std::size_t max_input_backlog() const noexcept {
+        return std::max<std::size_t>(256 * 1024, 4 * max_line);
+    }
 };
 
-/// True for a valid nickname: 1 to 32 characters of A-Z a-z 0-9 _ -.
+/// Names nobody may take (compared case-insensitively), so that no user poses as the server.
+inline constexpr std::string_view reserved_nicks[] = {"server", "admin", "administrator", "operator",
+                                                      "root",   "system", "weft",         "weft-chat"};
+/// Departure notices sent one by one in a flush; beyond this many a summary line stands for the rest.
+inline constexpr std::size_t max_departures_listed = 100;
+/// Names /who lists; beyond this many it gives the count of the others.
+inline constexpr std::size_t max_who_listed = 100;
+
+/// True for a valid nickname: 1 to 32 characters of A-Z a-z 0-9 _ - (so no spaces, no "*", ":" or "!"
+/// that would let a user's line pass for the server's, and no bidi controls).
 [[nodiscard]] bool valid_nick(std::string_view name) noexcept;
+/// True if `name` is one of reserved_nicks, in any case.
+[[nodiscard]] bool reserved_nick(std::string_view name) noexcept;
+/// The key under which a name is unique: ASCII letters folded to lower case ("Bob" and "bob" clash).
+[[nodiscard]] std::string fold_nick(std::string_view name);
 
 /// Appends `text` to `out` made safe for any terminal: the result is valid UTF-8 without control
 /// characters. Every C0 control but TAB, DEL, every C1 control (U+0080..U+009F) and every byte that is
@@ -55,7 +85,11 @@ struct ChatStats {
     std::uint64_t joined = 0;         ///< clients that entered the room
     std::uint64_t refused_full = 0;   ///< clients told "server full"
     std::uint64_t cut_slow = 0;       ///< clients cut off for not reading
-    std::uint64_t cut_idle = 0;       ///< clients disconnected for idling
+    std::uint64_t cut_idle = 0;       ///< clients disconnected for idling or for no first line in time
+    std::uint64_t refused_address = 0;  ///< clients refused for --max-per-address
+    std::uint64_t flood_paused = 0;   ///< times a client's input was paused for being over its budget
+    std::uint64_t cut_flood = 0;      ///< clients cut off for an input backlog over max_input_backlog()
+    std::uint64_t departure_flushes = 0;  ///< batches of departure notices sent
     std::uint64_t lines_relayed = 0;  ///< chat lines and /me actions broadcast
     /// The most output the server ever held for one client, measured after each write: bounded by
     /// ChatOptions::hard_send_limit().
@@ -66,10 +100,14 @@ class ChatFactory;
 
 /// One chat client. Lines end with "\n" (a "\r" before it is dropped); the server's lines end with "\r\n".
 ///
-/// Contract: it joins the room in connection_made (or is refused if the room is full) and leaves it
-/// exactly once: on /quit, on the peer's EOF, when cut off (line too long, too slow, idle), or at the
-/// latest in connection_lost. It is half-closeable so that a peer's EOF is a departure it sees at once;
-/// it then loses the connection, which flushes everything still owed to that peer before closing.
+/// Contract: it joins the room in connection_made (or is refused if the room is full, or its address has
+/// max_per_address connections already) and leaves it exactly once: on /quit, on the peer's EOF, when cut
+/// off (line too long, too slow, idle, no first line in time, input backlog), or at the latest in
+/// connection_lost. It is half-closeable so that a peer's EOF is a departure it sees at once; it then
+/// loses the connection, which flushes everything still owed to that peer before closing.
+/// Input budget (ChatOptions::flood_limit): every line, command or not, costs one line and its bytes from a
+/// token bucket; a client in debt has its reading paused until the bucket refills, so its lines are taken
+/// at the budgeted rate, in order and none dropped (its EOF waits behind them too).
 class ChatProtocol final : public protocols::LineReceiver, public HalfCloseable {
 public:
     explicit ChatProtocol(ChatFactory& room);
@@ -78,10 +116,13 @@ public:
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     /// True while the client is in the room.
     [[nodiscard]] bool in_room() const noexcept { return slot_ != not_in_room; }
+    /// Bytes received and not yet handled as lines (the input a paused flooder has buffered).
+    [[nodiscard]] std::size_t input_backlog() const noexcept { return received_ - consumed_; }
 
     // Protocol
     void connection_made() override;
     void connection_lost(const Reason& reason) override;
+    void data_received(std::string_view data) override;
     // LineReceiver
     void line_received(std::string_view line) override;
     void line_length_exceeded(std::string_view line) override;
@@ -98,16 +139,34 @@ private:
     void leave_and_close(std::string_view note, std::string_view why);
     void arm_idle_timer(Duration delay);
     void idle_check();
+    /// Takes a line's cost from the bucket; pauses reading while the bucket is in debt.
+    void charge(std::size_t bytes);
+    void refill();
+    void flood_resume();
+    void schedule_resume();
+    [[nodiscard]] bool in_debt() const noexcept;
     [[nodiscard]] std::string log_prefix() const;
 
     ChatFactory& room_;
     std::string name_;
+    std::string address_;              // the peer's IP address, for max_per_address
     std::size_t slot_ = not_in_room;  // index in the room's member list
     bool cut_ = false;                // cut off for being slow: aborted, about to leave
     bool over_limit_ = false;         // over send_buffer_limit: checked again once this turn has flushed
+    bool counted_address_ = false;    // counts in the room's per-address table
     std::size_t added_since_mark_ = 0;  // bytes queued since it was found over the limit
+    TimePoint connected_at_{};
     TimePoint last_activity_{};
+    bool got_line_ = false;           // completed a line since connecting
     DelayedCall idle_timer_;
+    // The input budget: tokens may go negative (debt); reading is paused until they are back to zero.
+    double line_tokens_ = 0;
+    double byte_tokens_ = 0;
+    TimePoint refilled_at_{};
+    DelayedCall flood_timer_;
+    bool eof_pending_ = false;        // EOF came while lines were still waiting behind the budget
+    std::uint64_t received_ = 0;
+    std::uint64_t consumed_ = 0;
 };
 
 /// The room: builds a ChatProtocol per connection and holds the clients, their names and the limits.
@@ -119,6 +178,12 @@ private:
 /// "left (too slow)": the server's memory stays bounded and nobody waits for it, while a client that reads
 /// promptly survives a burst bigger than the limit. Clients leave only between broadcasts, never inside
 /// one. After shutting_down() departures are no longer announced.
+/// Departures are announced in batches: the first after a quiet spell goes out at once, the ones that
+/// follow within departure_batch_interval are gathered and go out together, one shared buffer to every
+/// member (never more than max_departures_listed lines, then a count), and before any later line to
+/// everyone so that the order everyone sees is kept. So a mass departure (thousands timing out together)
+/// costs each remaining member a few writes, not one per departure, and the memory it freed is handed
+/// back to the system afterwards (malloc_trim).
 /// `time` drives the idle timers (the Reactor, or testing::Clock in tests) and must outlive the factory.
 class ChatFactory final : public Factory {
 public:
@@ -134,19 +199,31 @@ public:
     [[nodiscard]] const ChatOptions& options() const noexcept { return options_; }
     [[nodiscard]] const ChatStats& stats() const noexcept { return stats_; }
     [[nodiscard]] std::size_t client_count() const noexcept { return members_.size(); }
-    /// The client called `name`, or nullptr.
+    /// The client called `name` (in any case), or nullptr.
     [[nodiscard]] ChatProtocol* find(std::string_view name) const;
+
+    /// How long departures after the first of a burst are gathered before they are announced.
+    static constexpr Duration departure_batch_interval = std::chrono::milliseconds(100);
 
 private:
     friend class ChatProtocol;
 
-    /// Adds the client, welcomes it and tells the others; false (and nothing changed) if the room is full.
-    bool join(ChatProtocol& client);
-    /// Removes the client and, unless shutting down, tells the others "* NAME <note>".
+    /// Adds the client, welcomes it and tells the others. If the room is full or the client's address has
+    /// max_per_address connections, nothing changes and the refusal line is returned ("! server full").
+    std::string join(ChatProtocol& client);
+    /// Removes the client and, unless shutting down, queues "* NAME <note>" for the others (see
+    /// flush_departures()).
     void leave(ChatProtocol& client, std::string_view note);
+    /// Sends the queued departure notices to everyone in the room, as one shared buffer.
+    void flush_departures();
+    /// Whether a connection from `address` may join (max_per_address); counts it if so.
+    bool admit_address(ChatProtocol& client);
+    void release_address(ChatProtocol& client);
+    /// Hands freed heap back to the system once a mass departure is over.
+    void schedule_trim();
     /// Renames the client and tells everyone; the name must be valid and free.
     void rename(ChatProtocol& client, std::string_view new_name);
-    /// "* online (N): a, b, c" with the names sorted.
+    /// "* online (N): a, b, c" with the names sorted; only the first max_who_listed, then "and K more".
     [[nodiscard]] std::string who() const;
 
     /// Sends `line` + "\r\n" to everyone in the room.
@@ -168,7 +245,14 @@ private:
     ChatOptions options_;
     ChatStats stats_;
     std::vector<ChatProtocol*> members_;  // in no particular order: removal swaps with the last
-    std::unordered_map<std::string, ChatProtocol*> names_;
+    std::unordered_map<std::string, ChatProtocol*> names_;  // by fold_nick(name)
+    std::unordered_map<std::string, std::size_t> per_address_;  // connections per IP address
+    std::vector<std::string> departures_;  // notices not yet sent ("* NAME left")
+    std::size_t departures_unlisted_ = 0;  // departures beyond max_departures_listed in this batch
+    DelayedCall departure_flush_;
+    TimePoint last_departure_flush_{};
+    std::size_t departed_since_trim_ = 0;
+    DelayedCall trim_;
     std::vector<ChatProtocol*> cut_;  // cut off during a broadcast, leaving once it is over
     std::vector<ChatProtocol*> over_limit_;  // to check once the turn has flushed
     DelayedCall over_limit_check_;

@@ -12,6 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "chat_protocol.hpp"
+#include "common/options.hpp"
 #include "weft/client_factory.hpp"
 #include "weft/log.hpp"
 #include "weft/protocols/basic.hpp"
@@ -130,7 +131,8 @@ int main(int argc, char* argv[]) {
         ("help,h", "show this help")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: warning)");
     po::options_description hidden;
-    hidden.add_options()("host", po::value(&host)->required())("port", po::value(&port)->required());
+    hidden.add_options()("host", po::value(&host)->required())(
+        "port", weft::apps::optional_number("PORT", port, 1U, 65535U)->required());
     po::options_description all;
     all.add(desc).add(hidden);
     po::positional_options_description positional;
@@ -143,7 +145,6 @@ int main(int argc, char* argv[]) {
             return 0;
         }
         po::notify(vm);
-        if (port == 0 || port > 65535) throw po::error("PORT must be 1 to 65535");
         weft::init_logging(log_level, weft::LogLevel::warning);
     } catch (const std::exception& e) {
         std::cerr << "weft-chat-client: " << e.what() << "\nusage: weft-chat-client HOST PORT\n";

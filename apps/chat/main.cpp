@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "chat_protocol.hpp"
+#include "common/options.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
@@ -37,27 +38,41 @@ void raise_descriptor_limit(std::size_t wanted) {
 }  // namespace
 
 int main(int argc, char* argv[]) {
+    using weft::apps::number;
     std::string host = "0.0.0.0";
     unsigned port = 51423;
     weft::chat::ChatOptions options;
-    double idle_timeout = 0;
+    double idle_timeout = std::chrono::duration<double>(options.idle_timeout).count();
+    double first_line_timeout = std::chrono::duration<double>(options.first_line_timeout).count();
     double shutdown_timeout = 5;
     std::string log_level;
+    // Bounds: timeouts up to a year (a weft::Duration holds about 292 years); buffer limits up to 1 TiB,
+    // so that hard_send_limit() (twice the limit) cannot overflow.
+    constexpr double max_timeout = 365.0 * 24 * 3600;
+    constexpr std::size_t max_bytes = std::size_t{1} << 40;
 
     po::options_description desc("weft-chat: a multi-client line chat server\n\nOptions");
     desc.add_options()
         ("help,h", "show this help")
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
-        ("port,p", po::value(&port)->default_value(port), "TCP port; 0 picks a free one")
-        ("max-line", po::value(&options.max_line)->default_value(options.max_line),
-         "longest line a client may send, in bytes, the \\n included")
-        ("max-clients", po::value(&options.max_clients)->default_value(options.max_clients),
+        ("port,p", number("--port", port, 0U, 65535U), "TCP port; 0 picks a free one")
+        ("max-line", number("--max-line", options.max_line, std::size_t{2}, std::size_t{16} << 20),
+         "longest line a client may send, in bytes, the \\n included (2 to 16 MiB)")
+        ("max-clients", number("--max-clients", options.max_clients, std::size_t{1}, std::size_t{10'000'000}),
          "clients online at once; the next one gets '! server full'")
-        ("send-buffer-limit", po::value(&options.send_buffer_limit)->default_value(options.send_buffer_limit),
+        ("max-per-address", number("--max-per-address", options.max_per_address, std::size_t{0},
+                                   std::size_t{10'000'000}),
+         "connections from one IP address at once (NAT puts many users behind one); 0 = no limit")
+        ("send-buffer-limit", number("--send-buffer-limit", options.send_buffer_limit, std::size_t{1}, max_bytes),
          "bytes queued for one client before it is cut off as too slow")
-        ("idle-timeout", po::value(&idle_timeout)->default_value(idle_timeout),
-         "seconds without input before a client is disconnected; 0 = never")
-        ("shutdown-timeout", po::value(&shutdown_timeout)->default_value(shutdown_timeout),
+        ("flood-limit", number("--flood-limit", options.flood_limit, std::size_t{0}, std::size_t{1'000'000}),
+         "lines per second a client may send (and 1 KiB per line of bytes), with 5 s of it saved up; "
+         "over it, its input is read at that rate; 0 = no limit")
+        ("idle-timeout", number("--idle-timeout", idle_timeout, 0.0, max_timeout),
+         "seconds without a complete line before a client is disconnected; 0 = never")
+        ("first-line-timeout", number("--first-line-timeout", first_line_timeout, 0.0, max_timeout),
+         "seconds a new client has to send its first complete line; 0 = no deadline")
+        ("shutdown-timeout", number("--shutdown-timeout", shutdown_timeout, 0.0, max_timeout),
          "seconds SIGINT/SIGTERM waits for output to be flushed before closing anyway")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: "
                                              "$WEFT_LOG_LEVEL, else info)");
@@ -70,16 +85,13 @@ int main(int argc, char* argv[]) {
             return 0;
         }
         po::notify(vm);
-        if (port > 65535) throw po::error("--port must be 0 to 65535");
-        if (options.max_line < 2) throw po::error("--max-line must be at least 2");
-        if (options.send_buffer_limit == 0) throw po::error("--send-buffer-limit must be positive");
-        if (idle_timeout < 0 || shutdown_timeout < 0) throw po::error("timeouts must not be negative");
         weft::init_logging(log_level);
     } catch (const std::exception& e) {
         std::cerr << "weft-chat: " << e.what() << "\n(weft-chat --help lists the options)\n";
         return 2;
     }
     options.idle_timeout = weft::to_duration(std::chrono::duration<double>(idle_timeout));
+    options.first_line_timeout = weft::to_duration(std::chrono::duration<double>(first_line_timeout));
 
     try {
         raise_descriptor_limit(options.max_clients);
@@ -93,7 +105,8 @@ int main(int argc, char* argv[]) {
             const auto& stats = room.stats();
             WEFT_LOG(info) << "chat: " << state << "; " << stats.joined << " joined, " << stats.lines_relayed
                            << " lines relayed, " << stats.cut_slow << " cut off as too slow, " << stats.cut_idle
-                           << " idle, " << stats.refused_full << " refused (full)";
+                           << " idle, " << stats.cut_flood << " flooding, " << stats.refused_full
+                           << " refused (full), " << stats.refused_address << " refused (per address)";
         };
         // SIGUSR1 logs the statistics and changes nothing; the other signals are the reactor's (docs/chat.md).
         reactor.on_signal(SIGUSR1, [&] { log_stats(("running, " + std::to_string(room.client_count()) + " online").c_str()); });

@@ -6,6 +6,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "common/options.hpp"
+
 #include "weft/error.hpp"
 #include "weft/factory.hpp"
 #include "weft/log.hpp"
@@ -44,9 +46,10 @@ int main(int argc, char* argv[]) {
     options.add_options()
         ("help,h", "show this help")
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
-        ("port", po::value(&port)->default_value(port), "port to listen on (0 picks a free one)")
+        ("port", weft::apps::number("--port", port, 0U, 65535U), "port to listen on (0 picks a free one)")
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
-        ("max-line", po::value(&max_line)->default_value(max_line), "line mode: longest line in bytes")
+        ("max-line", weft::apps::number("--max-line", max_line, std::size_t{1}, std::size_t{16} << 20),
+         "line mode: longest line in bytes (1 to 16 MiB)")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: $WEFT_LOG_LEVEL or info)");
     po::variables_map vm;
     try {
@@ -57,7 +60,6 @@ int main(int argc, char* argv[]) {
             return 0;
         }
         if (mode != "raw" && mode != "line") throw po::error("--mode must be raw or line");
-        if (port > 65535) throw po::error("--port must be 0..65535");
         weft::init_logging(log_level);
     } catch (const std::exception& e) {
         std::cerr << "weft-echo: " << e.what() << "\n" << options << "\n";

@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 
 TEST_CASE("loopback: every line reaches every client, each sender's lines in order", "[chat][loopback]") {
-    ChatLoop loop;
+    ChatLoop loop(ChatOptions{.flood_limit = 0});  // a throughput test, not a flood one
     constexpr std::size_t clients = 4;
     constexpr std::size_t per_client = 300;
     std::vector<Record> records(clients);
@@ -108,7 +108,7 @@ TEST_CASE("loopback: an over-long line gets an error and a disconnect, the other
 TEST_CASE("loopback: a client that never reads is cut at the limit, the server's buffer stays bounded",
           "[chat][loopback]") {
     constexpr std::size_t limit = 256 * 1024;
-    ChatLoop loop(ChatOptions{.send_buffer_limit = limit});
+    ChatLoop loop(ChatOptions{.send_buffer_limit = limit, .flood_limit = 0});  // the talker floods
     Record slow;
     Record fast;
     const std::string line = std::string(1000, 'f') + "\n";
@@ -153,7 +153,7 @@ TEST_CASE("loopback: a client that never reads is cut at the limit, the server's
 TEST_CASE("loopback: clients that read promptly survive a burst bigger than the limit", "[chat][loopback]") {
     // One 64 KiB read of these lines is ~80 KB per recipient once named: over the limit within the turn,
     // gone once the turn has flushed. Nobody here is slow, so nobody may be cut.
-    ChatLoop loop(ChatOptions{.send_buffer_limit = 64 * 1024});
+    ChatLoop loop(ChatOptions{.send_buffer_limit = 64 * 1024, .flood_limit = 0});  // the burst is the point
     Record observer;
     Record talker;
     constexpr std::size_t lines = 2000;
@@ -176,7 +176,7 @@ TEST_CASE("loopback: clients that read promptly survive a burst bigger than the 
 }
 
 TEST_CASE("loopback: a reset in the middle of a line is a departure and breaks no broadcast", "[chat][loopback]") {
-    ChatLoop loop;
+    ChatLoop loop(ChatOptions{.flood_limit = 0});  // the talker floods
     Record quitter;
     Record talker;
     Record listener;
@@ -208,7 +208,7 @@ TEST_CASE("loopback: a reset in the middle of a line is a departure and breaks n
 
 TEST_CASE("loopback: a half-closed client still gets everything owed, then the server closes",
           "[chat][loopback]") {
-    ChatLoop loop;
+    ChatLoop loop(ChatOptions{.flood_limit = 0});  // the talker floods
     Record half;
     Record talker;
     constexpr std::size_t lines = 3000;  // ~300 KB: more than the sockets hold while the client is paused

@@ -81,8 +81,9 @@ public:
 }  // namespace
 
 TEST_CASE("weft-chat: SIGTERM tells everyone, flushes what is owed, and exits 0", "[chat][process]") {
+    // --flood-limit 0: the talker's 80,000 lines at once are the point, not a flood to slow down.
     ChildProcess server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
-                  "--log-level", "warning"});
+                         "--flood-limit", "0", "--log-level", "warning"});
     const std::string listening = server.read_line(10s).value_or("");
     REQUIRE(listening.starts_with("listening on 127.0.0.1:"));
     const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
@@ -133,7 +134,7 @@ TEST_CASE("weft-chat: SIGTERM tells everyone, flushes what is owed, and exits 0"
 TEST_CASE("weft-chat: SIGTERM with a client that never reads still exits 0 after --shutdown-timeout",
           "[chat][process]") {
     ChildProcess server({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
-                  "--shutdown-timeout", "0.5", "--log-level", "error"});
+                         "--shutdown-timeout", "0.5", "--flood-limit", "0", "--log-level", "error"});
     const std::string listening = server.read_line(10s).value_or("");
     REQUIRE(listening.starts_with("listening on 127.0.0.1:"));
     const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
@@ -182,8 +183,9 @@ TEST_CASE("weft-chat: --help lists every option, a bad option exits 2", "[chat][
         ChildProcess help({WEFT_CHAT_BINARY, "--help"});
         std::string text;
         while (auto line = help.read_line(10s)) text += *line + "\n";  // to the end of its output
-            for (const char* option : {"--host", "--port", "--max-line", "--max-clients", "--send-buffer-limit",
-                                   "--idle-timeout", "--shutdown-timeout", "--log-level"}) {
+        for (const char* option : {"--host", "--port", "--max-line", "--max-clients", "--max-per-address",
+                                   "--send-buffer-limit", "--flood-limit", "--idle-timeout", "--first-line-timeout",
+                                   "--shutdown-timeout", "--log-level"}) {
             CHECK(text.find(option) != std::string::npos);
         }
         const auto status = help.wait(10s);
@@ -259,7 +261,7 @@ TEST_CASE("weft-chat-client: typed lines reach the server, server lines are prin
 
 TEST_CASE("weft-chat-client: everything the server sent before closing is printed before it exits",
           "[chat][process]") {
-    ChatLoop loop;
+    ChatLoop loop(ChatOptions{.flood_limit = 0});  // the peer's 3,000-line burst is the point
     Clients clients{loop.reactor, loop.port->port()};
     Record peer;
     Pipe keyboard = make_pipe();

@@ -68,9 +68,9 @@ struct Room {
         for (auto& c : clients) c->lose();
     }
 
-    Client& connect() {
+    Client& connect(const std::string& host = "10.0.0.7") {
         auto c = std::make_unique<Client>();
-        const weft::Address peer{"10.0.0.7", next_port++};
+        const weft::Address peer{host, next_port++};
         c->transport = std::make_unique<StringTransport>(peer);
         c->protocol = factory.build_protocol(peer);
         c->protocol->set_factory(&factory);
@@ -79,8 +79,8 @@ struct Room {
         return *clients.back();
     }
     /// Connects and discards the welcome; the others' "joined" notices are discarded too.
-    Client& join() {
-        Client& c = connect();
+    Client& join(const std::string& host = "10.0.0.7") {
+        Client& c = connect(host);
         for (auto& other : clients) other->transport->clear();
         return c;
     }
@@ -229,8 +229,8 @@ TEST_CASE("/me sends an action to everyone, without one it is an error", "[chat]
     Client& b = room.join();
     a.send("/nick al\n/me waves \x1b hello\n/me\n/me   \n");
     const Lines rename{"* 10.0.0.7:1001 is now known as al"};
-    CHECK(a.take() == Lines{rename[0], "* al waves ? hello", "! usage: /me ACTION", "! usage: /me ACTION"});
-    CHECK(b.take() == Lines{rename[0], "* al waves ? hello"});
+    CHECK(a.take() == Lines{rename[0], "al * waves ? hello", "! usage: /me ACTION", "! usage: /me ACTION"});
+    CHECK(b.take() == Lines{rename[0], "al * waves ? hello"});
 }
 
 TEST_CASE("an unknown command is an error that keeps the connection", "[chat][unit]") {
@@ -384,7 +384,7 @@ TEST_CASE("a burst over the limit does not cut a client that reads before the tu
 }
 
 TEST_CASE("a client is cut at once at the hard limit, even within one turn", "[chat][unit]") {
-    const ChatOptions options{.send_buffer_limit = 1000};
+    const ChatOptions options{.send_buffer_limit = 1000, .flood_limit = 0};  // the sender floods
     Room room(options);
     Client& a = room.join();
     Client& slow = room.join();
@@ -417,6 +417,7 @@ TEST_CASE("the slow client's departure is told to the others, cascades settle", 
     room.clock.advance(0s);
     CHECK(b.transport->aborted());
     CHECK(c.transport->aborted());
+    room.clock.advance(ChatFactory::departure_batch_interval);  // the second departure comes in a batch
     Lines got = a.take();
     REQUIRE(got.size() == 3);
     CHECK(got[0] == "b: " + std::string(80, 'b'));
@@ -475,8 +476,8 @@ TEST_CASE("the --idle-timeout option disconnects a client that completes no line
     CHECK(room.factory.stats().cut_idle == 2);
 }
 
-TEST_CASE("without --idle-timeout no timer is pending", "[chat][unit]") {
-    Room room;
+TEST_CASE("without --idle-timeout and --first-line-timeout no timer is pending", "[chat][unit]") {
+    Room room(ChatOptions{.idle_timeout = 0s, .first_line_timeout = 0s});
     room.join();
     CHECK(room.clock.pending_calls().empty());
 }
@@ -551,4 +552,270 @@ TEST_CASE("random bytes in random chunks: nothing breaks, everything relayed is 
         }
         CHECK(room.factory.client_count() >= 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------- abuse limits
+
+namespace {
+using weft::testing::StringTransport;
+bool reading_paused(const Client& c) {
+    return c.transport->producer_state() == StringTransport::ProducerState::paused;
+}
+/// Line k of numbered_lines(): "Lk" padded with dots to `size` - 1 bytes.
+std::string numbered_text(int k, std::size_t size = 4) {
+    std::string line = "L" + std::to_string(k);
+    line.resize(std::max(line.size(), size - 1), '.');
+    return line;
+}
+/// `n` numbered lines from k = 0, each `size` bytes with its "\n".
+std::string numbered_lines(int n, std::size_t size = 4) {
+    std::string out;
+    for (int k = 0; k < n; ++k) out += numbered_text(k, size) + "\n";
+    return out;
+}
+std::size_t count_prefix(const Lines& lines, std::string_view prefix) {
+    return static_cast<std::size_t>(
+        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.starts_with(prefix); }));
+}
+}  // namespace
+
+TEST_CASE("the input budget (--flood-limit): over its budget a client's lines are taken at the budgeted rate, in order, none lost",
+          "[chat][unit][flood]") {
+    Room room(ChatOptions{.flood_limit = 10});  // 10 lines/s, 50 saved up
+    Client& flooder = room.join();
+    Client& other = room.join();
+    flooder.send(numbered_lines(80));
+    Lines seen = other.take();
+    CHECK(seen.size() == 51);  // the 50 saved up, and the one that put it in debt
+    CHECK(reading_paused(flooder));
+    CHECK(room.factory.stats().flood_paused == 1);
+    // Then one line per 100 ms: its transport's reading is paused in between.
+    for (int step = 1; step <= 29; ++step) {
+        room.clock.advance(100ms);
+        const Lines more = other.take();
+        CHECK(more.size() == 1);
+        seen.insert(seen.end(), more.begin(), more.end());
+        CHECK(reading_paused(flooder));
+    }
+    REQUIRE(seen.size() == 80);
+    for (int k = 0; k < 80; ++k) CHECK(seen[static_cast<std::size_t>(k)] == flooder.name() + ": " + numbered_text(k));
+    room.clock.advance(1s);
+    CHECK_FALSE(reading_paused(flooder));  // paid off: reading again
+    CHECK_FALSE(flooder.transport->disconnect_requested());
+}
+
+TEST_CASE("the input budget (--flood-limit): bytes count as well as lines", "[chat][unit][flood]") {
+    Room room(ChatOptions{.flood_limit = 10});  // 10 KiB/s, 50 KiB saved up
+    Client& flooder = room.join();
+    Client& other = room.join();
+    flooder.send(numbered_lines(40, 2001));  // 26 lines of 2001 bytes take 52,026 of the 51,200
+    CHECK(other.take().size() == 26);
+    CHECK(reading_paused(flooder));
+    room.clock.advance(300ms);  // 826 bytes of debt paid (81 ms), then 2001 more each ~195 ms
+    CHECK(other.take().size() == 2);
+}
+
+TEST_CASE("the input budget (--flood-limit): commands count against the same budget", "[chat][unit][flood]") {
+    Room room(ChatOptions{.flood_limit = 10});
+    Client& a = room.join();
+    std::string whos;
+    for (int k = 0; k < 60; ++k) whos += "/who\n";
+    a.send(whos);
+    CHECK(count_prefix(a.take(), "* online (1)") == 51);
+    CHECK(reading_paused(a));
+}
+
+TEST_CASE("the input budget (--flood-limit): an EOF waits behind the lines still held back", "[chat][unit][flood]") {
+    Room room(ChatOptions{.flood_limit = 10});
+    Client& flooder = room.join();
+    Client& other = room.join();
+    flooder.send(numbered_lines(60));
+    flooder.chat().read_connection_lost();  // the peer half-closed after its 60 lines
+    CHECK_FALSE(flooder.transport->disconnect_requested());
+    for (int step = 0; step < 20; ++step) room.clock.advance(100ms);
+    const Lines seen = other.take();
+    REQUIRE(seen.size() == 61);
+    CHECK(seen[59] == flooder.name() + ": L59");
+    CHECK(seen[60] == "* " + flooder.name() + " left");
+    CHECK(flooder.transport->disconnect_requested());
+}
+
+TEST_CASE("the input budget (--flood-limit): a backlog that keeps growing while paused is cut with a reason", "[chat][unit][flood]") {
+    Room room(ChatOptions{.flood_limit = 10});
+    Client& flooder = room.join();
+    Client& other = room.join();
+    flooder.send(numbered_lines(60));
+    REQUIRE(reading_paused(flooder));
+    flooder.take();
+    // A transport that ignored the pause would keep handing input over.
+    const std::string more = numbered_lines(1000, 100);  // 100 KB
+    for (int k = 0; k < 3 && !flooder.transport->disconnect_requested(); ++k) flooder.send(more);
+    CHECK(flooder.transport->disconnect_requested());
+    CHECK(flooder.take().back().starts_with("! flooding: more than 262144 bytes of input waiting"));
+    CHECK(other.take().back() == "* " + flooder.name() + " left (flooding)");
+    CHECK(room.factory.stats().cut_flood == 1);
+}
+
+TEST_CASE("the input budget: --flood-limit 0 turns it off", "[chat][unit][flood]") {
+    Room room(ChatOptions{.flood_limit = 0});
+    Client& flooder = room.join();
+    Client& other = room.join();
+    flooder.send(numbered_lines(5000));
+    CHECK(other.take().size() == 5000);
+    CHECK_FALSE(reading_paused(flooder));
+    CHECK(room.clock.pending_calls().size() == 2);  // the two idle timers, no flood timer
+}
+
+TEST_CASE("/who in a big room lists a bounded number of names and counts the rest", "[chat][unit][flood]") {
+    Room room(ChatOptions{.max_per_address = 0});
+    for (int k = 0; k < 2000; ++k) room.connect();
+    Client& asker = room.join();
+    asker.send("/who\n");
+    const Lines got = asker.take();
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].starts_with("* online (2001): 10.0.0.7:1001, 10.0.0.7:1002, "));
+    CHECK(got[0].ends_with(", and 1901 more"));
+    CHECK(got[0].size() < 2000);  // was 34 KB
+}
+
+TEST_CASE("the per-address limit (--max-per-address): the next connection from a full address is refused, others are not",
+          "[chat][unit]") {
+    Room room(ChatOptions{.max_per_address = 2});
+    Client& a = room.join("10.0.0.7");
+    room.join("10.0.0.7");
+    Client& third = room.connect("10.0.0.7");
+    CHECK(third.take() == Lines{"! too many connections from your address (max 2)"});
+    CHECK(third.transport->disconnect_requested());
+    CHECK_FALSE(third.chat().in_room());
+    Client& elsewhere = room.connect("10.0.0.8");
+    CHECK(elsewhere.chat().in_room());
+    CHECK(room.factory.stats().refused_address == 1);
+    a.lose();  // a place is free again
+    Client& fourth = room.connect("10.0.0.7");
+    CHECK(fourth.chat().in_room());
+}
+
+TEST_CASE("the first-line deadline (--first-line-timeout): a client that never completes a line is disconnected, one that talked stays",
+          "[chat][unit]") {
+    Room room(ChatOptions{.idle_timeout = 0s, .first_line_timeout = 30s});
+    Client& silent = room.join();
+    Client& talker = room.join();
+    room.clock.advance(10s);
+    talker.send("hello\n");
+    silent.send("no newline");  // a trickle is not a line
+    silent.take();
+    talker.take();
+    room.clock.advance(20s);
+    CHECK(silent.take() == Lines{"! no line within 30 s of connecting, disconnecting"});
+    CHECK(silent.transport->disconnect_requested());
+    CHECK(talker.take() == Lines{"* " + silent.name() + " left (idle)"});
+    room.clock.advance(1h);
+    CHECK_FALSE(talker.transport->disconnect_requested());
+    CHECK(room.clock.pending_calls().empty());
+}
+
+TEST_CASE("the defaults: idle timeout of an hour, first line within a minute, 100 per address, 10 lines/s",
+          "[chat][unit]") {
+    const ChatOptions d;
+    CHECK(d.idle_timeout == std::chrono::hours(1));
+    CHECK(d.first_line_timeout == std::chrono::seconds(60));
+    CHECK(d.max_per_address == 100);
+    CHECK(d.flood_limit == 10);
+    Room room;
+    Client& silent = room.join();
+    room.clock.advance(59s);
+    CHECK_FALSE(silent.transport->disconnect_requested());
+    room.clock.advance(1s);
+    CHECK(silent.transport->disconnect_requested());
+}
+
+// ------------------------------------------------------------------------------------------- spoofing
+
+TEST_CASE("spoofing: no user's line can look like a server notice", "[chat][unit][spoof]") {
+    Room room;
+    Client& mallory = room.join();
+    Client& victim = room.join();
+    mallory.send("/nick server\n/nick SERVER\n/nick Admin\n/nick root\n");
+    CHECK(mallory.take() == Lines{"! reserved name: server", "! reserved name: SERVER", "! reserved name: Admin",
+                                  "! reserved name: root"});
+    mallory.send("/nick srv\n");
+    mallory.send("/me shutting down\n/me is now known as bob\n/me left (too slow)\n* server shutting down\n");
+    const Lines seen = victim.take();
+    REQUIRE(seen.size() == 5);
+    CHECK(seen[0] == "* " + std::string("10.0.0.7:1001") + " is now known as srv");
+    CHECK(seen[1] == "srv * shutting down");
+    CHECK(seen[2] == "srv * is now known as bob");
+    CHECK(seen[3] == "srv * left (too slow)");
+    CHECK(seen[4] == "srv: * server shutting down");
+    for (std::size_t k = 1; k < seen.size(); ++k) CHECK_FALSE(seen[k].starts_with("* "));
+}
+
+TEST_CASE("spoofing: nicks are unique in any case, and only the holder may change its case", "[chat][unit][spoof]") {
+    Room room;
+    Client& a = room.join();
+    Client& b = room.join();
+    a.send("/nick Bob\n");
+    a.take();
+    b.take();
+    b.send("/nick bob\n/nick BOB\n");
+    CHECK(b.take() == Lines{"! name taken: bob", "! name taken: BOB"});
+    CHECK(room.factory.find("bOb") == &a.chat());
+    a.send("/nick bob\n");  // its own name in another case
+    CHECK(b.take() == Lines{"* Bob is now known as bob"});
+    CHECK(a.name() == "bob");
+}
+
+TEST_CASE("spoofing: bidi controls and other non-ASCII never get into a nick", "[chat][unit][spoof]") {
+    for (const char* control : {"\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae",
+                                "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9"}) {
+        const std::string name = std::string("al") + control + "ice";
+        CHECK_FALSE(weft::chat::valid_nick(name));
+        Room room;
+        Client& a = room.join();
+        a.send("/nick " + name + "\n");
+        CHECK(a.take() == Lines{"! invalid name: use 1 to 32 characters of A-Z a-z 0-9 _ -"});
+    }
+    CHECK(weft::chat::reserved_nick("Server"));
+    CHECK_FALSE(weft::chat::reserved_nick("servers"));
+    CHECK(weft::chat::fold_nick("BoB_-9") == "bob_-9");
+}
+
+// ----------------------------------------------------------------------------------------- departures
+
+TEST_CASE("departures in a burst are batched: the first at once, the rest together, in order with other lines",
+          "[chat][unit][departures]") {
+    Room room;
+    Client& stay = room.join();
+    std::vector<Client*> leaving;
+    for (int k = 0; k < 5; ++k) leaving.push_back(&room.join());
+    stay.take();
+    for (Client* c : leaving) c->lose();
+    CHECK(stay.take() == Lines{"* 10.0.0.7:1002 left"});  // a lone departure is not delayed
+    room.clock.advance(50ms);
+    CHECK(stay.transport->value().empty());               // the others wait for the batch...
+    stay.send("hello\n");                                 // ...unless a line must follow them
+    CHECK(stay.take() == Lines{"* 10.0.0.7:1003 left", "* 10.0.0.7:1004 left", "* 10.0.0.7:1005 left",
+                               "* 10.0.0.7:1006 left", "10.0.0.7:1001: hello"});
+    CHECK(room.factory.stats().departure_flushes == 2);
+    room.clock.advance(1s);
+    Client& late = room.join();
+    late.lose();  // after a quiet spell: at once again
+    CHECK(stay.take() == Lines{"* " + std::string("10.0.0.7:1007") + " left"});
+}
+
+TEST_CASE("a mass departure costs each member a bounded batch: 100 names, then a count", "[chat][unit][departures]") {
+    Room room(ChatOptions{.max_per_address = 0});
+    Client& stay = room.join();
+    std::vector<Client*> leaving;
+    for (int k = 0; k < 3000; ++k) leaving.push_back(&room.connect());
+    stay.take();
+    for (Client* c : leaving) c->lose();
+    room.clock.advance(ChatFactory::departure_batch_interval);
+    const Lines got = stay.take();
+    REQUIRE(got.size() == 1 + 100 + 1);
+    CHECK(got[0] == "* 10.0.0.7:1002 left");
+    CHECK(got[100] == "* 10.0.0.7:1102 left");
+    CHECK(got[101] == "* 2899 others left");
+    CHECK(room.factory.stats().departure_flushes == 2);
+    CHECK(room.factory.client_count() == 1);
 }

@@ -13,6 +13,7 @@
 // Two rooms run the same ops; room A splits each send into chunks, room B delivers it whole. After
 // every op both rooms must agree on everything the clients received.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -84,6 +85,33 @@ void check_output(std::string_view out) {
     }
 }
 
+/// A line starting "* " is a server notice, and must be one of the notices the server sends: a user's
+/// text never follows "* " (a /me action is "NAME * ACTION", a line "NAME: TEXT"), so nobody can forge
+/// "* server shutting down" or "* bob left (too slow)".
+void check_notices(std::string_view out) {
+    static constexpr std::string_view fixed[] = {"* bye", "* server shutting down"};
+    static constexpr std::string_view after_name[] = {"joined", "left", "left (idle)", "left (too slow)",
+                                                      "left (flooding)", "others left"};
+    while (!out.empty()) {
+        const std::size_t end = out.find("\r\n");
+        if (end == std::string_view::npos) return;  // check_output reports it
+        const std::string_view line = out.substr(0, end);
+        out.remove_prefix(end + 2);
+        if (!line.starts_with("* ")) continue;
+        if (std::find(std::begin(fixed), std::end(fixed), line) != std::end(fixed)) continue;
+        if (line.starts_with("* online (")) continue;
+        const std::string_view rest = line.substr(2);
+        const std::size_t space = rest.find(' ');
+        WEFT_FUZZ_CHECK(space != std::string_view::npos && space != 0, "malformed notice: " + weft::fuzz::escape(line));
+        const std::string_view tail = rest.substr(space + 1);
+        bool ok = std::find(std::begin(after_name), std::end(after_name), tail) != std::end(after_name);
+        if (tail.starts_with("is now known as ")) {
+            ok = weft::chat::valid_nick(tail.substr(16)) && !weft::chat::reserved_nick(tail.substr(16));
+        }
+        WEFT_FUZZ_CHECK(ok, "a line passes for a server notice: " + weft::fuzz::escape(line));
+    }
+}
+
 struct Client {
     std::unique_ptr<StringTransport> transport;
     std::unique_ptr<weft::Protocol> protocol;
@@ -132,6 +160,7 @@ struct Room {
         for (auto& c : clients) {
             const std::string& out = c->transport->value();
             check_output(std::string_view(out).substr(c->checked));
+            check_notices(std::string_view(out).substr(c->checked));
             c->checked = out.size();
             // Within a turn a client may hold up to the hard limit; once the turn has flushed, no client
             // in the room holds more than send_buffer_limit (the others were cut off).
@@ -145,7 +174,8 @@ struct Room {
                             "a client still in the room holds more than send_buffer_limit after the turn: " +
                                 std::to_string(c->transport->buffered_bytes()));
             WEFT_FUZZ_CHECK(!c->transport->disconnecting(), "a closing client is still in the room: " + p.name());
-            WEFT_FUZZ_CHECK(names.insert(p.name()).second, "two clients share the name " + p.name());
+            // Unique in any case: "Bob" and "bob" are one name.
+            WEFT_FUZZ_CHECK(names.insert(weft::chat::fold_nick(p.name())).second, "two clients share the name " + p.name());
             WEFT_FUZZ_CHECK(factory.find(p.name()) == &p, "find() does not return the client called " + p.name());
         }
         WEFT_FUZZ_CHECK(factory.client_count() == in_room, "client_count() is not the number of clients in the room");
@@ -165,7 +195,10 @@ struct Room {
             s += '\n';
         }
         const auto& st = factory.stats();
-        for (auto n : {st.joined, st.refused_full, st.cut_slow, st.cut_idle, st.lines_relayed}) s += std::to_string(n) + ",";
+        for (auto n : {st.joined, st.refused_full, st.cut_slow, st.cut_idle, st.lines_relayed, st.cut_flood,
+                       st.flood_paused, st.departure_flushes}) {
+            s += std::to_string(n) + ",";
+        }
         return s;
     }
 };
@@ -239,7 +272,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // send_buffer_limit + 1 MiB within one turn, is out of reach of inputs of a few KB.)
     options.send_buffer_limit = 256 + std::size_t{in.seed} * 8;
     options.max_clients = 3;
-    if ((in.flags & 4) != 0) options.idle_timeout = std::chrono::seconds(10);
+    // The idle timeout is on only with flag 4; the first-line deadline (60 s), the input budget (10 lines
+    // a second, 50 saved up: 't' ops pay it back) and the per-address limit keep their defaults.
+    options.idle_timeout = (in.flags & 4) != 0 ? weft::Duration(std::chrono::seconds(10)) : weft::Duration::zero();
 
     Room a(options);
     Room b(options);

@@ -20,6 +20,8 @@
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
 
+#include "common/options.hpp"
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
@@ -175,7 +177,7 @@ int main(int argc, char** argv) {
     unsigned short port = 0;
     po::options_description desc("bench-asio-chat: Boost.Asio line chat server (benchmark peer)\nOptions");
     desc.add_options()("help,h", "show this help")("host", po::value(&host)->default_value(host), "address to bind")(
-        "port", po::value(&port)->default_value(port), "port (0 = pick a free one)");
+        "port", weft::apps::number("--port", port, static_cast<unsigned short>(0), static_cast<unsigned short>(65535)), "port (0 = pick a free one)");
     try {
         po::variables_map vm;
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -184,6 +186,11 @@ int main(int argc, char** argv) {
             return 0;
         }
         po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << "bench-asio-chat: " << e.what() << "\n";
+        return 2;
+    }
+    try {
         asio::io_context io(1);
         Server server(io, tcp::endpoint(asio::ip::make_address(host), port));
         asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -16,6 +16,8 @@
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
 
+#include "common/options.hpp"
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
@@ -140,7 +142,7 @@ int main(int argc, char** argv) {
     unsigned short port = 0;
     po::options_description desc("bench-asio-echo: Boost.Asio echo server (benchmark peer)\nOptions");
     desc.add_options()("help,h", "show this help")("host", po::value(&host)->default_value(host), "address to bind")(
-        "port", po::value(&port)->default_value(port), "port (0 = pick a free one)")(
+        "port", weft::apps::number("--port", port, static_cast<unsigned short>(0), static_cast<unsigned short>(65535)), "port (0 = pick a free one)")(
         "mode", po::value(&mode)->default_value(mode), "raw | line");
     try {
         po::variables_map vm;
@@ -150,6 +152,11 @@ int main(int argc, char** argv) {
             return 0;
         }
         po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << "bench-asio-echo: " << e.what() << "\n";
+        return 2;
+    }
+    try {
         if (mode != "raw" && mode != "line") {
             throw std::runtime_error("--mode must be raw or line");
         }

@@ -166,7 +166,15 @@ int main(int argc, char** argv) {
         } else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
             host = argv[++i];
         } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            port = atoi(argv[++i]);
+            /* Range-checked like the C++ apps' options (apps/common/options.hpp): no sign, 0 to 65535. */
+            char* end = NULL;
+            const char* text = argv[++i];
+            long value = (text[0] >= '0' && text[0] <= '9') ? strtol(text, &end, 10) : -1;
+            if (end == NULL || *end != '\0' || value < 0 || value > 65535) {
+                fprintf(stderr, "bench-uv-echo: the argument ('%s') for option '--port' is invalid: it must be an integer from 0 to 65535\n", text);
+                return 2;
+            }
+            port = (int)value;
         } else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
             ++i;
             if (strcmp(argv[i], "line") == 0) {
