@@ -135,7 +135,7 @@ TEST_CASE("signal: a second SIGTERM during weft-chat's drain aborts what is stil
           "[reliability][signal][shutdown][chat]") {
     // One client owed 8 MB that never reads holds the drain; --shutdown-timeout 20 would let it hold it for
     // 20 s. The second SIGTERM must end it within about a second.
-    Server chat({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456",
+    Server chat({WEFT_CHAT_BINARY, "--host", "127.0.0.1", "--port", "0", "--send-buffer-limit", "268435456", "--flood-limit", "0",
                  "--shutdown-timeout", "20", "--log-level", "warning"});
     REQUIRE(chat.port() != 0);
     asio::io_context io;
