@@ -3,12 +3,17 @@
 // its queued output must stay within a small factor of it, whatever the write sizes. The heap is read
 // with glibc's mallinfo2() (bytes in allocated chunks, their headers included), before and after the
 // writes, inside one callback: nothing is sent in between, so everything written is still queued.
+// Then back-pressure: a transport registered as its own producer (pause_reading_while_backed_up) stops
+// reading while its output is backed up (issue 10, item 5).
 #include <catch2/catch.hpp>
 
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -189,4 +194,145 @@ TEST_CASE("buffered_bytes counts the bytes written, the same on TCP, StandardIO 
     ::close(out.read);
     CHECK(tcp_buffered == expected);
     CHECK(stdio_buffered == expected);
+}
+
+// -- back-pressure: the transport as its own producer (issue 10, item 5) ------------------------------
+
+namespace {
+
+/// Echoes what it reads, with the back-pressure under test; records the most it ever had buffered.
+struct BackpressuredEcho : weft::Protocol {
+    std::size_t got = 0;
+    std::size_t most_buffered = 0;
+    void connection_made() override { transport().pause_reading_while_backed_up(); }
+    void data_received(std::string_view data) override {
+        transport().write(data);
+        got += data.size();
+        most_buffered = std::max(most_buffered, transport().buffered_bytes());
+    }
+};
+
+/// Writes `payload` at once and reads nothing until the test resumes its transport's reading.
+struct Pusher : weft::Protocol {
+    explicit Pusher(const std::string& p) : payload(p) {}
+    const std::string& payload;
+    std::string received;
+    std::function<void()> on_all_back;
+    void connection_made() override {
+        transport().pause_producing();
+        transport().write(payload);
+    }
+    void data_received(std::string_view data) override {
+        received.append(data);
+        if (received.size() >= payload.size() && on_all_back) on_all_back();
+    }
+};
+
+/// Every 100 ms: once the echo has read nothing new for two ticks while the pusher still has output
+/// queued (every buffer on the way is full and the echo stopped reading), or once the echo has read the
+/// whole payload (nothing stopped it), records how far it got and lets the pusher read.
+struct StallWatch {
+    StallWatch(weft::Reactor& r, BackpressuredEcho*& e, Pusher*& p) : reactor(r), echo(e), pusher(p) {}
+    weft::Reactor& reactor;
+    BackpressuredEcho*& echo;
+    Pusher*& pusher;
+    std::size_t last = 0;
+    int quiet_ticks = 0;
+    std::optional<std::size_t> got_when_released;
+    weft::DelayedCall timer;
+
+    void start() {
+        timer = reactor.call_later(std::chrono::milliseconds(100), [this] { tick(); });
+    }
+    void tick() {
+        if (echo != nullptr && pusher != nullptr) {
+            quiet_ticks = echo->got == last && pusher->transport().buffered_bytes() > 0 ? quiet_ticks + 1 : 0;
+            last = echo->got;
+            if (quiet_ticks >= 2 || echo->got == pusher->payload.size()) {
+                got_when_released = echo->got;
+                pusher->transport().resume_producing();
+                return;
+            }
+        }
+        start();
+    }
+};
+
+std::string pattern(std::size_t n) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("TCP: pause_reading_while_backed_up stops reading while the echo is backed up, and it all comes back",
+          "[tcp][producer][memory]") {
+    // The pusher writes 64 MiB and reads nothing: more than loopback's socket buffers in both directions
+    // hold. With the transport as its own producer the echo stops reading once 64 KiB (the high
+    // watermark) is queued, having written at most one more read's worth; without it the echo reads
+    // everything and queues it. Then the pusher reads, and must get every byte back, in order.
+    const std::string payload = pattern(64u << 20);
+    weft::Reactor reactor;
+    BackpressuredEcho* echo = nullptr;
+    Pusher* pusher = nullptr;
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<BackpressuredEcho>();
+        echo = p.get();
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    bool matched = false;
+    LambdaClientFactory client([&](const weft::Address&) {
+        auto p = std::make_unique<Pusher>(payload);
+        pusher = p.get();
+        p->on_all_back = [&, p = p.get()] {
+            matched = p->received == payload;
+            p->transport().lose_connection();
+        };
+        return p;
+    });
+    client.on_end = [&] { reactor.stop(); };
+    StallWatch watch(reactor, echo, pusher);
+    watch.start();
+    reactor.connect_tcp("127.0.0.1", port->port(), client);
+    REQUIRE(run_bounded(reactor, std::chrono::seconds(60)));
+    REQUIRE(watch.got_when_released.has_value());
+    reliability::figure("self producer tcp", "the echo stopped reading after " + std::to_string(*watch.got_when_released) +
+                                                 " of " + std::to_string(payload.size()) + " B; most buffered " +
+                                                 std::to_string(echo == nullptr ? 0 : echo->most_buffered) + " B");
+    CHECK(*watch.got_when_released < payload.size());
+    CHECK(echo->most_buffered <= 2 * 64 * 1024);  // the high watermark plus one read
+    CHECK(matched);
+}
+
+TEST_CASE("StandardIO: pause_reading_while_backed_up stops reading while the echo is backed up, and it all comes back",
+          "[stdio][producer][memory]") {
+    // The same over two pipes, each end a StandardIO on one reactor: the pusher's output is the echo's
+    // input, and the echo's output is the pusher's input.
+    const std::string payload = pattern(8u << 20);
+    weft::Reactor reactor;
+    Pipe to_echo = make_pipe();
+    Pipe from_echo = make_pipe();
+    auto echo_owned = std::make_unique<BackpressuredEcho>();
+    auto pusher_owned = std::make_unique<Pusher>(payload);
+    BackpressuredEcho* echo = echo_owned.get();
+    Pusher* pusher = pusher_owned.get();
+    bool matched = false;
+    pusher->on_all_back = [&] {
+        matched = pusher->received == payload;
+        reactor.stop();
+    };
+    StallWatch watch(reactor, echo, pusher);
+    watch.start();
+    weft::StandardIO echo_io(reactor, std::move(echo_owned), to_echo.read, from_echo.write);
+    weft::StandardIO pusher_io(reactor, std::move(pusher_owned), from_echo.read, to_echo.write);
+    REQUIRE(run_bounded(reactor, std::chrono::seconds(60)));
+    REQUIRE(watch.got_when_released.has_value());
+    reliability::figure("self producer stdio", "the echo stopped reading after " + std::to_string(*watch.got_when_released) +
+                                                   " of " + std::to_string(payload.size()) + " B; most buffered " +
+                                                   std::to_string(echo->most_buffered) + " B");
+    CHECK(*watch.got_when_released < payload.size());
+    CHECK(echo->most_buffered <= 2 * 64 * 1024);
+    CHECK(matched);
 }
