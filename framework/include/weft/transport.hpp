@@ -60,7 +60,9 @@ public:
     [[nodiscard]] bool disconnecting() const noexcept {
         return state() == ConnectionState::disconnecting || state() == ConnectionState::disconnected;
     }
-    /// Bytes queued and not yet accepted by the operating system.
+    /// Bytes queued and not yet accepted by the operating system. The memory the queue holds follows this
+    /// figure whatever the write sizes (copies are packed into shared chunks, small shared buffers are
+    /// copied rather than given an entry each), so a limit built on it bounds memory too.
     [[nodiscard]] virtual std::size_t buffered_bytes() const noexcept = 0;
 
     /// Watermarks for a registered streaming producer: paused above `high`, resumed at or below `low`.
