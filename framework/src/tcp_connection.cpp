@@ -272,7 +272,7 @@ void TcpConnection::flush(std::span<const ::iovec> tail) {
         sent_this_turn += n;
         // The queue's pieces came first; only when it was gathered whole can the tail have been sent.
         const std::size_t from_queue = std::min(n, out_.size());
-        out_.consume(from_queue);
+        if (from_queue > 0) out_.consume(from_queue);  // a reply from data_received has no queue (0)
         n -= from_queue;
         while (n > 0 && tail_index < tail.size()) {
             const std::size_t left = tail[tail_index].iov_len - tail_offset;
