@@ -200,15 +200,22 @@ TEST_CASE("buffered_bytes counts the bytes written, the same on TCP, StandardIO 
 
 namespace {
 
-/// Echoes what it reads, with the back-pressure under test; records the most it ever had buffered.
-struct BackpressuredEcho : weft::Protocol {
+/// What the echo under test read and the most it ever had buffered; owned by the test, since a TCP
+/// connection's protocol dies with it.
+struct EchoStats {
     std::size_t got = 0;
     std::size_t most_buffered = 0;
+};
+
+/// Echoes what it reads, with the back-pressure under test.
+struct BackpressuredEcho : weft::Protocol {
+    explicit BackpressuredEcho(EchoStats& s) : stats(s) {}
+    EchoStats& stats;
     void connection_made() override { transport().pause_reading_while_backed_up(); }
     void data_received(std::string_view data) override {
         transport().write(data);
-        got += data.size();
-        most_buffered = std::max(most_buffered, transport().buffered_bytes());
+        stats.got += data.size();
+        stats.most_buffered = std::max(stats.most_buffered, transport().buffered_bytes());
     }
 };
 
@@ -232,9 +239,9 @@ struct Pusher : weft::Protocol {
 /// queued (every buffer on the way is full and the echo stopped reading), or once the echo has read the
 /// whole payload (nothing stopped it), records how far it got and lets the pusher read.
 struct StallWatch {
-    StallWatch(weft::Reactor& r, BackpressuredEcho*& e, Pusher*& p) : reactor(r), echo(e), pusher(p) {}
+    StallWatch(weft::Reactor& r, const EchoStats& e, Pusher*& p) : reactor(r), echo(e), pusher(p) {}
     weft::Reactor& reactor;
-    BackpressuredEcho*& echo;
+    const EchoStats& echo;
     Pusher*& pusher;
     std::size_t last = 0;
     int quiet_ticks = 0;
@@ -245,11 +252,11 @@ struct StallWatch {
         timer = reactor.call_later(std::chrono::milliseconds(100), [this] { tick(); });
     }
     void tick() {
-        if (echo != nullptr && pusher != nullptr) {
-            quiet_ticks = echo->got == last && pusher->transport().buffered_bytes() > 0 ? quiet_ticks + 1 : 0;
-            last = echo->got;
-            if (quiet_ticks >= 2 || echo->got == pusher->payload.size()) {
-                got_when_released = echo->got;
+        if (pusher != nullptr) {
+            quiet_ticks = echo.got == last && pusher->transport().buffered_bytes() > 0 ? quiet_ticks + 1 : 0;
+            last = echo.got;
+            if (quiet_ticks >= 2 || echo.got == pusher->payload.size()) {
+                got_when_released = echo.got;
                 pusher->transport().resume_producing();
                 return;
             }
@@ -274,13 +281,9 @@ TEST_CASE("TCP: pause_reading_while_backed_up stops reading while the echo is ba
     // everything and queues it. Then the pusher reads, and must get every byte back, in order.
     const std::string payload = pattern(64u << 20);
     weft::Reactor reactor;
-    BackpressuredEcho* echo = nullptr;
+    EchoStats echo;
     Pusher* pusher = nullptr;
-    LambdaFactory server([&](const weft::Address&) {
-        auto p = std::make_unique<BackpressuredEcho>();
-        echo = p.get();
-        return p;
-    });
+    LambdaFactory server([&](const weft::Address&) { return std::make_unique<BackpressuredEcho>(echo); });
     auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
     bool matched = false;
     LambdaClientFactory client([&](const weft::Address&) {
@@ -300,9 +303,9 @@ TEST_CASE("TCP: pause_reading_while_backed_up stops reading while the echo is ba
     REQUIRE(watch.got_when_released.has_value());
     reliability::figure("self producer tcp", "the echo stopped reading after " + std::to_string(*watch.got_when_released) +
                                                  " of " + std::to_string(payload.size()) + " B; most buffered " +
-                                                 std::to_string(echo == nullptr ? 0 : echo->most_buffered) + " B");
+                                                 std::to_string(echo.most_buffered) + " B");
     CHECK(*watch.got_when_released < payload.size());
-    CHECK(echo->most_buffered <= 2 * 64 * 1024);  // the high watermark plus one read
+    CHECK(echo.most_buffered <= 2 * 64 * 1024);  // the high watermark plus one read
     CHECK(matched);
 }
 
@@ -314,9 +317,9 @@ TEST_CASE("StandardIO: pause_reading_while_backed_up stops reading while the ech
     weft::Reactor reactor;
     Pipe to_echo = make_pipe();
     Pipe from_echo = make_pipe();
-    auto echo_owned = std::make_unique<BackpressuredEcho>();
+    EchoStats echo;
+    auto echo_owned = std::make_unique<BackpressuredEcho>(echo);
     auto pusher_owned = std::make_unique<Pusher>(payload);
-    BackpressuredEcho* echo = echo_owned.get();
     Pusher* pusher = pusher_owned.get();
     bool matched = false;
     pusher->on_all_back = [&] {
@@ -331,8 +334,8 @@ TEST_CASE("StandardIO: pause_reading_while_backed_up stops reading while the ech
     REQUIRE(watch.got_when_released.has_value());
     reliability::figure("self producer stdio", "the echo stopped reading after " + std::to_string(*watch.got_when_released) +
                                                    " of " + std::to_string(payload.size()) + " B; most buffered " +
-                                                   std::to_string(echo->most_buffered) + " B");
+                                                   std::to_string(echo.most_buffered) + " B");
     CHECK(*watch.got_when_released < payload.size());
-    CHECK(echo->most_buffered <= 2 * 64 * 1024);
+    CHECK(echo.most_buffered <= 2 * 64 * 1024);
     CHECK(matched);
 }
