@@ -1,5 +1,6 @@
 // weft-echo: an echo server. Raw mode echoes bytes as they come; line mode echoes each "\n"-terminated
 // line (LineOnlyReceiver). The smallest complete weft server, and a benchmark peer.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -16,21 +17,34 @@
 
 namespace {
 
-/// Echoes every byte back as it arrives.
+/// Echoes every byte back as it arrives. Reading pauses while the echo is backed up (the peer does not
+/// read), so such a peer costs its socket buffers, not our memory.
 class RawEcho : public weft::Protocol {
+    void connection_made() override { transport().pause_reading_while_backed_up(); }
     void data_received(std::string_view data) override { transport().write(data); }
 };
 
-/// Echoes every line back, delimiter included.
+/// Echoes every line back, delimiter included; reading pauses while the echo is backed up, as RawEcho's.
+/// A line longer than `max_line` bytes, its "\n" included (as weft-chat counts), is logged and ends the
+/// connection.
 class LineEcho : public weft::protocols::LineOnlyReceiver {
 public:
-    explicit LineEcho(std::size_t max_line) {
+    explicit LineEcho(std::size_t max_line) : max_line_(max_line) {
         set_delimiter("\n");
-        set_max_length(max_line);
+        // LineOnlyReceiver's max_length does not count the delimiter.
+        set_max_length(std::max<std::size_t>(max_line, 2) - 1);
     }
 
 private:
+    void connection_made() override { transport().pause_reading_while_backed_up(); }
     void line_received(std::string_view line) override { send_line(line); }
+    void line_length_exceeded(std::string_view /*line*/) override {
+        WEFT_LOG(warning) << "[conn " << transport().id() << " " << transport().peer().to_string()
+                          << "] line too long (more than " << max_line_ << " bytes with its newline); closing";
+        transport().lose_connection();
+    }
+
+    std::size_t max_line_;
 };
 
 }  // namespace

@@ -2,15 +2,20 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
+#include <cerrno>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "reactor_core.hpp"
+#include "write_queue.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
@@ -28,8 +33,8 @@ bool would_block(const boost::system::error_code& ec) {
 /// handler is still queued; once detached or disconnected, handlers find nothing to do.
 ///
 /// The data path mirrors TcpConnection's: input becomes readable -> read() into the reactor's shared
-/// buffer -> data_received; write() appends to out_ and posts one flush per turn -> write() of what is
-/// pending -> what the descriptor did not take waits for writability.
+/// buffer -> data_received; write() appends to pending_ (a WriteQueue, as TCP's) and posts one flush per
+/// turn -> writev() of what is pending -> what the descriptor did not take waits for writability.
 class StandardIOImpl : public std::enable_shared_from_this<StandardIOImpl> {
 public:
     StandardIOImpl(Reactor& reactor, std::unique_ptr<Protocol> protocol, int in_fd, int out_fd)
@@ -84,7 +89,7 @@ public:
     bool lost() const noexcept { return lost_delivered_; }
     std::uint64_t id() const noexcept { return id_; }
     ConnectionState state() const noexcept { return state_; }
-    std::size_t buffered_bytes() const noexcept { return pending_.size() - pending_head_; }
+    std::size_t buffered_bytes() const noexcept { return pending_.size(); }
 
     // -- reading ------------------------------------------------------------------------------------
 
@@ -169,23 +174,21 @@ public:
     void flush() {
         if (state_ == ConnectionState::disconnected) return;
         bool blocked = false;
-        while (pending_head_ < pending_.size()) {
-            boost::system::error_code ec;
-            const std::size_t n =
-                out_.write_some(asio::buffer(pending_.data() + pending_head_, pending_.size() - pending_head_), ec);
-            if (would_block(ec)) {
-                blocked = true;
-                break;
+        while (!pending_.empty()) {
+            std::array<::iovec, 64> iov;  // only the first `count` are used
+            const std::size_t count = pending_.gather(iov);
+            ssize_t n = 0;
+            do {
+                n = ::writev(out_.native_handle(), iov.data(), static_cast<int>(count));
+            } while (n < 0 && errno == EINTR);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    blocked = true;
+                    break;
+                }
+                return close(Reason::lost(std::error_code(errno, std::system_category())), "write error");
             }
-            if (ec) return close(Reason::lost(ec), "write error");
-            pending_head_ += n;
-        }
-        if (pending_head_ == pending_.size()) {
-            pending_.clear();
-            pending_head_ = 0;
-        } else if (pending_head_ > pending_.size() / 2) {
-            pending_.erase(0, pending_head_);  // the unsent part is the smaller one: linear overall
-            pending_head_ = 0;
+            pending_.consume(static_cast<std::size_t>(n));
         }
         if (producer_ != nullptr && streaming_ && producer_paused_ && buffered_bytes() <= low_water_) {
             producer_paused_ = false;
@@ -256,7 +259,6 @@ public:
         WEFT_LOG(debug) << "[stdio " << id_ << "] closed (" << event << "): " << reason.to_string();
         state_ = ConnectionState::disconnected;
         pending_.clear();
-        pending_head_ = 0;
         release_descriptors();
         asio::post(core_.io(), [self = shared_from_this(), reason = std::move(reason)] {
             self->deliver_connection_lost(reason);
@@ -372,8 +374,7 @@ private:
     std::optional<Reactor::TriggerId> trigger_;
     std::function<void()> shutdown_done_;
 
-    std::string pending_;  // output not yet written: pending_[pending_head_..]
-    std::size_t pending_head_ = 0;
+    WriteQueue pending_;  // output not yet written
     std::size_t high_water_ = 64 * 1024;
     std::size_t low_water_ = 16 * 1024;
     Producer* producer_ = nullptr;

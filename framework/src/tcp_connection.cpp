@@ -1,5 +1,6 @@
 #include "tcp_connection.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <system_error>
@@ -17,7 +18,6 @@
 namespace weft::detail {
 
 namespace {
-constexpr std::size_t coalesce_limit = 64 * 1024;       // small writes share one tail chunk up to this
 constexpr std::size_t max_flush_per_turn = 1024 * 1024;  // then yield, so one connection cannot hog the loop
 constexpr std::size_t max_iov = 64;                     // pieces per sendmsg (Linux allows 1024; 64 is plenty)
 
@@ -186,24 +186,23 @@ void TcpConnection::write_sequence(std::span<const std::string_view> pieces) {
 
 void TcpConnection::queue(std::string_view data) {
     buffered_ += data.size();
-    if (in_data_received_ && head_ == out_.size()) {
+    if (in_data_received_ && out_.empty()) {
         // Nothing of ours waits for the kernel: the bytes go to the reactor's write scratch and leave when
         // data_received returns. Ordering holds because out_ stays empty while the scratch is in use.
         if (core_.write_scratch.add(data)) return;
         spill_scratch();
     }
-    if (out_.size() > head_ && !out_.back().shared && out_.back().owned.size() + data.size() <= coalesce_limit) {
-        out_.back().owned.append(data);
-    } else {
-        out_.push_back(Chunk{std::string(data), nullptr});
-    }
+    out_.append(data);
 }
 
 void TcpConnection::write_shared(std::shared_ptr<const std::string> data) {
     if (!data || data->empty() || !writing_allowed()) return;
+    // A small buffer is copied like a write (into the scratch or the tail chunk): its own queue entry
+    // would cost more memory than its bytes, which buffered_bytes() would not count.
+    if (data->size() < WriteQueue::copy_shared_below) return write(*data);
     spill_scratch();  // the shared buffer queues behind what was written before it
     buffered_ += data->size();
-    out_.push_back(Chunk{{}, std::move(data)});
+    out_.append_shared(std::move(data));
     after_write_queued();
 }
 
@@ -229,7 +228,7 @@ void TcpConnection::schedule_flush() {
 void TcpConnection::spill_scratch() {
     WriteScratch& scratch = core_.write_scratch;
     if (!in_data_received_ || scratch.empty()) return;
-    out_.push_back(Chunk{WriteScratch::copy_rest(scratch.pieces()), nullptr});
+    out_.append(scratch.pieces());
     scratch.clear();
 }
 
@@ -249,14 +248,9 @@ void TcpConnection::flush(std::span<const ::iovec> tail) {
     std::size_t sent_this_turn = 0;
     bool blocked = false;
     std::size_t tail_index = 0, tail_offset = 0;  // the tail's first unsent byte
-    while (head_ < out_.size() || tail_index < tail.size()) {
+    while (!out_.empty() || tail_index < tail.size()) {
         std::array<::iovec, max_iov> iov;  // left uninitialised: only the first `count` are used
-        std::size_t count = 0;
-        for (std::size_t i = head_; i < out_.size() && count < max_iov; ++i) {
-            std::string_view v = out_[i].view();
-            if (i == head_) v.remove_prefix(head_offset_);
-            iov[count++] = ::iovec{const_cast<char*>(v.data()), v.size()};
-        }
+        std::size_t count = out_.gather(iov);
         for (std::size_t i = tail_index; i < tail.size() && count < max_iov; ++i) {
             iov[count] = tail[i];
             if (i == tail_index) {
@@ -283,18 +277,10 @@ void TcpConnection::flush(std::span<const ::iovec> tail) {
         auto n = static_cast<std::size_t>(got);
         buffered_ -= n;
         sent_this_turn += n;
-        while (n > 0 && head_ < out_.size()) {
-            const std::size_t left = out_[head_].view().size() - head_offset_;
-            if (n < left) {
-                head_offset_ += n;
-                n = 0;
-                break;
-            }
-            n -= left;
-            out_[head_] = Chunk{};  // release a shared broadcast buffer as soon as it is sent
-            ++head_;
-            head_offset_ = 0;
-        }
+        // The queue's pieces came first; only when it was gathered whole can the tail have been sent.
+        const std::size_t from_queue = std::min(n, out_.size());
+        if (from_queue > 0) out_.consume(from_queue);  // a reply from data_received has no queue (0)
+        n -= from_queue;
         while (n > 0 && tail_index < tail.size()) {
             const std::size_t left = tail[tail_index].iov_len - tail_offset;
             if (n < left) {
@@ -305,18 +291,11 @@ void TcpConnection::flush(std::span<const ::iovec> tail) {
             ++tail_index;
             tail_offset = 0;
         }
-        if (sent_this_turn >= max_flush_per_turn && (head_ < out_.size() || tail_index < tail.size())) break;
-    }
-    if (head_ == out_.size()) {
-        out_.clear();
-        head_ = 0;
-    } else if (head_ > 0) {
-        out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(head_));
-        head_ = 0;
+        if (sent_this_turn >= max_flush_per_turn && (!out_.empty() || tail_index < tail.size())) break;
     }
     // The write scratch and the read buffer are reused by the next callback: what the kernel did not
     // take of the tail is copied now.
-    if (tail_index < tail.size()) out_.push_back(Chunk{WriteScratch::copy_rest(tail, tail_index, tail_offset), nullptr});
+    if (tail_index < tail.size()) out_.append(tail, tail_index, tail_offset);
     if (producer_ != nullptr && streaming_ && producer_paused_ && buffered_ <= low_water_) {
         producer_paused_ = false;
         Producer* p = producer_;
@@ -387,7 +366,6 @@ void TcpConnection::close(Reason reason, bool reset, const char* event) {
     if (disconnect_timer_.active()) disconnect_timer_.cancel();
     set_state(ConnectionState::disconnected, event);
     out_.clear();
-    head_ = head_offset_ = 0;
     buffered_ = 0;
     boost::system::error_code ec;
     if (reset) {

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "socket_types.hpp"
+#include "write_queue.hpp"
 #include "weft/delayed_call.hpp"
 #include "weft/protocol.hpp"
 #include "weft/reason.hpp"
@@ -70,13 +71,6 @@ public:
     }
 
 private:
-    /// One piece of pending output: bytes we own, or a shared immutable buffer (broadcasts).
-    struct Chunk {
-        std::string owned;
-        std::shared_ptr<const std::string> shared;
-        [[nodiscard]] std::string_view view() const noexcept { return shared ? std::string_view(*shared) : owned; }
-    };
-
     void set_state(ConnectionState to, const char* event);
     [[nodiscard]] bool reading_allowed() const noexcept;
     [[nodiscard]] bool writing_allowed() const noexcept;
@@ -112,10 +106,8 @@ private:
     std::uint64_t id_;
     ConnectionState state_ = ConnectionState::connecting;
 
-    std::vector<Chunk> out_;   // pending output; out_[head_..] unsent, out_[head_] from head_offset_
-    std::size_t head_ = 0;
-    std::size_t head_offset_ = 0;
-    std::size_t buffered_ = 0;
+    WriteQueue out_;           // output waiting for the kernel
+    std::size_t buffered_ = 0;  // out_ plus what this connection has in the write scratch
     std::size_t high_water_ = 64 * 1024;
     std::size_t low_water_ = 16 * 1024;
 

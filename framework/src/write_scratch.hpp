@@ -7,7 +7,6 @@
 #include <functional>
 #include <memory>
 #include <span>
-#include <string>
 #include <string_view>
 
 #include <sys/uio.h>
@@ -20,7 +19,7 @@ namespace weft::detail {
 /// an idle connection keeps no output buffer. Pieces are copied into the scratch's own bytes, except a
 /// large view of the input being handled (an echo, a relayed slice), which is sent from the reactor's
 /// read buffer without a copy: that buffer is not reused before the next read, and whatever the kernel
-/// does not take is copied out (copy_rest) before then.
+/// does not take is copied into the connection's WriteQueue before then.
 class WriteScratch {
 public:
     // Bytes copied per callback, at most: more than one full read buffer of short lines echoed with
@@ -60,19 +59,6 @@ public:
         return {pieces_.data(), count_};
     }
     void clear() noexcept { count_ = used_ = run_start_ = 0; }
-
-    /// The bytes of `pieces` from piece `first`, offset `offset` on: what must outlive the scratch.
-    static std::string copy_rest(std::span<const ::iovec> pieces, std::size_t first = 0, std::size_t offset = 0) {
-        std::size_t size = 0;
-        for (std::size_t i = first; i < pieces.size(); ++i) size += pieces[i].iov_len;
-        std::string rest;
-        rest.reserve(size - offset);
-        for (std::size_t i = first; i < pieces.size(); ++i) {
-            const std::size_t skip = i == first ? offset : 0;
-            rest.append(static_cast<const char*>(pieces[i].iov_base) + skip, pieces[i].iov_len - skip);
-        }
-        return rest;
-    }
 
 private:
     void close_run() noexcept {

@@ -36,6 +36,18 @@ TEST_CASE("Echo writes back everything in every chunking, Discard writes nothing
     }
 }
 
+TEST_CASE("Echo registers its transport as its own streaming producer: reading pauses while the echo is backed up",
+          "[wire]") {
+    // Issue 10, item 5: a protocol that writes in reply to its input must not queue whatever a peer that
+    // never reads sends it. The behaviour of such a transport is tested on TCP and StandardIO in
+    // test_core_write_memory; here, that Echo asks for it.
+    StringTransport t;
+    wp::Echo echo;
+    echo.make_connection(t);
+    CHECK(t.producer() == &t);
+    CHECK(t.streaming());
+}
+
 TEST_CASE("Chargen is a pull producer writing the RFC 864 pattern one block per request", "[wire][chargen]") {
     StringTransport t;
     wp::Chargen chargen;

@@ -186,6 +186,18 @@ private:
     bool expired_ = false;
 };
 
+/// Runs `io` in short slices until `done()` or `limit`; returns whether done.
+template <class F>
+bool run_until(asio::io_context& io, F&& done, steady::duration limit) {
+    const auto t0 = steady::now();
+    while (!done()) {
+        if (steady::now() - t0 >= limit) return false;
+        io.restart();
+        io.run_for(5ms);
+    }
+    return true;
+}
+
 /// A line client on raw Asio: one read in flight into its own buffer, lines split on "\n" ("\r" dropped),
 /// a write queue with one write in flight. Callbacks run on the io_context's thread.
 class LineClient : public std::enable_shared_from_this<LineClient> {

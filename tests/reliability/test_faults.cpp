@@ -266,18 +266,6 @@ std::shared_ptr<Recorded> recorded(asio::io_context& io, const tcp::endpoint& ep
     return r;
 }
 
-/// Runs `io` in short slices until `done()` or `limit`; returns whether done.
-template <class F>
-bool run_until(asio::io_context& io, F&& done, steady::duration limit) {
-    const auto t0 = steady::now();
-    while (!done()) {
-        if (steady::now() - t0 >= limit) return false;
-        io.restart();
-        io.run_for(5ms);
-    }
-    return true;
-}
-
 }  // namespace
 
 TEST_CASE("weft-chat out of descriptors in accept: no spinning and it welcomes the waiting clients once they free up",

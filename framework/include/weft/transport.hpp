@@ -25,7 +25,8 @@ namespace weft {
 ///   Writes after lose_connection()/abort_connection() are ignored.
 /// - connection_lost is never delivered inside a call into the transport; it comes on a later loop turn.
 /// - As a producer, the transport pauses/resumes *reading* (pause_producing/resume_producing);
-///   stop_producing() loses the connection.
+///   stop_producing() loses the connection. Registered as its own streaming producer
+///   (pause_reading_while_backed_up()), it stops reading while its output is above the high watermark.
 /// - As a consumer, it pauses a registered streaming producer when buffered_bytes() rises above the high
 ///   watermark and resumes it once the buffer drains to the low watermark; a pull producer is asked for
 ///   more (resume_producing) each time the buffer is empty. A registered producer is stopped when the
@@ -59,7 +60,9 @@ public:
     [[nodiscard]] bool disconnecting() const noexcept {
         return state() == ConnectionState::disconnecting || state() == ConnectionState::disconnected;
     }
-    /// Bytes queued and not yet accepted by the operating system.
+    /// Bytes queued and not yet accepted by the operating system. The memory the queue holds follows this
+    /// figure whatever the write sizes (copies are packed into shared chunks, small shared buffers are
+    /// copied rather than given an entry each), so a limit built on it bounds memory too.
     [[nodiscard]] virtual std::size_t buffered_bytes() const noexcept = 0;
 
     /// Watermarks for a registered streaming producer: paused above `high`, resumed at or below `low`.
@@ -77,6 +80,17 @@ public:
     /// borrowed: unregister it before it is destroyed.
     virtual void register_producer(Producer& producer, bool streaming) = 0;
     virtual void unregister_producer() = 0;
+
+    /// Back-pressure for a protocol that writes in reply to what it reads (an echo, a proxy, a
+    /// request/response server): reading pauses while buffered_bytes() is above the high watermark and
+    /// resumes once it drains to the low one (set_write_buffer_limits), so a peer that sends without
+    /// reading fills its own socket buffers, not this process's memory. Without it such a protocol queues
+    /// whatever the peer sends. It registers the transport as its own streaming producer, Twisted's
+    /// `transport.registerProducer(transport, True)`, so it takes the producer slot (StateError if a
+    /// producer is registered; unregister_producer() undoes it, leaving reading as it is). Call it once,
+    /// e.g. in connection_made. Input already read is still delivered: at most one read's worth (64 KiB
+    /// on TCP) is written past the high watermark.
+    void pause_reading_while_backed_up() { register_producer(*this, true); }
 
 protected:
     Transport() = default;

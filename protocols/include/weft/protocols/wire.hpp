@@ -13,12 +13,16 @@
 #include "weft/producer.hpp"
 #include "weft/protocol.hpp"
 #include "weft/reason.hpp"
+#include "weft/transport.hpp"
 
 namespace weft::protocols {
 
-/// Writes back whatever it receives (RFC 862; Twisted: Echo).
+/// Writes back whatever it receives (RFC 862; Twisted: Echo). Unlike Twisted's, it stops reading while
+/// its output is backed up (Transport::pause_reading_while_backed_up), so a peer that sends without
+/// reading cannot make it buffer without bound.
 class Echo : public Protocol {
 public:
+    void connection_made() override { transport().pause_reading_while_backed_up(); }
     void data_received(std::string_view data) override { transport().write(data); }
 };
 
