@@ -31,8 +31,8 @@ class LineEcho : public weft::protocols::LineOnlyReceiver {
 public:
     explicit LineEcho(std::size_t max_line) : max_line_(max_line) {
         set_delimiter("\n");
-        // LineOnlyReceiver's max_length does not count the delimiter.
-        set_max_length(std::max<std::size_t>(max_line, 2) - 1);
+        // LineOnlyReceiver's max_length does not count the delimiter; --max-line does (as weft-chat's).
+        set_max_length(max_line - 1);
     }
 
 private:
@@ -62,8 +62,8 @@ int main(int argc, char* argv[]) {
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
         ("port", weft::apps::number("--port", port, 0U, 65535U), "port to listen on (0 picks a free one)")
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
-        ("max-line", weft::apps::number("--max-line", max_line, std::size_t{1}, std::size_t{16} << 20),
-         "line mode: longest line in bytes (1 to 16 MiB)")
+        ("max-line", weft::apps::number("--max-line", max_line, std::size_t{2}, std::size_t{16} << 20),
+         "line mode: longest line in bytes, its \\n included (2 to 16 MiB)")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: $WEFT_LOG_LEVEL or info)");
     po::variables_map vm;
     try {

@@ -93,6 +93,7 @@ TEST_CASE("weft-echo: every numeric option out of range exits 2 naming the optio
                       {{"--port", "65536"}, "--port"},
                       {{"--max-line", "-1"}, "--max-line"},
                       {{"--max-line", "0"}, "--max-line"},
+                      {{"--max-line", "1"}, "--max-line"},  // no room for a line before its \n
                   });
 }
 
