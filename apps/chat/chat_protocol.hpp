@@ -172,7 +172,8 @@ private:
 /// The room: builds a ChatProtocol per connection and holds the clients, their names and the limits.
 ///
 /// Contract: every broadcast formats its line once into one shared immutable buffer written to every
-/// client (Transport::write_shared), so a message costs no copy and no allocation per recipient. A
+/// client (Transport::write_shared), so a message costs no allocation per recipient (a line under 512
+/// bytes is copied into each recipient's output, which costs less memory than a queue entry). A
 /// client that still has more than send_buffer_limit unsent after the turn that queued it has flushed (it
 /// does not read), or that would pass hard_send_limit() at any time, is aborted and leaves with
 /// "left (too slow)": the server's memory stays bounded and nobody waits for it, while a client that reads

@@ -94,7 +94,7 @@ public:
     // -- reading ------------------------------------------------------------------------------------
 
     bool reading_allowed() const noexcept {
-        return !reading_paused_ && !eof_received_ &&
+        return !reading_paused_ && !backlog_paused_ && !eof_received_ &&
                (state_ == ConnectionState::connected || state_ == ConnectionState::write_half_closed);
     }
 
@@ -140,9 +140,18 @@ public:
 
     void resume_producing() {
         if (!std::exchange(reading_paused_, false)) return;  // not paused: reading is already armed
+        rearm_reading();
+    }
+
+    void rearm_reading() {
         if (read_pending_ || !reading_allowed()) return;
         read_pending_ = true;
         asio::post(core_.io(), [self = shared_from_this()] { self->read_some(); });
+    }
+
+    void pause_reading_while_backed_up() noexcept {
+        backpressure_reads_ = true;
+        backlog_paused_ = buffered_bytes() > high_water_;
     }
 
     // -- writing ------------------------------------------------------------------------------------
@@ -155,6 +164,7 @@ public:
     void write(std::string_view data) {
         if (data.empty() || !writing_allowed()) return;
         pending_.append(data);
+        if (backpressure_reads_ && buffered_bytes() > high_water_) backlog_paused_ = true;  // read_some() sees it
         if (producer_ != nullptr && streaming_ && !producer_paused_ && buffered_bytes() > high_water_) {
             producer_paused_ = true;
             producer_->pause_producing();
@@ -195,6 +205,10 @@ public:
             Producer* p = producer_;
             call_protocol("resume_producing", [p] { p->resume_producing(); });
             if (state_ == ConnectionState::disconnected) return;
+        }
+        if (backlog_paused_ && buffered_bytes() <= low_water_) {
+            backlog_paused_ = false;
+            rearm_reading();
         }
         if (blocked) return wait_writable();
         on_drained();
@@ -381,7 +395,9 @@ private:
     bool streaming_ = false;
     bool producer_paused_ = false;
 
-    bool reading_paused_ = false;
+    bool reading_paused_ = false;     // pause_producing()
+    bool backpressure_reads_ = false;  // pause_reading_while_backed_up()
+    bool backlog_paused_ = false;     // ... and the output is above the high watermark
     bool read_pending_ = false;
     bool flush_pending_ = false;
     bool write_waiting_ = false;
@@ -430,6 +446,7 @@ void StandardIO::register_producer(Producer& producer, bool streaming) { impl_->
 void StandardIO::unregister_producer() { impl_->unregister_producer(); }
 void StandardIO::pause_producing() { impl_->pause_producing(); }
 void StandardIO::resume_producing() { impl_->resume_producing(); }
+void StandardIO::pause_reading_while_backed_up() { impl_->pause_reading_while_backed_up(); }
 void StandardIO::stop_producing() { impl_->lose_connection(); }
 
 }  // namespace weft

@@ -54,7 +54,7 @@ void TcpConnection::set_state(ConnectionState to, const char* event) {
 }
 
 bool TcpConnection::reading_allowed() const noexcept {
-    return !reading_paused_ && !eof_received_ &&
+    return !reading_paused_ && !backlog_paused_ && !eof_received_ &&
            (state_ == ConnectionState::connected || state_ == ConnectionState::write_half_closed);
 }
 
@@ -159,10 +159,19 @@ void TcpConnection::pause_producing() { reading_paused_ = true; }
 
 void TcpConnection::resume_producing() {
     if (!std::exchange(reading_paused_, false)) return;  // not paused: reading is already armed
+    rearm_reading();
+}
+
+void TcpConnection::rearm_reading() {
     if (read_pending_ || !reading_allowed()) return;
     // Posted, not called: data_received must not run inside the protocol's own resume_producing().
     read_pending_ = true;
     asio::post(core_.io(), [self = shared_from_this()] { self->read_some(); });
+}
+
+void TcpConnection::pause_reading_while_backed_up() {
+    backpressure_reads_ = true;
+    backlog_paused_ = buffered_ > high_water_;
 }
 
 void TcpConnection::stop_producing() { lose_connection(); }
@@ -199,7 +208,10 @@ void TcpConnection::write_shared(std::shared_ptr<const std::string> data) {
     if (!data || data->empty() || !writing_allowed()) return;
     // A small buffer is copied like a write (into the scratch or the tail chunk): its own queue entry
     // would cost more memory than its bytes, which buffered_bytes() would not count.
-    if (data->size() < WriteQueue::copy_shared_below) return write(*data);
+    if (data->size() < WriteQueue::copy_shared_below) {
+        queue(*data);
+        return after_write_queued();
+    }
     spill_scratch();  // the shared buffer queues behind what was written before it
     buffered_ += data->size();
     out_.append_shared(std::move(data));
@@ -207,6 +219,7 @@ void TcpConnection::write_shared(std::shared_ptr<const std::string> data) {
 }
 
 void TcpConnection::after_write_queued() {
+    if (backpressure_reads_ && buffered_ > high_water_) backlog_paused_ = true;  // read_some() sees it
     if (producer_ != nullptr && streaming_ && !producer_paused_ && buffered_ > high_water_) {
         producer_paused_ = true;
         producer_->pause_producing();  // synchronous, as in Twisted: a producer looping on write() must see it
@@ -300,6 +313,10 @@ void TcpConnection::flush(std::span<const ::iovec> tail) {
         producer_paused_ = false;
         Producer* p = producer_;
         call_protocol("resume_producing", [p] { p->resume_producing(); });
+    }
+    if (backlog_paused_ && buffered_ <= low_water_) {
+        backlog_paused_ = false;
+        rearm_reading();
     }
     if (state_ == ConnectionState::disconnected) return;
     if (blocked) return wait_writable();

@@ -62,6 +62,7 @@ public:
     void unregister_producer() override;
     void pause_producing() override;
     void resume_producing() override;
+    void pause_reading_while_backed_up() override;
     void stop_producing() override;
 
     /// Called by the reactor at the end of the turn in which schedule_flush() queued this connection.
@@ -73,6 +74,8 @@ public:
 private:
     void set_state(ConnectionState to, const char* event);
     [[nodiscard]] bool reading_allowed() const noexcept;
+    /// Arms reading again (on a later turn) if it is allowed and not armed.
+    void rearm_reading();
     [[nodiscard]] bool writing_allowed() const noexcept;
     /// Runs a protocol callback; a throw aborts this connection only.
     template <class F>
@@ -116,6 +119,8 @@ private:
     bool producer_paused_ = false;
 
     bool reading_paused_ = false;   // pause_producing()
+    bool backpressure_reads_ = false;  // pause_reading_while_backed_up()
+    bool backlog_paused_ = false;   // ... and the output is above the high watermark
     bool read_pending_ = false;     // an async_wait(read) or a posted read is outstanding
     bool flush_queued_ = false;     // queued in the reactor's flush batch for this turn
     bool in_data_received_ = false; // writes go to the write scratch; flush when data_received returns

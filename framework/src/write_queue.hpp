@@ -76,9 +76,9 @@ public:
         }
     }
 
-    /// Queues a shared buffer (kept alive until sent), or copies it if it is small. `data` is not empty.
+    /// Queues a shared buffer (kept alive until sent). `data` is not empty. The caller copies one shorter
+    /// than copy_shared_below with append() instead (TcpConnection through its write scratch).
     void append_shared(std::shared_ptr<const std::string> data) {
-        if (data->size() < copy_shared_below) return append(*data);
         size_ += data->size();
         Chunk c;
         c.shared = std::move(data);

@@ -156,6 +156,10 @@ void ProtocolWrapper::register_producer(Producer& producer, bool streaming) {
     transport().register_producer(producer, streaming);
 }
 
+void ProtocolWrapper::pause_reading_while_backed_up() {
+    if (has_transport() && !lost_) transport().pause_reading_while_backed_up();
+}
+
 void ProtocolWrapper::unregister_producer() {
     if (has_transport() && !lost_) transport().unregister_producer();
 }

@@ -3,8 +3,8 @@
 // its queued output must stay within a small factor of it, whatever the write sizes. The heap is read
 // with glibc's mallinfo2() (bytes in allocated chunks, their headers included), before and after the
 // writes, inside one callback: nothing is sent in between, so everything written is still queued.
-// Then back-pressure: a transport registered as its own producer (pause_reading_while_backed_up) stops
-// reading while its output is backed up (issue 10, item 5).
+// Then back-pressure: pause_reading_while_backed_up() stops a transport reading while its output is backed
+// up (issue 10, item 5).
 #include <catch2/catch.hpp>
 
 #include <malloc.h>
@@ -205,6 +205,9 @@ namespace {
 struct EchoStats {
     std::size_t got = 0;
     std::size_t most_buffered = 0;
+    /// Also pause and resume reading itself after each echo, as a protocol with its own reasons to pause
+    /// (a flood limit, a LineReceiver) does: that must not lift the back-pressure.
+    bool toggle_own_pause = false;
 };
 
 /// Echoes what it reads, with the back-pressure under test.
@@ -216,6 +219,10 @@ struct BackpressuredEcho : weft::Protocol {
         transport().write(data);
         stats.got += data.size();
         stats.most_buffered = std::max(stats.most_buffered, transport().buffered_bytes());
+        if (stats.toggle_own_pause) {
+            transport().pause_producing();
+            transport().resume_producing();
+        }
     }
 };
 
@@ -273,15 +280,17 @@ std::string pattern(std::size_t n) {
 
 }  // namespace
 
-TEST_CASE("TCP: pause_reading_while_backed_up stops reading while the echo is backed up, and it all comes back",
-          "[tcp][producer][memory]") {
-    // The pusher writes 64 MiB and reads nothing: more than loopback's socket buffers in both directions
-    // hold. With the transport as its own producer the echo stops reading once 64 KiB (the high
-    // watermark) is queued, having written at most one more read's worth; without it the echo reads
-    // everything and queues it. Then the pusher reads, and must get every byte back, in order.
+namespace {
+
+/// The pusher writes 64 MiB and reads nothing: more than loopback's socket buffers in both directions
+/// hold. With the back-pressure the echo stops reading once 64 KiB (the high watermark) is queued, having
+/// written at most one more read's worth; without it the echo reads everything and queues it. Then the
+/// pusher reads, and must get every byte back, in order.
+void check_tcp_backpressure(bool toggle_own_pause, const char* figure_name) {
     const std::string payload = pattern(64u << 20);
     weft::Reactor reactor;
     EchoStats echo;
+    echo.toggle_own_pause = toggle_own_pause;
     Pusher* pusher = nullptr;
     LambdaFactory server([&](const weft::Address&) { return std::make_unique<BackpressuredEcho>(echo); });
     auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
@@ -301,12 +310,27 @@ TEST_CASE("TCP: pause_reading_while_backed_up stops reading while the echo is ba
     reactor.connect_tcp("127.0.0.1", port->port(), client);
     REQUIRE(run_bounded(reactor, std::chrono::seconds(60)));
     REQUIRE(watch.got_when_released.has_value());
-    reliability::figure("self producer tcp", "the echo stopped reading after " + std::to_string(*watch.got_when_released) +
-                                                 " of " + std::to_string(payload.size()) + " B; most buffered " +
-                                                 std::to_string(echo.most_buffered) + " B");
+    reliability::figure(figure_name, "the echo stopped reading after " + std::to_string(*watch.got_when_released) +
+                                         " of " + std::to_string(payload.size()) + " B; most buffered " +
+                                         std::to_string(echo.most_buffered) + " B");
     CHECK(*watch.got_when_released < payload.size());
     CHECK(echo.most_buffered <= 2 * 64 * 1024);  // the high watermark plus one read
     CHECK(matched);
+}
+
+}  // namespace
+
+TEST_CASE("TCP: pause_reading_while_backed_up stops reading while the echo is backed up, and it all comes back",
+          "[tcp][producer][memory]") {
+    check_tcp_backpressure(false, "self producer tcp");
+}
+
+TEST_CASE("TCP: the protocol's own pause_producing/resume_producing does not lift pause_reading_while_backed_up",
+          "[tcp][producer][memory]") {
+    // Two reasons to pause reading, one flag each: a protocol resuming for its own reason while the output
+    // is still backed up must not start reading again (it did when the back-pressure was the transport
+    // registered as its own producer, sharing pause_producing's flag).
+    check_tcp_backpressure(true, "self producer tcp, protocol toggles its own pause");
 }
 
 TEST_CASE("StandardIO: pause_reading_while_backed_up stops reading while the echo is backed up, and it all comes back",

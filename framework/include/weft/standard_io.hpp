@@ -80,6 +80,7 @@ public:
     /// Pauses/resumes reading the input; stop_producing() loses the connection.
     void pause_producing() override;
     void resume_producing() override;
+    void pause_reading_while_backed_up() override;
     void stop_producing() override;
 
 private:

@@ -25,8 +25,9 @@ namespace weft {
 ///   Writes after lose_connection()/abort_connection() are ignored.
 /// - connection_lost is never delivered inside a call into the transport; it comes on a later loop turn.
 /// - As a producer, the transport pauses/resumes *reading* (pause_producing/resume_producing);
-///   stop_producing() loses the connection. Registered as its own streaming producer
-///   (pause_reading_while_backed_up()), it stops reading while its output is above the high watermark.
+///   stop_producing() loses the connection. With pause_reading_while_backed_up() it also stops reading
+///   while its output is above the high watermark; the two pauses are independent (reading runs only
+///   when neither holds it).
 /// - As a consumer, it pauses a registered streaming producer when buffered_bytes() rises above the high
 ///   watermark and resumes it once the buffer drains to the low watermark; a pull producer is asked for
 ///   more (resume_producing) each time the buffer is empty. A registered producer is stopped when the
@@ -37,8 +38,9 @@ public:
     virtual void write(std::string_view data) = 0;
     /// Queues several pieces in order as one write (Twisted: writeSequence).
     virtual void write_sequence(std::span<const std::string_view> pieces) = 0;
-    /// Queues an immutable shared buffer without copying it: a broadcast to many transports shares one
-    /// buffer. The transport keeps the buffer alive until it is sent.
+    /// Queues an immutable shared buffer: a broadcast to many transports shares one buffer, which the
+    /// transport keeps alive until it is sent. A small buffer (under 512 bytes) is copied instead, as
+    /// write() would: its own queue entry would cost more memory than its bytes.
     virtual void write_shared(std::shared_ptr<const std::string> data) = 0;
 
     /// Stop reading, flush what is buffered, then close (Twisted: loseConnection).
@@ -82,15 +84,15 @@ public:
     virtual void unregister_producer() = 0;
 
     /// Back-pressure for a protocol that writes in reply to what it reads (an echo, a proxy, a
-    /// request/response server): reading pauses while buffered_bytes() is above the high watermark and
-    /// resumes once it drains to the low one (set_write_buffer_limits), so a peer that sends without
-    /// reading fills its own socket buffers, not this process's memory. Without it such a protocol queues
-    /// whatever the peer sends. It registers the transport as its own streaming producer, Twisted's
-    /// `transport.registerProducer(transport, True)`, so it takes the producer slot (StateError if a
-    /// producer is registered; unregister_producer() undoes it, leaving reading as it is). Call it once,
-    /// e.g. in connection_made. Input already read is still delivered: at most one read's worth (64 KiB
-    /// on TCP) is written past the high watermark.
-    void pause_reading_while_backed_up() { register_producer(*this, true); }
+    /// request/response server): from now on reading pauses while buffered_bytes() is above the high
+    /// watermark and resumes once it drains to the low one (set_write_buffer_limits), so a peer that sends
+    /// without reading fills its own socket buffers, not this process's memory. Without it such a protocol
+    /// queues whatever the peer sends. Twisted spells it `transport.registerProducer(transport, True)`;
+    /// here it is a setting of its own, so it takes no producer slot and is independent of
+    /// pause_producing()/resume_producing(): reading runs only while neither holds it. Call it once, e.g.
+    /// in connection_made. Input already read is still delivered: at most one read's worth (64 KiB on TCP)
+    /// is written past the high watermark.
+    virtual void pause_reading_while_backed_up() = 0;
 
 protected:
     Transport() = default;

@@ -44,6 +44,8 @@ public:
     bool set_tcp_keepalive(bool enabled) override { keepalive = enabled; return true; }
     void register_producer(Producer& producer, bool streaming) override;
     void unregister_producer() override;
+    /// Only recorded (reading_backpressure): a StringTransport reads nothing by itself.
+    void pause_reading_while_backed_up() override { reading_backpressure = true; }
 
     // Producer: the transport's own reading side
     void pause_producing() override;
@@ -64,6 +66,7 @@ public:
 
     bool nodelay = false;
     bool keepalive = false;
+    bool reading_backpressure = false;
 
 private:
     Address peer_;

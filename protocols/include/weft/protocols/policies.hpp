@@ -106,6 +106,7 @@ public:
     bool set_tcp_keepalive(bool enabled) override;
     void register_producer(Producer& producer, bool streaming) override;
     void unregister_producer() override;
+    void pause_reading_while_backed_up() override;
     /// The wrapped protocol pausing/resuming/stopping its transport's reading.
     void pause_producing() override;
     void resume_producing() override;
