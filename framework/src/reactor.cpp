@@ -219,6 +219,7 @@ void ReactorCore::run(bool handle_signals) {
         ReactorCore& core;
         ~Reset() {
             core.signals_.reset();
+            core.restore_signals();
             core.hurry_ = false;
             core.cut_wait_ = nullptr;
             core.phase_ = Phase::idle;
@@ -239,13 +240,10 @@ void ReactorCore::run(bool handle_signals) {
                 current.sa_handler == SIG_IGN) {
                 continue;
             }
-            signals_->add(signo);
+            watch_signal(signo);
+            defaults_watched_.push_back(signo);
         }
-        for (const auto& [signo, fn] : signal_hooks_) {
-            boost::system::error_code ec;
-            signals_->add(signo, ec);
-            if (ec) WEFT_LOG(warning) << "cannot handle signal " << signo << ": " << ec.message();
-        }
+        for (const auto& [signo, fn] : signal_hooks_) watch_signal(signo);
         wait_for_signal();
     }
     asio::post(io(), [this] {
@@ -279,6 +277,33 @@ std::string signal_name(int signo) {
 }
 }  // namespace
 
+void ReactorCore::watch_signal(int signo) {
+    if (saved_actions_.count(signo) == 0) {
+        struct sigaction old {};
+        if (sigaction(signo, nullptr, &old) == 0) saved_actions_.emplace(signo, old);
+    }
+    boost::system::error_code ec;
+    signals_->add(signo, ec);
+    if (ec) WEFT_LOG(warning) << "cannot handle signal " << signo << ": " << ec.message();
+}
+
+void ReactorCore::unwatch_signal(int signo) {
+    boost::system::error_code ec;
+    signals_->remove(signo, ec);
+    if (auto it = saved_actions_.find(signo); it != saved_actions_.end()) {
+        sigaction(signo, &it->second, nullptr);
+        saved_actions_.erase(it);
+    }
+}
+
+void ReactorCore::restore_signals() {
+    // After signals_ is gone: Asio set every signal it watched to SIG_DFL, which would make a SIGUSR1 the
+    // parent had ignored fatal from now on.
+    for (const auto& [signo, action] : saved_actions_) sigaction(signo, &action, nullptr);
+    saved_actions_.clear();
+    defaults_watched_.clear();
+}
+
 void ReactorCore::wait_for_signal() {
     signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
         if (ec) return;
@@ -298,6 +323,12 @@ void ReactorCore::signal_received(int signo) {
         return;
     }
     if (shutting_down()) {
+        // Only an operator's repeated "stop" means "now": a SIGHUP from a closing terminal or a SIGQUIT
+        // during a graceful drain must not throw away what is still owed to clients.
+        if (signo != SIGINT && signo != SIGTERM) {
+            WEFT_LOG(info) << "received " << signal_name(signo) << " during shutdown; already shutting down";
+            return;
+        }
         WEFT_LOG(warning) << "received " << signal_name(signo)
                           << " during shutdown; aborting what is still flushing and stopping now";
         stop_now();
@@ -308,21 +339,18 @@ void ReactorCore::signal_received(int signo) {
 }
 
 void ReactorCore::on_signal(int signo, std::function<void()> fn) {
+    if (running_ && !in_loop_thread()) throw StateError("on_signal: call it before run() or on the loop thread");
     if (!fn) {
         signal_hooks_.erase(signo);
-        // A signal the reactor does not handle by default gets its default action back.
-        if (signals_ && std::find(std::begin(default_signals), std::end(default_signals), signo) == std::end(default_signals)) {
-            boost::system::error_code ec;
-            signals_->remove(signo, ec);
+        // A signal run() does not watch by default (one it never handles, or a SIGHUP that nohup had
+        // ignored) gets back the disposition it had before.
+        if (signals_ && std::find(defaults_watched_.begin(), defaults_watched_.end(), signo) == defaults_watched_.end()) {
+            unwatch_signal(signo);
         }
         return;
     }
     signal_hooks_[signo] = std::move(fn);
-    if (signals_) {
-        boost::system::error_code ec;
-        signals_->add(signo, ec);
-        if (ec) WEFT_LOG(warning) << "cannot handle signal " << signo << ": " << ec.message();
-    }
+    if (signals_) watch_signal(signo);
 }
 
 void ReactorCore::stop_now() {
@@ -334,8 +362,13 @@ void ReactorCore::stop_now() {
     if (!running_) throw ReactorNotRunning();
     hurry_ = true;
     if (phase_ == Phase::running || phase_ == Phase::idle) stop();
-    if (auto cut = std::exchange(cut_wait_, nullptr)) cut();
-    if (phase_ == Phase::during_shutdown) abort_remaining("shutdown cut short");
+    // On a later turn, as stop() does: cutting the wait runs the next shutdown phase's triggers and
+    // aborting delivers connection_lost, neither of which may run inside the caller's stop_now().
+    asio::post(io(), [this] {
+        if (!running_) return;
+        if (auto cut = std::exchange(cut_wait_, nullptr)) cut();
+        if (phase_ == Phase::during_shutdown) abort_remaining("shutdown cut short");
+    });
 }
 
 void ReactorCore::abort_remaining(const char* why) {

@@ -167,6 +167,14 @@ private:
     std::vector<std::function<void()>> when_running_;
     std::optional<asio::signal_set> signals_;
     std::map<int, std::function<void()>> signal_hooks_;
+    std::map<int, struct sigaction> saved_actions_;  // each watched signal's disposition before run()
+    std::vector<int> defaults_watched_;              // the default signals run() watches (not a nohup SIGHUP)
+    /// Watches `signo` in signals_, first saving its disposition so that it can be given back.
+    void watch_signal(int signo);
+    /// Stops watching `signo` and gives it back the disposition it had before.
+    void unwatch_signal(int signo);
+    /// Gives every watched signal back its disposition from before run() (Asio leaves SIG_DFL).
+    void restore_signals();
     bool hurry_ = false;                 // stop_now() was called: nothing more is waited for
     std::function<void()> cut_wait_;     // ends the current bounded wait for triggers at once
     DelayedCall shutdown_timer_;

@@ -155,7 +155,12 @@ TEST_CASE("Reactor::on_signal takes a signal over, and SIGTERM still shuts down"
 }
 
 TEST_CASE("SIGHUP and SIGQUIT begin the orderly shutdown, SIGUSR1 is only logged", "[reactor][signals]") {
+    weft::init_logging(weft::LogLevel::info);
+    struct RestoreLevel {
+        ~RestoreLevel() { weft::init_logging("", weft::LogLevel::warning); }
+    } restore_level;
     for (const int signo : {SIGHUP, SIGQUIT}) {
+        LogCapture log;
         weft::Reactor reactor;
         bool before = false, usr1_survived = false;
         reactor.add_system_event_trigger(weft::TriggerPhase::before, weft::SystemEvent::shutdown, [&] { before = true; });
@@ -175,6 +180,7 @@ TEST_CASE("SIGHUP and SIGQUIT begin the orderly shutdown, SIGUSR1 is only logged
         INFO("signal " << signo);
         REQUIRE_FALSE(timed_out);
         CHECK(usr1_survived);
+        CHECK(log.any_contains("received SIGUSR1; ignored"));
         CHECK(before);
     }
 }
@@ -188,17 +194,18 @@ TEST_CASE("stop_now() during shutdown aborts a connection still flushing at once
         auto p = std::make_unique<Recorder>();
         p->on_made = [&](Recorder& r) {
             r.transport().write(std::string(64 << 20, 'x'));  // far more than the kernel buffers take
-            reactor.call_soon([&] {
-                reactor.stop();
-                // The drain is under way (the during-shutdown triggers ran): now means now.
-                reactor.call_later(50ms, [&] {
-                    now_at = std::chrono::steady_clock::now();
-                    reactor.stop_now();
-                });
-            });
+            reactor.call_soon([&] { reactor.stop(); });
         };
         p->on_lost = [&](Recorder&, const weft::Reason& why) { reason = why; };
         return p;
+    });
+    // The drain is under way once the during-shutdown triggers run (every connection was asked to flush
+    // and close): now means now.
+    bool stop_now_returned_first = false;
+    reactor.add_system_event_trigger(weft::TriggerPhase::during, weft::SystemEvent::shutdown, [&] {
+        now_at = std::chrono::steady_clock::now();
+        reactor.stop_now();
+        stop_now_returned_first = !reason;  // connection_lost is not delivered inside stop_now()
     });
     auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
     asio::ip::tcp::socket never_reads(reactor.context());
@@ -208,6 +215,66 @@ TEST_CASE("stop_now() during shutdown aborts a connection still flushing at once
     REQUIRE(reason);
     CHECK(reason->kind() == weft::Reason::Kind::aborted);
     CHECK(after_stop_now < 1.0);
+    CHECK(stop_now_returned_first);
+}
+
+TEST_CASE("a SIGHUP during the shutdown's drain does not cut it short (only SIGINT/SIGTERM mean now)",
+          "[reactor][signals][shutdown]") {
+    weft::init_logging(weft::LogLevel::info);
+    struct RestoreLevel {
+        ~RestoreLevel() { weft::init_logging("", weft::LogLevel::warning); }
+    } restore_level;
+    LogCapture log;
+    weft::Reactor reactor;
+    constexpr auto timeout = 300ms;
+    reactor.set_shutdown_timeout(timeout);
+    std::optional<weft::Reason> reason;
+    std::chrono::steady_clock::time_point hup_at{}, lost_at{};
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            r.transport().write(std::string(64 << 20, 'x'));  // far more than the kernel buffers take
+            reactor.call_soon([] { std::raise(SIGTERM); });
+        };
+        p->on_lost = [&](Recorder&, const weft::Reason& why) {
+            reason = why;
+            lost_at = std::chrono::steady_clock::now();
+        };
+        return p;
+    });
+    reactor.add_system_event_trigger(weft::TriggerPhase::during, weft::SystemEvent::shutdown, [&] {
+        hup_at = std::chrono::steady_clock::now();
+        std::raise(SIGHUP);  // a terminal closing during the drain
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    asio::ip::tcp::socket never_reads(reactor.context());
+    never_reads.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    bool timed_out = false;
+    auto guard = reactor.call_later(20s, [&] {
+        timed_out = true;
+        reactor.stop_now();
+    });
+    reactor.run(true);
+    REQUIRE_FALSE(timed_out);
+    REQUIRE(reason);
+    // Aborted by the shutdown timeout, not at once by the SIGHUP (timers never fire early).
+    CHECK(lost_at - hup_at >= timeout - 50ms);
+    CHECK(log.any_contains("received SIGHUP during shutdown; already shutting down"));
+    CHECK_FALSE(log.any_contains("stopping now"));
+}
+
+TEST_CASE("when run() returns, the signals it watched get back the disposition they had before", "[reactor][signals]") {
+    // Asio leaves SIG_DFL behind: a SIGUSR1 that the parent process had ignored would become fatal.
+    struct Restore {
+        void (*old_usr1)(int) = std::signal(SIGUSR1, SIG_IGN);
+        ~Restore() { std::signal(SIGUSR1, old_usr1); }
+    } restore;
+    weft::Reactor reactor;
+    reactor.call_when_running([&] { reactor.stop(); });
+    reactor.run(true);
+    struct sigaction now {};
+    REQUIRE(sigaction(SIGUSR1, nullptr, &now) == 0);
+    CHECK(now.sa_handler == SIG_IGN);
 }
 
 TEST_CASE("shutdown timeout with only lingering closes left: no '0 connections did not flush' record, and they end",

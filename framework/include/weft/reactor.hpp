@@ -63,10 +63,11 @@ struct ConnectOptions {
 ///   so connection_lost runs for every live connection; "after" triggers run last; then run() returns.
 ///   stop_now() during that sequence stops waiting: whatever is still flushing is aborted at once.
 /// - Signals, when run(true) handles them (docs/architecture.md has the table): SIGINT, SIGTERM, SIGHUP and
-///   SIGQUIT begin the orderly shutdown (stop()); the same signals again during the shutdown mean "now"
-///   (stop_now()); SIGUSR1 and SIGUSR2 are logged and otherwise ignored. A SIGHUP already ignored when
-///   run() starts (nohup) stays ignored. on_signal() takes any of them
-///   (or another) over. Whatever the signals, weft ignores SIGPIPE for the process from the first Reactor
+///   SIGQUIT begin the orderly shutdown (stop()); a SIGINT or SIGTERM during the shutdown means "now"
+///   (stop_now()), while SIGHUP and SIGQUIT then change nothing; SIGUSR1 and SIGUSR2 are logged and
+///   otherwise ignored. A SIGHUP already ignored when run() starts (nohup) stays ignored. on_signal()
+///   takes any of them (or another) over. When run() returns, every signal it watched gets back the
+///   disposition it had before. Whatever the signals, weft ignores SIGPIPE for the process from the first Reactor
 ///   (or init_logging) on: a write to a pipe whose reader has gone fails with EPIPE instead of killing.
 /// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
 /// - An exception escaping any callback is logged; the reactor carries on.
@@ -88,7 +89,7 @@ public:
     [[nodiscard]] boost::asio::io_context& context() noexcept;
 
     /// Runs the loop until stopped and shut down. With handle_signals, the signals of the contract above
-    /// are handled while it runs (and given back to their default action when it returns).
+    /// are handled while it runs (and given back the disposition they had before when it returns).
     void run(bool handle_signals = true);
     /// Begins an orderly shutdown. Callable from any thread and from callbacks. Throws ReactorNotRunning
     /// when called on the reactor's own thread while it is not running; idempotent while shutting down.
@@ -98,7 +99,8 @@ public:
     /// lingering sockets; connection_lost and the "after" triggers still run. Same threading as stop().
     void stop_now();
     /// Runs `fn` on the loop thread each time `signo` arrives while run(true) runs, instead of the
-    /// default action above (an empty `fn` restores it). Call before run() or on the loop thread.
+    /// default action above (an empty `fn` restores it). Call before run() or on the loop thread
+    /// (StateError otherwise).
     /// Example: weft-chat logs its statistics on SIGUSR1.
     void on_signal(int signo, std::function<void()> fn);
     [[nodiscard]] bool running() const noexcept;
