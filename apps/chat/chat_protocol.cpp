@@ -130,7 +130,9 @@ void ChatProtocol::connection_made() {
     // Every write of a loop turn leaves in one gather-write already; Nagle would only add latency.
     transport().set_tcp_nodelay(true);
     if (const std::string refusal = room_.join(*this); !refusal.empty()) {
-        WEFT_LOG(warning) << log_prefix() << "refused: " << refusal.substr(2);
+        if (room_.refusal_log_.allow(room_.time_.now())) {
+            WEFT_LOG(warning) << log_prefix() << "refused: " << refusal.substr(2) << LogRateLimiter::note(room_.refusal_log_);
+        }
         transport().write(refusal + "\r\n");
         transport().lose_connection();
         return;
@@ -548,8 +550,10 @@ void ChatFactory::mark_over_limit(ChatProtocol& client) {
 void ChatFactory::cut(ChatProtocol& client, std::size_t queued) {
     // It is not reading. Dropping its output (abort) is what keeps memory bounded; connection_lost comes on
     // a later turn, and it leaves the room as soon as the current broadcast is over.
-    WEFT_LOG(warning) << client.log_prefix() << client.name_ << " is too slow (" << queued
-                      << " bytes unsent); disconnecting";
+    if (cut_log_.allow(time_.now())) {
+        WEFT_LOG(warning) << client.log_prefix() << client.name_ << " is too slow (" << queued
+                          << " bytes unsent); disconnecting" << LogRateLimiter::note(cut_log_);
+    }
     client.cut_ = true;
     ++stats_.cut_slow;
     cut_.push_back(&client);

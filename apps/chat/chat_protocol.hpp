@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "weft/delayed_call.hpp"
+#include "weft/log.hpp"
 #include "weft/factory.hpp"
 #include "weft/protocol.hpp"
 #include "weft/protocols/basic.hpp"
@@ -259,6 +260,10 @@ private:
     DelayedCall over_limit_check_;
     bool reaping_ = false;
     bool shutting_down_ = false;
+    // Refusals and cut-offs repeat per connection under attack (a connect flood, a room of non-readers):
+    // one record per second each, with the count of those held back.
+    LogRateLimiter refusal_log_{std::chrono::seconds(1)};
+    LogRateLimiter cut_log_{std::chrono::seconds(1)};
 };
 
 }  // namespace weft::chat

@@ -144,11 +144,23 @@ void add_sink() {
     // The writer thread takes the signal mask of the thread that creates it: it blocks every signal, so
     // that a SIGPIPE from its write (the program did not ignore it) fails the write instead of killing
     // the process, and so that the process's signals go to the threads that wait for them.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    auto sink = boost::make_shared<Sink>(boost::make_shared<StderrBackend>());
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    // The mask is put back however make_shared ends (no thread to be had throws): left fully blocked, the
+    // calling thread (often the loop's) would never see SIGINT/SIGTERM again.
+    struct BlockAllSignals {
+        sigset_t old{};
+        BlockAllSignals() {
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+        }
+        ~BlockAllSignals() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+        BlockAllSignals(const BlockAllSignals&) = delete;
+        BlockAllSignals& operator=(const BlockAllSignals&) = delete;
+    };
+    auto sink = [] {
+        const BlockAllSignals blocked;
+        return boost::make_shared<Sink>(boost::make_shared<StderrBackend>());
+    }();
     sink->set_formatter(expr::stream << expr::format_date_time<boost::posix_time::ptime>("TimeStamp", "%H:%M:%S.%f")
                                      << " [" << logging::trivial::severity << "] " << expr::smessage);
     logging::core::get()->add_sink(sink);

@@ -7,6 +7,11 @@
 // ("N log records dropped") before the next record it manages to write. A write error on stderr (EPIPE,
 // the reader is gone) loses that record and nothing else. At exit the queue is flushed for at most a
 // fraction of a second. Without init_logging the level is warning.
+//
+// The writer is a thread, started by init_logging() or the first record. A process that forks without
+// exec must fork before that (a daemon: fork first, then log); the child of a later fork has no writer
+// thread, so it must not log, and it must leave with _exit() or exec, as tests/support/child_process.hpp's
+// children do (exit() would wait at the flush for a writer that does not exist in the child).
 
 #include <chrono>
 #include <cstdint>
