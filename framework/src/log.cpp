@@ -13,6 +13,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
@@ -117,6 +118,17 @@ boost::shared_ptr<Sink>& the_sink() {
     return sink;
 }
 
+/// The writer: our own thread running the sink's feeding loop (not the sink's dedicated boost::thread),
+/// so that the child of a fork, which has no such thread, can let go of it instead of joining it.
+struct Writer {
+    std::thread thread;
+    pid_t owner = 0;  // the process that started it
+};
+Writer& the_writer() {
+    static Writer writer;
+    return writer;
+}
+
 std::mutex& setup_mutex() {
     static std::mutex m;
     return m;
@@ -131,9 +143,17 @@ void stop_sink_at_exit() {
         sink = the_sink();
     }
     if (!sink) return;
+    Writer& writer = the_writer();
+    if (::getpid() != writer.owner) {
+        // The child of a fork: the writer thread was the parent's and does not exist here. Waiting for it
+        // (flush) or joining it would hang the exit; what the child queued is lost.
+        if (writer.thread.joinable()) writer.thread.detach();
+        return;
+    }
     give_up_at_ns = steady_ns() + std::chrono::nanoseconds(std::chrono::milliseconds(250)).count();
     sink->flush();
-    sink->stop();
+    sink->stop();  // ends the feeding loop, whose writes give up at the deadline
+    if (writer.thread.joinable()) writer.thread.join();
     // The sink stays registered, stopped: a record made later (by a static destructor) is queued and lost
     // rather than sent to Boost.Log's default sink on stdout, which a core without sinks would use.
 }
@@ -157,10 +177,12 @@ void add_sink() {
         BlockAllSignals(const BlockAllSignals&) = delete;
         BlockAllSignals& operator=(const BlockAllSignals&) = delete;
     };
-    auto sink = [] {
+    auto sink = boost::make_shared<Sink>(boost::make_shared<StderrBackend>(), /*start_thread=*/false);
+    {
         const BlockAllSignals blocked;
-        return boost::make_shared<Sink>(boost::make_shared<StderrBackend>());
-    }();
+        the_writer().thread = std::thread([sink] { sink->run(); });
+        the_writer().owner = ::getpid();
+    }
     sink->set_formatter(expr::stream << expr::format_date_time<boost::posix_time::ptime>("TimeStamp", "%H:%M:%S.%f")
                                      << " [" << logging::trivial::severity << "] " << expr::smessage);
     logging::core::get()->add_sink(sink);

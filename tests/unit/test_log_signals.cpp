@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -368,4 +370,34 @@ TEST_CASE("a SIGHUP ignored before run() (nohup) stays ignored, other signals ar
     REQUIRE_FALSE(timed_out);
     CHECK(usr2);
     CHECK_FALSE(log.any_contains("received SIGHUP"));
+}
+
+TEST_CASE("the child of a fork made after the log writer started logs and exits without hanging", "[log]") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizers' runtimes do their own work in a forked child at exit (leak checks, thread
+    // registries), which is not what this tests.
+    WARN("skipped under sanitizers");
+    return;
+#else
+    WEFT_LOG(warning) << "a record before the fork: the writer thread runs";
+    REQUIRE(weft::flush_log());
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        // The child has no writer thread; exit() runs weft's exit hook, which must not wait for it.
+        WEFT_LOG(warning) << "a record in the child";
+        std::exit(0);
+    }
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    REQUIRE(pidfd >= 0);
+    pollfd p{pidfd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 5000);  // readable once the child has exited
+    ::close(pidfd);
+    if (ready != 1) ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(ready == 1);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+#endif
 }

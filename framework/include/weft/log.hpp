@@ -9,9 +9,9 @@
 // fraction of a second. Without init_logging the level is warning.
 //
 // The writer is a thread, started by init_logging() or the first record. A process that forks without
-// exec must fork before that (a daemon: fork first, then log); the child of a later fork has no writer
-// thread, so it must not log, and it must leave with _exit() or exec, as tests/support/child_process.hpp's
-// children do (exit() would wait at the flush for a writer that does not exist in the child).
+// exec should fork before that (a daemon: fork first, then log): the child of a later fork has no writer
+// thread, so what it logs is not written (it is queued until the queue is full, then dropped). Its exit()
+// does not wait for the missing writer.
 
 #include <chrono>
 #include <cstdint>
