@@ -1,15 +1,13 @@
 // LoopingCall on the interval grid, as Twisted's _scheduleFrom and withCount do it, in integer
-// nanoseconds so that grid points are exact (Twisted needs a floating-point guard there).
+// nanoseconds so that grid points are exact (Twisted needs floating-point guards there).
 #include "weft/looping_call.hpp"
 
 #include <stdexcept>
 
 namespace weft {
 
-LoopingCall::LoopingCall(ReactorTime& time, std::function<void()> fn) : time_(time), fn_(std::move(fn)) {}
-
-LoopingCall::LoopingCall(ReactorTime& time, std::function<void(std::int64_t)> fn, Counted)
-    : time_(time), counted_fn_(std::move(fn)) {}
+LoopingCall::LoopingCall(ReactorTime& time, Body body, bool counted)
+    : time_(time), body_(std::move(body)), counted_(counted), self_(std::make_shared<LoopingCall*>(this)) {}
 
 LoopingCall::~LoopingCall() {
     if (call_.active()) call_.cancel();
@@ -45,6 +43,15 @@ void LoopingCall::stop() {
     }
 }
 
+void LoopingCall::reset() {
+    if (!running_) throw StateError("LoopingCall::reset: not running");
+    if (call_.active()) {
+        call_.cancel();
+        start_time_ = time_.now();
+        schedule_from(start_time_);
+    }
+}
+
 std::int64_t LoopingCall::intervals_since_last(TimePoint now) {
     if (interval_ == Duration::zero()) {
         last_time_ = now;
@@ -54,7 +61,7 @@ std::int64_t LoopingCall::intervals_since_last(TimePoint now) {
     if (last_time_) {
         last = *last_time_;
     } else if (started_now_) {
-        last -= interval_;  // the call made by start() itself counts as one interval
+        last -= interval_;  // the call made by start() itself covers one interval
     }
     const auto interval_of = [this](TimePoint t) { return (t - start_time_) / interval_; };
     const std::int64_t count = interval_of(now) - interval_of(last);
@@ -64,23 +71,43 @@ std::int64_t LoopingCall::intervals_since_last(TimePoint now) {
 
 void LoopingCall::fire() {
     call_ = {};
+    std::optional<Deferred<void>> pending;
     try {
-        if (counted_fn_) {
+        if (counted_) {
             const std::int64_t count = intervals_since_last(time_.now());
-            if (count > 0) counted_fn_(count);
+            if (count > 0) pending = body_(count);
         } else {
-            fn_();
+            pending = body_(1);
         }
     } catch (...) {
-        running_ = false;
-        if (deferred_) {
-            Deferred<void> d = std::move(*deferred_);
-            deferred_.reset();
-            d.errback(Failure(std::current_exception()));
-        }
+        failed(Failure(std::current_exception()));
         return;
     }
+    if (!pending) {
+        after_call();
+        return;
+    }
+    std::weak_ptr<LoopingCall*> weak = self_;
+    pending->add_callbacks(
+        [weak] {
+            if (auto self = weak.lock()) (*self)->after_call();
+        },
+        [weak](Failure f) {
+            if (auto self = weak.lock()) (*self)->failed(std::move(f));
+        });
+}
+
+void LoopingCall::after_call() {
     if (running_) schedule_from(time_.now());
+}
+
+void LoopingCall::failed(Failure f) {
+    running_ = false;
+    if (deferred_) {
+        Deferred<void> d = std::move(*deferred_);
+        deferred_.reset();
+        d.errback(std::move(f));
+    }
 }
 
 void LoopingCall::schedule_from(TimePoint when) {
