@@ -137,6 +137,33 @@ TEST_CASE("testTwoCallbacks: callbacks run in order, each getting the previous r
     CHECK(success_result_of(end) == 2);
 }
 
+TEST_CASE("move-only values, and values larger than the inline room, travel the chain", "[deferred]") {
+    Deferred<std::unique_ptr<int>> d;
+    auto end = d.add_callback([](std::unique_ptr<int> p) {
+                    *p += 1;
+                    return p;
+                })
+                   .add_callback([](std::unique_ptr<int> p) { return std::array<std::int64_t, 16>{*p}; });  // 128 bytes: boxed
+    d.callback(std::make_unique<int>(41));
+    CHECK(success_result_of(end)[0] == 42);
+
+    std::vector<Deferred<std::unique_ptr<int>>> ds;
+    ds.push_back(weft::succeed(std::make_unique<int>(1)));
+    ds.emplace_back();
+    auto all = weft::gather(ds);
+    ds[1].callback(std::make_unique<int>(2));
+    auto values = success_result_of(all);
+    REQUIRE(values.size() == 2);
+    CHECK(*values[0] + *values[1] == 3);
+}
+
+TEST_CASE("a Deferred<void> chain may turn into values and back", "[deferred]") {
+    Deferred<void> d;
+    auto end = d.add_callback([] { return 5; }).add_callback([](int) {}).add_callback([] { return std::string("x"); });
+    d.callback();
+    CHECK(success_result_of(end) == "x");
+}
+
 TEST_CASE("testImmediateSuccess / test_succeedMatchesManualSuccess", "[deferred]") {
     auto d = weft::succeed(std::string("success"));
     CHECK(has_result(d));
