@@ -1,6 +1,8 @@
-// Uses the installed headers and libraries: a line protocol on a StringTransport, and a reactor turn.
+// Uses the installed headers and libraries: a line protocol on a StringTransport, a reactor turn, and a
+// Deferred from defer_later on that reactor (weft/deferred.hpp and its detail header are installed).
 #include <string>
 
+#include "weft/deferred.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
 #include "weft/testing/string_transport.hpp"
@@ -25,10 +27,15 @@ int main() {
 
     weft::Reactor reactor;
     bool ran = false;
-    reactor.call_later(std::chrono::milliseconds(1), [&] {
-        ran = true;
-        reactor.stop();
-    });
+    int doubled = 0;
+    weft::defer_later(reactor, std::chrono::milliseconds(1), [] { return 21; })
+        .add_callback([](int v) { return v * 2; })
+        .add_callback([&](int v) {
+            doubled = v;
+            ran = true;
+            reactor.stop();
+        });
     reactor.run(false);
+    if (doubled != 42) return 3;
     return ran ? 0 : 2;
 }

@@ -16,51 +16,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/log/core.hpp>
-#include <boost/log/sinks/basic_sink_backend.hpp>
-#include <boost/log/sinks/sync_frontend.hpp>
-#include <boost/log/expressions.hpp>
-#include <boost/smart_ptr/make_shared_object.hpp>
 
+#include "support/log_capture.hpp"
 #include "support/loop.hpp"
 #include "weft/log.hpp"
 #include "weft/testing/clock.hpp"
 
 using namespace weft_test;
 namespace asio = boost::asio;
-
-namespace {
-
-/// Every record's message while it lives (a synchronous Boost.Log sink next to weft's).
-class LogCapture {
-public:
-    LogCapture() : sink_(boost::make_shared<Sink>(boost::make_shared<Backend>())) {
-        boost::log::core::get()->add_sink(sink_);
-    }
-    ~LogCapture() { boost::log::core::get()->remove_sink(sink_); }
-    LogCapture(const LogCapture&) = delete;
-    LogCapture& operator=(const LogCapture&) = delete;
-
-    std::vector<std::string> messages() const { return sink_->locked_backend()->messages; }
-    bool any_contains(std::string_view text) const {
-        for (const auto& m : messages()) {
-            if (m.find(text) != std::string::npos) return true;
-        }
-        return false;
-    }
-
-private:
-    struct Backend : boost::log::sinks::basic_sink_backend<boost::log::sinks::synchronized_feeding> {
-        std::vector<std::string> messages;
-        void consume(const boost::log::record_view& rec) {
-            if (auto m = rec[boost::log::expressions::smessage]) messages.emplace_back(*m);
-        }
-    };
-    using Sink = boost::log::sinks::synchronous_sink<Backend>;
-    boost::shared_ptr<Sink> sink_;
-};
-
-}  // namespace
 
 TEST_CASE("LogRateLimiter lets one record per interval through and counts the rest", "[log]") {
     weft::testing::Clock clock;
