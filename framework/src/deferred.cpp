@@ -51,6 +51,9 @@ bool DeferredCore::begin_fire(const std::type_info& type) {
 
 void DeferredCore::fire(const CorePtr& self) {
     self->called = true;
+    // A fired Deferred is never cancelled: dropping the canceller now breaks a cycle through what it
+    // captured (a connection holding this Deferred, say), which would otherwise keep both alive forever.
+    self->canceller = Step{};
     run(self);
 }
 
@@ -129,11 +132,22 @@ void DeferredCore::run(CorePtr cur) {
     }
 }
 
-void DeferredCore::cancel(const CorePtr& self) {
+void DeferredCore::cancel(CorePtr self) {
     if (!self->called) {
         if (self->canceller) {
             Step canceller = std::move(self->canceller);
-            canceller(self);
+            self->canceller = Step{};
+            try {
+                canceller(self);
+            } catch (...) {
+                // A canceller that throws fails the Deferred with its exception instead of leaving it
+                // unfired (and the caller of cancel(), perhaps another chain's link, unharmed).
+                if (!self->called) {
+                    self->set_failure(std::current_exception());
+                    fire(self);
+                }
+                return;
+            }
         } else {
             self->suppress_already_called = true;
         }
@@ -150,20 +164,25 @@ void add_timeout(const CorePtr& core, Duration timeout, ReactorTime& time) {
     struct State {
         DelayedCall call;
         bool timed_out = false;
+        bool done = false;  // the link ran: the Deferred fired
     };
     auto state = std::make_shared<State>();
+    // The link first: if it cannot be added (a chained Deferred), no timer is left behind; if the
+    // Deferred has fired already, it runs at once and no timer is needed.
+    DeferredCore::append_same(core, Step([state](const CorePtr& self) {
+        state->done = true;
+        if (state->call.active()) state->call.cancel();
+        if (state->timed_out && self->failure && Failure(self->failure).check<CancelledError>()) {
+            self->failure = std::make_exception_ptr(TimeoutError());
+        }
+    }));
+    if (state->done) return;
     // The timer holds the chain (as Twisted's does), so the timeout's errbacks run even if nobody else
     // holds it; the cycle through the DelayedCall ends when the call runs or is cancelled.
     state->call = time.call_later(timeout, [core, state] {
         state->timed_out = true;
         DeferredCore::cancel(core);
     });
-    DeferredCore::append_same(core, Step([state](const CorePtr& self) {
-        if (state->call.active()) state->call.cancel();
-        if (state->timed_out && self->failure && Failure(self->failure).check<CancelledError>()) {
-            self->failure = std::make_exception_ptr(TimeoutError());
-        }
-    }));
 }
 
 }  // namespace detail

@@ -16,6 +16,14 @@ LoopingCall::~LoopingCall() {
 Deferred<void> LoopingCall::start(Duration interval, bool now) {
     if (running_) throw StateError("LoopingCall::start: already running");
     if (interval < Duration::zero()) throw std::invalid_argument("LoopingCall::start: negative interval");
+    if (deferred_) {
+        // Stopped while a call was still running: that run is over now, whatever its call reports later.
+        Deferred<void> old = std::move(*deferred_);
+        deferred_.reset();
+        old.callback();
+    }
+    ++generation_;
+    in_call_ = false;
     running_ = true;
     Deferred<void> d;
     deferred_ = d;
@@ -36,6 +44,7 @@ void LoopingCall::stop() {
     running_ = false;
     if (call_.active()) call_.cancel();
     call_ = {};
+    if (in_call_) return;  // after_call() or failed() fires it once the call is over
     if (deferred_) {
         Deferred<void> d = std::move(*deferred_);
         deferred_.reset();
@@ -71,6 +80,9 @@ std::int64_t LoopingCall::intervals_since_last(TimePoint now) {
 
 void LoopingCall::fire() {
     call_ = {};
+    const std::uint64_t generation = generation_;
+    std::weak_ptr<LoopingCall*> weak = self_;
+    in_call_ = true;
     std::optional<Deferred<void>> pending;
     try {
         if (counted_) {
@@ -79,35 +91,51 @@ void LoopingCall::fire() {
         } else {
             pending = body_(1);
         }
+        if (pending) {
+            // Callbacks of a run that is over (stopped and started again, or the LoopingCall gone) do
+            // nothing; a failure then passes on, so the chain logs it as unhandled.
+            pending->add_callbacks(
+                [weak, generation] {
+                    if (auto self = weak.lock()) (*self)->after_call(generation);
+                },
+                [weak, generation](Failure f) {
+                    auto self = weak.lock();
+                    if (!self || (*self)->generation_ != generation) f.rethrow();
+                    (*self)->failed(generation, std::move(f));
+                });
+            return;
+        }
     } catch (...) {
-        failed(Failure(std::current_exception()));
+        if (weak.expired()) throw;  // destroyed inside its own function (see the contract)
+        failed(generation, Failure(std::current_exception()));
         return;
     }
-    if (!pending) {
-        after_call();
-        return;
-    }
-    std::weak_ptr<LoopingCall*> weak = self_;
-    pending->add_callbacks(
-        [weak] {
-            if (auto self = weak.lock()) (*self)->after_call();
-        },
-        [weak](Failure f) {
-            if (auto self = weak.lock()) (*self)->failed(std::move(f));
-        });
+    if (weak.expired()) return;
+    after_call(generation);
 }
 
-void LoopingCall::after_call() {
-    if (running_) schedule_from(time_.now());
-}
-
-void LoopingCall::failed(Failure f) {
-    running_ = false;
-    if (deferred_) {
+void LoopingCall::after_call(std::uint64_t generation) {
+    if (generation != generation_) return;  // a call of an earlier run
+    in_call_ = false;
+    if (running_) {
+        schedule_from(time_.now());
+    } else if (deferred_) {
+        // stop() came while the call ran: the run ends now.
         Deferred<void> d = std::move(*deferred_);
         deferred_.reset();
-        d.errback(std::move(f));
+        d.callback();
     }
+}
+
+void LoopingCall::failed(std::uint64_t generation, Failure f) {
+    if (generation != generation_) f.rethrow();
+    in_call_ = false;
+    running_ = false;
+    if (call_.active()) call_.cancel();
+    if (!deferred_) f.rethrow();  // nobody to tell
+    Deferred<void> d = std::move(*deferred_);
+    deferred_.reset();
+    d.errback(std::move(f));
 }
 
 void LoopingCall::schedule_from(TimePoint when) {
@@ -117,6 +145,7 @@ void LoopingCall::schedule_from(TimePoint when) {
         // only until the next point, so the missed points are skipped rather than run back to back.
         how_long = interval_ - (when - start_time_) % interval_;
     }
+    if (call_.active()) call_.cancel();  // one pending call at a time
     call_ = time_.call_later(how_long, [this] { fire(); });
 }
 

@@ -888,3 +888,63 @@ TEST_CASE("a Deferred with three small callbacks costs one allocation, fired bef
     }
     CHECK(allocations.load() - before == 2);
 }
+
+// -- lifetimes and failures found in review ------------------------------------------------------------
+
+TEST_CASE("a callback may destroy the handle it was added through, on a fired Deferred", "[deferred][lifetime]") {
+    auto holder = std::make_unique<Deferred<int>>(weft::succeed(3));
+    int seen = 0;
+    // The link runs inside add_callback; it destroys the last handle (ASan would catch a use after free).
+    auto next = holder->add_callback([&](int v) {
+        seen = v;
+        holder.reset();
+        return v + 1;
+    });
+    CHECK(seen == 3);
+    CHECK(success_result_of(next) == 4);
+}
+
+TEST_CASE("a canceller may destroy the handle cancel() was called through", "[deferred][lifetime]") {
+    std::unique_ptr<Deferred<int>> holder;
+    holder = std::make_unique<Deferred<int>>([&](Deferred<int>&) { holder.reset(); });
+    Deferred<int> other = *holder;
+    holder->cancel();
+    CHECK(failure_result_of(other).check<CancelledError>());
+}
+
+TEST_CASE("a canceller that throws fails the Deferred with its exception", "[deferred][cancel]") {
+    Deferred<int> d([](Deferred<int>&) { throw GenericError("canceller broke"); });
+    d.cancel();
+    const Failure f = failure_result_of(d);
+    CHECK(f.check<GenericError>());
+    CHECK(f.what() == "canceller broke");
+}
+
+TEST_CASE("a fired Deferred lets go of its canceller (and what it captured)", "[deferred][lifetime]") {
+    auto captured = std::make_shared<int>(1);
+    std::weak_ptr<int> watch = captured;
+    Deferred<int> d([keep = std::move(captured)](Deferred<int>&) {});
+    CHECK_FALSE(watch.expired());
+    d.callback(5);
+    CHECK(watch.expired());  // a cycle through the canceller would otherwise never end
+    CHECK(success_result_of(d) == 5);
+}
+
+TEST_CASE("add_timeout on a Deferred that cannot take it leaves no timer behind", "[deferred][timeout]") {
+    Clock clock;
+    Deferred<int> inner;
+    Deferred<int> outer = weft::succeed(1);
+    outer.add_callback([inner](int) { return inner; });  // inner is now chained: no callbacks may be added
+    CHECK_THROWS_AS(weft::add_timeout(inner, std::chrono::seconds(1), clock), std::logic_error);
+    CHECK(clock.pending_calls().empty());
+    inner.callback(2);
+    CHECK(success_result_of(outer) == 2);
+}
+
+TEST_CASE("add_timeout on a Deferred that has fired schedules nothing", "[deferred][timeout]") {
+    Clock clock;
+    Deferred<int> d = weft::succeed(1);
+    weft::add_timeout(d, std::chrono::seconds(1), clock);
+    CHECK(clock.pending_calls().empty());
+    CHECK(success_result_of(d) == 1);
+}

@@ -293,7 +293,9 @@ TEST_CASE("testFailure: what the function throws fails the Deferred and stops th
     CHECK(clock.pending_calls().empty());
 }
 
-TEST_CASE("testFailAndStop: stop() then a throw inside the function: the Deferred fired once (by stop)", "[looping_call]") {
+TEST_CASE("testFailAndStop: stop() then a throw inside the function: the Deferred fails with what it threw",
+          "[looping_call]") {
+    // As Twisted: stop() inside the call does not fire the Deferred; the call's end does, here a failure.
     Clock clock;
     LoopingCall* self = nullptr;
     LoopingCall lc(clock, [&] {
@@ -303,8 +305,59 @@ TEST_CASE("testFailAndStop: stop() then a throw inside the function: the Deferre
     self = &lc;
     auto result = watch(lc.start(100ms, false));
     clock.advance(100ms);
-    CHECK(result->state == "ok");  // Twisted's assertFailure here depends on its ordering; weft: stop() fired it
+    REQUIRE(result->failure.has_value());
+    CHECK(result->failure->check<TestException>());
     CHECK_FALSE(lc.running());
+    CHECK(clock.pending_calls().empty());
+}
+
+TEST_CASE("stop() while the function's Deferred is pending fires start()'s Deferred once that call is over",
+          "[looping_call]") {
+    Clock clock;
+    Deferred<void> pending;
+    LoopingCall lc(clock, [&] { return pending; });
+    auto result = watch(lc.start(1s));
+    lc.stop();
+    CHECK(result->state == "pending");  // the call is not over
+    pending.callback();
+    CHECK(result->state == "ok");
+    CHECK(clock.pending_calls().empty());
+}
+
+TEST_CASE("stop and start again while the old call's Deferred is pending: the old call's end is ignored",
+          "[looping_call]") {
+    // The old run's call finishing must not schedule a second timer beside the new run's (which would
+    // then call twice per interval, and outlive the LoopingCall).
+    Clock clock;
+    int calls = 0;
+    std::vector<Deferred<void>> pending;
+    LoopingCall lc(clock, [&] {
+        ++calls;
+        pending.emplace_back();
+        if (calls > 1) pending.back().callback();  // only the first call stays pending
+        return pending.back();
+    });
+    auto first = watch(lc.start(1s));
+    lc.stop();
+    auto second = watch(lc.start(1s, false));
+    CHECK(first->state == "ok");  // the new start ends the old run
+    pending[0].callback();        // the old call ends: nothing may be scheduled for it
+    CHECK(clock.pending_calls().size() == 1);
+    clock.advance(3s);
+    CHECK(calls == 1 + 3);
+    lc.stop();
+    CHECK(second->state == "ok");
+}
+
+TEST_CASE("a LoopingCall destroyed while its function's Deferred is pending: that Deferred firing later is harmless",
+          "[looping_call]") {
+    Clock clock;
+    Deferred<void> pending;
+    {
+        LoopingCall lc(clock, [&] { return pending; });
+        lc.start(1s);
+    }
+    pending.callback();  // reaches no destroyed LoopingCall (ASan would say)
     CHECK(clock.pending_calls().empty());
 }
 

@@ -223,7 +223,7 @@ public:
 
     /// Twisted's cancel: an unfired Deferred calls its canceller, then fails with CancelledError unless the
     /// canceller fired it; a Deferred paused on a chained Deferred cancels that one; otherwise nothing.
-    void cancel() { detail::DeferredCore::cancel(core_); }
+    void cancel() { detail::DeferredCore::cancel(core_); }  // copied: the canceller may destroy this handle
 
     /// True once callback() or errback() was called (or cancel() failed it).
     [[nodiscard]] bool called() const noexcept { return core_->called; }
@@ -242,8 +242,10 @@ private:
 
     template <class U, class Link>
     Deferred<U> link(Link&& l) {
-        detail::DeferredCore::append(core_, typeid(T), typeid(U), detail::Step(std::forward<Link>(l)));
-        return Deferred<U>(core_);
+        // A copy: on a fired Deferred the link runs inside append(), and it may destroy this handle.
+        detail::CorePtr core = core_;
+        detail::DeferredCore::append(core, typeid(T), typeid(U), detail::Step(std::forward<Link>(l)));
+        return Deferred<U>(std::move(core));
     }
 
     detail::CorePtr core_;

@@ -20,7 +20,9 @@ namespace weft {
 /// failure stops the loop like an exception).
 /// Contract: the function runs on the ReactorTime's thread (inside Clock::advance in tests), never inside
 /// start() unless `now` is true. Neither copyable nor movable (its timer refers to it); destroying it
-/// cancels the pending call and leaves the Deferred from start() unfired.
+/// cancels the pending call and leaves the Deferred from start() unfired. It must not be destroyed from
+/// inside its own function (stop() it there and destroy it later); a Deferred its function returned may
+/// fire after it is gone (that is then ignored, a failure logged as unhandled).
 class LoopingCall {
 public:
     /// `fn()` is called every interval once started; it returns nothing or a Deferred<void>.
@@ -44,7 +46,9 @@ public:
     /// of 0 calls once per turn of the loop. Throws std::invalid_argument for a negative interval and
     /// StateError if already running.
     Deferred<void> start(Duration interval, bool now = true);
-    /// Stops calling and fires start()'s Deferred. Throws StateError if not running.
+    /// Stops calling and fires start()'s Deferred — at once, or, while the function runs or its Deferred
+    /// is pending, once that call is over (as Twisted: a failure of that call then fails it). Throws
+    /// StateError if not running.
     void stop();
     /// Restarts the grid from now: the next call is one interval from now. Nothing happens while the
     /// function's Deferred is pending. Throws StateError if not running.
@@ -82,8 +86,8 @@ private:
     }
 
     void fire();
-    void after_call();
-    void failed(Failure f);
+    void after_call(std::uint64_t generation);
+    void failed(std::uint64_t generation, Failure f);
     void schedule_from(TimePoint when);
     std::int64_t intervals_since_last(TimePoint now);
 
@@ -95,6 +99,8 @@ private:
     std::optional<TimePoint> last_time_;
     bool started_now_ = false;
     bool running_ = false;
+    bool in_call_ = false;        // the function runs, or its Deferred is pending
+    std::uint64_t generation_ = 0;  // one per start(): what a call of an earlier run reports is ignored
     DelayedCall call_;
     std::optional<Deferred<void>> deferred_;
     // What callbacks on the function's Deferred hold instead of `this`: gone with the LoopingCall.

@@ -97,8 +97,9 @@ private:
 class DeferredCore;
 using CorePtr = std::shared_ptr<DeferredCore>;
 
-/// A type-erased callable run on the core: a link of the chain, or a canceller. Must not throw (the typed
-/// links catch what the user's callables throw and turn it into the chain's failure).
+/// A type-erased callable run on the core: a link of the chain, or a canceller. A link must not throw (the
+/// typed links catch what the user's callables throw and turn it into the chain's failure); what a
+/// canceller throws, cancel() turns into the Deferred's failure.
 class Step {
 public:
     static constexpr std::size_t kInlineSize = 48;
@@ -150,7 +151,7 @@ public:
     /// `self` (inside one of its links) waits for `inner`, whose chain gives a `type`.
     static void chain_to(const CorePtr& self, const CorePtr& inner, const std::type_info& type);
     /// Twisted's Deferred.cancel.
-    static void cancel(const CorePtr& self);
+    static void cancel(CorePtr self);  // by value: the canceller may destroy the handle it came through
     /// Runs the links from `start`, then the Deferreds waiting on it, in a loop (no recursion).
     static void run(CorePtr start);
 
