@@ -147,8 +147,8 @@ void add_timeout(const CorePtr& core, Duration timeout, ReactorTime& time);
 /// handle whose type the chain has moved past throws std::logic_error. callback() is called through a
 /// handle of the type the Deferred was created with (any copy of the original handle).
 ///
-/// Contract: a second fire throws AlreadyCalledError, except the first fire after a cancel() that failed
-/// it (Twisted's rule: the source need not know of the cancel). A chain that ends in a failure nobody
+/// Contract: a second fire throws AlreadyCalledError, except the first fire after a cancel() without a
+/// canceller failed it (Twisted's rule: the source need not know of the cancel). A chain that ends in a failure nobody
 /// handled is logged at error level, with the place the Deferred was created, when its last holder lets go.
 template <class T>
 class Deferred {
@@ -214,7 +214,7 @@ public:
                                                                                         std::forward<EB>(eb)});
     }
     /// add_callbacks(f, f): f takes the value (nothing for void) or a Failure, e.g. a generic lambda
-    /// `[](auto... r) { cleanup(); return r...; }` (a Failure returned passes on as a failure).
+    /// `[](auto r) { cleanup(); return r; }` on a Deferred<int> (a Failure returned passes on as a failure).
     template <class F>
     auto add_both(F&& f) {
         std::decay_t<F> copy(f);
