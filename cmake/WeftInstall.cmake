@@ -14,8 +14,15 @@ install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/
 
 configure_package_config_file(cmake/weftConfig.cmake.in "${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake"
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
+# find_package(weft X.Y) follows the versioning policy (README, "Versioning"): before 1.0 each minor release
+# may break the API, so only the same MAJOR.MINOR is accepted; from 1.0 on, any release of the same MAJOR.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(_weft_compatibility SameMinorVersion)
+else()
+  set(_weft_compatibility SameMajorVersion)
+endif()
 write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.cmake"
-                                 COMPATIBILITY SameMinorVersion)
+                                 COMPATIBILITY ${_weft_compatibility})
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake" "${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.cmake"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
 
