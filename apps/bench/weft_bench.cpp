@@ -39,6 +39,7 @@
 #include <boost/program_options.hpp>
 
 #include "common/options.hpp"
+#include "weft/version.hpp"  // generated; only its macros are used (weft-bench does not link libweft)
 
 namespace {
 
@@ -966,6 +967,7 @@ int main(int argc, char** argv) {
     // clang-format off
     desc.add_options()
         ("help,h", "show this help")
+        ("version", "print \"weft-bench VERSION\" and exit")
         ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle")
         ("host", po::value(&opt.host)->default_value(opt.host), "server address")
         ("port", optional_number("--port", opt.port, 1U, 65535U)->required(), "server port")
@@ -987,6 +989,11 @@ int main(int argc, char** argv) {
         po::store(po::parse_command_line(argc, argv, desc), vm);
         if (vm.count("help") != 0U) {
             std::cout << desc << "\n";
+            return 0;
+        }
+        if (vm.count("version") != 0U) {
+            // weft-bench does not link libweft (it is raw Asio), so it reports the version it was built as.
+            std::cout << "weft-bench " << WEFT_VERSION_STRING << "\n";
             return 0;
         }
         po::notify(vm);

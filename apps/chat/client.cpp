@@ -18,6 +18,7 @@
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
 #include "weft/standard_io.hpp"
+#include "weft/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -129,6 +130,7 @@ int main(int argc, char* argv[]) {
     po::options_description desc("weft-chat-client HOST PORT: a terminal chat client\n\nOptions");
     desc.add_options()
         ("help,h", "show this help")
+        ("version", "print \"weft-chat-client VERSION\" and exit")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: warning)");
     po::options_description hidden;
     hidden.add_options()("host", po::value(&host)->required())(
@@ -142,6 +144,10 @@ int main(int argc, char* argv[]) {
         po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
         if (vm.count("help") != 0) {
             std::cout << desc << '\n';
+            return 0;
+        }
+        if (vm.count("version") != 0) {
+            std::cout << "weft-chat-client " << weft::version() << '\n';
             return 0;
         }
         po::notify(vm);

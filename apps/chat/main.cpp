@@ -15,6 +15,7 @@
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
+#include "weft/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -54,6 +55,7 @@ int main(int argc, char* argv[]) {
     po::options_description desc("weft-chat: a multi-client line chat server\n\nOptions");
     desc.add_options()
         ("help,h", "show this help")
+        ("version", "print \"weft-chat VERSION\" and exit")
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
         ("port,p", number("--port", port, 0U, 65535U), "TCP port; 0 picks a free one")
         ("max-line", number("--max-line", options.max_line, std::size_t{2}, std::size_t{16} << 20),
@@ -82,6 +84,10 @@ int main(int argc, char* argv[]) {
         po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
         if (vm.count("help") != 0) {
             std::cout << desc << '\n';
+            return 0;
+        }
+        if (vm.count("version") != 0) {
+            std::cout << "weft-chat " << weft::version() << '\n';
             return 0;
         }
         po::notify(vm);

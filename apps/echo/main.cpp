@@ -14,6 +14,7 @@
 #include "weft/log.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
+#include "weft/version.hpp"
 
 namespace {
 
@@ -59,6 +60,7 @@ int main(int argc, char* argv[]) {
     po::options_description options("weft-echo: echo server\nOptions");
     options.add_options()
         ("help,h", "show this help")
+        ("version", "print \"weft-echo VERSION\" and exit")
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
         ("port", weft::apps::number("--port", port, 0U, 65535U), "port to listen on (0 picks a free one)")
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
@@ -71,6 +73,10 @@ int main(int argc, char* argv[]) {
         po::notify(vm);
         if (vm.count("help")) {
             std::cout << options << "\n";
+            return 0;
+        }
+        if (vm.count("version")) {
+            std::cout << "weft-echo " << weft::version() << "\n";
             return 0;
         }
         if (mode != "raw" && mode != "line") throw po::error("--mode must be raw or line");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/child_process.hpp"
+#include "weft/version.hpp"
 
 using weft_test::ChildProcess;
 using namespace std::chrono_literals;
@@ -127,3 +128,28 @@ TEST_CASE("the bench peers: --port out of range exits 2 naming it", "[options][p
 #endif
 }
 #endif
+
+// --version (issue 16): every app prints exactly "NAME VERSION" and exits 0, even with options it would
+// otherwise refuse (weft-chat-client's required HOST PORT, weft-bench's required --mode and --port).
+TEST_CASE("weft::version() is the version the headers were generated with", "[options][version]") {
+    CHECK(weft::version() == WEFT_VERSION_STRING);
+    CHECK(std::string(WEFT_VERSION_STRING) == std::to_string(WEFT_VERSION_MAJOR) + "." +
+                                                  std::to_string(WEFT_VERSION_MINOR) + "." +
+                                                  std::to_string(WEFT_VERSION_PATCH));
+}
+
+TEST_CASE("every app: --version prints its name and version and exits 0", "[options][process][version]") {
+    std::vector<std::pair<std::string, std::string>> apps{{WEFT_CHAT_BINARY, "weft-chat"},
+                                                          {WEFT_CHAT_CLIENT_BINARY, "weft-chat-client"},
+                                                          {WEFT_ECHO_BINARY, "weft-echo"}};
+#ifdef WEFT_BENCH_BINARY
+    apps.emplace_back(WEFT_BENCH_BINARY, "weft-bench");
+#endif
+    for (const auto& [binary, name] : apps) {
+        INFO(binary);
+        const Outcome out = run({binary, "--version"});
+        CHECK(out.status == 0);
+        // Nothing else on stdout or stderr: scripts read the version from this line.
+        CHECK(out.output == name + " " + WEFT_VERSION_STRING + "\n");
+    }
+}

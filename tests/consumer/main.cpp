@@ -1,11 +1,13 @@
 // Uses the installed headers and libraries: a line protocol on a StringTransport, a reactor turn, and a
-// Deferred from defer_later on that reactor (weft/deferred.hpp and its detail header are installed).
+// Deferred from defer_later on that reactor (weft/deferred.hpp and its detail header are installed), and
+// weft::version() against the installed, generated weft/version.hpp.
 #include <string>
 
 #include "weft/deferred.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
 #include "weft/testing/string_transport.hpp"
+#include "weft/version.hpp"
 
 namespace {
 class Shout : public weft::protocols::LineOnlyReceiver {
@@ -18,6 +20,9 @@ class Shout : public weft::protocols::LineOnlyReceiver {
 }  // namespace
 
 int main() {
+    // The installed (generated) header and the library agree on the version.
+    if (weft::version() != WEFT_VERSION_STRING) return 4;
+
     weft::testing::StringTransport transport;
     Shout protocol;
     protocol.make_connection(transport);
