@@ -19,7 +19,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <source_location>
+#include "weft/source_location.hpp"
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -156,13 +156,13 @@ public:
     using value_type = T;
 
     /// A new, unfired Deferred; `where` is reported if it ends in an unhandled failure.
-    explicit Deferred(std::source_location where = std::source_location::current())
+    explicit Deferred(SourceLocation where = SourceLocation::current())
         : core_(std::make_shared<detail::DeferredCore>(typeid(T), where)) {}
     /// As above, with a canceller: cancel() on the unfired Deferred calls canceller(*this) once; if that
     /// does not fire it, the Deferred fails with CancelledError.
     template <class C>
         requires std::invocable<C&, Deferred&>
-    explicit Deferred(C canceller, std::source_location where = std::source_location::current()) : Deferred(where) {
+    explicit Deferred(C canceller, SourceLocation where = SourceLocation::current()) : Deferred(where) {
         core_->canceller = detail::Step([c = std::move(canceller)](const detail::CorePtr& core) mutable {
             Deferred d(core);
             c(d);
@@ -253,20 +253,20 @@ private:
 
 /// A Deferred that already has `value` (Twisted: succeed).
 template <class T>
-Deferred<std::decay_t<T>> succeed(T&& value, std::source_location where = std::source_location::current()) {
+Deferred<std::decay_t<T>> succeed(T&& value, SourceLocation where = SourceLocation::current()) {
     Deferred<std::decay_t<T>> d(where);
     d.callback(std::forward<T>(value));
     return d;
 }
 /// A Deferred<void> that has already fired.
-inline Deferred<void> succeed(std::source_location where = std::source_location::current()) {
+inline Deferred<void> succeed(SourceLocation where = SourceLocation::current()) {
     Deferred<void> d(where);
     d.callback();
     return d;
 }
 /// A Deferred<T> that has already failed with `f` (Twisted: fail).
 template <class T = void>
-Deferred<T> fail(Failure f, std::source_location where = std::source_location::current()) {
+Deferred<T> fail(Failure f, SourceLocation where = SourceLocation::current()) {
     Deferred<T> d(where);
     d.errback(std::move(f));
     return d;
@@ -343,7 +343,7 @@ void attach_all(std::vector<Deferred<T>>& ds, const std::shared_ptr<State>& stat
 /// the result is a Deferred<void>.
 template <class T>
 auto gather(std::vector<Deferred<T>> ds, bool consume_errors = false,
-            std::source_location where = std::source_location::current()) {
+            SourceLocation where = SourceLocation::current()) {
     using R = std::conditional_t<std::is_void_v<T>, void, std::vector<detail::StoredType<T>>>;
     struct State {
         std::vector<std::optional<detail::StoredType<T>>> values;
@@ -399,7 +399,7 @@ auto gather(std::vector<Deferred<T>> ds, bool consume_errors = false,
 /// the unfired inputs (whose outcomes are then CancelledError failures).
 template <class T>
 Deferred<std::vector<Outcome<T>>> deferred_list(std::vector<Deferred<T>> ds, bool consume_errors = false,
-                                                std::source_location where = std::source_location::current()) {
+                                                SourceLocation where = SourceLocation::current()) {
     using R = std::vector<Outcome<T>>;
     struct State {
         R outcomes;
@@ -442,7 +442,7 @@ Deferred<std::vector<Outcome<T>>> deferred_list(std::vector<Deferred<T>> ds, boo
 /// fail, fails with FirstOfError holding every failure; an empty `ds` fails so at once. The inputs'
 /// failures are consumed. Cancelling the result cancels every unfired input.
 template <class T>
-Deferred<FirstOf<T>> first_of(std::vector<Deferred<T>> ds, std::source_location where = std::source_location::current()) {
+Deferred<FirstOf<T>> first_of(std::vector<Deferred<T>> ds, SourceLocation where = SourceLocation::current()) {
     using R = FirstOf<T>;
     struct State {
         std::vector<std::optional<Failure>> failures;
@@ -500,7 +500,7 @@ Deferred<FirstOf<T>> first_of(std::vector<Deferred<T>> ds, std::source_location 
 /// Deferred or nothing; what it throws is the failure. Cancelling the Deferred before then cancels the
 /// DelayedCall, and the Deferred fails with CancelledError.
 template <class F>
-auto defer_later(ReactorTime& time, Duration delay, F fn, std::source_location where = std::source_location::current()) {
+auto defer_later(ReactorTime& time, Duration delay, F fn, SourceLocation where = SourceLocation::current()) {
     auto call = std::make_shared<DelayedCall>();
     Deferred<void> d(
         [call](Deferred<void>&) {

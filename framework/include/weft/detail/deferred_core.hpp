@@ -11,7 +11,7 @@
 #include <exception>
 #include <memory>
 #include <new>
-#include <source_location>
+#include "weft/source_location.hpp"
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -131,7 +131,7 @@ public:
     static constexpr std::size_t kInlineSteps = 4;
     static constexpr std::size_t kInlineValue = 32;
 
-    DeferredCore(const std::type_info& type, std::source_location created_at) noexcept
+    DeferredCore(const std::type_info& type, SourceLocation created_at) noexcept
         : fire_type(&type), chain_type(&type), where(created_at) {}
     /// Logs the failure if the chain ends in one that nobody handled.
     ~DeferredCore();
@@ -167,7 +167,7 @@ public:
     Step canceller;
     std::weak_ptr<DeferredCore> waiting_on;  // the chained Deferred this one is paused for
     CorePtr continuation;                    // the Deferred paused for this one
-    std::source_location where;
+    SourceLocation where;
     bool called = false;
     bool running = false;
     bool paused = false;
