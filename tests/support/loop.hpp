@@ -23,13 +23,14 @@ using namespace std::chrono_literals;
 /// Runs `reactor` until the test stops it; a test that has not stopped it within `limit` fails rather
 /// than hangs. Returns true if the test stopped it in time. The guard stops the io_context itself, not
 /// the reactor: a shutdown that hangs must end the test too.
-inline bool run_bounded(weft::Reactor& reactor, weft::Duration limit = std::chrono::seconds(20)) {
+inline bool run_bounded(weft::Reactor& reactor, weft::Duration limit = std::chrono::seconds(20),
+                        bool handle_signals = false) {
     bool timed_out = false;
     auto guard = reactor.call_later(limit, [&] {
         timed_out = true;
         reactor.context().stop();
     });
-    reactor.run(false);
+    reactor.run(handle_signals);
     if (guard.active()) guard.cancel();
     return !timed_out;
 }

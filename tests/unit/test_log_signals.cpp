@@ -108,13 +108,7 @@ TEST_CASE("Reactor::on_signal takes a signal over, and SIGTERM still shuts down"
     bool after = false;
     reactor.add_system_event_trigger(weft::TriggerPhase::after, weft::SystemEvent::shutdown, [&] { after = true; });
     reactor.call_when_running([] { std::raise(SIGUSR2); });
-    bool timed_out = false;
-    auto guard = reactor.call_later(20s, [&] {
-        timed_out = true;
-        reactor.stop();
-    });
-    reactor.run(true);
-    REQUIRE_FALSE(timed_out);
+    REQUIRE(run_bounded(reactor, 20s, /*handle_signals=*/true));
     CHECK(usr2 == 2);
     CHECK(after);
 }
@@ -131,19 +125,13 @@ TEST_CASE("SIGHUP and SIGQUIT begin the orderly shutdown, SIGUSR1 is only logged
         reactor.add_system_event_trigger(weft::TriggerPhase::before, weft::SystemEvent::shutdown, [&] { before = true; });
         reactor.call_when_running([&, signo] {
             std::raise(SIGUSR1);  // handled (logged, ignored): the process lives on to the next line
-            reactor.call_later(10ms, [&, signo] {
+            reactor.call_soon([&, signo] {
                 usr1_survived = true;
                 std::raise(signo);
             });
         });
-        bool timed_out = false;
-        auto guard = reactor.call_later(20s, [&] {
-            timed_out = true;
-            reactor.stop();
-        });
-        reactor.run(true);
         INFO("signal " << signo);
-        REQUIRE_FALSE(timed_out);
+        REQUIRE(run_bounded(reactor, 20s, /*handle_signals=*/true));
         CHECK(usr1_survived);
         CHECK(log.any_contains("received SIGUSR1; ignored"));
         CHECK(before);
@@ -214,13 +202,7 @@ TEST_CASE("a SIGHUP during the shutdown's drain does not cut it short (only SIGI
     auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
     asio::ip::tcp::socket never_reads(reactor.context());
     never_reads.connect({asio::ip::make_address("127.0.0.1"), port->port()});
-    bool timed_out = false;
-    auto guard = reactor.call_later(20s, [&] {
-        timed_out = true;
-        reactor.stop_now();
-    });
-    reactor.run(true);
-    REQUIRE_FALSE(timed_out);
+    REQUIRE(run_bounded(reactor, 20s, /*handle_signals=*/true));
     REQUIRE(reason);
     // Aborted by the shutdown timeout, not at once by the SIGHUP (timers never fire early).
     CHECK(lost_at - hup_at >= timeout - 50ms);
@@ -324,13 +306,7 @@ TEST_CASE("a SIGHUP ignored before run() (nohup) stays ignored, other signals ar
         std::raise(SIGHUP);
         std::raise(SIGUSR2);
     });
-    bool timed_out = false;
-    auto guard = reactor.call_later(20s, [&] {
-        timed_out = true;
-        reactor.stop();
-    });
-    reactor.run(true);
-    REQUIRE_FALSE(timed_out);
+    REQUIRE(run_bounded(reactor, 20s, /*handle_signals=*/true));
     CHECK(usr2);
     CHECK_FALSE(log.any_contains("received SIGHUP"));
 }
