@@ -521,6 +521,16 @@ std::shared_ptr<Connector> Reactor::connect_tcp(std::string host, std::uint16_t 
     return c;
 }
 
+std::shared_ptr<ListeningPort> Reactor::listen_unix(std::string, Factory&, UnixListenOptions) {
+    throw Error("listen_unix: not built yet");
+}
+std::shared_ptr<Connector> Reactor::connect_unix(std::string, ClientFactory&, UnixConnectOptions) {
+    throw Error("connect_unix: not built yet");
+}
+std::shared_ptr<ListeningPort> Reactor::adopt_stream_port(int, SocketFamily, Factory&) {
+    throw Error("adopt_stream_port: not built yet");
+}
+
 std::size_t Reactor::connection_count() const noexcept { return core_->connection_count(); }
 const ReactorStats& Reactor::stats() const noexcept { return core_->stats; }
 

@@ -440,8 +440,6 @@ std::uint64_t StandardIO::id() const noexcept { return impl_->id(); }
 ConnectionState StandardIO::state() const noexcept { return impl_->state(); }
 std::size_t StandardIO::buffered_bytes() const noexcept { return impl_->buffered_bytes(); }
 void StandardIO::set_write_buffer_limits(std::size_t high, std::size_t low) { impl_->set_write_buffer_limits(high, low); }
-bool StandardIO::set_tcp_nodelay(bool) { return false; }
-bool StandardIO::set_tcp_keepalive(bool) { return false; }
 void StandardIO::register_producer(Producer& producer, bool streaming) { impl_->register_producer(producer, streaming); }
 void StandardIO::unregister_producer() { impl_->unregister_producer(); }
 void StandardIO::pause_producing() { impl_->pause_producing(); }

@@ -17,7 +17,7 @@
 #include "weft/delayed_call.hpp"
 #include "weft/protocol.hpp"
 #include "weft/reason.hpp"
-#include "weft/transport.hpp"
+#include "weft/tcp_transport.hpp"
 
 namespace weft::detail {
 
@@ -31,7 +31,7 @@ class TcpConnector;
 /// (a timer, another connection's broadcast) go to out_ and are flushed by one posted handler per turn
 /// for all connections. What the kernel does not take waits in out_ for writability. connection_lost
 /// is always posted, so it never runs inside a call the protocol made.
-class TcpConnection final : public Transport, public std::enable_shared_from_this<TcpConnection> {
+class TcpConnection final : public TcpTransport, public std::enable_shared_from_this<TcpConnection> {
 public:
     /// `peer` is the socket's remote endpoint, which the accepting port or the connector already read.
     TcpConnection(ReactorCore& core, Socket socket, const asio::ip::tcp::endpoint& peer,
