@@ -18,6 +18,7 @@
 #include "support/log_capture.hpp"
 #include "support/loop.hpp"
 #include "weft/error.hpp"
+#include "weft/log.hpp"
 #include "weft/reactor.hpp"
 
 using namespace weft_test;
@@ -67,6 +68,7 @@ std::string read_all(int fd) {
 
 /// A server that echoes one read and closes; the reactor stops when that connection is lost.
 struct EchoOnce {
+    explicit EchoOnce(weft::Reactor& r) : reactor(r) {}
     weft::Reactor& reactor;
     std::optional<weft::Address> peer, host;
     std::optional<weft::PeerCredentials> credentials;
@@ -93,7 +95,7 @@ struct EchoOnce {
 TEST_CASE("unix: a client's bytes are echoed; the peer's credentials are the kernel's", "[unix]") {
     TempDir dir;
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
     const std::string path = dir.file("echo.sock");
     auto port = reactor.listen_unix(path, server.factory);
     CHECK(port->address() == weft::Address::unix_socket(path));
@@ -115,7 +117,7 @@ TEST_CASE("unix: a client's bytes are echoed; the peer's credentials are the ker
 TEST_CASE("unix: the socket file gets the mode asked for; stop_listening removes it and its lock", "[unix]") {
     TempDir dir;
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
     const std::string path = dir.file("mode.sock");
     weft::UnixListenOptions options;
     options.mode = 0600;
@@ -145,9 +147,11 @@ TEST_CASE("unix: a stale socket file left by a dead server is replaced", "[unix]
         REQUIRE(fs::exists(path));
     }
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
+    weft::init_logging(weft::LogLevel::info);
     LogCapture log;
     auto port = reactor.listen_unix(path, server.factory);
+    weft::init_logging(weft::LogLevel::warning);
     CHECK(log.any_contains("removing the stale socket file " + path));
     const int client = raw_connect(path);
     REQUIRE(::write(client, "x", 1) == 1);
@@ -160,7 +164,7 @@ TEST_CASE("unix: a path served by a live process is never taken over", "[unix]")
     TempDir dir;
     const std::string path = dir.file("live.sock");
     weft::Reactor reactor;
-    EchoOnce first{reactor}, second{reactor};
+    EchoOnce first(reactor), second(reactor);
     auto port = reactor.listen_unix(path, first.factory);
     try {
         reactor.listen_unix(path, second.factory);
@@ -182,7 +186,7 @@ TEST_CASE("unix: without the lock an existing file is an error, and nothing that
           "[unix]") {
     TempDir dir;
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
     const std::string plain = dir.file("not-a-socket");
     { std::FILE* f = std::fopen(plain.c_str(), "w"); std::fputs("precious", f); std::fclose(f); }
     // With the lock: a regular file where the socket should be is refused, never unlinked.
@@ -203,7 +207,7 @@ TEST_CASE("unix: without the lock an existing file is an error, and nothing that
 
 TEST_CASE("unix: bad paths are refused with the reason", "[unix]") {
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
     CHECK_THROWS_WITH(reactor.listen_unix("", server.factory), Catch::Contains("empty"));
     CHECK_THROWS_WITH(reactor.listen_unix("/tmp/" + std::string(200, 'a'), server.factory),
                       Catch::Contains("at most 107"));
@@ -218,7 +222,7 @@ TEST_CASE("unix: bad paths are refused with the reason", "[unix]") {
 TEST_CASE("unix: an abstract name ('@name') leaves no file", "[unix]") {
     TempDir dir;
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
     const std::string name = "@weft-test-" + std::to_string(::getpid()) + "-" + dir.path.filename().string();
     auto port = reactor.listen_unix(name, server.factory);
     CHECK(port->address().to_string() == "unix:" + name);
@@ -260,7 +264,7 @@ TEST_CASE("adopt_stream_port serves an inherited listening socket (UNIX and TCP)
           "[unix][adopt]") {
     TempDir dir;
     weft::Reactor reactor;
-    EchoOnce server{reactor};
+    EchoOnce server(reactor);
     // A UNIX socket made and bound by "systemd".
     const std::string path = dir.file("adopted.sock");
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -285,7 +289,7 @@ TEST_CASE("adopt_stream_port serves an inherited listening socket (UNIX and TCP)
 
     // A TCP listener on 127.0.0.1.
     weft::Reactor reactor2;
-    EchoOnce server2{reactor2};
+    EchoOnce server2(reactor2);
     const int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ::sockaddr_in in{};
     in.sin_family = AF_INET;

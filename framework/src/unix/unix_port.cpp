@@ -81,7 +81,10 @@ UnixPortKind::UnixPortKind(UnixPortKind&& other) noexcept
       lock_fd(std::exchange(other.lock_fd, -1)) {}
 
 UnixPortKind::~UnixPortKind() {
-    if (lock_fd >= 0) ::close(lock_fd);
+    if (lock_fd >= 0) {
+        ::unlink(lock_file.c_str());  // ours while we hold it (a listen that failed after taking it)
+        ::close(lock_fd);
+    }
 }
 
 std::optional<Address> UnixPortKind::peer_address(Socket& socket) {
@@ -106,7 +109,8 @@ void UnixPortKind::stopped() noexcept {
 
 std::shared_ptr<UnixPort> listen_unix(ReactorCore& core, const std::string& path, Factory& factory,
                                       const UnixListenOptions& options) {
-    const std::string where = Address::unix_socket(path).to_string();
+    std::string where = Address::unix_socket(path).to_string();
+    for (std::size_t at = where.find('\0'); at != std::string::npos; at = where.find('\0', at)) where.replace(at, 1, "\\0");
     if (const std::string why = unix_path_error(path); !why.empty()) {
         throw BindError(where + " (" + why + ")", os_error(EINVAL));
     }
