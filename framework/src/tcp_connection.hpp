@@ -13,17 +13,20 @@
 
 namespace weft::detail {
 
-class TcpStream : public SocketStream<boost::asio::ip::tcp, TcpTransport> {
+class TcpStream : public SocketStream<boost::asio::ip::tcp, TcpTransport, boost::asio::ip::tcp::endpoint> {
 public:
-    TcpStream(Socket socket, Address peer) : SocketStream(std::move(socket), std::move(peer), "conn") {}
+    using SocketStream::SocketStream;
+    [[nodiscard]] Address peer() const;
     [[nodiscard]] Address host() const;
+    [[nodiscard]] std::string describe(std::uint64_t id) const;
 };
 
 /// The TCP Transport. One per connection; owns its socket and its protocol.
 class TcpConnection final : public StreamTransport<TcpStream> {
 public:
-    /// `peer` is the socket's remote address, which the accepting port or the connector already read.
-    TcpConnection(ReactorCore& core, Socket socket, Address peer, std::unique_ptr<Protocol> protocol);
+    /// `peer` is the socket's remote endpoint, which the accepting port or the connector already read.
+    TcpConnection(ReactorCore& core, Socket socket, const boost::asio::ip::tcp::endpoint& peer,
+                  std::unique_ptr<Protocol> protocol);
 
     // TcpTransport
     bool set_tcp_nodelay(bool enabled) override;

@@ -118,8 +118,7 @@ void TcpConnector::connected() {
     }
     protocol->set_factory(&factory_);
     state_ = State::connected;
-    auto connection = std::make_shared<TcpConnection>(core_, std::move(socket_), Address{ep.address().to_string(), ep.port()},
-                                                      std::move(protocol));
+    auto connection = std::make_shared<TcpConnection>(core_, std::move(socket_), ep, std::move(protocol));
     connection_ = connection;
     connection->start(shared_from_this());
 }

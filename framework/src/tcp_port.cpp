@@ -10,14 +10,14 @@
 
 namespace weft::detail {
 
-std::optional<Address> TcpPortKind::peer_address(Socket& socket) {
+std::optional<TcpPortKind::Peer> TcpPortKind::peer_of(Socket& socket) {
     boost::system::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
     if (ec) return std::nullopt;
-    return Address{ep.address().to_string(), ep.port()};
+    return ep;
 }
 
-void TcpPortKind::start_connection(ReactorCore& core, Socket&& socket, const Address& peer,
+void TcpPortKind::start_connection(ReactorCore& core, Socket&& socket, const Peer& peer,
                                    std::unique_ptr<Protocol> protocol) {
     std::make_shared<TcpConnection>(core, std::move(socket), peer, std::move(protocol))->start();
 }

@@ -17,8 +17,11 @@ struct TcpPortKind {
     using protocol_type = boost::asio::ip::tcp;
     using Socket = detail::Socket;  // = StreamPort<TcpPortKind>::Socket
 
-    static std::optional<Address> peer_address(Socket& socket);
-    static void start_connection(ReactorCore& core, Socket&& socket, const Address& peer, std::unique_ptr<Protocol> protocol);
+    using Peer = boost::asio::ip::tcp::endpoint;  // what the connection keeps: 28 bytes
+
+    static std::optional<Peer> peer_of(Socket& socket);
+    static Address address_of(const Peer& peer) { return {peer.address().to_string(), peer.port()}; }
+    static void start_connection(ReactorCore& core, Socket&& socket, const Peer& peer, std::unique_ptr<Protocol> protocol);
     void stopped() noexcept {}
 };
 

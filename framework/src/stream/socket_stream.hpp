@@ -19,15 +19,16 @@ namespace weft::detail {
 
 /// One non-blocking socket registered with Asio's reactor, which says when to try again; the reads and
 /// writes themselves are plain system calls (no error_code categories to compare on the hot path).
-/// `Interface` is the public transport interface (TcpTransport, UnixTransport); `kind` prefixes log records.
-template <class Protocol, class InterfaceT>
+/// `Interface` is the public transport interface (TcpTransport, UnixTransport); `Peer` how the peer's
+/// address is kept (the smallest form: it is part of every idle connection). The derived backend adds
+/// peer(), host() and describe().
+template <class Protocol, class InterfaceT, class Peer>
 class SocketStream {
 public:
     using Interface = InterfaceT;
     using Socket = boost::asio::basic_stream_socket<Protocol, boost::asio::io_context::executor_type>;
 
-    SocketStream(Socket socket, Address peer, const char* kind)
-        : socket_(std::move(socket)), peer_(std::move(peer)), kind_(kind) {
+    SocketStream(Socket socket, Peer peer) : socket_(std::move(socket)), peer_(std::move(peer)) {
         boost::system::error_code ec;
         socket_.non_blocking(true, ec);
     }
@@ -75,18 +76,12 @@ public:
         }
     }
 
-    [[nodiscard]] const Address& peer() const noexcept { return peer_; }
-    [[nodiscard]] std::string describe(std::uint64_t id) const {
-        return std::string(kind_) + " " + std::to_string(id) + " " + peer_.to_string();
-    }
-
     Socket& socket() noexcept { return socket_; }
     const Socket& socket() const noexcept { return socket_; }
 
-private:
+protected:
     Socket socket_;
-    Address peer_;
-    const char* kind_;
+    Peer peer_;
 };
 
 }  // namespace weft::detail

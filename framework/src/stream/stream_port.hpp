@@ -25,8 +25,10 @@ namespace weft::detail {
 /// What differs between kinds of port is in `Kind` (TcpPortKind in tcp_port.hpp, UnixPortKind in
 /// unix/unix_port.hpp):
 ///   using protocol_type = ...;                     // boost::asio::ip::tcp, boost::asio::local::stream_protocol
-///   static std::optional<Address> peer_address(Socket&);  // nullopt: the peer is already gone
-///   static void start_connection(ReactorCore&, Socket&&, std::unique_ptr<Protocol>);
+///   using Peer = ...;                              // the peer's address as the connection keeps it
+///   static std::optional<Peer> peer_of(Socket&);   // nullopt: the peer is already gone
+///   static Address address_of(const Peer&);
+///   static void start_connection(ReactorCore&, Socket&&, const Peer&, std::unique_ptr<Protocol>);
 ///   void stopped() noexcept;                       // the port closed: remove its file, release its lock
 /// Binding is the kind's own business (Reactor::listen_tcp, listen_unix): they bind acceptor() and call
 /// start(). The accept loop is shared: several accepts per turn up to a cap, back-off on EMFILE.
@@ -155,13 +157,14 @@ private:
     void accepted(Socket socket) {
         backoff_ = std::chrono::milliseconds(0);
         ++core_.stats.accepted;
-        const std::optional<Address> peer = Kind::peer_address(socket);
+        const std::optional<typename Kind::Peer> peer = Kind::peer_of(socket);
         if (!peer) return;  // the peer is already gone
+        const Address address = Kind::address_of(*peer);
         std::unique_ptr<Protocol> protocol;
-        run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(*peer); });
+        run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(address); });
         if (!protocol) {
             if (refused_log_.allow(core_.now())) {
-                WEFT_LOG(info) << "connection from " << peer->to_string() << " refused by the factory"
+                WEFT_LOG(info) << "connection from " << address.to_string() << " refused by the factory"
                                << LogRateLimiter::note(refused_log_);
             }
             boost::system::error_code ignored;

@@ -23,10 +23,14 @@ boost::asio::local::stream_protocol::endpoint unix_endpoint(const std::string& p
 /// Why `path` cannot name a UNIX socket (empty, a NUL byte, longer than sun_path), or "" if it can.
 std::string unix_path_error(const std::string& path);
 
-class UnixStream : public SocketStream<boost::asio::local::stream_protocol, UnixTransport> {
+class UnixStream : public SocketStream<boost::asio::local::stream_protocol, UnixTransport, Address> {
 public:
-    UnixStream(Socket socket, Address peer) : SocketStream(std::move(socket), std::move(peer), "unix") {}
+    using SocketStream::SocketStream;
+    [[nodiscard]] const Address& peer() const noexcept { return peer_; }
     [[nodiscard]] Address host() const;
+    [[nodiscard]] std::string describe(std::uint64_t id) const {
+        return "unix " + std::to_string(id) + " " + peer_.to_string();
+    }
 };
 
 /// The UNIX socket Transport: as TCP's, plus the peer's credentials.

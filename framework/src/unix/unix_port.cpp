@@ -87,7 +87,7 @@ UnixPortKind::~UnixPortKind() {
     }
 }
 
-std::optional<Address> UnixPortKind::peer_address(Socket& socket) {
+std::optional<Address> UnixPortKind::peer_of(Socket& socket) {
     boost::system::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
     if (ec) return std::nullopt;

@@ -24,8 +24,11 @@ struct UnixPortKind {
     UnixPortKind& operator=(UnixPortKind&&) = delete;
     ~UnixPortKind();
 
-    static std::optional<Address> peer_address(Socket& socket);
-    static void start_connection(ReactorCore& core, Socket&& socket, const Address& peer, std::unique_ptr<Protocol> protocol);
+    using Peer = Address;
+
+    static std::optional<Peer> peer_of(Socket& socket);
+    static Address address_of(const Peer& peer) { return peer; }
+    static void start_connection(ReactorCore& core, Socket&& socket, const Peer& peer, std::unique_ptr<Protocol> protocol);
     void stopped() noexcept;
 
     std::string socket_file;  // "" for an abstract name or an adopted socket: nothing to remove
