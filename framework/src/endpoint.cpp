@@ -182,7 +182,7 @@ long long parse_integer(const Context& ctx, std::string_view key, std::string_vi
         if (c < '0' || c > '9') ctx.fail(k, k + " " + quoted(text) + " is not a number");
         if (!huge) {
             value = value * 10 + (c - '0');
-            huge = value > 1'000'000'000'000'000LL;
+            huge = value > 1'000'000'000'000LL;  // far above any range here, far below overflow
         }
     }
     if (negative) value = -value;
