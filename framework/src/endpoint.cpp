@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <array>
 #include <climits>
 #include <cstdio>
 #include <optional>
@@ -118,7 +117,7 @@ public:
                                                                 join(positional)) +
                                       ")");
                 }
-                set(index(positional[next]), f.value, "argument " + std::to_string(next + 1));
+                set(find(positional[next]), f.value, "argument " + std::to_string(next + 1));
                 ++next;
                 continue;
             }
@@ -130,7 +129,7 @@ public:
         }
     }
 
-    [[nodiscard]] const std::optional<std::string>& get(std::string_view key) const { return values_[index(key)].value; }
+    [[nodiscard]] const std::optional<std::string>& get(std::string_view key) const { return values_[find(key)].value; }
     [[nodiscard]] bool has(std::string_view key) const { return get(key).has_value(); }
 
     const std::string& require(std::string_view key) const {
@@ -150,7 +149,6 @@ private:
         while (k < keys_.size() && keys_[k] != key) ++k;
         return k;
     }
-    [[nodiscard]] std::size_t index(std::string_view key) const { return find(key); }
 
     void set(std::size_t k, const std::string& value, std::string source) {
         Slot& slot = values_[k];
