@@ -218,6 +218,7 @@ TEST_CASE("IOPump: the peer's EOF keeps a HalfCloseable end open until it closes
     auto pump = connect_pair(server, client);
     client.transport().lose_write_connection();
     pump->pump();
+    CHECK(server.events == std::vector<std::string>{"made", "read closed"});
     CHECK(server.transport().state() == ConnectionState::read_half_closed);
     CHECK_FALSE(pump->disconnected());
     server.transport().write("still open");
