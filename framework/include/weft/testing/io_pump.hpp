@@ -135,7 +135,7 @@ struct PairOptions {
 ///   the connection, with connection_lost(Reason::done()) to both ends (the closing end first). Both
 ///   ends shutting down their write sides closes it too.
 /// A registered producer is stopped when its end is lost. The protocols stay alive until the pump is
-/// destroyed, so a test can inspect them after connection_lost. Exceptions thrown by a callback leave
+/// destroyed, so a test can inspect them after connection_lost; destroying the pump delivers nothing. Exceptions thrown by a callback leave
 /// pump() (a real transport would log them and abort the connection).
 class IOPump {
 public:
