@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
 #include <sys/uio.h>
 
 #include "stream/write_queue.hpp"
@@ -461,4 +462,31 @@ TEST_CASE("write queue flush: random writes against a random short/blocking writ
     q.flush(w);
     CHECK(q.empty());
     CHECK(w.received == written);
+}
+
+TEST_CASE("write queue: copies followed by shared buffers hold at most 1.5x size() in heap", "[write_queue][memory]") {
+    // Each copied write starts a chunk that doubles to fit it; the shared buffer after it ends that
+    // chunk's time as the tail. Its spare room (up to its own size) must not stay allocated behind every
+    // shared buffer, or a broadcast pattern holds up to twice what size() says (limits are built on it).
+    // mallinfo2() counts the bytes in allocated blocks with their headers; a sanitizer's heap is not
+    // glibc's, so the figure is only checked without one.
+    auto copy_size = GENERATE(std::size_t{6}, std::size_t{257}, std::size_t{4097}, std::size_t{16385});
+    const std::string copy(copy_size, 'c');
+    const std::string body(WriteQueue::copy_shared_below, 's');
+    auto heap = [] {
+        const struct mallinfo2 m = ::mallinfo2();
+        return m.uordblks + m.hblkhd;
+    };
+    WriteQueue q;
+    const std::size_t before = heap();
+    while (q.size() < (std::size_t{1} << 20)) {
+        q.append(copy);
+        q.append_shared(std::make_shared<const std::string>(body));  // held by the queue only
+    }
+    const double factor = static_cast<double>(heap() - before) / static_cast<double>(q.size());
+    INFO("copies of " << copy_size << " B, each followed by a shared buffer: " << factor << "x size()");
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    CHECK(factor > 0.9);
+    CHECK(factor <= 1.5);
+#endif
 }
