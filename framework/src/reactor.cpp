@@ -8,10 +8,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include "connector_base.hpp"
 #include "reactor_core.hpp"
 #include "sigpipe.hpp"
 #include "tcp_connection.hpp"
-#include "connector_base.hpp"
 #include "tcp_connector.hpp"
 #include "tcp_port.hpp"
 #include "weft/error.hpp"

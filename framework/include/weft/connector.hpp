@@ -33,7 +33,8 @@ public:
     /// Schedules connect() `delay` from now on `time` and returns that call; cancelling it gives the retry
     /// up. A connector made by the reactor is kept alive by the scheduled call itself (until it has run or
     /// was cancelled), so whoever asked for the retry holds only the returned handle, never the connector,
-    /// and may go away first. A new retry replaces one still scheduled. ReconnectingClientFactory uses it.
+    /// and may go away first. A new retry replaces one still scheduled; one that comes due while the
+    /// connector is not disconnected does nothing. ReconnectingClientFactory uses it.
     /// This default schedules a plain call that keeps nothing alive (enough for a test double).
     virtual DelayedCall retry_in(Duration delay, ReactorTime& time) {
         return time.call_later(delay, [this] { connect(); });
