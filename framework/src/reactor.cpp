@@ -14,6 +14,7 @@
 #include "sigpipe.hpp"
 #include "tcp_connector.hpp"
 #include "tcp_port.hpp"
+#include "unix/unix_connector.hpp"
 #include "unix/unix_port.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
@@ -529,8 +530,10 @@ std::shared_ptr<Connector> Reactor::connect_tcp(std::string host, std::uint16_t 
 std::shared_ptr<ListeningPort> Reactor::listen_unix(std::string path, Factory& factory, UnixListenOptions options) {
     return detail::listen_unix(*core_, path, factory, options);
 }
-std::shared_ptr<Connector> Reactor::connect_unix(std::string, ClientFactory&, UnixConnectOptions) {
-    throw Error("connect_unix: not built yet");
+std::shared_ptr<Connector> Reactor::connect_unix(std::string path, ClientFactory& factory, UnixConnectOptions options) {
+    auto c = std::make_shared<detail::UnixConnector>(*core_, std::move(path), factory, options);
+    c->connect();
+    return c;
 }
 std::shared_ptr<ListeningPort> Reactor::adopt_stream_port(int fd, SocketFamily family, Factory& factory) {
     if (family == SocketFamily::unix_socket) return detail::adopt_unix_port(*core_, fd, factory);

@@ -301,3 +301,88 @@ TEST_CASE("adopt_stream_port serves an inherited listening socket (UNIX and TCP)
     CHECK(tcp_port->port() != 0);
     CHECK_THROWS_AS(reactor2.adopt_stream_port(-1, weft::SocketFamily::inet, server2.factory), weft::BindError);
 }
+
+TEST_CASE("connect_unix: both ends weft; the client's peer is the path, the factory hears every step",
+          "[unix][connect]") {
+    TempDir dir;
+    weft::Reactor reactor;
+    const std::string path = dir.file("chat.sock");
+    LambdaFactory server([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_data = [](Recorder& r, std::string_view data) { r.transport().write(data); };
+        return p;
+    });
+    auto port = reactor.listen_unix(path, server);
+    std::optional<weft::Address> client_peer;
+    bool client_unix = false;
+    LambdaClientFactory client([&](const weft::Address& peer) {
+        client_peer = peer;
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [&](Recorder& r) {
+            client_unix = r.transport().as_unix() != nullptr && r.transport().as_tcp() == nullptr;
+            r.transport().write("ping");
+        };
+        p->on_data = [&](Recorder& r, std::string_view) {
+            if (r.received == "ping") r.transport().lose_connection();
+        };
+        return p;
+    });
+    client.on_end = [&] { reactor.stop(); };
+    auto connector = reactor.connect_unix(path, client);
+    CHECK(connector->destination() == "unix:" + path);
+    REQUIRE(run_bounded(reactor));
+    CHECK(client.started == 1);
+    CHECK(client_peer == weft::Address::unix_socket(path));
+    CHECK(client_unix);
+    REQUIRE(client.lost);
+    CHECK(client.lost->clean());
+    CHECK_FALSE(client.failed);
+}
+
+TEST_CASE("connect_unix: nobody there fails through client_connection_failed, naming the path", "[unix][connect]") {
+    TempDir dir;
+    weft::Reactor reactor;
+    LambdaClientFactory client([](const weft::Address&) { return std::make_unique<Recorder>(); });
+    client.on_end = [&] { reactor.stop(); };
+    const std::string path = dir.file("nobody.sock");
+    reactor.connect_unix(path, client);
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(client.failed);
+    CHECK_THAT(client.failed->message(), Catch::Contains("unix:" + path));
+    CHECK_FALSE(client.lost);
+}
+
+TEST_CASE("connect_unix with check_pid: refused unless a live process holds the path's lock", "[unix][connect]") {
+    TempDir dir;
+    const std::string path = dir.file("pid.sock");
+    weft::Reactor reactor;
+    LambdaFactory server([](const weft::Address&) { return std::make_unique<Recorder>(); });
+    weft::UnixConnectOptions checked;
+    checked.check_pid = true;
+
+    // A server without the lock: a plain connect works, a checked one is refused.
+    weft::UnixListenOptions no_lock;
+    no_lock.lock = false;
+    auto port = reactor.listen_unix(path, server, no_lock);
+    LambdaClientFactory refused([](const weft::Address&) { return std::make_unique<Recorder>(); });
+    refused.on_end = [&] { reactor.stop(); };
+    reactor.connect_unix(path, refused, checked);
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(refused.failed);
+    CHECK_THAT(refused.failed->message(), Catch::Contains("no live process holds " + path + ".lock"));
+    port->stop_listening();
+
+    // With the lock (the default), the checked connect goes through.
+    weft::Reactor reactor2;
+    auto port2 = reactor2.listen_unix(path, server);
+    LambdaClientFactory accepted([](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_made = [](Recorder& r) { r.transport().lose_connection(); };
+        return p;
+    });
+    accepted.on_end = [&] { reactor2.stop(); };
+    reactor2.connect_unix(path, accepted, checked);
+    REQUIRE(run_bounded(reactor2));
+    CHECK_FALSE(accepted.failed);
+    CHECK(accepted.lost);
+}
