@@ -8,6 +8,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "process/process_impl.hpp"
 #include "reactor_core.hpp"
 #include "sigpipe.hpp"
 #include "tcp_connection.hpp"
@@ -36,6 +37,8 @@ ReactorCore::~ReactorCore() {
     // handlers (which hold references to them) were destroyed unrun.
     timer_.cancel();
     lingering_->on_idle = nullptr;
+    for (const auto& p : processes_) p->detach();
+    processes_.clear();
     if (owned_) owned_->stop();
 }
 

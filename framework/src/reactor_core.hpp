@@ -31,6 +31,7 @@ namespace asio = boost::asio;
 class TcpConnection;
 class TcpPort;
 class TcpConnector;
+class ProcessImpl;
 
 /// Runs `fn`, logging instead of propagating an exception: the reactor must outlive any callback's bug.
 template <class F>
@@ -87,6 +88,10 @@ public:
     void remove(const std::shared_ptr<TcpConnection>& c);
     std::size_t connection_count() const noexcept { return connections_.size(); }
     void add_port(const std::shared_ptr<TcpPort>& p) { ports_.push_back(p); }
+    /// Child processes live here from spawn_process until process_ended; a reactor destroyed before that
+    /// closes their pipes and pidfds and calls nothing back (the children are left running).
+    void add_process(std::shared_ptr<ProcessImpl> p) { processes_.insert(std::move(p)); }
+    void remove_process(const std::shared_ptr<ProcessImpl>& p) { processes_.erase(p); }
     void keep(const std::shared_ptr<TcpConnector>& c) { connectors_.insert(c); }
     void release(const std::shared_ptr<TcpConnector>& c);
     /// A connector stopped connecting but stays (a reconnecting factory will retry): shutdown may go on.
@@ -153,6 +158,7 @@ private:
     std::unordered_set<std::shared_ptr<TcpConnection>> connections_;
     std::vector<std::weak_ptr<TcpPort>> ports_;
     std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
+    std::unordered_set<std::shared_ptr<ProcessImpl>> processes_;
     std::shared_ptr<LingerCount> lingering_ = std::make_shared<LingerCount>();
     std::vector<std::shared_ptr<TcpConnection>> flush_queue_;
     std::vector<std::shared_ptr<TcpConnection>> flush_batch_;  // the queue being run; kept for its capacity

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -17,10 +18,12 @@
 
 #include "process/child_launcher.hpp"
 #include "process/child_reaper.hpp"
+#include "support/log_capture.hpp"
 #include "support/loop.hpp"
 #include "support/pipe.hpp"
 #include "weft/error.hpp"
 #include "weft/process_options.hpp"
+#include "weft/process_protocol.hpp"
 #include "weft/process_status.hpp"
 
 using namespace weft_test;
@@ -411,4 +414,354 @@ TEST_CASE("process: an ignored SIGCHLD is refused, since the child's status woul
     REQUIRE(::sigaction(SIGCHLD, &ign, &old) == 0);
     CHECK_THROWS_AS(launch_child("/bin/true", {"true"}, {}), weft::StateError);
     ::sigaction(SIGCHLD, &old, nullptr);
+}
+
+// -- spawn_process, ProcessProtocol and ProcessTransport ----------------------------------------------
+
+namespace {
+
+/// A ProcessProtocol that records every callback in order and runs optional hooks.
+struct ProcessRecorder : weft::ProcessProtocol {
+    std::vector<std::string> events;
+    std::map<int, std::string> data;  // per child descriptor
+    std::optional<ProcessStatus> exited;
+    std::optional<ProcessStatus> ended;
+    int ended_calls = 0;
+    std::function<void(ProcessRecorder&)> on_made;
+    std::function<void(ProcessRecorder&, int, std::string_view)> on_data;
+    std::function<void(ProcessRecorder&)> on_exited;
+    std::function<void(ProcessRecorder&)> on_ended;
+
+    void connection_made() override {
+        events.push_back("made");
+        if (on_made) on_made(*this);
+    }
+    void child_data_received(int fd, std::string_view d) override {
+        data[fd].append(d);
+        if (on_data) on_data(*this, fd, d);
+        weft::ProcessProtocol::child_data_received(fd, d);  // Twisted's dispatch to out/err_received
+    }
+    void out_received(std::string_view) override {
+        if (events.back() != "out") events.push_back("out");
+    }
+    void err_received(std::string_view) override {
+        if (events.back() != "err") events.push_back("err");
+    }
+    void child_connection_lost(int fd) override {
+        events.push_back("lost " + std::to_string(fd));
+        weft::ProcessProtocol::child_connection_lost(fd);
+    }
+    void in_connection_lost() override { events.push_back("in lost"); }
+    void out_connection_lost() override { events.push_back("out lost"); }
+    void err_connection_lost() override { events.push_back("err lost"); }
+    void process_exited(const ProcessStatus& s) override {
+        events.push_back("exited");
+        exited = s;
+        if (on_exited) on_exited(*this);
+    }
+    void process_ended(const ProcessStatus& s) override {
+        events.push_back("ended");
+        ended = s;
+        ++ended_calls;
+        if (on_ended) on_ended(*this);
+    }
+    bool saw(const std::string& e) const { return std::find(events.begin(), events.end(), e) != events.end(); }
+    std::size_t position(const std::string& e) const {
+        return static_cast<std::size_t>(std::find(events.begin(), events.end(), e) - events.begin());
+    }
+};
+
+/// Spawns with a borrowed recorder that stops the reactor at process_ended, and runs the loop (bounded).
+std::shared_ptr<weft::ProcessTransport> spawn_and_run(weft::Reactor& reactor, ProcessRecorder& p, const std::string& exe,
+                                                      std::vector<std::string> args, ProcessOptions options = {}) {
+    auto previous = p.on_ended;
+    p.on_ended = [&reactor, previous](ProcessRecorder& r) {
+        if (previous) previous(r);
+        reactor.stop();
+    };
+    auto t = reactor.spawn_process(p, exe, std::move(args), std::move(options));
+    REQUIRE(run_bounded(reactor));
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("spawn_process: cat echoes stdin; Twisted's order of callbacks, process_ended last and once", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    p.on_made = [](ProcessRecorder& r) {
+        r.transport().write("hello, ");
+        r.transport().write("cat\n");
+        r.transport().close_stdin();
+    };
+    spawn_and_run(reactor, p, "/bin/cat", {"cat"});
+    CHECK(p.data[1] == "hello, cat\n");
+    REQUIRE(p.ended);
+    CHECK(p.ended->done());
+    CHECK(p.exited == p.ended);
+    CHECK(p.ended_calls == 1);
+    INFO(Catch::Detail::stringify(p.events));
+    CHECK(p.events.front() == "made");
+    CHECK(p.events.back() == "ended");
+    for (const char* e : {"lost 0", "in lost", "lost 1", "out lost", "lost 2", "err lost", "out", "exited"}) CHECK(p.saw(e));
+    CHECK(p.position("lost 0") < p.position("in lost"));  // the dispatcher calls the named one
+    CHECK(p.position("out") < p.position("lost 1"));
+}
+
+TEST_CASE("spawn_process: connection_made comes on a later turn, not inside spawn_process", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    auto t = reactor.spawn_process(p, "/bin/true", {"true"});
+    CHECK(p.events.empty());
+    CHECK(t->pid() > 0);
+    p.on_ended = [&](ProcessRecorder&) { reactor.stop(); };
+    REQUIRE(run_bounded(reactor));
+    CHECK(p.events.front() == "made");
+    CHECK(t->pid() == 0);  // reaped (Twisted: pid becomes None)
+    CHECK(t->status() == ProcessStatus::exited(0));
+}
+
+TEST_CASE("spawn_process: stdout and stderr go to out_received and err_received; the exit code is reported", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    spawn_and_run(reactor, p, "/bin/sh", {"sh", "-c", "echo out; echo err >&2; exit 3"});
+    CHECK(p.data[1] == "out\n");
+    CHECK(p.data[2] == "err\n");
+    CHECK(p.saw("out"));
+    CHECK(p.saw("err"));
+    REQUIRE(p.ended);
+    CHECK_FALSE(p.ended->done());
+    CHECK(p.ended->exit_code() == 3);
+}
+
+TEST_CASE("spawn_process: a child that never reads its stdin still ends (the parent sees its end close)", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    spawn_and_run(reactor, p, "/bin/true", {"true"});  // stdin is never closed by us
+    CHECK(p.saw("in lost"));
+    CHECK(p.ended == ProcessStatus::exited(0));
+}
+
+TEST_CASE("spawn_process: other descriptors reach child_data_received and child_connection_lost; write_to_child", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    ProcessOptions options;
+    options.child_fds = {{0, ChildFd::to_child()}, {1, ChildFd::from_child()}, {3, ChildFd::from_child()},
+                         {4, ChildFd::to_child()}};
+    p.on_made = [](ProcessRecorder& r) {
+        r.transport().write_to_child(4, "via four\n");
+        r.transport().close_child_fd(4);
+        CHECK_THROWS_AS(r.transport().write_to_child(3, "x"), weft::StateError);  // a pipe the parent reads
+        CHECK_THROWS_AS(r.transport().write_to_child(9, "x"), weft::StateError);  // no such descriptor
+    };
+    spawn_and_run(reactor, p, "/bin/sh", {"sh", "-c", "read line <&4; echo \"three: $line\" >&3"}, options);
+    CHECK(p.data[3] == "three: via four\n");
+    CHECK(p.saw("lost 3"));
+    CHECK(p.saw("lost 4"));
+    CHECK_FALSE(p.saw("err lost"));  // the child has no stderr pipe
+    CHECK(p.ended == ProcessStatus::exited(0));
+}
+
+TEST_CASE("spawn_process: process_exited can come before process_ended, which waits for a grandchild's pipe", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    ProcessOptions options;
+    options.child_fds = {{1, ChildFd::from_child()}, {3, ChildFd::to_child()}};
+    // The shell exits at once; the cat it leaves behind keeps stdout open until fd 3 reaches its EOF.
+    p.on_exited = [](ProcessRecorder& r) {
+        CHECK_FALSE(r.saw("lost 1"));
+        r.transport().write_to_child(3, "from the grandchild\n");
+        r.transport().close_child_fd(3);
+    };
+    spawn_and_run(reactor, p, "/bin/sh", {"sh", "-c", "cat <&3 & exit 0"}, options);
+    CHECK(p.position("exited") < p.position("lost 1"));
+    CHECK(p.data[1] == "from the grandchild\n");
+    CHECK(p.events.back() == "ended");
+    CHECK(p.ended == ProcessStatus::exited(0));
+}
+
+TEST_CASE("spawn_process: signal_process by name and number; after the end it is ProcessExitedAlready", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    p.on_made = [](ProcessRecorder& r) {
+        CHECK_THROWS_AS(r.transport().signal_process("NOSUCHSIGNAL"), weft::Error);
+        r.transport().signal_process("TERM");
+    };
+    auto t = spawn_and_run(reactor, p, "/bin/cat", {"cat"});  // waits on its stdin for ever
+    REQUIRE(p.ended);
+    CHECK(*p.ended == ProcessStatus::killed(SIGTERM));
+    CHECK(p.ended->to_string() == "killed by SIGTERM");
+    CHECK_THROWS_AS(t->signal_process(SIGKILL), weft::ProcessExitedAlready);
+    CHECK_THROWS_AS(t->signal_process("KILL"), weft::ProcessExitedAlready);
+    t->write("ignored after the end");
+    t->close_stdin();
+    t->lose_connection();
+}
+
+TEST_CASE("spawn_process: close_stdout makes a writing child die of SIGPIPE (its default action)", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    p.on_data = [](ProcessRecorder& r, int fd, std::string_view) {
+        if (fd == 1) r.transport().close_stdout();
+    };
+    spawn_and_run(reactor, p, "/usr/bin/yes", {"yes"});
+    CHECK(p.saw("out lost"));
+    CHECK(p.ended == ProcessStatus::killed(SIGPIPE));
+}
+
+TEST_CASE("spawn_process: a flooding child is held by pause_producing, not buffered", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    constexpr std::size_t total = 4 * 1024 * 1024;  // far more than a pipe holds: the child cannot finish while paused
+    std::size_t at_pause = 0;
+    bool resumed = false;
+    p.on_data = [&](ProcessRecorder& r, int fd, std::string_view) {
+        if (fd != 1 || at_pause != 0) return;
+        at_pause = r.data[1].size();
+        r.transport().pause_producing();
+        reactor.call_later(200ms, [&] {
+            // Paused: nothing more was read, and the child, blocked on its full pipe, has not finished.
+            CHECK(r.data[1].size() == at_pause);
+            CHECK_FALSE(r.exited);
+            resumed = true;
+            r.transport().resume_producing();
+        });
+    };
+    spawn_and_run(reactor, p, "/usr/bin/head", {"head", "-c", std::to_string(total), "/dev/zero"});
+    CHECK(resumed);  // the process could not end while paused
+    CHECK(at_pause <= 64 * 1024);
+    CHECK(p.data[1].size() == total);
+    CHECK(p.ended == ProcessStatus::exited(0));
+}
+
+TEST_CASE("spawn_process: writes to a child that does not read pause a streaming producer at the high watermark", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    struct Feeder : weft::Producer {
+        weft::ProcessTransport* t = nullptr;
+        std::size_t written = 0;
+        std::size_t limit = 2 * 1024 * 1024;
+        bool paused = false;
+        int pauses = 0;
+        std::size_t max_buffered = 0;
+        bool stopped = false;
+        void pause_producing() override {
+            paused = true;
+            ++pauses;
+        }
+        void resume_producing() override {
+            paused = false;
+            const std::string chunk(16 * 1024, 'x');
+            while (!paused && written < limit) {
+                t->write(chunk);
+                written += chunk.size();
+                max_buffered = std::max(max_buffered, t->buffered_bytes());
+            }
+            if (written >= limit) {
+                t->unregister_producer();
+                t->close_stdin();
+            }
+        }
+        void stop_producing() override { stopped = true; }
+    } feeder;
+    p.on_made = [&](ProcessRecorder& r) {
+        // cat's output is not read until the feeder has been paused: cat blocks, then so does its stdin.
+        r.transport().pause_producing();
+        feeder.t = &r.transport();
+        r.transport().register_producer(feeder, true);
+        feeder.resume_producing();
+    };
+    // Check on each loop turn whether the feeder got paused; then let cat's output flow.
+    std::function<void()> poll_paused = [&] {
+        if (feeder.pauses > 0) return p.transport().resume_producing();
+        reactor.call_later(1ms, poll_paused);
+    };
+    reactor.call_soon(poll_paused);
+    spawn_and_run(reactor, p, "/bin/cat", {"cat"});
+    CHECK(feeder.pauses >= 1);
+    CHECK(feeder.max_buffered <= 64 * 1024 + 16 * 1024);
+    CHECK(p.data[1].size() == feeder.limit);
+    CHECK(p.ended == ProcessStatus::exited(0));
+}
+
+TEST_CASE("spawn_process: a callback that throws closes the pipes; process_ended still comes", "[process]") {
+    LogCapture log;
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    p.on_data = [](ProcessRecorder&, int, std::string_view) { throw std::runtime_error("protocol bug"); };
+    spawn_and_run(reactor, p, "/bin/sh", {"sh", "-c", "echo first; exec cat"});  // cat ends at its stdin's EOF
+    CHECK(p.saw("lost 0"));
+    CHECK(p.saw("lost 1"));
+    CHECK(p.ended == ProcessStatus::exited(0));
+    CHECK(p.ended_calls == 1);
+    CHECK(log.any_contains("child_data_received threw: protocol bug"));
+}
+
+TEST_CASE("spawn_process: a missing executable throws SpawnError and calls nothing", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    CHECK_THROWS_AS(reactor.spawn_process(p, "/nonexistent/weft-nope", {"nope"}), weft::SpawnError);
+    reactor.call_soon([&] { reactor.stop(); });
+    REQUIRE(run_bounded(reactor));
+    CHECK(p.events.empty());
+}
+
+TEST_CASE("spawn_process: an owned protocol is destroyed after process_ended", "[process]") {
+    weft::Reactor reactor;
+    bool destroyed = false;
+    struct Owned : ProcessRecorder {
+        bool* flag;
+        explicit Owned(bool* f) : flag(f) {}
+        ~Owned() override { *flag = true; }
+    };
+    auto owned = std::make_unique<Owned>(&destroyed);
+    owned->on_ended = [&](ProcessRecorder&) {
+        CHECK_FALSE(destroyed);
+        reactor.stop();
+    };
+    std::weak_ptr<weft::ProcessTransport> weak = reactor.spawn_process(std::move(owned), "/bin/true", {"true"});
+    CHECK_FALSE(weak.expired());  // the reactor keeps it while it runs, though we dropped our handle
+    REQUIRE(run_bounded(reactor));
+    CHECK(destroyed);
+    CHECK(weak.expired());
+}
+
+TEST_CASE("spawn_process: reactor shutdown closes the child's pipes, flushing its stdin", "[process]") {
+    TempDir dir;
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    pid_t pid = 0;
+    p.on_made = [&](ProcessRecorder& r) {
+        pid = r.transport().pid();
+        r.transport().write("last words\n");
+        reactor.stop();
+    };
+    reactor.spawn_process(p, "/bin/sh", {"sh", "-c", "cat > " + dir.path + "/got"});
+    REQUIRE(run_bounded(reactor));
+    CHECK(p.saw("in lost"));
+    CHECK(p.saw("out lost"));
+    CHECK(p.saw("err lost"));
+    // The child got its input and EOF: it ends by itself (the reactor does not wait for that).
+    REQUIRE(pid > 0);
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) == 0);
+    CHECK(info.si_code == CLD_EXITED);
+    CHECK(info.si_status == 0);
+    std::ifstream got(dir.path + "/got");
+    CHECK(std::string(std::istreambuf_iterator<char>(got), {}) == "last words\n");
+}
+
+TEST_CASE("spawn_process: a reactor destroyed first leaves the child running and calls nothing back", "[process]") {
+    ProcessRecorder p;
+    pid_t pid = 0;
+    {
+        weft::Reactor reactor;
+        pid = reactor.spawn_process(p, "/bin/cat", {"cat"})->pid();
+    }
+    CHECK(p.events.empty());
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0);
+    CHECK(info.si_pid == 0);  // still running: its stdin pipe is closed now, so cat ends on its own
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) == 0);
+    CHECK(info.si_status == 0);
 }

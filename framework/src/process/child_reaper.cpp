@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include <boost/asio/post.hpp>
+
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 
@@ -22,7 +24,11 @@ ChildReaper::~ChildReaper() {
 
 void ChildReaper::start(std::function<void(ProcessStatus)> on_exit) {
     on_exit_ = std::move(on_exit);
-    wait();
+    // Look first, then wait, in one handler: the pidfd is registered edge-triggered since construction,
+    // and an exit the loop saw while no wait was queued would not be reported to a later wait.
+    boost::asio::post(pidfd_.get_executor(), [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->readable();
+    });
 }
 
 void ChildReaper::wait() {

@@ -31,7 +31,7 @@ public:
     ChildReaper(const ChildReaper&) = delete;
     ChildReaper& operator=(const ChildReaper&) = delete;
 
-    /// Starts waiting; `on_exit` runs once, when the child has been reaped. Call once.
+    /// Starts waiting; `on_exit` runs once, on a later turn, when the child has been reaped. Call once.
     void start(std::function<void(ProcessStatus)> on_exit);
 
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
