@@ -128,7 +128,7 @@ void ChatProtocol::connection_made() {
     name_ = peer.to_string();
     address_ = peer.host;
     // Every write of a loop turn leaves in one gather-write already; Nagle would only add latency.
-    transport().set_tcp_nodelay(true);
+    if (auto* tcp = transport().as_tcp()) tcp->set_tcp_nodelay(true);
     if (const std::string refusal = room_.join(*this); !refusal.empty()) {
         if (room_.refusal_log_.allow(room_.time_.now())) {
             WEFT_LOG(warning) << log_prefix() << "refused: " << refusal.substr(2) << LogRateLimiter::note(room_.refusal_log_);

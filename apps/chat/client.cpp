@@ -74,7 +74,7 @@ public:
     void connection_made() override {
         session_.server = &transport();
         session_.connected = true;
-        transport().set_tcp_nodelay(true);
+        if (auto* tcp = transport().as_tcp()) tcp->set_tcp_nodelay(true);
         session_.terminal = std::make_unique<weft::StandardIO>(session_.reactor, std::make_unique<Keyboard>(session_));
         // Backpressure both ways: a full socket stops reading the keyboard, a full terminal stops
         // reading the socket.

@@ -11,7 +11,6 @@
 #include "process/process_impl.hpp"
 #include "reactor_core.hpp"
 #include "sigpipe.hpp"
-#include "tcp_connection.hpp"
 #include "tcp_connector.hpp"
 #include "tcp_port.hpp"
 #include "weft/error.hpp"
@@ -62,8 +61,8 @@ void ReactorCore::on_timer() {
 
 // -- connections ------------------------------------------------------------------------------------
 
-void ReactorCore::schedule_flush(std::shared_ptr<TcpConnection> connection) {
-    flush_queue_.push_back(std::move(connection));
+void ReactorCore::schedule_flush(std::shared_ptr<LiveTransport> transport) {
+    flush_queue_.push_back(std::move(transport));
     if (flush_posted_) return;
     flush_posted_ = true;
     asio::post(io(), [this] {
@@ -79,8 +78,8 @@ void ReactorCore::release(const std::shared_ptr<TcpConnector>& c) {
     if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
 }
 
-void ReactorCore::remove(const std::shared_ptr<TcpConnection>& c) {
-    connections_.erase(c);
+void ReactorCore::remove(const std::shared_ptr<LiveTransport>& t) {
+    transports_.erase(t);
     if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
 }
 
@@ -375,11 +374,11 @@ void ReactorCore::stop_now() {
 }
 
 void ReactorCore::abort_remaining(const char* why) {
-    if (!connections_.empty()) {
-        WEFT_LOG(warning) << why << ": aborting " << connections_.size()
-                          << (connections_.size() == 1 ? " connection" : " connections") << " still flushing";
+    if (!transports_.empty()) {
+        WEFT_LOG(warning) << why << ": aborting " << transports_.size()
+                          << (transports_.size() == 1 ? " connection" : " connections") << " still flushing";
     }
-    for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
+    for (const auto& c : std::vector<std::shared_ptr<LiveTransport>>(transports_.begin(), transports_.end())) {
         c->shutdown(true);
     }
     if (lingering_->sockets != 0) {
@@ -403,7 +402,7 @@ void ReactorCore::stop() {
     }
     if (phase_ != Phase::running) return;  // already shutting down
     phase_ = Phase::before_shutdown;
-    WEFT_LOG(info) << "reactor shutting down (" << connections_.size() << " connections)";
+    WEFT_LOG(info) << "reactor shutting down (" << transports_.size() << " connections)";
     // On a later turn: the triggers must not run inside the caller's stop() (no re-entrancy).
     asio::post(io(), [this] {
         fire(TriggerPhase::before, SystemEvent::shutdown, [this] { begin_during_shutdown(); }, true);
@@ -423,7 +422,7 @@ void ReactorCore::begin_during_shutdown() {
     // Every connection flushes and closes; the ones that cannot within the timeout are aborted. Either way
     // connection_lost runs for each before the "after" triggers.
     // In a hurry (stop_now() came first), nothing is flushed.
-    for (const auto& c : std::vector<std::shared_ptr<TcpConnection>>(connections_.begin(), connections_.end())) {
+    for (const auto& c : std::vector<std::shared_ptr<LiveTransport>>(transports_.begin(), transports_.end())) {
         c->shutdown(hurry_);
     }
     if (hurry_) lingering_->close_all();
@@ -442,7 +441,7 @@ void ReactorCore::maybe_finish_during_shutdown() {
     // The connections, their lingering closes (bounded by linger_timeout) and the "during" triggers
     // (which may be asynchronous) must all be done: returning from run() early would let the process
     // exit and reset sockets whose last output is still on its way.
-    if (phase_ != Phase::during_shutdown || !connections_.empty() || !during_triggers_done_ ||
+    if (phase_ != Phase::during_shutdown || !transports_.empty() || !during_triggers_done_ ||
         lingering_->sockets != 0) {
         return;
     }
@@ -522,6 +521,16 @@ std::shared_ptr<Connector> Reactor::connect_tcp(std::string host, std::uint16_t 
     auto c = std::make_shared<detail::TcpConnector>(*core_, std::move(host), port, factory, std::move(options));
     c->connect();
     return c;
+}
+
+std::shared_ptr<ListeningPort> Reactor::listen_unix(std::string, Factory&, UnixListenOptions) {
+    throw Error("listen_unix: not built yet");
+}
+std::shared_ptr<Connector> Reactor::connect_unix(std::string, ClientFactory&, UnixConnectOptions) {
+    throw Error("connect_unix: not built yet");
+}
+std::shared_ptr<ListeningPort> Reactor::adopt_stream_port(int, SocketFamily, Factory&) {
+    throw Error("adopt_stream_port: not built yet");
 }
 
 std::size_t Reactor::connection_count() const noexcept { return core_->connection_count(); }

@@ -1,7 +1,8 @@
 #pragma once
-// ReactorCore: the reactor's private state, shared by the TCP classes.
+// ReactorCore: the reactor's private state, shared by the transports, ports and connectors.
 
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +21,8 @@
 
 #include "socket_types.hpp"
 #include "timer_queue.hpp"
-#include "write_scratch.hpp"
+#include "stream/live_transport.hpp"
+#include "stream/write_scratch.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
 
@@ -28,7 +30,6 @@ namespace weft::detail {
 
 namespace asio = boost::asio;
 
-class TcpConnection;
 class TcpPort;
 class TcpConnector;
 class ProcessImpl;
@@ -48,6 +49,15 @@ bool run_guarded(const char* what, F&& fn) noexcept {
 }
 
 struct Lingerer;
+
+// Debug builds check at the transports' entry points that they run on the loop thread (muduo's
+// assertInLoopThread): a call from another thread is a data race that would otherwise corrupt quietly.
+// Before run() and after it returns, the thread that owns the reactor may call in.
+#ifdef NDEBUG
+#define WEFT_ASSERT_IN_LOOP(core) static_cast<void>(0)
+#else
+#define WEFT_ASSERT_IN_LOOP(core) ::weft::detail::assert_in_loop((core), __func__)
+#endif
 
 /// The lingering sockets, shared with them so that one outliving the core (an adopted io_context) touches
 /// nothing of it: the core clears `on_idle` when it goes.
@@ -82,11 +92,12 @@ public:
     // -- what the connection inside data_received writes: sent when the callback returns ------------
     WriteScratch write_scratch;
 
-    // -- connections, ports, connectors -------------------------------------------------------------
+    // -- live transports (every kind), ports, connectors -------------------------------------------
     std::uint64_t next_connection_id() noexcept { return ++last_connection_id_; }
-    void add(const std::shared_ptr<TcpConnection>& c) { connections_.insert(c); }
-    void remove(const std::shared_ptr<TcpConnection>& c);
-    std::size_t connection_count() const noexcept { return connections_.size(); }
+    /// From connection_made until connection_lost was delivered, the reactor holds the transport.
+    void add(std::shared_ptr<LiveTransport> t) { transports_.insert(std::move(t)); }
+    void remove(const std::shared_ptr<LiveTransport>& t);
+    std::size_t connection_count() const noexcept { return transports_.size(); }
     void add_port(const std::shared_ptr<TcpPort>& p) { ports_.push_back(p); }
     /// Child processes live here from spawn_process until process_ended; a reactor destroyed before that
     /// closes their pipes and pidfds and calls nothing back (the children are left running).
@@ -104,7 +115,7 @@ public:
     void linger(Socket socket);
     /// Queues a connection's flush for the end of this turn. All connections written to in one turn are
     /// flushed by one posted handler, so a broadcast to N clients costs one handler, not N.
-    void schedule_flush(std::shared_ptr<TcpConnection> connection);
+    void schedule_flush(std::shared_ptr<LiveTransport> transport);
 
     // -- life cycle ---------------------------------------------------------------------------------
     void run(bool handle_signals);
@@ -155,13 +166,13 @@ private:
     asio::steady_timer timer_;
     std::optional<TimePoint> armed_;
     std::uint64_t last_connection_id_ = 0;
-    std::unordered_set<std::shared_ptr<TcpConnection>> connections_;
+    std::unordered_set<std::shared_ptr<LiveTransport>> transports_;
     std::vector<std::weak_ptr<TcpPort>> ports_;
     std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
     std::unordered_set<std::shared_ptr<ProcessImpl>> processes_;
     std::shared_ptr<LingerCount> lingering_ = std::make_shared<LingerCount>();
-    std::vector<std::shared_ptr<TcpConnection>> flush_queue_;
-    std::vector<std::shared_ptr<TcpConnection>> flush_batch_;  // the queue being run; kept for its capacity
+    std::vector<std::shared_ptr<LiveTransport>> flush_queue_;
+    std::vector<std::shared_ptr<LiveTransport>> flush_batch_;  // the queue being run; kept for its capacity
     bool flush_posted_ = false;
 
     std::atomic<bool> running_{false};
@@ -186,5 +197,13 @@ private:
     DelayedCall shutdown_timer_;
     bool during_triggers_done_ = false;
 };
+
+/// A transport's entry point was called off the loop thread while the reactor runs: a bug in the caller.
+inline void assert_in_loop(const ReactorCore& core, const char* where) noexcept {
+    if (!core.running() || core.in_loop_thread()) return;
+    WEFT_LOG(fatal) << where << " called from a thread that does not run the reactor (use call_from_thread)";
+    flush_log();
+    std::abort();
+}
 
 }  // namespace weft::detail

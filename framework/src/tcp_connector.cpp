@@ -120,7 +120,6 @@ void TcpConnector::connected() {
     state_ = State::connected;
     auto connection = std::make_shared<TcpConnection>(core_, std::move(socket_), ep, std::move(protocol));
     connection_ = connection;
-    core_.add(connection);
     connection->start(shared_from_this());
 }
 

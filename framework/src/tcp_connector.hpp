@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "socket_types.hpp"
+#include "stream/live_transport.hpp"
 
 #include "weft/client_factory.hpp"
 #include "weft/connector.hpp"
@@ -19,7 +20,9 @@ namespace asio = boost::asio;
 class ReactorCore;
 class TcpConnection;
 
-class TcpConnector final : public Connector, public std::enable_shared_from_this<TcpConnector> {
+class TcpConnector final : public Connector,
+                           public ConnectionObserver,
+                           public std::enable_shared_from_this<TcpConnector> {
 public:
     TcpConnector(ReactorCore& core, std::string host, std::uint16_t port, ClientFactory& factory,
                  ConnectOptions options);
@@ -32,7 +35,7 @@ public:
     [[nodiscard]] std::string destination() const override;
 
     /// Called by the connection once its protocol has heard connection_lost.
-    void connection_lost(const Reason& reason);
+    void connection_lost(const Reason& reason) override;
 
 private:
     /// Releases this connector from the reactor if it was only kept for the abandoned retry.

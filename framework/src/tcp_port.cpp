@@ -121,7 +121,6 @@ void TcpPort::accepted(Socket socket) {
     }
     protocol->set_factory(&factory_);
     auto connection = std::make_shared<TcpConnection>(core_, std::move(socket), peer_ep, std::move(protocol));
-    core_.add(connection);
     connection->start();
 }
 

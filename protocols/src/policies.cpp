@@ -140,13 +140,9 @@ void ProtocolWrapper::set_write_buffer_limits(std::size_t high, std::size_t low)
     if (has_transport() && !lost_) transport().set_write_buffer_limits(high, low);
 }
 
-bool ProtocolWrapper::set_tcp_nodelay(bool enabled) {
-    return has_transport() && !lost_ && transport().set_tcp_nodelay(enabled);
-}
+TcpTransport* ProtocolWrapper::as_tcp() noexcept { return has_transport() && !lost_ ? transport().as_tcp() : nullptr; }
 
-bool ProtocolWrapper::set_tcp_keepalive(bool enabled) {
-    return has_transport() && !lost_ && transport().set_tcp_keepalive(enabled);
-}
+UnixTransport* ProtocolWrapper::as_unix() noexcept { return has_transport() && !lost_ ? transport().as_unix() : nullptr; }
 
 void ProtocolWrapper::register_producer(Producer& producer, bool streaming) {
     if (!has_transport() || lost_) {

@@ -699,8 +699,10 @@ TEST_CASE("transport addresses, ids and socket options", "[tcp]") {
             server_peer = r.transport().peer();
             server_host = r.transport().host();
             server_id = r.transport().id();
-            nodelay = r.transport().set_tcp_nodelay(true);
-            keepalive = r.transport().set_tcp_keepalive(true);
+            REQUIRE(r.transport().as_tcp() != nullptr);
+            CHECK(r.transport().as_unix() == nullptr);
+            nodelay = r.transport().as_tcp()->set_tcp_nodelay(true);
+            keepalive = r.transport().as_tcp()->set_tcp_keepalive(true);
             r.transport().lose_connection();
         };
         return p;

@@ -272,7 +272,7 @@ TEST_CASE("TCP connections start with TCP_NODELAY on; set_tcp_nodelay(false) tur
         p->on_made = [&](Recorder& r) {
             const auto host = r.transport().host().port, peer = r.transport().peer().port;
             server_default = nodelay_of(host, peer);
-            CHECK(r.transport().set_tcp_nodelay(false));
+            CHECK(r.transport().as_tcp()->set_tcp_nodelay(false));
             server_after_off = nodelay_of(host, peer);
             r.transport().lose_connection();
         };

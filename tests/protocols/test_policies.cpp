@@ -219,7 +219,8 @@ TEST_CASE("WrappingFactory: the wrapper is the wrapped protocol's transport and 
     CHECK(s.transport().peer() == local);              // test_getPeer
     CHECK(s.transport().host() == c.transport->host());  // test_getHost
     CHECK(s.transport().buffered_bytes() == 6);
-    CHECK(s.transport().set_tcp_nodelay(true));
+    REQUIRE(s.transport().as_tcp() != nullptr);  // the wrapped transport's
+    CHECK(s.transport().as_tcp()->set_tcp_nodelay(true));
     CHECK(c.transport->nodelay);
 
     struct Prod : weft::Producer {

@@ -4,7 +4,9 @@
 #include <string_view>
 
 #include "weft/reason.hpp"
+#include "weft/tcp_transport.hpp"   // transport().as_tcp() works in every protocol
 #include "weft/transport.hpp"
+#include "weft/unix_transport.hpp"
 
 namespace weft {
 

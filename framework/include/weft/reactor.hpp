@@ -13,6 +13,7 @@
 #include "weft/factory.hpp"
 #include "weft/listening_port.hpp"
 #include "weft/process_options.hpp"
+#include "weft/reactor_network.hpp"
 #include "weft/reactor_time.hpp"
 
 namespace boost::asio {
@@ -32,27 +33,12 @@ enum class SystemEvent { startup, shutdown };
 /// When a trigger runs relative to the event (Twisted: "before", "during", "after").
 enum class TriggerPhase { before, during, after };
 
-struct ListenOptions {
-    /// Address to bind: "" or "0.0.0.0" for every IPv4 interface, "::" for every IPv6 one (and IPv4
-    /// where the system maps it), or one address such as "127.0.0.1" or "::1".
-    std::string interface;
-    int backlog = 511;
-    bool reuse_address = true;
-};
-
 /// Counters of the reactor's system calls on connections, for tests and benchmarks.
 struct ReactorStats {
     std::uint64_t read_calls = 0;   ///< read_some() on connection sockets
     std::uint64_t write_calls = 0;  ///< gather-writes (sendmsg) on connection sockets
     std::uint64_t accepted = 0;     ///< connections accepted
     std::uint64_t accept_errors = 0;  ///< failed accepts (EMFILE, ECONNABORTED, ...)
-};
-
-struct ConnectOptions {
-    /// Give up on an attempt (resolution and connect) after this long.
-    Duration timeout = std::chrono::seconds(30);
-    /// Local address to bind before connecting ("" = any).
-    std::string bind_address;
 };
 
 /// The event loop. One thread runs it; every callback of every protocol, factory, timer and trigger runs
@@ -78,7 +64,7 @@ struct ConnectOptions {
 ///   call stop() and let run() return for an orderly end. Protocols still alive are destroyed with it.
 ///   With an adopted io_context, destroy the reactor only once that context will not run weft's pending
 ///   handlers any more (it has stopped for good, or run() returned after an orderly shutdown).
-class Reactor final : public ReactorTime {
+class Reactor final : public ReactorTime, public ReactorNetwork {
 public:
     /// A reactor with its own io_context.
     Reactor();
@@ -140,15 +126,14 @@ public:
     /// Removes a trigger; returns false if there was no such trigger.
     bool remove_system_event_trigger(TriggerId id);
 
-    /// Listens on `port` (0 picks a free one). Throws BindError naming the address and the OS reason.
-    /// The factory is borrowed and must outlive the port and its connections.
-    std::shared_ptr<ListeningPort> listen_tcp(std::uint16_t port, Factory& factory, ListenOptions options = {});
-
-    /// Connects to host:port, resolving the name asynchronously. The factory is borrowed and must outlive
-    /// the connector and its connection. Only the factory's start_factory() may run inside this call (as
-    /// in Twisted); started_connecting and everything after come on later turns.
+    // ReactorNetwork (reactor_network.hpp has the contracts)
+    std::shared_ptr<ListeningPort> listen_tcp(std::uint16_t port, Factory& factory, ListenOptions options = {}) override;
     std::shared_ptr<Connector> connect_tcp(std::string host, std::uint16_t port, ClientFactory& factory,
-                                           ConnectOptions options = {});
+                                           ConnectOptions options = {}) override;
+    std::shared_ptr<ListeningPort> listen_unix(std::string path, Factory& factory, UnixListenOptions options = {}) override;
+    std::shared_ptr<Connector> connect_unix(std::string path, ClientFactory& factory,
+                                            UnixConnectOptions options = {}) override;
+    std::shared_ptr<ListeningPort> adopt_stream_port(int fd, SocketFamily family, Factory& factory) override;
 
     /// Starts `executable` as a child process talking to `protocol` (Twisted: spawnProcess), which the
     /// process owns and destroys after process_ended. `args` is the whole argv, args[0] included (empty:
@@ -166,7 +151,7 @@ public:
     std::shared_ptr<ProcessTransport> spawn_process(ProcessProtocol& protocol, std::string executable,
                                                     std::vector<std::string> args, ProcessOptions options = {});
 
-    /// Live connections (accepted and outgoing).
+    /// Live transports: connections accepted and outgoing, of every kind (TCP, UNIX, stdio, processes).
     [[nodiscard]] std::size_t connection_count() const noexcept;
     [[nodiscard]] const ReactorStats& stats() const noexcept;
 

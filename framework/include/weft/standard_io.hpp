@@ -34,8 +34,10 @@ class StandardIOImpl;
 ///   After it the protocol stays alive (protocol() still works) until the StandardIO is destroyed.
 /// - A write error (EPIPE: nobody reads the output any more) loses the connection with Reason::lost.
 ///   (weft ignores SIGPIPE for the process from the first Reactor on, so that write cannot kill it.)
-/// - At reactor shutdown, before the TCP connections are closed, the connection is lost after flushing
-///   (a "before shutdown" trigger, bounded by the shutdown timeout).
+/// - At reactor shutdown it is lost after flushing, like every connection (bounded by the shutdown
+///   timeout); a lose_connection() that cannot flush within the disconnect timeout aborts.
+/// - The protocol's transport() is the stdio stream itself (the same state machine as TCP's); the calls
+///   below forward to it.
 /// - The descriptors are owned: they are closed when the connection ends, and their file status flags
 ///   (made non-blocking while in use) are restored first. On a terminal, stdin, stdout and stderr are one
 ///   open file sharing those flags: the input keeps it non-blocking until it closes too, and stderr is
@@ -43,7 +45,7 @@ class StandardIOImpl;
 ///   socket can never become "stdout".
 /// - Regular files work as input and output too (they are never waited on).
 /// - Destroying it while connected closes the descriptors without calling connection_lost. The reactor
-///   must outlive it. peer() and host() are {"stdio", 0}; there are no TCP options.
+///   must outlive it. peer() and host() are {"stdio", 0}; as_tcp() and as_unix() are nullptr.
 class StandardIO final : public Transport {
 public:
     /// The process's stdin (0) and stdout (1).
@@ -73,8 +75,6 @@ public:
     [[nodiscard]] ConnectionState state() const noexcept override;
     [[nodiscard]] std::size_t buffered_bytes() const noexcept override;
     void set_write_buffer_limits(std::size_t high, std::size_t low) override;
-    bool set_tcp_nodelay(bool enabled) override;
-    bool set_tcp_keepalive(bool enabled) override;
     void register_producer(Producer& producer, bool streaming) override;
     void unregister_producer() override;
     /// Pauses/resumes reading the input; stop_producing() loses the connection.

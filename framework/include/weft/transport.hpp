@@ -1,6 +1,6 @@
 #pragma once
-// Transport: one end of a connection as a protocol sees it (Twisted: ITransport, ITCPTransport,
-// IConsumer and IPushProducer together).
+// Transport: one end of a connection as a protocol sees it (Twisted: ITransport, IConsumer and
+// IPushProducer together). What only TCP or UNIX sockets have is in tcp_transport.hpp / unix_transport.hpp.
 
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +14,9 @@
 #include "weft/producer.hpp"
 
 namespace weft {
+
+class TcpTransport;
+class UnixTransport;
 
 /// The protocol's handle on its connection. A protocol borrows it from make_connection until
 /// connection_lost; after that it must not be used.
@@ -71,11 +74,11 @@ public:
     /// Defaults: 64 KiB and 16 KiB. Requires low <= high.
     virtual void set_write_buffer_limits(std::size_t high, std::size_t low) = 0;
 
-    /// TCP_NODELAY (Nagle off). TCP connections start with it on: weft gathers each turn's writes into one
-    /// system call itself (Twisted leaves it off). Returns false where the transport has no such option.
-    virtual bool set_tcp_nodelay(bool enabled) = 0;
-    /// SO_KEEPALIVE. Returns false where the transport has no such option.
-    virtual bool set_tcp_keepalive(bool enabled) = 0;
+    /// The TCP options of a TCP connection (Twisted: ITCPTransport), or nullptr for any other transport.
+    /// A wrapping transport (ProtocolWrapper) answers with the one it wraps.
+    [[nodiscard]] virtual TcpTransport* as_tcp() noexcept { return nullptr; }
+    /// The UNIX socket side of a UNIX socket connection (peer credentials), or nullptr.
+    [[nodiscard]] virtual UnixTransport* as_unix() noexcept { return nullptr; }
 
     /// Registers the producer that feeds this transport (Twisted: registerProducer). Throws StateError if
     /// one is already registered; on a closed transport the producer is stopped instead. The producer is

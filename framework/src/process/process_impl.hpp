@@ -14,7 +14,7 @@
 
 #include "process/child_launcher.hpp"
 #include "process/child_reaper.hpp"
-#include "write_queue.hpp"
+#include "stream/write_queue.hpp"
 #include "weft/process_protocol.hpp"
 #include "weft/process_transport.hpp"
 #include "weft/reactor.hpp"

@@ -6,16 +6,17 @@
 #include <string>
 #include <utility>
 
-#include "weft/transport.hpp"
+#include "weft/tcp_transport.hpp"
 
 namespace weft::testing {
 
+/// A fake TCP connection (as_tcp() is itself; the TCP options are only recorded).
 /// Records everything written; touches no network and no reactor. lose_connection() and
 /// abort_connection() only set flags (connection_lost is delivered by the test, by calling the
 /// protocol's connection_lost, as with Twisted's StringTransport).
 /// buffered_bytes() is value().size(): what was written and not yet clear()ed counts as unsent, so a test
 /// can model a peer that does not read.
-class StringTransport : public Transport {
+class StringTransport : public TcpTransport {
 public:
     enum class ProducerState { producing, paused, stopped };
 

@@ -102,8 +102,8 @@ public:
     [[nodiscard]] ConnectionState state() const noexcept override;
     [[nodiscard]] std::size_t buffered_bytes() const noexcept override;
     void set_write_buffer_limits(std::size_t high, std::size_t low) override;
-    bool set_tcp_nodelay(bool enabled) override;
-    bool set_tcp_keepalive(bool enabled) override;
+    [[nodiscard]] TcpTransport* as_tcp() noexcept override;
+    [[nodiscard]] UnixTransport* as_unix() noexcept override;
     void register_producer(Producer& producer, bool streaming) override;
     void unregister_producer() override;
     void pause_reading_while_backed_up() override;

@@ -1,8 +1,11 @@
 #pragma once
-// WriteQueue: a transport's output that waits for the kernel (TcpConnection, StandardIO).
+// WriteQueue: a stream transport's output that waits for the kernel, and the gathered writes that send it.
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <bit>
+#include <cstdint>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -12,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
 namespace weft::detail {
@@ -117,6 +121,71 @@ public:
             chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(head_));
             head_ = 0;
         }
+    }
+
+    /// Pieces per gathered write (Linux allows 1024; 64 is plenty).
+    static constexpr std::size_t max_iov = 64;
+
+    /// What one flush() did.
+    struct Flushed {
+        std::size_t bytes = 0;  ///< handed to the kernel
+        bool blocked = false;   ///< the writer would block: wait for writability
+        int error = 0;          ///< errno of a failed write (nothing more was tried)
+    };
+
+    /// Sends the queue and then `tail` (pieces that are not in the queue yet: a connection's replies in the
+    /// write scratch) in gathered writes through `write(const iovec*, std::size_t count) -> ssize_t` (a
+    /// system call's result, errno set on failure; EINTR is retried). Stops when everything is sent, the
+    /// writer would block, a write fails, or at least `budget` bytes went out (the caller then yields the
+    /// turn). What the kernel did not take of `tail` is copied onto the queue before returning, since the
+    /// tail's memory is reused by the next callback: afterwards size() is everything still unsent.
+    template <class Write>
+    Flushed flush(Write&& write, std::span<const ::iovec> tail = {}, std::size_t budget = SIZE_MAX) {
+        Flushed result;
+        std::size_t tail_index = 0, tail_offset = 0;  // the tail's first unsent byte
+        while (!empty() || tail_index < tail.size()) {
+            std::array<::iovec, max_iov> iov;  // left uninitialised: only the first `count` are used
+            std::size_t count = gather(iov);
+            for (std::size_t i = tail_index; i < tail.size() && count < max_iov; ++i) {
+                iov[count] = tail[i];
+                if (i == tail_index) {
+                    iov[count].iov_base = static_cast<char*>(iov[count].iov_base) + tail_offset;
+                    iov[count].iov_len -= tail_offset;
+                }
+                ++count;
+            }
+            ssize_t got = 0;
+            do {
+                got = write(static_cast<const ::iovec*>(iov.data()), count);
+            } while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    result.blocked = true;
+                } else {
+                    result.error = errno;
+                }
+                break;
+            }
+            auto n = static_cast<std::size_t>(got);
+            result.bytes += n;
+            // The queue's pieces came first; only when it was gathered whole can the tail have been sent.
+            const std::size_t from_queue = std::min(n, size());
+            if (from_queue > 0) consume(from_queue);  // a reply from data_received has no queue (0)
+            n -= from_queue;
+            while (n > 0 && tail_index < tail.size()) {
+                const std::size_t left = tail[tail_index].iov_len - tail_offset;
+                if (n < left) {
+                    tail_offset += n;
+                    break;
+                }
+                n -= left;
+                ++tail_index;
+                tail_offset = 0;
+            }
+            if (result.bytes >= budget) break;
+        }
+        if (tail_index < tail.size()) append(tail, tail_index, tail_offset);
+        return result;
     }
 
     /// Drops everything and frees it.

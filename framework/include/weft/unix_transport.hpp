@@ -1,0 +1,32 @@
+#pragma once
+// UnixTransport: what a UNIX socket connection offers beyond Transport.
+
+#include <optional>
+#include <sys/types.h>
+
+#include "weft/transport.hpp"
+
+namespace weft {
+
+/// Who is at the other end of a UNIX socket, as the kernel recorded it when the connection was made
+/// (SO_PEERCRED): not forgeable by the peer.
+struct PeerCredentials {
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    friend bool operator==(const PeerCredentials&, const PeerCredentials&) = default;
+};
+
+/// A UNIX socket connection's transport. Reach it with `transport().as_unix()` (nullptr otherwise).
+class UnixTransport : public Transport {
+public:
+    /// The peer's process, user and group; empty if the socket is closed or the kernel refused.
+    [[nodiscard]] virtual std::optional<PeerCredentials> peer_credentials() const = 0;
+
+    [[nodiscard]] UnixTransport* as_unix() noexcept override { return this; }
+
+protected:
+    UnixTransport() = default;
+};
+
+}  // namespace weft
