@@ -542,6 +542,20 @@ TEST_CASE("spawn_process: a child that never reads its stdin still ends (the par
     CHECK(p.ended == ProcessStatus::exited(0));
 }
 
+TEST_CASE("spawn_process: a child that closes its stdin early loses only that pipe; its output still arrives", "[process]") {
+    weft::Reactor reactor;
+    ProcessRecorder p;
+    p.on_made = [](ProcessRecorder& r) {
+        // head reads a first block, prints the first line and exits: the rest of our writes fail (EPIPE).
+        r.transport().write("first line\n");
+        r.transport().write(std::string(4 * 1024 * 1024, 'x'));
+    };
+    spawn_and_run(reactor, p, "/usr/bin/head", {"head", "-n", "1"});
+    CHECK(p.data[1] == "first line\n");
+    CHECK(p.saw("in lost"));
+    CHECK(p.ended == ProcessStatus::exited(0));
+}
+
 TEST_CASE("spawn_process: other descriptors reach child_data_received and child_connection_lost; write_to_child", "[process]") {
     weft::Reactor reactor;
     ProcessRecorder p;
@@ -694,7 +708,7 @@ TEST_CASE("spawn_process: a callback that throws closes the pipes; process_ended
     CHECK(p.saw("lost 1"));
     CHECK(p.ended == ProcessStatus::exited(0));
     CHECK(p.ended_calls == 1);
-    CHECK(log.any_contains("child_data_received threw: protocol bug"));
+    CHECK(log.any_contains("child_data_received threw: protocol bug; closing its pipes"));
 }
 
 TEST_CASE("spawn_process: a missing executable throws SpawnError and calls nothing", "[process]") {

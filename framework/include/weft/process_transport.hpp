@@ -17,15 +17,16 @@ namespace weft {
 /// Contract:
 /// - write() never blocks and never calls back into the protocol: bytes are queued for the child's stdin
 ///   and leave at the end of the turn. Writes to a closed (or never opened) stdin are ignored.
-/// - Output is bounded as on a Transport: a registered streaming producer is paused while
-///   buffered_bytes() is above the high watermark and resumed at the low one; a pull producer is asked
-///   for more each time the buffer is empty; pause_reading_while_backed_up() stops reading the child's
-///   pipes while output is backed up. A child that writes faster than the protocol consumes is held by
-///   pause_producing() (the transport is the producer of the protocol's input): the child then blocks
-///   on its full pipe, and nothing is buffered here.
+/// - Output is bounded as on a Transport (each pipe is a stream of weft's one stream core): a producer
+///   registered for stdin is paused while its buffer is above the high watermark and resumed at the low
+///   one (streaming), or asked for more each time the buffer is empty (pull). A child that writes faster
+///   than the protocol consumes is held by pause_producing() (the transport is the producer of the
+///   protocol's input): the child then blocks on its full pipe, and nothing is buffered here.
 /// - close_* and lose_connection() never call back inside the call: child_connection_lost comes on a later
-///   turn. Closing a pipe the parent writes flushes what is queued first; closing one it reads drops
-///   what the child has not yet written.
+///   turn. Closing a pipe the parent writes flushes what is queued first (for at most the reactor's
+///   disconnect timeout, then it is dropped); closing one it reads drops what the child has not yet
+///   written. A pipe whose child end closes (the child exits, or closes it) is closed too, whether or
+///   not the parent writes to it.
 /// - signal_process() goes through a pidfd, so a recycled pid is never signalled; once the child has been
 ///   reaped it throws ProcessExitedAlready.
 /// - The transport outlives the process only as a handle: after process_ended every call is a no-op
@@ -71,9 +72,6 @@ public:
     /// StateError if one is already registered; with stdin closed the producer is stopped instead.
     virtual void register_producer(Producer& producer, bool streaming) = 0;
     virtual void unregister_producer() = 0;
-    /// From now on reading the child's pipes pauses while buffered_bytes() is above the high watermark and
-    /// resumes once it drains to the low one (see Transport::pause_reading_while_backed_up).
-    virtual void pause_reading_while_backed_up() = 0;
 
     // Producer: pause_producing()/resume_producing() stop and restart reading every pipe the parent reads
     // (Twisted: pauseProducing/resumeProducing); stop_producing() is lose_connection().
