@@ -514,10 +514,12 @@ TEST_CASE("spawn_process: connection_made comes on a later turn, not inside spaw
     auto t = reactor.spawn_process(p, "/bin/true", {"true"});
     CHECK(p.events.empty());
     CHECK(t->pid() > 0);
+    CHECK(reactor.connection_count() == 3);  // its three pipes are live transports of the reactor
     p.on_ended = [&](ProcessRecorder&) { reactor.stop(); };
     REQUIRE(run_bounded(reactor));
     CHECK(p.events.front() == "made");
     CHECK(t->pid() == 0);  // reaped (Twisted: pid becomes None)
+    CHECK(reactor.connection_count() == 0);
     CHECK(t->status() == ProcessStatus::exited(0));
 }
 
