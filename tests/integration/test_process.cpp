@@ -742,6 +742,22 @@ TEST_CASE("spawn_process: an owned protocol is destroyed after process_ended", "
     CHECK(weak.expired());
 }
 
+TEST_CASE("spawn_process: an owned protocol is destroyed after process_ended even if the handle is kept", "[process]") {
+    weft::Reactor reactor;
+    bool destroyed = false;
+    struct Owned : ProcessRecorder {
+        bool* flag;
+        explicit Owned(bool* f) : flag(f) {}
+        ~Owned() override { *flag = true; }
+    };
+    auto owned = std::make_unique<Owned>(&destroyed);
+    owned->on_ended = [&](ProcessRecorder&) { reactor.stop(); };
+    auto handle = reactor.spawn_process(std::move(owned), "/bin/true", {"true"});
+    REQUIRE(run_bounded(reactor));
+    CHECK(destroyed);
+    CHECK(handle->status() == ProcessStatus::exited(0));
+}
+
 TEST_CASE("spawn_process: reactor shutdown closes the child's pipes, flushing its stdin", "[process]") {
     TempDir dir;
     weft::Reactor reactor;

@@ -146,6 +146,7 @@ void ProcessImpl::maybe_end() {
     const ProcessStatus status = *reaper_->status();
     run_guarded("process_ended", [&] { protocol_->process_ended(status); });
     protocol_ = nullptr;
+    owned_.reset();  // an owned protocol ends here, even while the caller still holds the transport
     core_.remove_process(self);
 }
 
