@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 
 #include "connector_base.hpp"
+#include "process/process_impl.hpp"
 #include "reactor_core.hpp"
 #include "sigpipe.hpp"
 #include "tcp_connector.hpp"
@@ -43,6 +44,8 @@ ReactorCore::~ReactorCore() {
     // the connector, whose socket must not outlive the context. The queue itself stays (emptied), so
     // that whatever the rest of this destruction cancels finds it.
     timers->drop_pending();
+    for (const auto& p : processes_) p->detach();
+    processes_.clear();
     if (owned_) owned_->stop();
 }
 

@@ -32,6 +32,7 @@ namespace weft::detail {
 namespace asio = boost::asio;
 
 class ConnectorBase;
+class ProcessImpl;
 
 /// Runs `fn`, logging instead of propagating an exception: the reactor must outlive any callback's bug.
 template <class F>
@@ -103,6 +104,10 @@ public:
     /// retry it scheduled then holds it on its own, so shutdown never waits for a retry.
     void keep(const std::shared_ptr<ConnectorBase>& c) { connectors_.insert(c); }
     void release(const std::shared_ptr<ConnectorBase>& c);
+    /// Child processes live here from spawn_process until process_ended; a reactor destroyed before that
+    /// closes their pipes and pidfds and calls nothing back (the children are left running).
+    void add_process(std::shared_ptr<ProcessImpl> p) { processes_.insert(std::move(p)); }
+    void remove_process(const std::shared_ptr<ProcessImpl>& p) { processes_.erase(p); }
     /// A socket whose connection has ended for its protocol, kept open only to read and discard what the
     /// peer still sends, so that closing with unread input does not reset the connection and destroy
     /// output we already handed to the kernel (a "lingering close").
@@ -164,6 +169,7 @@ private:
     std::unordered_set<std::shared_ptr<LiveTransport>> transports_;
     std::vector<std::weak_ptr<ListeningPort>> ports_;
     std::unordered_set<std::shared_ptr<ConnectorBase>> connectors_;
+    std::unordered_set<std::shared_ptr<ProcessImpl>> processes_;
     std::shared_ptr<LingerCount> lingering_ = std::make_shared<LingerCount>();
     std::vector<std::shared_ptr<LiveTransport>> flush_queue_;
     std::vector<std::shared_ptr<LiveTransport>> flush_batch_;  // the queue being run; kept for its capacity

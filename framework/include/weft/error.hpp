@@ -49,4 +49,22 @@ private:
     std::error_code code_;
 };
 
+/// spawn_process could not start the child: says what it tried (the executable, or the descriptor or
+/// working directory it could not set up) and the operating system's reason.
+class SpawnError : public Error {
+public:
+    SpawnError(const std::string& what, std::error_code code)
+        : Error(what + ": " + code.message()), code_(code) {}
+    [[nodiscard]] std::error_code code() const noexcept { return code_; }
+
+private:
+    std::error_code code_;
+};
+
+/// signal_process() on a process that has already ended and been reaped (Twisted: ProcessExitedAlready).
+class ProcessExitedAlready : public Error {
+public:
+    ProcessExitedAlready() : Error("the process has already exited") {}
+};
+
 }  // namespace weft

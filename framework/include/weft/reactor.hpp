@@ -12,6 +12,7 @@
 #include "weft/connector.hpp"
 #include "weft/factory.hpp"
 #include "weft/listening_port.hpp"
+#include "weft/process_options.hpp"
 #include "weft/reactor_network.hpp"
 #include "weft/reactor_time.hpp"
 
@@ -24,6 +25,8 @@ namespace weft {
 namespace detail {
 class ReactorCore;
 }
+class ProcessProtocol;
+class ProcessTransport;
 
 /// The two system events (Twisted: "startup", "shutdown").
 enum class SystemEvent { startup, shutdown };
@@ -131,6 +134,22 @@ public:
     std::shared_ptr<Connector> connect_unix(std::string path, ClientFactory& factory,
                                             UnixConnectOptions options = {}) override;
     std::shared_ptr<ListeningPort> adopt_stream_port(int fd, SocketFamily family, Factory& factory) override;
+
+    /// Starts `executable` as a child process talking to `protocol` (Twisted: spawnProcess), which the
+    /// process owns and destroys after process_ended. `args` is the whole argv, args[0] included (empty:
+    /// {executable}); an executable without a '/' is looked for in the parent's PATH. `options` gives the
+    /// environment, the working directory and the child's descriptors (default: stdin, stdout and stderr
+    /// as pipes; the child inherits no other descriptor). Never blocks the loop: the child is started with
+    /// posix_spawn, and a missing or non-executable program throws SpawnError at once, naming it and the
+    /// reason. connection_made comes on a later turn. The returned transport is a handle that may be
+    /// dropped: the reactor keeps the process until process_ended. During shutdown the process's pipes
+    /// are closed (what is queued for its stdin is flushed first, within the shutdown timeout); the child
+    /// is neither signalled nor waited for. See docs/processes.md.
+    std::shared_ptr<ProcessTransport> spawn_process(std::unique_ptr<ProcessProtocol> protocol, std::string executable,
+                                                    std::vector<std::string> args, ProcessOptions options = {});
+    /// The same with a borrowed protocol, which must outlive process_ended (or the reactor).
+    std::shared_ptr<ProcessTransport> spawn_process(ProcessProtocol& protocol, std::string executable,
+                                                    std::vector<std::string> args, ProcessOptions options = {});
 
     /// Live transports: connections accepted and outgoing, of every kind (TCP, UNIX, stdio, processes).
     [[nodiscard]] std::size_t connection_count() const noexcept;
