@@ -381,9 +381,8 @@ private:
     }
 
     /// Sends out_ and then `tail` (this connection's pieces of the write scratch); keeps what the kernel
-    /// does not take, and waits for writability or yields for the rest of the turn. Flattened for the
-    /// same reason as wait_readable: the gathered-write loop is the per-message path.
-    [[gnu::flatten]] void flush(std::span<const ::iovec> tail = {}) {
+    /// does not take, and waits for writability or yields for the rest of the turn.
+    void flush(std::span<const ::iovec> tail = {}) {
         if (state_ == ConnectionState::disconnected) return;
         const auto flushed = out_.flush(
             [this](const ::iovec* iov, std::size_t count) {

@@ -143,8 +143,9 @@ public:
     /// writer would block, a write fails, or at least `budget` bytes went out (the caller then yields the
     /// turn). What the kernel did not take of `tail` is copied onto the queue before returning, since the
     /// tail's memory is reused by the next callback: afterwards size() is everything still unsent.
+    /// Always inlined: it is the per-message write path, and each transport kind calls it from one place.
     template <class Write>
-    Flushed flush(Write&& write, std::span<const ::iovec> tail = {}, std::size_t budget = SIZE_MAX) {
+    [[gnu::always_inline]] Flushed flush(Write&& write, std::span<const ::iovec> tail = {}, std::size_t budget = SIZE_MAX) {
         Flushed result;
         std::size_t tail_index = 0, tail_offset = 0;  // the tail's first unsent byte
         while (!empty() || tail_index < tail.size()) {
