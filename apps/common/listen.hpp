@@ -48,9 +48,14 @@ inline std::vector<ServerEndpoint> listen_endpoints(const po::variables_map& vm,
 inline std::vector<std::shared_ptr<ListeningPort>> listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints,
                                                              Factory& factory) {
     std::vector<std::shared_ptr<ListeningPort>> ports;
-    for (const auto& endpoint : endpoints) {
-        ports.push_back(listen_on(reactor, endpoint, factory));
-        std::cout << "listening on " << ports.back()->address().to_string() << std::endl;
+    try {
+        for (const auto& endpoint : endpoints) {
+            ports.push_back(listen_on(reactor, endpoint, factory));
+            std::cout << "listening on " << ports.back()->address().to_string() << std::endl;
+        }
+    } catch (...) {
+        for (const auto& port : ports) port->stop_listening();  // all or none
+        throw;
     }
     return ports;
 }

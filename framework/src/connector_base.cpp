@@ -46,7 +46,13 @@ void ConnectorBase::connect() {
     asio::post(core_.io(), [self, attempt] {
         if (!self->current(attempt)) return;
         run_guarded("started_connecting", [&] { self->factory_.started_connecting(*self); });
-        if (self->current(attempt)) self->start_attempt();
+        if (!self->current(attempt)) return;
+        try {
+            self->start_attempt();
+        } catch (const std::exception& e) {
+            // A kind that cannot even begin (Asio refusing an address) fails the attempt, not the reactor.
+            if (self->current(attempt)) self->fail(Reason::error(std::string("cannot connect: ") + e.what()));
+        }
     });
 }
 

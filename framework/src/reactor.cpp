@@ -6,6 +6,8 @@
 #include <string>
 #include <csignal>
 
+#include <unistd.h>
+
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
@@ -142,7 +144,13 @@ void LingerCount::close_all() {
 }
 
 void ReactorCore::linger(int fd) {
-    std::make_shared<Lingerer>(io(), fd, lingering_)->start(linger_timeout);
+    try {
+        std::make_shared<Lingerer>(io(), fd, lingering_)->start(linger_timeout);
+    } catch (const std::exception& e) {
+        // Out of memory or epoll refused the descriptor: close at once rather than not at all.
+        WEFT_LOG(warning) << "lingering close failed (" << e.what() << "); closing at once";
+        ::close(fd);
+    }
 }
 
 // -- triggers ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <pty.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -346,4 +347,52 @@ TEST_CASE("StandardIO: closing the output of a terminal leaves its input non-blo
     CHECK((::fcntl(witness, F_GETFL) & O_NONBLOCK) == 0);
     ::close(witness);
     ::close(pair[1]);
+}
+
+TEST_CASE("StandardIO on a terminal: several lines typed at once all arrive (a short read is not 'empty')", "[stdio][tty]") {
+    int master = -1, slave = -1;
+    REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
+    Wiring w;  // only the output pipe is used
+    weft::Reactor reactor;
+    auto protocol = std::make_unique<Recorder>();
+    protocol->on_data = [&](Recorder& self, std::string_view) {
+        if (self.received == "a\nb\nc\n") reactor.stop();
+    };
+    weft::StandardIO io(reactor, std::move(protocol), slave, w.from_io.write);
+    // Canonical mode: each read() of the terminal returns one line; all three are waiting before the
+    // first read, so no new readiness edge comes for the second and third.
+    REQUIRE(::write(master, "a\nb\nc\n", 6) == 6);
+    REQUIRE(run_bounded(reactor, 5s));
+    CHECK(protocol_of<Recorder>(io).received == "a\nb\nc\n");
+    ::close(master);
+    ::close(w.to_io.read);
+    ::close(w.to_io.write);
+    ::close(w.from_io.read);
+}
+
+TEST_CASE("StandardIO: lose_connection waits for a slow reader of its output past the disconnect timeout",
+          "[stdio][close]") {
+    Wiring w;
+    weft::Reactor reactor;
+    reactor.set_disconnect_timeout(50ms);
+    const std::string big = pattern(1 << 20);  // far more than the pipe holds
+    auto writer = std::make_unique<Recorder>();
+    writer->on_made = [&](Recorder& self) {
+        self.transport().write(big);
+        self.transport().lose_connection();
+    };
+    weft::StandardIO io(reactor, std::move(writer), w.to_io.read, w.from_io.write);
+    // The reader (a pager nobody scrolls) starts only after the disconnect timeout would have fired.
+    std::unique_ptr<weft::StandardIO> reader;
+    auto start_reading = reactor.call_later(300ms, [&] {
+        auto r = std::make_unique<Recorder>();
+        r->on_lost = [&](Recorder&, const weft::Reason&) { reactor.stop(); };
+        reader = std::make_unique<weft::StandardIO>(reactor, std::move(r), w.from_io.read, w.to_io.write);
+    });
+    REQUIRE(run_bounded(reactor, 10s));
+    REQUIRE(reader);
+    CHECK(protocol_of<Recorder>(*reader).received.size() == big.size());
+    CHECK(protocol_of<Recorder>(*reader).received == big);
+    REQUIRE(protocol_of<Recorder>(io).lost);
+    CHECK(protocol_of<Recorder>(io).lost->clean());
 }

@@ -28,7 +28,7 @@ void check_message(const weft::EndpointError& e) {
 
 bool good_path(const std::string& p) {
     if (p.empty() || p.find('\0') != std::string::npos) return false;
-    return p.size() <= weft::max_unix_path_length + (p[0] == '@' ? 1 : 0);
+    return p.size() <= weft::max_unix_path_length;
 }
 
 bool good_domain(const std::string& d) { return d == "INET" || d == "INET6" || d == "UNIX"; }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "support/log_capture.hpp"
 #include "support/loop.hpp"
@@ -385,4 +386,90 @@ TEST_CASE("connect_unix with check_pid: refused unless a live process holds the 
     REQUIRE(run_bounded(reactor2));
     CHECK_FALSE(accepted.failed);
     CHECK(accepted.lost);
+}
+
+TEST_CASE("unix: a live server that took no lock is never taken over either", "[unix]") {
+    TempDir dir;
+    const std::string path = dir.file("nolock.sock");
+    weft::Reactor reactor;
+    EchoOnce first(reactor), second(reactor);
+    weft::UnixListenOptions no_lock;
+    no_lock.lock = false;
+    auto port = reactor.listen_unix(path, first.factory, no_lock);
+    try {
+        reactor.listen_unix(path, second.factory);  // with the lock: free, but the socket is live
+        FAIL("listen_unix took over a live socket");
+    } catch (const weft::BindError& e) {
+        CHECK(e.code() == std::errc::address_in_use);
+        CHECK_THAT(e.what(), Catch::Contains("holds no lock is listening"));
+    }
+    CHECK_FALSE(fs::exists(path + ".lock"));
+    const int client = raw_connect(path);
+    REQUIRE(::write(client, "first", 5) == 5);
+    REQUIRE(run_bounded(reactor));
+    CHECK(read_all(client) == "first");  // possibly after the probe's own connection: the echo is ours
+    ::close(client);
+}
+
+TEST_CASE("unix: peer credentials are still there in connection_lost", "[unix]") {
+    TempDir dir;
+    const std::string path = dir.file("creds.sock");
+    weft::Reactor reactor;
+    std::optional<weft::PeerCredentials> at_lost;
+    LambdaFactory factory([&](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_lost = [&](Recorder& r, const weft::Reason&) {
+            at_lost = r.transport().as_unix()->peer_credentials();
+            reactor.stop();
+        };
+        return p;
+    });
+    auto port = reactor.listen_unix(path, factory);
+    const int client = raw_connect(path);
+    ::close(client);  // EOF: the server loses the connection
+    REQUIRE(run_bounded(reactor));
+    REQUIRE(at_lost);
+    CHECK(at_lost->uid == ::getuid());
+}
+
+TEST_CASE("connect_unix to a server whose backlog is full fails; it is never reported connected", "[unix][connect]") {
+    TempDir dir;
+    const std::string path = dir.file("full.sock");
+    // A server that listens with the smallest backlog and never accepts.
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ::sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, path.c_str());
+    REQUIRE(::bind(listener, reinterpret_cast<const ::sockaddr*>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(listener, 0) == 0);
+    weft::Reactor reactor;
+    int made = 0, failed = 0;
+    std::vector<weft::Reason> lost;
+    std::vector<std::unique_ptr<LambdaClientFactory>> clients;
+    std::vector<std::shared_ptr<weft::Connector>> connectors;
+    for (int i = 0; i < 4; ++i) {
+        auto client = std::make_unique<LambdaClientFactory>([&](const weft::Address&) {
+            auto p = std::make_unique<Recorder>();
+            p->on_made = [&](Recorder&) {
+                if (++made + failed == 4) reactor.stop();
+            };
+            p->on_lost = [&](Recorder&, const weft::Reason& reason) { lost.push_back(reason); };
+            return p;
+        });
+        client->on_end = [&, c = client.get()] {
+            if (c->failed && ++failed + made == 4) reactor.stop();
+        };
+        connectors.push_back(reactor.connect_unix(path, *client));
+        clients.push_back(std::move(client));
+    }
+    REQUIRE(run_bounded(reactor));
+    CHECK(failed >= 1);  // the queue holds at most backlog + 1 before the server accepts
+    for (const auto& c : clients) {
+        if (c->failed) CHECK_THAT(c->failed->message(), Catch::Contains("backlog is full"));
+    }
+    // Connected ones are really connected: none died with EINVAL the moment it started reading; they are
+    // lost at the reactor's shutdown, cleanly.
+    CHECK(static_cast<int>(lost.size()) == made);
+    for (const auto& reason : lost) CHECK(reason.clean());
+    ::close(listener);
 }

@@ -29,7 +29,7 @@ private:
 };
 
 /// The most bytes a UNIX socket path may have: sun_path holds 108 bytes with the terminating NUL. An abstract
-/// name ("@name") has no terminator, so it may have one byte more counting its '@'.
+/// name ("@name") has no terminator, but Boost.Asio refuses 108 bytes for it too: the same limit, '@' counted.
 inline constexpr std::size_t max_unix_path_length = 107;
 
 /// `tcp:PORT[:interface=ADDR][:backlog=N]` and `tcp6:...`: listen on a TCP port. interface is a numeric

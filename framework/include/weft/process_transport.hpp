@@ -23,8 +23,8 @@ namespace weft {
 ///   than the protocol consumes is held by pause_producing() (the transport is the producer of the
 ///   protocol's input): the child then blocks on its full pipe, and nothing is buffered here.
 /// - close_* and lose_connection() never call back inside the call: child_connection_lost comes on a later
-///   turn. Closing a pipe the parent writes flushes what is queued first (for at most the reactor's
-///   disconnect timeout, then it is dropped); closing one it reads drops what the child has not yet
+///   turn. Closing a pipe the parent writes flushes what is queued first (as long as the child takes to
+///   read it; only the reactor's shutdown bounds it); closing one it reads drops what the child has not yet
 ///   written. A pipe whose child end closes (the child exits, or closes it) is closed too, whether or
 ///   not the parent writes to it.
 /// - signal_process() goes through a pidfd, so a recycled pid is never signalled; once the child has been

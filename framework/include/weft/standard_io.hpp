@@ -35,7 +35,8 @@ class StandardIOImpl;
 /// - A write error (EPIPE: nobody reads the output any more) loses the connection with Reason::lost.
 ///   (weft ignores SIGPIPE for the process from the first Reactor on, so that write cannot kill it.)
 /// - At reactor shutdown it is lost after flushing, like every connection (bounded by the shutdown
-///   timeout); a lose_connection() that cannot flush within the disconnect timeout aborts.
+///   timeout). Otherwise lose_connection() waits for the output's reader as long as it takes (a pager
+///   that is not scrolled, as in Twisted): unlike a socket's, a pipe's close has no disconnect timeout.
 /// - The protocol's transport() is the stdio stream itself (the same state machine as TCP's); the calls
 ///   below forward to it.
 /// - The descriptors are owned: they are closed when the connection ends, and their file status flags

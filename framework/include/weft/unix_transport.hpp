@@ -20,7 +20,8 @@ struct PeerCredentials {
 /// A UNIX socket connection's transport. Reach it with `transport().as_unix()` (nullptr otherwise).
 class UnixTransport : public Transport {
 public:
-    /// The peer's process, user and group; empty if the socket is closed or the kernel refused.
+    /// The peer's process, user and group, read when the connection was made (so still there in
+    /// connection_lost); empty if the kernel gave none.
     [[nodiscard]] virtual std::optional<PeerCredentials> peer_credentials() const = 0;
 
     [[nodiscard]] UnixTransport* as_unix() noexcept override { return this; }

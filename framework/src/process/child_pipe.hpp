@@ -50,6 +50,9 @@ public:
         descriptor_.async_wait(Descriptor::wait_write, std::forward<Handler>(handler));
     }
     [[nodiscard]] bool wait_after_short_read() const noexcept { return true; }
+    /// The child is local: closing its stdin waits for it to read what is queued, as Twisted does (bounded
+    /// only by the reactor's shutdown), rather than dropping it after the disconnect timeout.
+    static constexpr bool bounded_close = false;
     /// A pipe has no half-close: the write end is closed, so the child reads EOF.
     void shutdown_write() noexcept { close_descriptor(); }
     void close(ReactorCore& core, bool reset, bool linger) noexcept;

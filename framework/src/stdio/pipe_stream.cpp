@@ -65,6 +65,7 @@ PipeStream::PipeStream(boost::asio::io_context& io, int in_fd, int out_fd, std::
     in_flags_ = file_flags(in_fd);
     out_flags_ = file_flags(out_fd);
     in_pollable_ = pollable(in_fd);
+    in_tty_ = ::isatty(in_fd) == 1;
     in_.assign(in_fd);
     out_.assign(out_fd);
     boost::system::error_code ec;

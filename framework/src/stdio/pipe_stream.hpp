@@ -22,7 +22,8 @@ class ReactorCore;
 
 /// Owns both descriptors: they are made non-blocking while in use and their file status flags restored
 /// when they are closed. Descriptors 0-2 are not left free but pointed at /dev/null, so a later socket can
-/// never become "stdout". On a terminal, input and output are one open file sharing its flags: closing
+/// never become "stdout". Unlike a socket, a pipe's lose_connection has no disconnect timeout (see
+/// bounded_close). On a terminal, input and output are one open file sharing its flags: closing
 /// the output leaves them as they are (non-blocking) until the input closes too. A regular file (or
 /// /dev/null) is never waited on: epoll refuses it, and its reads and writes never block.
 class PipeStream {
@@ -48,7 +49,12 @@ public:
     void wait_writable(Handler&& handler) {
         out_.async_wait(Descriptor::wait_write, std::forward<Handler>(handler));
     }
-    [[nodiscard]] bool wait_after_short_read() const noexcept { return in_pollable_; }
+    /// A short read from a pipe means it is empty; from a terminal it is one line of several that may be
+    /// waiting (canonical mode), and the edge-triggered wait would not fire for the rest.
+    [[nodiscard]] bool wait_after_short_read() const noexcept { return in_pollable_ && !in_tty_; }
+    /// The reader of our output is local (a pager, the next program of a pipeline): lose_connection waits
+    /// for it as long as it takes, as Twisted does; the reactor's shutdown timeout still bounds it.
+    static constexpr bool bounded_close = false;
     /// Closes the output, so its reader sees EOF.
     void shutdown_write() noexcept;
     /// Closes both (there is no reset or lingering close on a pipe).
@@ -65,6 +71,7 @@ private:
     int in_flags_ = 0;
     int out_flags_ = 0;
     bool in_pollable_ = true;
+    bool in_tty_ = false;
     std::string name_;
 };
 

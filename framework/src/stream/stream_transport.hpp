@@ -35,7 +35,10 @@ namespace weft::detail {
 ///   ssize_t write(const ::iovec* iov, std::size_t count);  // one non-blocking gathered write
 ///   template <class H> void wait_readable(H&& handler);    // handler(const boost::system::error_code&)
 ///   template <class H> void wait_writable(H&& handler);
-///   bool wait_after_short_read() const;  // false where readiness is never signalled (a regular file)
+///   bool wait_after_short_read() const;  // false where a short read does not mean "empty" (a file, a tty)
+///   static constexpr bool bounded_close = ...;  // optional, default true: lose_connection is bounded by
+///                                        // the disconnect timeout (network peers); pipes wait for their
+///                                        // reader as long as it takes (a pager), as in Twisted
 ///   void shutdown_write();               // our half-close: the peer reads EOF
 ///   void close(ReactorCore& core, bool reset, bool linger);  // reset: drop unsent data (TCP: RST);
 ///                                        // linger: read and discard until the peer's EOF (lingering close)
@@ -50,8 +53,9 @@ namespace weft::detail {
 /// connection_lost is always posted, so it never runs inside a call the protocol made.
 ///
 /// States (every transition logged at debug with its cause): connecting -> connected -> (read_half_closed
-/// | write_half_closed) -> disconnecting -> disconnected. disconnecting is bounded by the reactor's
-/// disconnect timeout: a peer that never reads cannot keep a closing connection alive.
+/// | write_half_closed) -> disconnecting -> disconnected. On a socket, disconnecting is bounded by the
+/// reactor's disconnect timeout: a peer that never reads cannot keep a closing connection alive. A pipe's
+/// reader is local (`weft-filter | less`): it is waited for, bounded only by the reactor's shutdown.
 template <class Backend>
 class StreamTransport : public Backend::Interface,
                         public LiveTransport,
@@ -442,13 +446,23 @@ private:
 
     // -- closing ------------------------------------------------------------------------------------
 
+    static constexpr bool bounded_close() noexcept {
+        if constexpr (requires { Backend::bounded_close; }) {
+            return Backend::bounded_close;
+        } else {
+            return true;
+        }
+    }
+
     void begin_disconnecting(const char* event) {
         if (state_ == ConnectionState::disconnecting || state_ == ConnectionState::disconnected) return;
         set_state(ConnectionState::disconnecting, event);
-        std::weak_ptr<StreamTransport> weak = this->shared_from_this();
-        disconnect_timer_ = core_.call_later(core_.disconnect_timeout, [weak] {
-            if (auto self = weak.lock()) self->close(Reason::error("timed out flushing output"), true, "disconnect timeout");
-        });
+        if constexpr (bounded_close()) {
+            std::weak_ptr<StreamTransport> weak = this->shared_from_this();
+            disconnect_timer_ = core_.call_later(core_.disconnect_timeout, [weak] {
+                if (auto self = weak.lock()) self->close(Reason::error("timed out flushing output"), true, "disconnect timeout");
+            });
+        }
         schedule_flush();  // on_drained closes; posted, so nothing happens inside lose_connection()
     }
 

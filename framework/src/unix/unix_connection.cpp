@@ -24,9 +24,9 @@ std::string unix_path_error(const std::string& path) {
     constexpr std::size_t sun_path_size = sizeof(::sockaddr_un::sun_path);  // 108 on Linux
     if (path.empty()) return "the path is empty";
     if (path.find('\0') != std::string::npos) return "the path holds a NUL byte";
-    // A file path needs its terminating NUL in sun_path; an abstract name ("@name") does not.
-    const bool abstract = path.front() == '@';
-    const std::size_t limit = abstract ? sun_path_size : sun_path_size - 1;
+    // A file path needs its terminating NUL in sun_path; Asio also refuses a 108-byte abstract name, so
+    // both are held to 107 bytes (the '@' of an abstract name counted).
+    const std::size_t limit = sun_path_size - 1;
     if (path.size() > limit) {
         return "the path is " + std::to_string(path.size()) + " bytes long; a UNIX socket's is at most " +
                std::to_string(limit);
@@ -40,13 +40,15 @@ Address UnixStream::host() const {
     return ec ? Address::unix_socket("") : unix_address(ep);
 }
 
-std::optional<PeerCredentials> UnixConnection::peer_credentials() const {
+UnixConnection::UnixConnection(ReactorCore& core, LocalSocket socket, Address peer, std::unique_ptr<Protocol> protocol)
+    : StreamTransport(core, UnixStream(std::move(socket), std::move(peer)), std::move(protocol)) {
+    // Read once, now: the kernel recorded them at connect time, and they must still be there in
+    // connection_lost ("uid 1000 left"), after the socket is closed.
     ::ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(const_cast<UnixStream&>(backend()).socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-        return std::nullopt;
+    if (::getsockopt(backend().socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        credentials_ = PeerCredentials{cred.pid, cred.uid, cred.gid};
     }
-    return PeerCredentials{cred.pid, cred.uid, cred.gid};
 }
 
 }  // namespace weft::detail

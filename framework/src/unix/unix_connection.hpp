@@ -36,11 +36,13 @@ public:
 /// The UNIX socket Transport: as TCP's, plus the peer's credentials.
 class UnixConnection final : public StreamTransport<UnixStream> {
 public:
-    UnixConnection(ReactorCore& core, LocalSocket socket, Address peer, std::unique_ptr<Protocol> protocol)
-        : StreamTransport(core, UnixStream(std::move(socket), std::move(peer)), std::move(protocol)) {}
+    UnixConnection(ReactorCore& core, LocalSocket socket, Address peer, std::unique_ptr<Protocol> protocol);
 
-    // UnixTransport
-    [[nodiscard]] std::optional<PeerCredentials> peer_credentials() const override;
+    // UnixTransport: read when the connection was made, so still there in connection_lost
+    [[nodiscard]] std::optional<PeerCredentials> peer_credentials() const override { return credentials_; }
+
+private:
+    std::optional<PeerCredentials> credentials_;
 };
 
 }  // namespace weft::detail

@@ -32,6 +32,18 @@ void UnixConnector::start_attempt() {
             self->socket_.close(ignored);
             return self->fail(Reason::lost(e, "cannot connect to " + self->destination() + ": " + e.message()));
         }
+        // A UNIX server whose backlog is full makes connect() say EAGAIN, which Asio takes for "in
+        // progress"; the unconnected socket then polls writable with no error. Only a socket with a peer
+        // is connected.
+        boost::system::error_code peer_ec;
+        self->socket_.remote_endpoint(peer_ec);
+        if (peer_ec) {
+            boost::system::error_code ignored;
+            self->socket_.close(ignored);
+            return self->fail(Reason::lost(std::make_error_code(std::errc::resource_unavailable_try_again),
+                                           "cannot connect to " + self->destination() +
+                                               ": the server's backlog is full"));
+        }
         auto protocol = self->make_protocol(Address::unix_socket(self->path_));
         if (!protocol) return;  // the attempt has failed (or was stopped) already
         auto connection = std::make_shared<UnixConnection>(self->core_, std::move(self->socket_),

@@ -1,13 +1,14 @@
 #include "unix/unix_port.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <system_error>
 
 #include "reactor_core.hpp"
@@ -29,29 +30,43 @@ pid_t read_pid(int fd) {
     return pid;
 }
 
-/// Takes `lock_file` exclusively (flock: released by the kernel when its holder dies, so a crash leaves
-/// no stale lock) and writes our pid into it. Throws BindError naming the live holder.
+/// The whole-file OFD lock of `type` (F_WRLCK, F_RDLCK, F_UNLCK) for fcntl.
+struct flock whole_file(short type) {
+    struct flock l {};
+    l.l_type = type;
+    l.l_whence = SEEK_SET;
+    return l;
+}
+
+/// Takes `lock_file` exclusively (an open-file-description lock: released by the kernel when its holder
+/// dies however it dies, so a crash leaves no stale lock; and a client's check_pid can test it with
+/// F_OFD_GETLK without taking it) and writes our pid into it. Throws BindError naming the live holder.
 int take_lock(const std::string& lock_file, const std::string& where) {
     // A holder that stops unlinks the file while holding it: our open may have found that inode, whose
     // lock means nothing any more. Then the path names another file (or none): try again.
     for (int attempt = 0; attempt < 8; ++attempt) {
-        const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        // O_NOFOLLOW, and only our own regular file: a planted symlink must not make us truncate its target.
+        const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) throw BindError(where + " (lock file " + lock_file + ")", os_error(errno));
-        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        struct stat held {};
+        if (::fstat(fd, &held) != 0 || !S_ISREG(held.st_mode) || held.st_uid != ::geteuid()) {
+            ::close(fd);
+            throw BindError(where + " (lock file " + lock_file + " is not a regular file of ours)", os_error(EPERM));
+        }
+        struct flock lock = whole_file(F_WRLCK);
+        if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
             const int err = errno;
             const pid_t holder = read_pid(fd);
             ::close(fd);
-            if (err == EWOULDBLOCK) {
+            if (err == EAGAIN || err == EACCES) {
                 throw BindError(where + " (served by live process " + std::to_string(holder) + ", which holds " +
                                     lock_file + ")",
                                 os_error(EADDRINUSE));
             }
             throw BindError(where + " (lock file " + lock_file + ")", os_error(err));
         }
-        struct stat held {};
         struct stat named {};
-        if (::fstat(fd, &held) == 0 && ::stat(lock_file.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
-            held.st_ino == named.st_ino) {
+        if (::stat(lock_file.c_str(), &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
             const std::string pid = std::to_string(::getpid()) + "\n";
             if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
                 WEFT_LOG(warning) << "could not write our pid into " << lock_file;
@@ -63,12 +78,25 @@ int take_lock(const std::string& lock_file, const std::string& where) {
     throw BindError(where + " (lock file " + lock_file + " keeps changing)", os_error(EAGAIN));
 }
 
-/// With the lock held, a socket file left at `path` belongs to a dead process: remove it. Anything that
-/// is not a socket is never removed.
+/// With the lock held, a socket file left at `path` belongs to a process that is gone, unless a server that
+/// takes no lock listens there: a connection attempt tells (refused: nobody listens). Only then is it
+/// removed; anything that is not a socket never is.
 void remove_stale_socket(const std::string& path, const std::string& where) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return;
     if (!S_ISSOCK(st.st_mode)) throw BindError(where + " (the path exists and is not a socket)", os_error(EEXIST));
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe >= 0) {
+        ::sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        const int rc = ::connect(probe, reinterpret_cast<const ::sockaddr*>(&sa), sizeof sa);
+        const int err = errno;
+        ::close(probe);
+        if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+            throw BindError(where + " (a server that holds no lock is listening there)", os_error(EADDRINUSE));
+        }
+    }
     WEFT_LOG(info) << "removing the stale socket file " << path << " (its server is gone)";
     ::unlink(path.c_str());
 }
@@ -159,9 +187,11 @@ std::optional<pid_t> unix_lock_holder(const std::string& path) {
     const std::string lock_file = path + ".lock";
     const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
+    // F_OFD_GETLK only asks: a server taking its lock at this moment is not disturbed by the question.
+    struct flock probe = whole_file(F_RDLCK);
     std::optional<pid_t> holder;
-    if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) holder = read_pid(fd);
-    ::close(fd);  // releases our shared lock if we got one
+    if (::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) holder = read_pid(fd);
+    ::close(fd);
     return holder;
 }
 
