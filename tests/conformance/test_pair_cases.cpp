@@ -50,12 +50,12 @@ void write_mixed(weft::Transport& t, std::size_t total, std::size_t seed) {
 TEMPLATE_TEST_CASE("conformance: 16 MiB both ways arrive intact at readers slower than the writers", "[conformance]",
                    CONFORMANCE_PAIR_KINDS) {
     TestType kind;
-    const std::size_t total = 16 * MiB;
+    static constexpr std::size_t total = 16 * MiB;
     Side a, b;
     StopAfter stop{kind.reactor, 2};
     for (auto [side, seed] : {std::pair{&a, std::size_t{1}}, std::pair{&b, std::size_t{2}}}) {
         side->keep = false;
-        side->on_made = [total, seed = seed](Side& s) {
+        side->on_made = [seed = seed](Side& s) {
             write_mixed(s.t(), total, seed);
             s.t().lose_write_connection();  // both halves shut, both EOFs read: the connection is done
         };
@@ -558,6 +558,8 @@ TEMPLATE_TEST_CASE("conformance: reactor stop() loses every live transport befor
     for (Side* s : {&a1, &b1, &a2, &b2}) {
         CHECK(s->made == 1);
         check_lost_once(*s);
+        REQUIRE(s->lost);
+        CHECK(s->lost->clean());  // lost in order, not aborted when the shutdown timeout ran out
     }
     CHECK(kind.reactor.connection_count() == 0);
 }
