@@ -6,12 +6,14 @@
 #include <string>
 #include <csignal>
 
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
 #include "reactor_core.hpp"
 #include "sigpipe.hpp"
 #include "tcp_connector.hpp"
 #include "tcp_port.hpp"
+#include "unix/unix_port.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 
@@ -83,8 +85,9 @@ void ReactorCore::remove(const std::shared_ptr<LiveTransport>& t) {
 /// Reads and discards until EOF, error or timeout, then closes. See ReactorCore::linger. Self-contained
 /// (its own small buffer, a shared counter) so that it may outlive the reactor harmlessly.
 struct Lingerer : std::enable_shared_from_this<Lingerer> {
-    Lingerer(Socket s, std::shared_ptr<LingerCount> c)
-        : socket(std::move(s)), timer(socket.get_executor()), count(std::move(c)) {
+    Lingerer(asio::io_context& io, int fd, std::shared_ptr<LingerCount> c)
+        : socket(io, fd), timer(io), count(std::move(c)) {
+        socket.non_blocking(true, ignored);  // without it Asio's synchronous read_some would poll: block
         ++count->sockets;
         count->live.insert(this);
     }
@@ -109,11 +112,12 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
                 return;
             }
         }
-        socket.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+        socket.async_wait(asio::posix::descriptor_base::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
             if (!ec) self->drain();
         });
     }
-    Socket socket;
+    // Any stream socket (TCP, UNIX): only read() and close() are used.
+    asio::posix::basic_stream_descriptor<asio::io_context::executor_type> socket;
     asio::steady_timer timer;
     std::shared_ptr<LingerCount> count;
     std::array<char, 4096> buffer{};
@@ -128,8 +132,8 @@ void LingerCount::close_all() {
     }
 }
 
-void ReactorCore::linger(Socket socket) {
-    std::make_shared<Lingerer>(std::move(socket), lingering_)->start(linger_timeout);
+void ReactorCore::linger(int fd) {
+    std::make_shared<Lingerer>(io(), fd, lingering_)->start(linger_timeout);
 }
 
 // -- triggers ---------------------------------------------------------------------------------------
@@ -507,10 +511,7 @@ Reactor::TriggerId Reactor::add_async_system_event_trigger(TriggerPhase phase, S
 bool Reactor::remove_system_event_trigger(TriggerId id) { return core_->remove_trigger(id); }
 
 std::shared_ptr<ListeningPort> Reactor::listen_tcp(std::uint16_t port, Factory& factory, ListenOptions options) {
-    auto p = std::make_shared<detail::TcpPort>(*core_, factory);
-    p->start(port, options);
-    core_->add_port(p);
-    return p;
+    return detail::listen_tcp(*core_, port, factory, options);
 }
 
 std::shared_ptr<Connector> Reactor::connect_tcp(std::string host, std::uint16_t port, ClientFactory& factory,
@@ -520,14 +521,15 @@ std::shared_ptr<Connector> Reactor::connect_tcp(std::string host, std::uint16_t 
     return c;
 }
 
-std::shared_ptr<ListeningPort> Reactor::listen_unix(std::string, Factory&, UnixListenOptions) {
-    throw Error("listen_unix: not built yet");
+std::shared_ptr<ListeningPort> Reactor::listen_unix(std::string path, Factory& factory, UnixListenOptions options) {
+    return detail::listen_unix(*core_, path, factory, options);
 }
 std::shared_ptr<Connector> Reactor::connect_unix(std::string, ClientFactory&, UnixConnectOptions) {
     throw Error("connect_unix: not built yet");
 }
-std::shared_ptr<ListeningPort> Reactor::adopt_stream_port(int, SocketFamily, Factory&) {
-    throw Error("adopt_stream_port: not built yet");
+std::shared_ptr<ListeningPort> Reactor::adopt_stream_port(int fd, SocketFamily family, Factory& factory) {
+    if (family == SocketFamily::unix_socket) return detail::adopt_unix_port(*core_, fd, factory);
+    return detail::adopt_tcp_port(*core_, fd, family, factory);
 }
 
 std::size_t Reactor::connection_count() const noexcept { return core_->connection_count(); }

@@ -24,13 +24,13 @@
 #include "stream/live_transport.hpp"
 #include "stream/write_scratch.hpp"
 #include "weft/log.hpp"
+#include "weft/listening_port.hpp"
 #include "weft/reactor.hpp"
 
 namespace weft::detail {
 
 namespace asio = boost::asio;
 
-class TcpPort;
 class TcpConnector;
 
 /// Runs `fn`, logging instead of propagating an exception: the reactor must outlive any callback's bug.
@@ -97,7 +97,8 @@ public:
     void add(std::shared_ptr<LiveTransport> t) { transports_.insert(std::move(t)); }
     void remove(const std::shared_ptr<LiveTransport>& t);
     std::size_t connection_count() const noexcept { return transports_.size(); }
-    void add_port(const std::shared_ptr<TcpPort>& p) { ports_.push_back(p); }
+    /// Listening ports are closed when shutdown begins.
+    void add_port(const std::shared_ptr<ListeningPort>& p) { ports_.push_back(p); }
     void keep(const std::shared_ptr<TcpConnector>& c) { connectors_.insert(c); }
     void release(const std::shared_ptr<TcpConnector>& c);
     /// A connector stopped connecting but stays (a reconnecting factory will retry): shutdown may go on.
@@ -107,7 +108,8 @@ public:
     /// A socket whose connection has ended for its protocol, kept open only to read and discard what the
     /// peer still sends, so that closing with unread input does not reset the connection and destroy
     /// output we already handed to the kernel (a "lingering close").
-    void linger(Socket socket);
+    /// Takes ownership of `fd`, a stream socket whose write side the caller already shut down.
+    void linger(int fd);
     /// Queues a connection's flush for the end of this turn. All connections written to in one turn are
     /// flushed by one posted handler, so a broadcast to N clients costs one handler, not N.
     void schedule_flush(std::shared_ptr<LiveTransport> transport);
@@ -162,7 +164,7 @@ private:
     std::optional<TimePoint> armed_;
     std::uint64_t last_connection_id_ = 0;
     std::unordered_set<std::shared_ptr<LiveTransport>> transports_;
-    std::vector<std::weak_ptr<TcpPort>> ports_;
+    std::vector<std::weak_ptr<ListeningPort>> ports_;
     std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
     std::shared_ptr<LingerCount> lingering_ = std::make_shared<LingerCount>();
     std::vector<std::shared_ptr<LiveTransport>> flush_queue_;

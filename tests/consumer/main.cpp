@@ -1,12 +1,16 @@
 // Uses the installed headers and libraries: a line protocol on a StringTransport, a reactor turn, and a
 // Deferred from defer_later on that reactor (weft/deferred.hpp and its detail header are installed), and
-// weft::version() against the installed, generated weft/version.hpp.
+// weft::version() against the installed, generated weft/version.hpp, and the installed weft::testing helpers.
 #include <string>
 
 #include "weft/deferred.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
+#include "weft/testing/feed.hpp"
+#include "weft/testing/io_pump.hpp"
+#include "weft/testing/memory_reactor.hpp"
 #include "weft/testing/string_transport.hpp"
+#include "weft/testing/string_transport_with_disconnection.hpp"
 #include "weft/version.hpp"
 
 namespace {
@@ -16,6 +20,11 @@ class Shout : public weft::protocols::LineOnlyReceiver {
         for (auto& c : loud) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
         send_line(loud);
     }
+};
+
+struct Collect : weft::Protocol {
+    std::string received;
+    void data_received(std::string_view data) override { received.append(data); }
 };
 }  // namespace
 
@@ -29,6 +38,28 @@ int main() {
     protocol.data_received("hello\r\nwor");
     protocol.data_received("ld\r\n");
     if (transport.value() != "HELLO\r\nWORLD\r\n") return 1;
+
+    // weft::testing: a pair in memory, byte by byte; a MemoryReactor; the chunked feed.
+    Shout server;
+    Collect client;
+    weft::testing::PairOptions options;
+    options.chunk_size = 1;
+    auto pump = weft::testing::connect_pair(server, client, options);
+    client.transport().write("pair\r\n");
+    pump->pump();
+    if (client.received != "PAIR\r\n") return 5;
+    weft::testing::MemoryReactor memory;
+    auto factory = weft::Factory::for_protocol<Shout>();
+    memory.listen_tcp(0, *factory);
+    if (memory.tcp_servers.size() != 1) return 6;
+    const auto report = weft::testing::feed_every_chunking("a\r\nb\r\n", 4, [](const weft::testing::Chunking& c) {
+        weft::testing::StringTransportWithDisconnection t;
+        Shout p;
+        t.attach(p);
+        c.feed(p);
+        return t.value();
+    });
+    if (!report.consistent() || report.whole != "A\r\nB\r\n") return 7;
 
     weft::Reactor reactor;
     bool ran = false;

@@ -112,3 +112,16 @@ write(CH, "eof-and-lost", header(flags=2) + S.join([b"s0hi\n", b"e0", b"s0after 
 write(CH, "server-full", header(flags=2) + S.join([b"c", b"c", b"s3hello?\n", b"l0", b"c", b"s4/who\n"]))
 write(CH, "idle", header(flags=4 | 1) + S.join([b"s0hi\n", b"t5", b"s1x\n", b"t6", b"t20", b"z"]))
 write(CH, "pipelined", header(flags=1, chunk_max=7) + S.join([b"s0/nick a\nhello\n/who\n/quit\nlost?\n", b"z", b"s1/who\n"]))
+
+# Endpoint descriptions (fuzz_endpoint): no header, the input is the description.
+EP = "endpoint"
+for name, text in [
+        ("tcp", b"tcp:8000:interface=127.0.0.1:backlog=50"), ("tcp-positional", b"tcp:8000:127.0.0.1:50"),
+        ("tcp6", b"tcp6:port=80:interface=2001\\:0DB8\\:f00e\\:eb00\\:\\:1"), ("tcp6-positional", b"tcp6:80:5:\\:\\:1"),
+        ("unix", b"unix:/var/run/finger:mode=660:backlog=5:lockfile=0"), ("unix-escaped", b"unix:address=/tmp/a\\:b\\\\c=d"),
+        ("unix-abstract", b"unix:@weft"), ("fd", b"fd:fileno=3:domain=INET6"), ("systemd", b"systemd:domain=INET:index=0"),
+        ("systemd-name", b"systemd:domain=UNIX:name=web"), ("client-tcp", b"tcp:host=example.org:port=80:timeout=2.5"),
+        ("client-tcp-positional", b"tcp:example.org:80:bind_address=192.0.2.100"),
+        ("client-unix", b"unix:path=/var/foo/bar:check_pid=1:timeout=9"), ("trailing-backslash", b"unix:/tmp/a\\"),
+        ("duplicate", b"tcp:80:port=81:backlog=1:backlog=2"), ("huge", b"tcp:99999999999999999999:mode=17777")]:
+    write(EP, name, text)

@@ -6,12 +6,12 @@
 #include <map>
 #include <string>
 
-#include "feed.hpp"
+#include "weft/testing/feed.hpp"
 #include "weft/factory.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/testing/string_transport.hpp"
 
-using weft::test::feed;
+using weft::testing::feed;
 
 namespace {
 

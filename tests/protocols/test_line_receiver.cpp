@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "feed.hpp"
+#include "weft/testing/feed.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/testing/clock.hpp"
 #include "weft/testing/string_transport.hpp"
 
 using namespace std::chrono_literals;
-using weft::test::chunkings;
-using weft::test::feed;
+using weft::testing::chunkings;
+using weft::testing::feed;
 using weft::testing::Clock;
 using weft::testing::StringTransport;
 

@@ -5,12 +5,12 @@
 #include <tuple>
 #include <vector>
 
-#include "feed.hpp"
+#include "weft/testing/feed.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/testing/string_transport.hpp"
 
-using weft::test::chunkings;
-using weft::test::feed;
+using weft::testing::chunkings;
+using weft::testing::feed;
 using weft::testing::StringTransport;
 
 namespace {

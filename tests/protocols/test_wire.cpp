@@ -4,12 +4,12 @@
 #include <chrono>
 #include <string>
 
-#include "feed.hpp"
+#include "weft/testing/feed.hpp"
 #include "weft/protocols/wire.hpp"
 #include "weft/testing/string_transport.hpp"
 
-using weft::test::chunkings;
-using weft::test::feed;
+using weft::testing::chunkings;
+using weft::testing::feed;
 using weft::testing::StringTransport;
 namespace wp = weft::protocols;
 

@@ -70,7 +70,8 @@ public:
                                                     UnixConnectOptions options = {}) = 0;
     /// Listens on an already listening socket inherited from a parent (Twisted: adoptStreamPort): a
     /// systemd socket or a descriptor passed by a supervisor. Takes ownership of `fd`. Throws BindError if
-    /// it is not a listening stream socket of that family.
+    /// it is not a listening stream socket of that family (the descriptor is then left open). An adopted
+    /// UNIX socket's file is not removed when the port stops: whoever made it owns it.
     virtual std::shared_ptr<ListeningPort> adopt_stream_port(int fd, SocketFamily family, Factory& factory) = 0;
 
 protected:

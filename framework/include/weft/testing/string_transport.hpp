@@ -69,6 +69,10 @@ public:
     bool keepalive = false;
     bool reading_backpressure = false;
 
+protected:
+    /// For subclasses that replace abort_connection(): records it as StringTransport's does.
+    void mark_aborted() noexcept { aborted_ = true; }
+
 private:
     Address peer_;
     Address host_;

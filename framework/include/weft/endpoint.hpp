@@ -1,0 +1,118 @@
+#pragma once
+// Endpoint description strings (Twisted: serverFromString / clientFromString's mini-language), parsed into
+// plain values. docs/endpoints.md has the full syntax, every key and its default.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "weft/error.hpp"
+#include "weft/time.hpp"
+
+namespace weft {
+
+/// A description string that does not parse. The message quotes the description (control bytes as \xNN,
+/// cut after 120 characters), names the endpoint type and the bad field and value, e.g.
+/// `tcp endpoint "tcp:99999": port 99999 is out of range (0-65535)`. field() is that field's key ("port",
+/// "mode", ...), "type" for a bad or unknown type, or "" for a syntax error of the whole string.
+class EndpointError : public Error {
+public:
+    EndpointError(const std::string& message, std::string field) : Error(message), field_(std::move(field)) {}
+    [[nodiscard]] const std::string& field() const noexcept { return field_; }
+
+private:
+    std::string field_;
+};
+
+/// The most bytes a UNIX socket path may have: sun_path holds 108 bytes with the terminating NUL. An abstract
+/// name ("@name") has no terminator, so it may have one byte more counting its '@'.
+inline constexpr std::size_t max_unix_path_length = 107;
+
+/// `tcp:PORT[:interface=ADDR][:backlog=N]` and `tcp6:...`: listen on a TCP port. interface is a numeric
+/// address ("" = every IPv4 interface for tcp; tcp6 defaults to "::" and takes IPv6 addresses only).
+struct TcpServerEndpoint {
+    std::uint16_t port = 0;  ///< 0 lets the system pick a free port
+    std::string interface;
+    int backlog = 511;  ///< 1-65535
+    bool ipv6 = false;  ///< written tcp6
+    friend bool operator==(const TcpServerEndpoint&, const TcpServerEndpoint&) = default;
+};
+
+/// `unix:PATH[:mode=660][:backlog=N][:lockfile=0|1]`: listen on a UNIX socket. A path starting with '@' is a
+/// name in Linux's abstract namespace (kept as given, '@' included; the listener turns it into the leading NUL).
+struct UnixServerEndpoint {
+    std::string path;
+    int mode = 0666;      ///< permissions of the socket file; written in octal ("660")
+    int backlog = 511;    ///< 1-65535
+    bool lockfile = true; ///< Twisted's wantPID: a PATH.lock file so a live listener is never replaced
+    friend bool operator==(const UnixServerEndpoint&, const UnixServerEndpoint&) = default;
+};
+
+/// `fd:N` or `fd:fileno=N[:domain=INET|INET6|UNIX]`: adopt an inherited, already listening socket.
+struct FdServerEndpoint {
+    int fd = 0;
+    std::string domain = "INET";
+    friend bool operator==(const FdServerEndpoint&, const FdServerEndpoint&) = default;
+};
+
+/// `systemd:domain=INET:index=0` or `systemd:domain=UNIX:name=NAME`: a socket passed by systemd's socket
+/// activation (LISTEN_FDS; weft/systemd.hpp reads it). index counts from the first passed descriptor (fd 3);
+/// name, when not empty, picks the descriptor by its FileDescriptorName= (LISTEN_FDNAMES) instead.
+struct SystemdServerEndpoint {
+    std::string domain = "INET";
+    int index = 0;
+    std::string name;
+    friend bool operator==(const SystemdServerEndpoint&, const SystemdServerEndpoint&) = default;
+};
+
+/// `tcp:host=HOST:port=PORT[:timeout=SECONDS][:bind_address=ADDR]`, positional `tcp:HOST:PORT`, and `tcp6:`
+/// the same (then only IPv6 addresses are wanted). host is a name or a numeric address; it is not resolved here.
+struct TcpClientEndpoint {
+    std::string host;
+    std::uint16_t port = 0;  ///< 1-65535
+    Duration timeout = std::chrono::seconds(30);
+    std::string bind_address;  ///< local numeric address to bind first ("" = any)
+    bool ipv6 = false;         ///< written tcp6
+    friend bool operator==(const TcpClientEndpoint&, const TcpClientEndpoint&) = default;
+};
+
+/// `unix:path=PATH[:timeout=SECONDS][:check_pid=0|1]` or positional `unix:PATH`. '@' as for the server.
+struct UnixClientEndpoint {
+    std::string path;
+    Duration timeout = std::chrono::seconds(30);
+    bool check_pid = false;  ///< refuse to connect unless PATH.lock names a live process (Twisted's checkPID)
+    friend bool operator==(const UnixClientEndpoint&, const UnixClientEndpoint&) = default;
+};
+
+using ServerEndpoint = std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint>;
+using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint>;
+
+/// Parses a server description (Twisted: serverFromString without the listening). The syntax is Twisted's:
+/// `TYPE:ARG:ARG...`, each argument either positional (in the type's order, e.g. tcp: port, interface,
+/// backlog) or `key=value`; a backslash makes the next character literal (`unix:/tmp/a\:b` is "/tmp/a:b").
+/// Types: tcp, tcp6, unix, fd, systemd; keys are weft's snake_case names and nothing else.
+///
+/// Pure: it reads only its argument, never the network, the file system or the environment (a systemd
+/// endpoint is only an index or name here). Every value is checked (ranges, octal modes, numeric addresses,
+/// UNIX path length, NUL bytes); anything else throws EndpointError naming the field. Linear in the input.
+[[nodiscard]] ServerEndpoint parse_server_endpoint(std::string_view description);
+
+/// Parses a client description (Twisted: clientFromString without the connecting): tcp, tcp6, unix. Same
+/// syntax and guarantees as parse_server_endpoint.
+[[nodiscard]] ClientEndpoint parse_client_endpoint(std::string_view description);
+
+/// The canonical description of `endpoint`: the type, the positional port or path, then only the keys that
+/// differ from their defaults, each value escaped. For any value a parse returned, parsing the result gives
+/// an equal value.
+[[nodiscard]] std::string to_string(const ServerEndpoint& endpoint);
+[[nodiscard]] std::string to_string(const ClientEndpoint& endpoint);
+
+/// Escapes `argument` so that it reads back as one literal value (Twisted: quoteStringArgument, which also
+/// escapes '=' here so that a positional value containing one is not taken for a key).
+[[nodiscard]] std::string quote_endpoint_argument(std::string_view argument);
+
+}  // namespace weft
