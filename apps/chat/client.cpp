@@ -1,4 +1,4 @@
-// weft-chat-client HOST PORT: a terminal chat client. The server connection and the terminal
+// weft-chat-client HOST PORT (or --connect ENDPOINT): a terminal chat client. The server connection and the terminal
 // (weft::StandardIO) are two transports on one reactor: what is typed goes to the server as it is, each
 // line from the server is printed. EOF on stdin half-closes the connection; the client exits once the
 // server has closed it, after printing everything it sent.
@@ -14,10 +14,12 @@
 #include "chat_protocol.hpp"
 #include "common/options.hpp"
 #include "weft/client_factory.hpp"
+#include "weft/endpoint.hpp"
 #include "weft/log.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
 #include "weft/standard_io.hpp"
+#include "weft/string_endpoints.hpp"
 #include "weft/version.hpp"
 
 namespace po = boost::program_options;
@@ -127,14 +129,17 @@ int main(int argc, char* argv[]) {
     std::string host;
     unsigned port = 0;
     std::string log_level;
-    po::options_description desc("weft-chat-client HOST PORT: a terminal chat client\n\nOptions");
+    std::string connect;
+    std::optional<weft::ClientEndpoint> endpoint;
+    po::options_description desc("weft-chat-client HOST PORT | --connect ENDPOINT: a terminal chat client\n\nOptions");
     desc.add_options()
         ("help,h", "show this help")
+        ("connect", po::value(&connect), "the server as an endpoint instead of HOST PORT: tcp:HOST:PORT, "
+                                         "unix:PATH, unix:path=PATH:timeout=5 (docs/endpoints.md)")
         ("version", "print \"weft-chat-client VERSION\" and exit")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: warning)");
     po::options_description hidden;
-    hidden.add_options()("host", po::value(&host)->required())(
-        "port", weft::apps::optional_number("PORT", port, 1U, 65535U)->required());
+    hidden.add_options()("host", po::value(&host))("port", weft::apps::optional_number("PORT", port, 1U, 65535U));
     po::options_description all;
     all.add(desc).add(hidden);
     po::positional_options_description positional;
@@ -151,9 +156,23 @@ int main(int argc, char* argv[]) {
             return 0;
         }
         po::notify(vm);
+        if (vm.count("connect") != 0) {
+            if (vm.count("host") != 0) throw po::error("give either HOST PORT or --connect, not both");
+            try {
+                endpoint = weft::parse_client_endpoint(connect);
+            } catch (const weft::EndpointError& e) {
+                throw po::error(std::string("--connect: ") + e.what());
+            }
+        } else {
+            if (vm.count("host") == 0 || vm.count("port") == 0) throw po::error("the server is missing: HOST PORT or --connect");
+            weft::TcpClientEndpoint tcp;
+            tcp.host = host;
+            tcp.port = static_cast<std::uint16_t>(port);
+            endpoint = tcp;
+        }
         weft::init_logging(log_level, weft::LogLevel::warning);
     } catch (const std::exception& e) {
-        std::cerr << "weft-chat-client: " << e.what() << "\nusage: weft-chat-client HOST PORT\n";
+        std::cerr << "weft-chat-client: " << e.what() << "\nusage: weft-chat-client HOST PORT | --connect ENDPOINT\n";
         return 2;
     }
 
@@ -164,7 +183,7 @@ int main(int argc, char* argv[]) {
     Session session{.reactor = reactor, .server = nullptr, .terminal = nullptr, .ended = std::nullopt,
                     .connected = false, .terminal_lost = false};
     ChatClientFactory factory(session);
-    reactor.connect_tcp(host, static_cast<std::uint16_t>(port), factory);
+    weft::connect_to(reactor, *endpoint, factory);
     reactor.run();
     session.terminal.reset();
     if (!session.ended) return 1;

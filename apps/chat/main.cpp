@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "chat_protocol.hpp"
+#include "common/listen.hpp"
 #include "common/options.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
@@ -47,6 +48,8 @@ int main(int argc, char* argv[]) {
     double first_line_timeout = std::chrono::duration<double>(options.first_line_timeout).count();
     double shutdown_timeout = 5;
     std::string log_level;
+    std::vector<std::string> listen;
+    std::vector<weft::ServerEndpoint> endpoints;
     // Bounds: timeouts up to a year (a weft::Duration holds about 292 years); buffer limits up to 1 TiB,
     // so that hard_send_limit() (twice the limit) cannot overflow.
     constexpr double max_timeout = 365.0 * 24 * 3600;
@@ -58,6 +61,10 @@ int main(int argc, char* argv[]) {
         ("version", "print \"weft-chat VERSION\" and exit")
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
         ("port,p", number("--port", port, 0U, 65535U), "TCP port; 0 picks a free one")
+        ("listen", po::value(&listen)->composing(),
+         "where to listen, as an endpoint (repeatable; one room over all): tcp:PORT[:interface=ADDR], "
+         "tcp6:PORT, unix:PATH[:mode=660], fd:N, systemd:domain=INET:index=0 (docs/endpoints.md); "
+         "with --listen, --host/--port add a TCP endpoint only when given")
         ("max-line", number("--max-line", options.max_line, std::size_t{2}, std::size_t{16} << 20),
          "longest line a client may send, in bytes, the \\n included (2 to 16 MiB)")
         ("max-clients", number("--max-clients", options.max_clients, std::size_t{1}, std::size_t{10'000'000}),
@@ -91,6 +98,7 @@ int main(int argc, char* argv[]) {
             return 0;
         }
         po::notify(vm);
+        endpoints = weft::apps::listen_endpoints(vm, listen, host, port);
         weft::init_logging(log_level);
     } catch (const std::exception& e) {
         std::cerr << "weft-chat: " << e.what() << "\n(weft-chat --help lists the options)\n";
@@ -116,8 +124,7 @@ int main(int argc, char* argv[]) {
         };
         // SIGUSR1 logs the statistics and changes nothing; the other signals are the reactor's (docs/chat.md).
         reactor.on_signal(SIGUSR1, [&] { log_stats(("running, " + std::to_string(room.client_count()) + " online").c_str()); });
-        auto listening = reactor.listen_tcp(static_cast<std::uint16_t>(port), room, {.interface = host});
-        std::cout << "listening on " << listening->address().to_string() << std::endl;
+        const auto ports = weft::apps::listen_all(reactor, endpoints, room);
         reactor.run();
         log_stats("stopped");
         return 0;

@@ -7,6 +7,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "common/listen.hpp"
 #include "common/options.hpp"
 
 #include "weft/error.hpp"
@@ -57,12 +58,18 @@ int main(int argc, char* argv[]) {
     std::string log_level;
     unsigned port = 7;
     std::size_t max_line = 16384;
+    std::vector<std::string> listen;
+    std::vector<weft::ServerEndpoint> endpoints;
     po::options_description options("weft-echo: echo server\nOptions");
     options.add_options()
         ("help,h", "show this help")
         ("version", "print \"weft-echo VERSION\" and exit")
         ("host", po::value(&host)->default_value(host), "address to listen on (0.0.0.0, ::, 127.0.0.1, ...)")
         ("port", weft::apps::number("--port", port, 0U, 65535U), "port to listen on (0 picks a free one)")
+        ("listen", po::value(&listen)->composing(),
+         "where to listen, as an endpoint (repeatable): tcp:PORT[:interface=ADDR], tcp6:PORT, unix:PATH, fd:N, "
+         "systemd:domain=INET:index=0 (docs/endpoints.md); with --listen, --host/--port add a TCP endpoint "
+         "only when given")
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
         ("max-line", weft::apps::number("--max-line", max_line, std::size_t{2}, std::size_t{16} << 20),
          "line mode: longest line in bytes, its \\n included (2 to 16 MiB)")
@@ -80,6 +87,7 @@ int main(int argc, char* argv[]) {
             return 0;
         }
         if (mode != "raw" && mode != "line") throw po::error("--mode must be raw or line");
+        endpoints = weft::apps::listen_endpoints(vm, listen, host, port);
         weft::init_logging(log_level);
     } catch (const std::exception& e) {
         std::cerr << "weft-echo: " << e.what() << "\n" << options << "\n";
@@ -90,8 +98,7 @@ int main(int argc, char* argv[]) {
     auto factory = mode == "raw" ? weft::Factory::for_protocol<RawEcho>()
                                  : weft::Factory::for_protocol<LineEcho>(max_line);
     try {
-        auto listening = reactor.listen_tcp(static_cast<std::uint16_t>(port), *factory, {host});
-        std::cout << "listening on " << listening->address().to_string() << std::endl;
+        const auto ports = weft::apps::listen_all(reactor, endpoints, *factory);
         reactor.run();
     } catch (const weft::Error& e) {
         std::cerr << "weft-echo: " << e.what() << "\n";

@@ -9,6 +9,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
+#include "connector_base.hpp"
 #include "reactor_core.hpp"
 #include "sigpipe.hpp"
 #include "tcp_connector.hpp"
@@ -37,6 +38,10 @@ ReactorCore::~ReactorCore() {
     // handlers (which hold references to them) were destroyed unrun.
     timer_.cancel();
     lingering_->on_idle = nullptr;
+    // The calls that never ran go now, while the io_context lives: a connector's scheduled retry holds
+    // the connector, whose socket must not outlive the context. The queue itself stays (emptied), so
+    // that whatever the rest of this destruction cancels finds it.
+    timers->drop_pending();
     if (owned_) owned_->stop();
 }
 
@@ -72,7 +77,7 @@ void ReactorCore::schedule_flush(std::shared_ptr<LiveTransport> transport) {
     });
 }
 
-void ReactorCore::release(const std::shared_ptr<TcpConnector>& c) {
+void ReactorCore::release(const std::shared_ptr<ConnectorBase>& c) {
     connectors_.erase(c);
     if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
 }
@@ -417,7 +422,7 @@ void ReactorCore::begin_during_shutdown() {
         if (auto p = weak.lock()) p->stop_listening();
     }
     ports_.clear();
-    for (const auto& c : std::vector<std::shared_ptr<TcpConnector>>(connectors_.begin(), connectors_.end())) {
+    for (const auto& c : std::vector<std::shared_ptr<ConnectorBase>>(connectors_.begin(), connectors_.end())) {
         if (c->state() == Connector::State::connecting) c->stop_connecting();
     }
     // Every connection flushes and closes; the ones that cannot within the timeout are aborted. Either way

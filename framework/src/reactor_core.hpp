@@ -31,7 +31,7 @@ namespace weft::detail {
 
 namespace asio = boost::asio;
 
-class TcpConnector;
+class ConnectorBase;
 
 /// Runs `fn`, logging instead of propagating an exception: the reactor must outlive any callback's bug.
 template <class F>
@@ -99,12 +99,10 @@ public:
     std::size_t connection_count() const noexcept { return transports_.size(); }
     /// Listening ports are closed when shutdown begins.
     void add_port(const std::shared_ptr<ListeningPort>& p) { ports_.push_back(p); }
-    void keep(const std::shared_ptr<TcpConnector>& c) { connectors_.insert(c); }
-    void release(const std::shared_ptr<TcpConnector>& c);
-    /// A connector stopped connecting but stays (a reconnecting factory will retry): shutdown may go on.
-    void connector_settled() {
-        if (phase_ == Phase::during_shutdown) maybe_finish_during_shutdown();
-    }
+    /// A connector is kept from connect() until it is disconnected again and its factory heard so; a
+    /// retry it scheduled then holds it on its own, so shutdown never waits for a retry.
+    void keep(const std::shared_ptr<ConnectorBase>& c) { connectors_.insert(c); }
+    void release(const std::shared_ptr<ConnectorBase>& c);
     /// A socket whose connection has ended for its protocol, kept open only to read and discard what the
     /// peer still sends, so that closing with unread input does not reset the connection and destroy
     /// output we already handed to the kernel (a "lingering close").
@@ -165,7 +163,7 @@ private:
     std::uint64_t last_connection_id_ = 0;
     std::unordered_set<std::shared_ptr<LiveTransport>> transports_;
     std::vector<std::weak_ptr<ListeningPort>> ports_;
-    std::unordered_set<std::shared_ptr<TcpConnector>> connectors_;
+    std::unordered_set<std::shared_ptr<ConnectorBase>> connectors_;
     std::shared_ptr<LingerCount> lingering_ = std::make_shared<LingerCount>();
     std::vector<std::shared_ptr<LiveTransport>> flush_queue_;
     std::vector<std::shared_ptr<LiveTransport>> flush_batch_;  // the queue being run; kept for its capacity

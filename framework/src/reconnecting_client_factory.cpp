@@ -8,8 +8,8 @@
 namespace weft {
 
 ReconnectingClientFactory::~ReconnectingClientFactory() {
-    // Only the retry is cancelled: the connector may already be gone (a test's own, declared after the
-    // factory), so it is not touched. Call stop_trying() first to let the reactor release it.
+    // Cancelling releases the connector the retry held; the connector itself is not touched (it may be
+    // gone already: a test's own, declared after the factory).
     if (call_.active()) call_.cancel();
 }
 
@@ -45,23 +45,21 @@ void ReconnectingClientFactory::retry(Connector& connector) {
         delay_ = std::max(0.0, spread(rng_));
     }
     WEFT_LOG(info) << "will retry " << connector.destination() << " in " << delay_ << " s";
-    if (call_.active()) call_.cancel();
-    call_ = time_.call_later(std::chrono::duration<double>(delay_), [&connector] { connector.connect(); });
+    // The connector schedules (and is kept by) its own retry. A retry still scheduled for another
+    // connector is dropped after, so that dropping it cannot take this one along.
+    DelayedCall next = connector.retry_in(to_duration(std::chrono::duration<double>(delay_)), time_);
+    if (call_.active() && !(call_ == next)) call_.cancel();
+    call_ = std::move(next);
 }
 
 void ReconnectingClientFactory::stop_trying() {
     continue_trying_ = false;
-    // Forgotten in any case: the reactor keeps a connector only while it connects, is connected or waits
-    // for a retry, so a pointer kept past this call could outlive it.
+    // connector_ is alive here: an attempt in progress is kept by the reactor, a connector waiting for
+    // our retry by that retry. Cancelling the retry may let it go, so it is read before and not after.
     Connector* connector = std::exchange(connector_, nullptr);
-    const bool had_retry = call_.active();
-    if (had_retry) call_.cancel();
-    if (connector == nullptr) return;
-    if (connector->state() == Connector::State::connecting) {
-        connector->stop_connecting();
-    } else if (had_retry) {
-        connector->retry_abandoned();  // it was waiting, disconnected, for the retry
-    }
+    const bool connecting = connector != nullptr && connector->state() == Connector::State::connecting;
+    if (call_.active()) call_.cancel();
+    if (connecting) connector->stop_connecting();
 }
 
 void ReconnectingClientFactory::reset_delay() {

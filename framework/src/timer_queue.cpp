@@ -53,11 +53,16 @@ bool DelayedCall::cancelled() const noexcept {
 
 namespace detail {
 
-TimerQueue::~TimerQueue() {
+void TimerQueue::drop_pending() {
+    // A released function may destroy objects that cancel or schedule calls: nothing here is held across.
     while (!heap_.empty()) {
         const auto state = heap_.top().state;
         heap_.pop();
-        if (state->status == DelayedCallState::Status::pending) state->status = DelayedCallState::Status::cancelled;
+        if (state->status == DelayedCallState::Status::pending) {
+            state->status = DelayedCallState::Status::cancelled;
+            --pending_count_;
+        }
+        auto fn = std::move(state->fn);
         state->fn = nullptr;
     }
 }

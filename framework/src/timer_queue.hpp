@@ -33,11 +33,14 @@ public:
         : now_(std::move(now)), on_earlier_(std::move(on_earlier)) {}
     /// Releases the functions of the calls that never ran: a function holding its own DelayedCall (or an
     /// object that does) would otherwise keep itself alive after the scheduler is gone.
-    ~TimerQueue();
+    ~TimerQueue() { drop_pending(); }
     TimerQueue(const TimerQueue&) = delete;
     TimerQueue& operator=(const TimerQueue&) = delete;
 
     DelayedCall schedule(Duration delay, std::function<void()> fn);
+    /// Cancels every pending call and releases its function now (what the destructor does), for an owner
+    /// whose calls' captures must go before the rest of it.
+    void drop_pending();
     /// Runs every call due at or before `now`, in time order. With `include_new`, calls scheduled by those
     /// calls run too if due (testing::Clock); without, they wait for the next pass, so a call that
     /// re-schedules itself with no delay cannot starve the reactor's loop. Returns how many ran.

@@ -3,10 +3,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <unistd.h>
+
 #include "support/child_process.hpp"
+#include "support/pipe.hpp"
 
 namespace asio = boost::asio;
 using weft_test::ChildProcess;
@@ -66,4 +70,44 @@ TEST_CASE("weft-echo exits 1 naming the address when the port is taken", "[app][
     auto status = echo.wait();
     REQUIRE(status);
     CHECK(WEXITSTATUS(*status) == 1);
+}
+
+TEST_CASE("weft-echo --listen: one line per endpoint (TCP and UNIX), and it serves both", "[app][echo][endpoint]") {
+    char dir_template[] = "/tmp/weft-echo-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    const std::string path = dir + "/echo.sock";
+    ChildProcess echo({WEFT_ECHO_BINARY, "--listen", "tcp:0:interface=127.0.0.1", "--listen", "unix:" + path,
+                       "--log-level", "warning"});
+    const auto port = echo.read_listening_port();
+    REQUIRE(port != 0);
+    CHECK(echo.read_line() == "listening on unix:" + path);
+    CHECK(round_trip(port, "over tcp", 8) == "over tcp");
+    asio::io_context io;
+    asio::local::stream_protocol::socket s(io);
+    s.connect(asio::local::stream_protocol::endpoint(path));
+    asio::write(s, asio::buffer(std::string("over unix")));
+    std::string got(9, '\0');
+    asio::read(s, asio::buffer(got));
+    CHECK(got == "over unix");
+    echo.signal(SIGTERM);
+    auto status = echo.wait();
+    REQUIRE(status);
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(::access(path.c_str(), F_OK) != 0);  // the socket file went with the port
+    ::rmdir(dir.c_str());
+}
+
+TEST_CASE("weft-echo --listen refuses a bad endpoint naming the field, with exit status 2", "[app][echo][endpoint]") {
+    auto err = weft_test::make_pipe();
+    ChildProcess bad({WEFT_ECHO_BINARY, "--listen", "tcp:99999"}, weft_test::ChildOptions{.stderr_fd = err.write});
+    ::close(err.write);
+    auto status = bad.wait();
+    REQUIRE(status);
+    CHECK(WEXITSTATUS(*status) == 2);
+    std::string message(4096, '\0');
+    const ssize_t n = ::read(err.read, message.data(), message.size());  // the child has exited: no wait
+    ::close(err.read);
+    message.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    CHECK_THAT(message, Catch::Contains("--listen") && Catch::Contains("port 99999 is out of range"));
 }

@@ -36,13 +36,15 @@ std::size_t heap_in_use() {
 }
 
 /// How a test writes one piece of `size` bytes.
-enum class How { write, shared, sequence };
+/// mixed: a copied write of `size` bytes, then a shared buffer of copy_shared_below (512) bytes.
+enum class How { write, shared, sequence, mixed };
 
 const char* name(How how) {
     switch (how) {
         case How::write: return "write";
         case How::shared: return "write_shared";
         case How::sequence: return "write_sequence";
+        case How::mixed: return "write + write_shared(512)";
     }
     return "?";
 }
@@ -54,6 +56,7 @@ double footprint_per_byte(weft::Transport& t, How how, std::size_t size) {
     const std::string piece(size, 'x');
     const std::size_t before_buffered = t.buffered_bytes();
     const std::size_t before = heap_in_use();
+    const std::string shared_piece(512, 's');
     for (std::size_t written = 0; written < target_bytes; written += size) {
         switch (how) {
             case How::write: t.write(piece); break;
@@ -65,6 +68,11 @@ double footprint_per_byte(weft::Transport& t, How how, std::size_t size) {
                 t.write_sequence(pieces);
                 break;
             }
+            case How::mixed:
+                t.write(piece);
+                t.write_shared(std::make_shared<const std::string>(shared_piece));
+                written += shared_piece.size();
+                break;
         }
     }
     const std::size_t held = heap_in_use() - before;
@@ -90,6 +98,11 @@ TEST_CASE("TCP: the heap held by queued output stays within 1.5x buffered_bytes 
         {How::shared, 512},
         {How::shared, 4096},
         {How::write, 70000},
+        // A copy chunk followed by a shared buffer stops being the tail: its spare room (up to its own
+        // size after doubling) must not stay allocated behind every broadcast.
+        {How::mixed, 6},
+        {How::mixed, 4097},
+        {How::mixed, 16385},
     }));
     // The writes come from a timer, not from data_received: they go to the connection's queue (the write
     // scratch holds only one callback's replies), as a broadcast to a client that does not read does.

@@ -12,11 +12,15 @@
 
 namespace weft {
 
-/// A ClientFactory that calls connector.connect() again after a lost or failed connection, waiting
+/// A ClientFactory that asks the connector to connect again after a lost or failed connection, waiting
 /// `delay` seconds, where delay starts at initial_delay and is multiplied by `factor` (plus a random
 /// `jitter` fraction) after each failure, up to max_delay; after max_retries attempts it gives up.
+/// The factory computes the delay; the connector schedules its own retry (Connector::retry_in) and is
+/// kept alive by it, so the factory holds only the scheduled call, never the connector: stop_trying() or
+/// destroying the factory cancels the retry and the reactor lets the waiting connector go.
 /// Contract: a subclass that overrides client_connection_lost/failed must call the base version to keep
-/// retrying; override build_protocol and call reset_delay() once a connection is known to work.
+/// retrying; override build_protocol and call reset_delay() once a connection is known to work. One
+/// factory serves one connector at a time (a retry for another replaces the scheduled one).
 /// Timers run on the given ReactorTime, so a test drives it with weft::testing::Clock.
 class ReconnectingClientFactory : public ClientFactory {
 public:
@@ -33,11 +37,10 @@ public:
     void client_connection_failed(Connector& connector, const Reason& reason) override;
     void client_connection_lost(Connector& connector, const Reason& reason) override;
 
-    /// Schedules connector.connect() after the current delay, then grows the delay.
+    /// Grows the delay and has the connector connect() again after it (Connector::retry_in).
     void retry(Connector& connector);
     /// Stop retrying: cancels a scheduled retry (the reactor then lets the waiting connector go) and
-    /// stops an attempt in progress. Destroying the factory cancels a scheduled retry too, but without
-    /// stop_trying() the reactor keeps the waiting connector until the reactor itself is destroyed.
+    /// stops an attempt in progress. Destroying the factory cancels a scheduled retry too.
     void stop_trying();
     /// Back to initial_delay and zero retries; call it when a connection succeeded.
     void reset_delay();
@@ -45,6 +48,7 @@ public:
     [[nodiscard]] double delay() const noexcept { return delay_; }
     [[nodiscard]] std::uint32_t retries() const noexcept { return retries_; }
     [[nodiscard]] bool continue_trying() const noexcept { return continue_trying_; }
+    /// The scheduled retry (inactive when none is scheduled).
     [[nodiscard]] const DelayedCall& pending_retry() const noexcept { return call_; }
 
 private:
@@ -55,6 +59,8 @@ private:
     bool continue_trying_ = true;
     bool delay_initialised_ = false;
     DelayedCall call_;
+    /// The connector of the attempt in progress since the last retry, for stop_trying(); cleared when
+    /// that attempt ends (the reactor may let the connector go then).
     Connector* connector_ = nullptr;
 };
 

@@ -26,8 +26,9 @@ namespace weft::detail {
 /// watermarks), so the memory the queue holds must follow size() whatever the write sizes; an entry per
 /// write would cost 40 bytes of queue, plus allocator overhead, for a 6-byte line. Hence:
 /// - copies are packed into chunks of at most chunk_size bytes whose capacity grows by doubling from 64
-///   up to exactly chunk_size: every chunk but the tail is full, and the tail's spare room is at most
-///   its own size (or 64 bytes). A large write is cut into chunks, which are freed as they are sent.
+///   up to exactly chunk_size: every chunk but the tail is full (a chunk that a shared buffer follows is
+///   shrunk to its size), and the tail's spare room is at most its own size (or 64 bytes). A large
+///   write is cut into chunks, which are freed as they are sent.
 /// - a shared buffer shorter than copy_shared_below is copied into the tail like a write: the copy costs
 ///   less than its own entry, and the shared block that this queue may be the last to hold.
 /// - entries sent are released at once; the vector of entries is compacted once a quarter of it is
@@ -84,6 +85,9 @@ public:
     /// than copy_shared_below with append() instead (TcpConnection through its write scratch).
     void append_shared(std::shared_ptr<const std::string> data) {
         size_ += data->size();
+        // The copy chunk before it stops being the tail: its spare room (up to its own size, after
+        // doubling) would otherwise stay allocated behind every shared buffer.
+        if (chunks_.size() > head_ && !chunks_.back().shared) shrink_to_fit(chunks_.back());
         Chunk c;
         c.shared = std::move(data);
         chunks_.push_back(std::move(c));
@@ -217,6 +221,16 @@ private:
         std::memcpy(bytes.get(), c.bytes.get(), c.size);
         c.bytes = std::move(bytes);
         c.capacity = capacity;
+    }
+
+    /// Gives back a chunk's spare room (one copy of its bytes; a chunk is shrunk once, when it stops
+    /// being the tail, so each byte is copied at most twice).
+    static void shrink_to_fit(Chunk& c) {
+        if (c.capacity == c.size) return;
+        auto bytes = std::make_unique_for_overwrite<char[]>(c.size);
+        std::memcpy(bytes.get(), c.bytes.get(), c.size);
+        c.bytes = std::move(bytes);
+        c.capacity = c.size;
     }
 
     void release_entries() noexcept {

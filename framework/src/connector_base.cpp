@@ -1,0 +1,129 @@
+#include "connector_base.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "reactor_core.hpp"
+#include "weft/error.hpp"
+#include "weft/log.hpp"
+
+namespace weft::detail {
+
+ConnectorBase::ConnectorBase(ReactorCore& core, ClientFactory& factory, Duration timeout)
+    : core_(core), factory_(factory), timeout_duration_(timeout) {}
+
+ConnectorBase::~ConnectorBase() {
+    if (timeout_.active()) timeout_.cancel();
+    if (retry_.active()) retry_.cancel();
+}
+
+void ConnectorBase::connect() {
+    if (state_ != State::disconnected) throw StateError("connect() on a connector that is not disconnected");
+    auto self = shared_from_this();
+    core_.keep(self);
+    // Connecting by hand replaces a scheduled retry (which held us: the reactor does now).
+    if (retry_.active()) retry_.cancel();
+    state_ = State::connecting;
+    const auto attempt = ++attempt_;
+    if (!factory_started_) {
+        run_guarded("start_factory", [this] { factory_.do_start(); });
+        factory_started_ = true;
+    }
+    if (core_.shutting_down()) {
+        // A retry that fires while the reactor shuts down: fail it (on a later turn) rather than start a
+        // connection that shutdown would have to wait for.
+        asio::post(core_.io(), [self, attempt] {
+            if (self->current(attempt)) self->fail(Reason::aborted("the reactor is shutting down"));
+        });
+        return;
+    }
+    std::weak_ptr<ConnectorBase> weak = self;
+    timeout_ = core_.call_later(timeout_duration_, [weak, attempt] {
+        auto me = weak.lock();
+        if (!me || !me->current(attempt)) return;
+        me->fail(Reason::lost(std::make_error_code(std::errc::timed_out), "connection attempt timed out"));
+    });
+    // Posted: started_connecting (and everything after) must not run inside connect_tcp()/connect().
+    asio::post(core_.io(), [self, attempt] {
+        if (!self->current(attempt)) return;
+        run_guarded("started_connecting", [&] { self->factory_.started_connecting(*self); });
+        if (self->current(attempt)) self->start_attempt();
+    });
+}
+
+std::unique_ptr<Protocol> ConnectorBase::make_protocol(const Address& peer) {
+    if (timeout_.active()) timeout_.cancel();
+    const auto attempt = attempt_;
+    std::unique_ptr<Protocol> protocol;
+    run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(peer); });
+    // build_protocol may have stopped the attempt (stop_trying): its own failure is reported already.
+    if (!current(attempt)) return nullptr;
+    if (!protocol) {
+        fail(Reason::error("the factory built no protocol for " + destination()));
+        return nullptr;
+    }
+    protocol->set_factory(&factory_);
+    return protocol;
+}
+
+void ConnectorBase::attach(const std::shared_ptr<Transport>& connection) {
+    state_ = State::connected;
+    connection_ = connection;
+}
+
+void ConnectorBase::fail(const Reason& reason) {
+    auto self = shared_from_this();  // settle() drops the reactor's reference
+    ++attempt_;                      // whatever is still in flight for this attempt is now ignored
+    if (timeout_.active()) timeout_.cancel();
+    abandon_attempt();
+    state_ = State::disconnected;
+    WEFT_LOG(debug) << "connection to " << destination() << " failed: " << reason.to_string();
+    run_guarded("client_connection_failed", [&] { factory_.client_connection_failed(*this, reason); });
+    settle();
+}
+
+void ConnectorBase::stop_connecting() {
+    if (state_ != State::connecting) throw StateError("stop_connecting(): not connecting");
+    // Stop now, report on the next turn: client_connection_failed must not run inside stop_connecting().
+    const auto attempt = ++attempt_;
+    if (timeout_.active()) timeout_.cancel();
+    abandon_attempt();
+    asio::post(core_.io(), [self = shared_from_this(), attempt] {
+        if (self->current(attempt)) self->fail(Reason::aborted("connection attempt stopped"));
+    });
+}
+
+void ConnectorBase::disconnect() {
+    if (state_ == State::connecting) return stop_connecting();
+    if (auto connection = connection_.lock()) connection->lose_connection();
+}
+
+void ConnectorBase::connection_lost(const Reason& reason) {
+    auto self = shared_from_this();
+    state_ = State::disconnected;
+    connection_.reset();
+    run_guarded("client_connection_lost", [&] { factory_.client_connection_lost(*this, reason); });
+    settle();
+}
+
+DelayedCall ConnectorBase::retry_in(Duration delay, ReactorTime& time) {
+    auto self = shared_from_this();  // the retry this one replaces may hold our last reference
+    if (retry_.active()) retry_.cancel();
+    // The call holds us (muduo's Connector::retry does the same): once it ran or was cancelled, whoever
+    // asked for it has nothing left that could dangle.
+    retry_ = time.call_later(delay, [self] {
+        if (self->state_ == State::disconnected) self->connect();
+    });
+    return retry_;
+}
+
+void ConnectorBase::settle() {
+    if (state_ != State::disconnected) return;  // the factory connected again from its callback
+    if (factory_started_) {
+        factory_started_ = false;
+        run_guarded("stop_factory", [this] { factory_.do_stop(); });
+        if (state_ != State::disconnected) return;
+    }
+    core_.release(shared_from_this());
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,80 @@
+#include "weft/string_endpoints.hpp"
+
+#include <fcntl.h>
+
+#include <type_traits>
+#include <variant>
+
+#include "weft/systemd.hpp"
+
+namespace weft {
+
+namespace {
+SocketFamily family_of(const std::string& domain) {
+    if (domain == "INET6") return SocketFamily::inet6;
+    if (domain == "UNIX") return SocketFamily::unix_socket;
+    return SocketFamily::inet;  // the parser let nothing else through
+}
+
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+}  // namespace
+
+std::shared_ptr<ListeningPort> listen_on(ReactorNetwork& reactor, const ServerEndpoint& endpoint, Factory& factory) {
+    return std::visit(
+        Overloaded{
+            [&](const TcpServerEndpoint& e) {
+                ListenOptions options;
+                options.interface = e.interface.empty() && e.ipv6 ? "::" : e.interface;
+                options.backlog = e.backlog;
+                return reactor.listen_tcp(e.port, factory, options);
+            },
+            [&](const UnixServerEndpoint& e) {
+                UnixListenOptions options;
+                options.mode = static_cast<unsigned>(e.mode);
+                options.backlog = e.backlog;
+                options.lock = e.lockfile;
+                return reactor.listen_unix(e.path, factory, options);
+            },
+            [&](const FdServerEndpoint& e) { return reactor.adopt_stream_port(e.fd, family_of(e.domain), factory); },
+            [&](const SystemdServerEndpoint& e) {
+                const int fd = systemd_select(e, systemd_listen_fds_with_names());
+                ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // systemd passes them inheritable; our children must not get them
+                return reactor.adopt_stream_port(fd, family_of(e.domain), factory);
+            },
+        },
+        endpoint);
+}
+
+std::shared_ptr<ListeningPort> server_from_string(ReactorNetwork& reactor, std::string_view description, Factory& factory) {
+    return listen_on(reactor, parse_server_endpoint(description), factory);
+}
+
+std::shared_ptr<Connector> connect_to(ReactorNetwork& reactor, const ClientEndpoint& endpoint, ClientFactory& factory) {
+    return std::visit(Overloaded{
+                          [&](const TcpClientEndpoint& e) {
+                              ConnectOptions options;
+                              options.timeout = e.timeout;
+                              options.bind_address = e.bind_address;
+                              return reactor.connect_tcp(e.host, e.port, factory, options);
+                          },
+                          [&](const UnixClientEndpoint& e) {
+                              UnixConnectOptions options;
+                              options.timeout = e.timeout;
+                              options.check_pid = e.check_pid;
+                              return reactor.connect_unix(e.path, factory, options);
+                          },
+                      },
+                      endpoint);
+}
+
+std::shared_ptr<Connector> client_from_string(ReactorNetwork& reactor, std::string_view description,
+                                              ClientFactory& factory) {
+    return connect_to(reactor, parse_client_endpoint(description), factory);
+}
+
+}  // namespace weft
