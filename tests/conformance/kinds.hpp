@@ -88,11 +88,30 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
 };
 
-/// UNIX sockets, each port at its own path in a fresh temporary directory. Until connect_unix is built
-/// only the accepted end is weft's: the connecting end is a plain socket handed to a child `cat` as its
-/// stdin and stdout, so this kind runs the echo cases only (CONFORMANCE_ECHO_KINDS). Once connect_unix
-/// works, it becomes a ListenConnectKind and joins CONFORMANCE_PAIR_KINDS.
-struct UnixKind {
+/// UNIX sockets, each port at its own path in a fresh temporary directory.
+struct UnixKind : ListenConnectKind<UnixKind> {
+    // Closing a UNIX socket resets the peer only when unread input is left on it, which no case does
+    // at its abort: the peer reads EOF.
+    static constexpr bool abort_is_error_at_peer = false;
+
+    TempDir dir;
+    weft::Reactor reactor;
+
+    std::shared_ptr<weft::ListeningPort> listen(weft::Factory& factory) {
+        return reactor.listen_unix((dir.path / ("s" + std::to_string(++port_count_))).string(), factory);
+    }
+    std::shared_ptr<weft::Connector> connect(weft::ListeningPort& port, weft::ClientFactory& factory) {
+        return reactor.connect_unix(port.address().path, factory);
+    }
+
+private:
+    int port_count_ = 0;
+};
+
+/// A UNIX socket whose far end is not weft's: listen_unix in a fresh temporary directory, and the
+/// connecting end a plain socket handed to a child `cat` as its stdin and stdout. A real external peer,
+/// so this kind runs the echo cases only (CONFORMANCE_ECHO_KINDS).
+struct UnixCatKind {
     TempDir dir;
     weft::Reactor reactor;
 
@@ -151,7 +170,7 @@ private:
 }  // namespace conformance
 
 // Kinds whose both ends are weft transports: every case runs on them.
-#define CONFORMANCE_PAIR_KINDS conformance::TcpKind, conformance::PipeKind
+#define CONFORMANCE_PAIR_KINDS conformance::TcpKind, conformance::UnixKind, conformance::PipeKind
 // Kinds the echo cases run on: the pair kinds (with a `cat`-like weft peer) and those whose far end is not
 // a weft transport.
-#define CONFORMANCE_ECHO_KINDS CONFORMANCE_PAIR_KINDS, conformance::UnixKind
+#define CONFORMANCE_ECHO_KINDS CONFORMANCE_PAIR_KINDS, conformance::UnixCatKind
