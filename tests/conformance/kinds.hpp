@@ -22,6 +22,9 @@
 #include "support/child_process.hpp"
 #include "support/loop.hpp"
 #include "support/pipe.hpp"
+#include "weft/process_protocol.hpp"
+#include "weft/process_transport.hpp"
+#include "weft/reactor.hpp"
 #include "weft/standard_io.hpp"
 
 namespace conformance {
@@ -167,10 +170,63 @@ private:
     std::vector<std::unique_ptr<weft::StandardIO>> ios_;  // destroyed before the reactor
 };
 
+/// A child running `cat`, the near end its process transport: our writes go to its stdin, its stdout
+/// comes back. A ProcessTransport has no write_shared (it copies), and cat cannot throw, pause or write
+/// after its EOF, so only the echo cases run on this kind (CONFORMANCE_ECHO_KINDS).
+class ProcessNear final : public Near {
+public:
+    explicit ProcessNear(weft::ProcessTransport& t) : t_(t) {}
+    void write(std::string_view data) override { t_.write(data); }
+    void write_sequence(std::span<const std::string_view> pieces) override { t_.write_sequence(pieces); }
+    void write_shared(std::shared_ptr<const std::string> data) override { t_.write(*data); }
+    void close_write() override { t_.close_stdin(); }
+    void pause_reading() override { t_.pause_producing(); }
+    void resume_reading() override { t_.resume_producing(); }
+    [[nodiscard]] std::size_t buffered_bytes() const override { return t_.buffered_bytes(); }
+
+private:
+    weft::ProcessTransport& t_;
+};
+
+/// Records a child's stdio into a Side: stdout is the input, stdin's close our write_lost, process_ended
+/// (after every pipe closed) connection_lost -- clean when cat exited 0.
+struct CatProtocol : weft::ProcessProtocol {
+    Side& side;
+    explicit CatProtocol(Side& s) : side(s) {}
+    void connection_made() override {
+        side.near = std::make_unique<ProcessNear>(transport());
+        side.record_made();
+    }
+    void out_received(std::string_view data) override { side.record_data(data); }
+    void in_connection_lost() override {
+        ++side.write_lost;
+        if (side.on_write_lost) side.on_write_lost(side);
+    }
+    void out_connection_lost() override { ++side.read_lost; }
+    void process_ended(const weft::ProcessStatus& status) override {
+        side.record_lost(status.done() ? weft::Reason::done() : weft::Reason::error("cat: " + status.to_string()));
+    }
+};
+
+/// A child process's stdio (spawn_process of /bin/cat): the fourth stream transport, on pipes.
+struct ChildKind {
+    weft::Reactor reactor;
+    void open_echo(Side& near) {
+        children_.push_back(reactor.spawn_process(std::make_unique<CatProtocol>(near), "/bin/cat", {"cat"}));
+    }
+
+private:
+    std::vector<std::shared_ptr<weft::ProcessTransport>> children_;
+};
+
 }  // namespace conformance
 
 // Kinds whose both ends are weft transports: every case runs on them.
 #define CONFORMANCE_PAIR_KINDS conformance::TcpKind, conformance::UnixKind, conformance::PipeKind
 // Kinds the echo cases run on: the pair kinds (with a `cat`-like weft peer) and those whose far end is not
 // a weft transport.
-#define CONFORMANCE_ECHO_KINDS CONFORMANCE_PAIR_KINDS, conformance::UnixCatKind
+#define CONFORMANCE_ECHO_KINDS CONFORMANCE_PAIR_KINDS, conformance::UnixCatKind, conformance::ChildKind
+// Kinds whose lose_connection is bounded by the disconnect timeout: sockets, whose peer may be anyone.
+// Pipes (stdio, a child's stdin) wait for their local reader, as in Twisted (test_standard_io.cpp has that
+// case).
+#define CONFORMANCE_SOCKET_KINDS conformance::TcpKind, conformance::UnixKind

@@ -434,7 +434,7 @@ TEMPLATE_TEST_CASE("conformance: pause_reading_while_backed_up bounds an echo wh
 }
 
 TEMPLATE_TEST_CASE("conformance: the disconnect timeout aborts a lose_connection that cannot flush", "[conformance]",
-                   CONFORMANCE_PAIR_KINDS) {
+                   CONFORMANCE_SOCKET_KINDS) {
     TestType kind;
     kind.reactor.set_disconnect_timeout(200ms);
     Side a, b;

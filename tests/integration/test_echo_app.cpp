@@ -100,7 +100,9 @@ TEST_CASE("weft-echo --listen: one line per endpoint (TCP and UNIX), and it serv
 
 TEST_CASE("weft-echo --listen refuses a bad endpoint naming the field, with exit status 2", "[app][echo][endpoint]") {
     auto err = weft_test::make_pipe();
-    ChildProcess bad({WEFT_ECHO_BINARY, "--listen", "tcp:99999"}, weft_test::ChildOptions{.stderr_fd = err.write});
+    weft_test::ChildOptions options;
+    options.stderr_fd = err.write;
+    ChildProcess bad({WEFT_ECHO_BINARY, "--listen", "tcp:99999"}, options);
     ::close(err.write);
     auto status = bad.wait();
     REQUIRE(status);
