@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -369,4 +370,52 @@ TEST_CASE("weft-chat-client: cannot connect -> exit status 1", "[chat][process]"
     CHECK(::read(screen.read, &c, 1) == 0);  // nothing printed
     ::close(screen.read);
     ::close(keyboard.write);
+}
+
+TEST_CASE("weft-chat --listen: one room over a TCP and a UNIX endpoint; weft-chat-client --connect unix:",
+          "[chat][process][endpoint]") {
+    char dir_template[] = "/tmp/weft-chat-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    const std::string path = dir + "/chat.sock";
+    ChildProcess server({WEFT_CHAT_BINARY, "--listen", "tcp:0:interface=127.0.0.1", "--listen", "unix:" + path,
+                         "--log-level", "warning"});
+    const std::string tcp_line = server.read_line(10s).value_or("");
+    REQUIRE(tcp_line.starts_with("listening on 127.0.0.1:"));
+    CHECK(server.read_line(10s) == "listening on unix:" + path);
+    const auto port = static_cast<std::uint16_t>(std::stoi(tcp_line.substr(tcp_line.rfind(':') + 1)));
+
+    // A TCP client and weft-chat-client over the UNIX socket, in one room.
+    weft::Reactor reactor;
+    Clients clients{reactor, port};
+    Record tcp_client;
+    auto keyboard = make_pipe();
+    auto screen = make_pipe();
+    ChildProcess client({WEFT_CHAT_CLIENT_BINARY, "--connect", "unix:" + path}, on_fds(keyboard.read, screen.write));
+    ::close(keyboard.read);
+    ::close(screen.write);
+    auto terminal = std::make_unique<Screen>();
+    Screen& shown = *terminal;
+    weft::StandardIO io(reactor, std::move(terminal), screen.read, keyboard.write);
+    bool sent = false;
+    shown.on_line = [&](Screen& s, std::string_view line) {
+        if (line.starts_with("Welcome to the chat server, ") && !sent) {
+            sent = true;
+            clients.connect(tcp_client);  // joins after the UNIX client: its line must reach it
+        }
+        if (line == tcp_client.name + ": over tcp") s.transport().lose_write_connection();  // EOF: the client quits
+    };
+    tcp_client.on_welcome = [](Record& self) { self.send("over tcp\n"); };
+    shown.on_lost = [&] { reactor.stop(); };
+    REQUIRE(run_bounded(reactor, 20s));
+    CHECK(std::find(shown.lines.begin(), shown.lines.end(), tcp_client.name + ": over tcp") != shown.lines.end());
+    const auto client_status = client.wait(10s);
+    REQUIRE(client_status);
+    CHECK(WEXITSTATUS(*client_status) == 0);
+    server.signal(SIGTERM);
+    const auto status = server.wait(10s);
+    REQUIRE(status);
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(::access(path.c_str(), F_OK) != 0);
+    ::rmdir(dir.c_str());
 }
