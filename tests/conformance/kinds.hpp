@@ -51,6 +51,14 @@ public:
         open<HalfPeer, HalfPeer>(near, peer);
     }
 
+protected:
+    /// Ports and connectors must not outlive their reactor (a member of the derived kind, destroyed
+    /// before this base): the kind's destructor calls this.
+    void release() {
+        connectors_.clear();
+        ports_.clear();
+    }
+
 private:
     Kind& self() { return static_cast<Kind&>(*this); }
 
@@ -66,6 +74,7 @@ struct TcpKind : ListenConnectKind<TcpKind> {
     static constexpr bool abort_is_error_at_peer = true;  // the peer reads a reset (ECONNRESET)
 
     weft::Reactor reactor;
+    ~TcpKind() { release(); }
 
     std::shared_ptr<weft::ListeningPort> listen(weft::Factory& factory) {
         return reactor.listen_tcp(0, factory, {"127.0.0.1"});
@@ -99,6 +108,7 @@ struct UnixKind : ListenConnectKind<UnixKind> {
 
     TempDir dir;
     weft::Reactor reactor;
+    ~UnixKind() { release(); }
 
     std::shared_ptr<weft::ListeningPort> listen(weft::Factory& factory) {
         return reactor.listen_unix((dir.path / ("s" + std::to_string(++port_count_))).string(), factory);

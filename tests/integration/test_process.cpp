@@ -786,14 +786,22 @@ TEST_CASE("spawn_process: reactor shutdown closes the child's pipes, flushing it
 TEST_CASE("spawn_process: a reactor destroyed first leaves the child running and calls nothing back", "[process]") {
     ProcessRecorder p;
     pid_t pid = 0;
+    // The child reads a pipe the test holds (fd 3), not its stdin: the reactor's end closes stdin, and
+    // the child must still be running afterwards for as long as the test says, however slow the test.
+    int hold[2];
+    REQUIRE(::pipe2(hold, O_CLOEXEC) == 0);
     {
         weft::Reactor reactor;
-        pid = reactor.spawn_process(p, "/bin/cat", {"cat"})->pid();
+        weft::ProcessOptions options;
+        options.child_fds[3] = weft::ChildFd::inherit(hold[0]);
+        pid = reactor.spawn_process(p, "/bin/sh", {"sh", "-c", "cat <&3 >/dev/null"}, options)->pid();
     }
+    ::close(hold[0]);
     CHECK(p.events.empty());
     siginfo_t info{};
     REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0);
-    CHECK(info.si_pid == 0);  // still running: its stdin pipe is closed now, so cat ends on its own
+    CHECK(info.si_pid == 0);  // still running: nobody killed it
+    ::close(hold[1]);         // now it reads EOF and ends on its own
     REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) == 0);
     CHECK(info.si_status == 0);
 }
