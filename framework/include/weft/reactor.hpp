@@ -62,6 +62,8 @@ struct ReactorStats {
 /// - An exception escaping any callback is logged; the reactor carries on.
 /// - Destroying a reactor that is not running calls no factory back and delivers no connection_lost:
 ///   call stop() and let run() return for an orderly end. Protocols still alive are destroyed with it.
+///   The ListeningPort and Connector handles it returned hold its sockets and timers: release them before
+///   the reactor is destroyed (declare them after it).
 ///   With an adopted io_context, destroy the reactor only once that context will not run weft's pending
 ///   handlers any more (it has stopped for good, or run() returned after an orderly shutdown).
 class Reactor final : public ReactorTime, public ReactorNetwork {
