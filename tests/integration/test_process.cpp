@@ -793,7 +793,7 @@ TEST_CASE("spawn_process: a reactor destroyed first leaves the child running and
     {
         weft::Reactor reactor;
         weft::ProcessOptions options;
-        options.child_fds[3] = weft::ChildFd::inherit(hold[0]);
+        options.child_fds.insert_or_assign(3, weft::ChildFd::inherit(hold[0]));
         pid = reactor.spawn_process(p, "/bin/sh", {"sh", "-c", "cat <&3 >/dev/null"}, options)->pid();
     }
     ::close(hold[0]);
