@@ -244,9 +244,6 @@ protected:
         }
     }
 
-    /// Ends the connection for a reason found outside the core (a backend's own failure): as a read error.
-    void fail(Reason reason, const char* event) { close(std::move(reason), false, event); }
-
 private:
     static constexpr std::size_t max_flush_per_turn = 1024 * 1024;  // then yield: no connection hogs the loop
 
