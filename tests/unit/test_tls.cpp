@@ -759,4 +759,5 @@ TEST_CASE("TLS over pipes: start_tls on two StandardIO transports facing each ot
     REQUIRE(weft_test::run_bounded(reactor));
     CHECK(client_raw->received == "THROUGH PIPES");
     CHECK(client_io.protocol().transport().as_tls() != nullptr);
+    CHECK(client_io.as_tls() == client_io.protocol().transport().as_tls());  // StandardIO speaks through TLS now
 }
