@@ -14,6 +14,7 @@ namespace {
 // Twisted's defaults where weft keeps them; backlog is weft's (ListenOptions), not Twisted's 50.
 constexpr int default_backlog = 511;
 constexpr int default_mode = 0666;
+constexpr std::size_t default_max_packet_size = 8192;  // Twisted's listenUDP maxPacketSize; 8 x 8192 = 65536
 constexpr Duration default_timeout = std::chrono::seconds(30);
 // Far beyond any sensible connect timeout, and small enough that now() + timeout cannot overflow.
 constexpr long long max_timeout_seconds = 365LL * 24 * 3600;
@@ -367,6 +368,20 @@ SystemdServerEndpoint systemd_server(const Context& ctx, const std::vector<Field
     return e;
 }
 
+UdpServerEndpoint udp_server(const Context& ctx, const std::vector<Field>& fields) {
+    const Arguments args(ctx, fields, {"port", "interface", "max_packet_size"}, {"port", "interface", "max_packet_size"});
+    UdpServerEndpoint e;
+    e.port = static_cast<std::uint16_t>(parse_integer(ctx, "port", args.require("port"), 0, 65535));
+    if (const auto& v = args.get("interface")) {
+        if (!v->empty()) check_address(ctx, "interface", *v, false);
+        e.interface = *v;
+    }
+    if (const auto& v = args.get("max_packet_size")) {
+        e.max_packet_size = static_cast<std::size_t>(parse_integer(ctx, "max_packet_size", *v, 1, default_max_packet_size * 8));
+    }
+    return e;
+}
+
 TcpClientEndpoint tcp_client(const Context& ctx, const std::vector<Field>& fields, bool ipv6) {
     // Twisted's _parseClientTCP: two positional arguments are host and port; a single one is the port when
     // host= is given, else the host.
@@ -445,8 +460,9 @@ ServerEndpoint parse_server_endpoint(std::string_view description) {
     if (type == "unix") return unix_server(ctx, fields);
     if (type == "fd") return fd_server(ctx, fields);
     if (type == "systemd") return systemd_server(ctx, fields);
+    if (type == "udp") return udp_server(ctx, fields);
     ctx.type = {};
-    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, fd, systemd)");
+    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, fd, systemd, udp)");
 }
 
 ClientEndpoint parse_client_endpoint(std::string_view description) {
@@ -458,7 +474,7 @@ ClientEndpoint parse_client_endpoint(std::string_view description) {
     if (type == "tcp6") return tcp_client(ctx, fields, true);
     if (type == "unix") return unix_client(ctx, fields);
     ctx.type = {};
-    if (type == "fd" || type == "systemd") {
+    if (type == "fd" || type == "systemd" || type == "udp") {
         ctx.fail("type", quoted(type) + " is a server endpoint type; a client takes tcp, tcp6, unix");
     }
     ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix)");
@@ -488,6 +504,12 @@ std::string to_string(const ServerEndpoint& endpoint) {
             std::string out = "systemd:domain=" + quote_endpoint_argument(e.domain);
             if (e.name.empty()) return out + ":index=" + std::to_string(e.index);
             return out + ":name=" + quote_endpoint_argument(e.name);
+        }
+        std::string operator()(const UdpServerEndpoint& e) const {
+            std::string out = "udp:" + std::to_string(e.port);
+            if (!e.interface.empty()) out += ":interface=" + quote_endpoint_argument(e.interface);
+            if (e.max_packet_size != default_max_packet_size) out += ":max_packet_size=" + std::to_string(e.max_packet_size);
+            return out;
         }
     };
     return std::visit(Visitor{}, endpoint);

@@ -16,7 +16,8 @@ namespace weft {
 /// Listens as `endpoint` says (docs/endpoints.md): tcp/tcp6 -> listen_tcp, unix -> listen_unix, fd ->
 /// adopt_stream_port of that descriptor, systemd -> adopt_stream_port of the descriptor systemd passed
 /// (LISTEN_FDS/LISTEN_PID, picked by index or name; close-on-exec is set on it so children do not inherit
-/// it). Throws BindError (cannot listen) or SystemdError (no such passed descriptor). Unlike Twisted's
+/// it). Throws BindError (cannot listen), SystemdError (no such passed descriptor), or EndpointError for a
+/// udp endpoint (a datagram endpoint: Reactor::listen_udp serves it, not a Factory). Unlike Twisted's
 /// endpoint.listen(), which returns a Deferred, this listens at once: weft binds synchronously.
 std::shared_ptr<ListeningPort> listen_on(ReactorNetwork& reactor, const ServerEndpoint& endpoint, Factory& factory);
 
