@@ -3,14 +3,19 @@
 // listens the same way and prints one "listening on ..." line per endpoint.
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <boost/program_options.hpp>
 
+#include "weft/datagram_protocol.hpp"
 #include "weft/endpoint.hpp"
+#include "weft/error.hpp"
 #include "weft/reactor.hpp"
 #include "weft/string_endpoints.hpp"
 
@@ -42,22 +47,43 @@ inline std::vector<ServerEndpoint> listen_endpoints(const po::variables_map& vm,
     return endpoints;
 }
 
-/// Listens on every endpoint with one factory (one chat room over all of them) and prints
-/// "listening on ADDRESS" for each: HOST:PORT for TCP, unix:PATH for UNIX sockets. Throws what
-/// listen_on throws (BindError, SystemdError).
-inline std::vector<std::shared_ptr<ListeningPort>> listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints,
-                                                             Factory& factory) {
+/// What listen_all started: stream ports and UDP ports.
+struct Listeners {
     std::vector<std::shared_ptr<ListeningPort>> ports;
+    std::vector<std::shared_ptr<UdpTransport>> datagram_ports;
+};
+
+/// Makes the protocol of one UDP endpoint (a server that serves datagrams passes one to listen_all).
+using DatagramProtocolMaker = std::function<std::unique_ptr<DatagramProtocol>(const UdpServerEndpoint&)>;
+
+/// Listens on every endpoint, stream ones with one factory (one chat room over all of them), udp ones
+/// with a protocol from `datagram` each, and prints "listening on ADDRESS" for each: HOST:PORT for TCP,
+/// unix:PATH for UNIX sockets, udp:HOST:PORT for UDP. Throws what listen_on and listen_udp throw
+/// (BindError, SystemdError), or weft::Error for a udp endpoint when `datagram` is empty.
+inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints, Factory& factory,
+                            const DatagramProtocolMaker& datagram = {}) {
+    Listeners listeners;
     try {
         for (const auto& endpoint : endpoints) {
-            ports.push_back(listen_on(reactor, endpoint, factory));
-            std::cout << "listening on " << ports.back()->address().to_string() << std::endl;
+            if (const auto* udp = std::get_if<UdpServerEndpoint>(&endpoint)) {
+                if (!datagram) throw Error("--listen " + to_string(endpoint) + ": this server does not serve datagrams (udp:)");
+                UdpOptions options;
+                options.interface = udp->interface;
+                options.max_packet_size = udp->max_packet_size;
+                listeners.datagram_ports.push_back(reactor.listen_udp(udp->port, datagram(*udp), options));
+                std::cout << "listening on udp:" << listeners.datagram_ports.back()->host().to_string() << std::endl;
+                continue;
+            }
+            listeners.ports.push_back(listen_on(reactor, endpoint, factory));
+            std::cout << "listening on " << listeners.ports.back()->address().to_string() << std::endl;
         }
     } catch (...) {
-        for (const auto& port : ports) port->stop_listening();  // all or none
+        // All or none.
+        for (const auto& port : listeners.ports) port->stop_listening();
+        for (const auto& port : listeners.datagram_ports) port->stop_listening();
         throw;
     }
-    return ports;
+    return listeners;
 }
 
 }  // namespace weft::apps
