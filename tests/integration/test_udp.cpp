@@ -14,6 +14,7 @@
 
 #include "support/log_capture.hpp"
 #include "support/loop.hpp"
+#include "udp/udp_port.hpp"
 #include "udp/udp_send_queue.hpp"
 #include "weft/datagram_protocol.hpp"
 #include "weft/error.hpp"
@@ -270,6 +271,55 @@ TEST_CASE("udp: a full send queue drops the datagram, counts it, logs once and w
     });
     REQUIRE(run_bounded(reactor2));
     CHECK(sender_port->dropped_datagrams() == 1);
+}
+
+TEST_CASE("udp: a full kernel send buffer (EAGAIN) keeps the queue, in order, until the socket is writable; "
+          "the queue's bound still drops", "[udp][queue]") {
+    constexpr int count = 100;
+    // more_writes: while blocked, 40 more writes meet the bound of 120 (90 waiting: 30 fit, 10 dropped).
+    // Without them, only the writable socket can restart the sending.
+    for (const bool more_writes : {false, true}) {
+        INFO("more writes while blocked: " << more_writes);
+        const std::size_t expected = more_writes ? 130 : 100;
+        weft::Reactor reactor;
+        Datagrams server;
+        weft::UdpOptions options = on("127.0.0.1");
+        options.receive_buffer_size = 1 << 20;
+        options.send_queue_datagrams = 120;
+        auto server_port = reactor.listen_udp(0, server, options);
+        Datagrams client;
+        auto client_port = reactor.listen_udp(0, client, options);
+        auto& port = static_cast<weft::detail::UdpPort&>(*client_port);
+        // The kernel takes 10 datagrams, then says EAGAIN once: as a send buffer that filled up.
+        int calls = 0;
+        std::optional<std::size_t> queued_when_blocked;
+        port.set_send_function_for_testing([&](int fd, ::mmsghdr* messages, unsigned n, int flags) {
+            ++calls;
+            if (calls == 1) return ::sendmmsg(fd, messages, std::min(n, 10U), flags);
+            if (calls == 2) {
+                reactor.call_soon([&] {
+                    queued_when_blocked = client_port->queued_datagrams();
+                    if (!more_writes) return;
+                    for (int i = count; i < count + 40; ++i) client_port->write("d" + std::to_string(i), server_port->host());
+                });
+                errno = EAGAIN;
+                return -1;
+            }
+            return ::sendmmsg(fd, messages, n, flags);
+        });
+        reactor.call_when_running([&] {
+            for (int i = 0; i < count; ++i) client_port->write("d" + std::to_string(i), server_port->host());
+        });
+        server.on_datagram = [&](Datagrams& self, std::string_view, const weft::Address&) {
+            if (self.received.size() == expected) reactor.call_soon([&] { reactor.stop(); });
+        };
+        REQUIRE(run_bounded(reactor, std::chrono::seconds(10)));
+        REQUIRE(queued_when_blocked);
+        CHECK(*queued_when_blocked == count - 10);  // what the kernel did not take stayed queued
+        CHECK(client_port->dropped_datagrams() == (more_writes ? 10U : 0U));
+        REQUIRE(server.received.size() == expected);
+        for (std::size_t i = 0; i < server.received.size(); ++i) CHECK(server.received[i].data == "d" + std::to_string(i));
+    }
 }
 
 TEST_CASE("udp send queue: keeps what the kernel did not take, in order, and compacts", "[udp][queue]") {

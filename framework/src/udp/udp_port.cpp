@@ -192,7 +192,11 @@ void UdpPort::flush(bool callbacks) {
     auto& buffers = core_.udp_buffers();
     while (!queue_.empty()) {
         const std::size_t count = queue_.fill(buffers.send_messages.data(), buffers.send_iov.data(), UdpBuffers::max_batch);
-        const int sent = ::sendmmsg(fd(), buffers.send_messages.data(), static_cast<unsigned>(count), MSG_DONTWAIT | MSG_NOSIGNAL);
+        const int sent = send_for_testing_
+                             ? send_for_testing_(fd(), buffers.send_messages.data(), static_cast<unsigned>(count),
+                                                 MSG_DONTWAIT | MSG_NOSIGNAL)
+                             : ::sendmmsg(fd(), buffers.send_messages.data(), static_cast<unsigned>(count),
+                                          MSG_DONTWAIT | MSG_NOSIGNAL);
         ++core_.stats.datagram_send_calls;
         if (sent > 0) {
             queue_.pop(static_cast<std::size_t>(sent));

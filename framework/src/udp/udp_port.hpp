@@ -4,10 +4,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <sys/socket.h>
 
 #include <boost/asio/basic_datagram_socket.hpp>
 #include <boost/asio/io_context.hpp>
@@ -74,6 +77,11 @@ public:
     void set_outgoing_interface(const std::string& interface) override;
     [[nodiscard]] std::string outgoing_interface() const override;
 
+    /// Tests only: replaces sendmmsg (same arguments and result, errno included), to reach what loopback
+    /// never does (EAGAIN: lo releases the sender's buffer at once). Empty: sendmmsg.
+    using SendFunction = std::function<int(int fd, ::mmsghdr* messages, unsigned count, int flags)>;
+    void set_send_function_for_testing(SendFunction send) { send_for_testing_ = std::move(send); }
+
     // LiveTransport: the reactor's shutdown and its end-of-turn flush.
     void shutdown(bool force) override;
     void run_scheduled_flush() override;
@@ -125,6 +133,7 @@ private:
     LogRateLimiter drop_log_{repeated_log_interval};
     LogRateLimiter truncate_log_{repeated_log_interval};
     LogRateLimiter error_log_{repeated_log_interval};
+    SendFunction send_for_testing_;
 };
 
 /// Binds and starts a port (Reactor::listen_udp). Throws BindError, or Error for options out of range.
