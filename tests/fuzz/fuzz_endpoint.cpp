@@ -49,6 +49,9 @@ struct Valid {
         return e.index >= 0 && good_domain(e.domain) && (e.name.empty() || e.index == 0) &&
                e.name.find_first_of(std::string_view(":\0", 2)) == std::string::npos;
     }
+    bool operator()(const weft::UdpServerEndpoint& e) const {
+        return e.max_packet_size >= 1 && e.max_packet_size <= 65536 && e.interface.find('\0') == std::string::npos;
+    }
     bool operator()(const weft::TcpClientEndpoint& e) const {
         return !e.host.empty() && e.host.find('\0') == std::string::npos && e.port >= 1 && good_timeout(e.timeout) &&
                e.bind_address.find('\0') == std::string::npos;

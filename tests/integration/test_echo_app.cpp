@@ -3,12 +3,18 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
 #include <poll.h>
+#include <string>
+#include <vector>
+
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -104,6 +110,36 @@ TEST_CASE("weft-echo --listen: one line per endpoint (TCP and UNIX), and it serv
     CHECK(WEXITSTATUS(*status) == 0);
     CHECK(::access(path.c_str(), F_OK) != 0);  // the socket file went with the port
     ::rmdir(dir.c_str());
+}
+
+TEST_CASE("weft-echo --listen udp: echoes datagrams to their senders, beside a TCP endpoint", "[app][echo][endpoint][udp]") {
+    ChildProcess echo({WEFT_ECHO_BINARY, "--listen", "tcp:0:interface=127.0.0.1", "--listen", "udp:0:interface=127.0.0.1",
+                       "--log-level", "warning"});
+    const auto tcp_port = echo.read_listening_port();
+    REQUIRE(tcp_port != 0);
+    const auto line = echo.read_line();
+    REQUIRE(line);
+    CHECK_THAT(*line, Catch::StartsWith("listening on udp:127.0.0.1:"));
+    const auto udp_port = static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+    REQUIRE(udp_port != 0);
+    asio::io_context io;
+    asio::ip::udp::socket s(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const ::timeval bound{10, 0};  // a lost datagram fails the test instead of hanging it
+    REQUIRE(::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) == 0);
+    const asio::ip::udp::endpoint server(asio::ip::make_address("127.0.0.1"), udp_port);
+    for (const std::string& datagram : std::vector<std::string>{"one", "two, a little longer", std::string(8192, 'b')}) {
+        s.send_to(asio::buffer(datagram), server);
+        std::string got(9000, '\0');
+        asio::ip::udp::endpoint from;
+        got.resize(s.receive_from(asio::buffer(got), from));
+        CHECK(got == datagram);
+        CHECK(from == server);
+    }
+    CHECK(round_trip(tcp_port, "tcp too", 7) == "tcp too");
+    echo.signal(SIGTERM);
+    auto status = echo.wait();
+    REQUIRE(status);
+    CHECK(WEXITSTATUS(*status) == 0);
 }
 
 TEST_CASE("weft-echo --listen refuses a bad endpoint naming the field, with exit status 2", "[app][echo][endpoint]") {

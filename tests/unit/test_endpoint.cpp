@@ -67,8 +67,39 @@ using weft::TcpClientEndpoint;
 using weft::TcpServerEndpoint;
 using weft::UnixClientEndpoint;
 using weft::UnixServerEndpoint;
+using weft::UdpServerEndpoint;
 
 }  // namespace
+
+TEST_CASE("udp server: port, interface (IPv4 or IPv6) and max_packet_size; round trip; errors name the field", "[endpoint][udp]") {
+    const auto plain = server<UdpServerEndpoint>("udp:9999");
+    CHECK(plain.port == 9999);
+    CHECK(plain.interface.empty());
+    CHECK(plain.max_packet_size == 8192);
+    const auto full = server<UdpServerEndpoint>("udp:0:interface=\\:\\:1:max_packet_size=65536");
+    CHECK(full.port == 0);
+    CHECK(full.interface == "::1");
+    CHECK(full.max_packet_size == 65536);
+    CHECK(server<UdpServerEndpoint>("udp:53:127.0.0.1:512") == UdpServerEndpoint{53, "127.0.0.1", 512});
+    CHECK(weft::to_string(weft::parse_server_endpoint("udp:port=7:max_packet_size=8192")) == "udp:7");
+    CHECK(weft::to_string(weft::parse_server_endpoint("udp:53:127.0.0.1:512")) ==
+          "udp:53:interface=127.0.0.1:max_packet_size=512");
+    for (const std::string s : {"udp:0", "udp:65535:interface=\\:\\:", "udp:1:interface=:max_packet_size=1",
+                                "udp:2:interface=fe80\\:\\:1%lo:max_packet_size=100"}) {
+        INFO(s);
+        const ServerEndpoint e = weft::parse_server_endpoint(s);
+        CHECK(weft::parse_server_endpoint(weft::to_string(e)) == e);
+    }
+    check_error(server_error("udp"), "port", {"udp endpoint \"udp\": missing port"});
+    check_error(server_error("udp:70000"), "port", {"port 70000 is out of range (0-65535)"});
+    check_error(server_error("udp:53:interface=localhost"), "interface",
+                {"interface \"localhost\" is not a numeric IPv4 or IPv6 address"});
+    check_error(server_error("udp:53:max_packet_size=0"), "max_packet_size", {"max_packet_size 0 is out of range (1-65536)"});
+    check_error(server_error("udp:53:max_packet_size=65537"), "max_packet_size", {"out of range (1-65536)"});
+    check_error(server_error("udp:53:max_packet_size=big"), "max_packet_size", {"max_packet_size \"big\" is not a number"});
+    check_error(server_error("udp:53:backlog=5"), "backlog", {"unknown key \"backlog\" (expected port, interface, max_packet_size)"});
+    check_error(client_error("udp:host=a:port=1"), "type", {"\"udp\" is a server endpoint type"});
+}
 
 TEST_CASE("tcp server: positional port, keyword port, interface and backlog", "[endpoint]") {
     CHECK(server<TcpServerEndpoint>("tcp:8000") == TcpServerEndpoint{8000, "", 511, false});
@@ -330,7 +361,7 @@ TEST_CASE("errors: the message names the type, the field and the value", "[endpo
         CHECK(dynamic_cast<const weft::Error*>(&e) != nullptr);
     }
     check_error(server_error("tpc:80"), "type",
-                {"endpoint \"tpc:80\": unknown endpoint type \"tpc\" (expected tcp, tcp6, unix, fd, systemd, ssl)"});
+                {"endpoint \"tpc:80\": unknown endpoint type \"tpc\" (expected tcp, tcp6, unix, fd, systemd, ssl, udp)"});
     check_error(server_error("TCP:80"), "type", {"unknown endpoint type \"TCP\""});
     check_error(server_error("tcp:80:bakclog=5"), "bakclog",
                 {"tcp endpoint", "unknown key \"bakclog\" (expected port, interface, backlog)"});
