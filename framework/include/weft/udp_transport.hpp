@@ -102,7 +102,8 @@ public:
     virtual ~UdpTransport() = default;
 
     /// Queues `datagram` for `to` (numeric host and port). True if queued, false if dropped (queue full)
-    /// or the port has stopped. On an IPv6 socket an IPv4 address is sent to as IPv4 (mapped).
+    /// or the port has stopped. On an IPv6 socket an IPv4 address is sent to as IPv4 (mapped). On a connected
+    /// port `to` must be the connected address (StateError otherwise, as Twisted asserts).
     virtual bool write(std::string_view datagram, const Address& to) = 0;
     /// Connected UDP: queues `datagram` for the connected address (StateError if not connected).
     virtual bool write(std::string_view datagram) = 0;

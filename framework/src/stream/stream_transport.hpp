@@ -239,14 +239,27 @@ public:
         assert_in_loop();
         if (top_ != this) throw StateError("start_tls: this connection already speaks TLS");
         if (!writing_allowed() || eof_received_) throw StateError("start_tls: the connection is closing");
+        if (!context) throw StateError("start_tls: no TlsContext");
         TlsStart start;
         start.on_live_connection = true;
         start.already_received = already_received;
+        // Made before the protocol moves into it, so a failure (TlsError) leaves the connection as it was.
+        auto layer = std::make_unique<TlsLayer>(core_, std::move(context), std::move(start));
         // The protocol may be inside its own data_received (a STARTTLS command): it is moved, not destroyed.
-        protocol_ = wrap_in_tls(core_, std::move(protocol_), std::move(context), std::move(start));
-        half_closeable_ = dynamic_cast<HalfCloseable*>(protocol_.get());
-        top_ = dynamic_cast<Transport*>(protocol_.get());
-        protocol_->make_connection(*this);  // the TLS layer's, not the protocol's: it is connected already
+        layer->wrap(std::move(protocol_));
+        TlsLayer& tls = *layer;
+        protocol_ = std::move(layer);
+        half_closeable_ = &tls;
+        top_ = &tls;
+        // A producer registered before the switch goes on feeding the protocol's transport, now TLS's.
+        Producer* producer = std::exchange(producer_, nullptr);
+        const bool paused = producer_paused_;
+        producer_paused_ = false;
+        tls.make_connection(*this);  // the layer's connection_made, not the protocol's: it is connected already
+        if (producer != nullptr && state_ != ConnectionState::disconnected) {
+            tls.adopt_producer(*producer, streaming_, paused);
+            producer_paused_ = paused;  // the producer was paused through us: resumed when we drain
+        }
     }
 
 protected:
@@ -516,7 +529,14 @@ private:
             run_guarded("stop_producing", [p] { p->stop_producing(); });
         }
         run_guarded("connection_lost", [&] { protocol_->connection_lost(reason); });
-        if (observer_) std::exchange(observer_, nullptr)->connection_lost(reason);
+        // The connector's factory hears what the protocol heard: TLS may have had a reason of its own.
+        const Reason* told = &reason;
+        if (top_ != this) {
+            if (auto* tls = dynamic_cast<TlsLayer*>(protocol_.get()); tls != nullptr && tls->told_reason()) {
+                told = &*tls->told_reason();
+            }
+        }
+        if (observer_) std::exchange(observer_, nullptr)->connection_lost(*told);
         if (!keep_protocol_) protocol_.reset();  // the connection owns its protocol: it ends here
         core_.remove(self);
     }

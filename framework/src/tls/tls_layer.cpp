@@ -27,16 +27,14 @@ long long milliseconds(Duration d) { return std::chrono::duration_cast<std::chro
 
 std::unique_ptr<Protocol> wrap_in_tls(ReactorCore& core, std::unique_ptr<Protocol> inner,
                                       std::shared_ptr<TlsContext> context, TlsStart start) {
-    return std::make_unique<TlsLayer>(core, std::move(inner), std::move(context), std::move(start));
+    auto layer = std::make_unique<TlsLayer>(core, std::move(context), std::move(start));
+    layer->wrap(std::move(inner));
+    return layer;
 }
 
-TlsLayer::TlsLayer(ReactorCore& core, std::unique_ptr<Protocol> inner, std::shared_ptr<TlsContext> context,
-                   TlsStart start)
-    : core_(core), inner_(std::move(inner)), context_(std::move(context)), start_(std::move(start)) {
-    if (!inner_) throw StateError("TLS: no protocol to wrap");
+TlsLayer::TlsLayer(ReactorCore& core, std::shared_ptr<TlsContext> context, TlsStart start)
+    : core_(core), context_(std::move(context)), start_(std::move(start)) {
     if (!context_) throw StateError("TLS: no TlsContext");
-    inner_half_ = dynamic_cast<HalfCloseable*>(inner_.get());
-    inner_listener_ = dynamic_cast<TlsHandshakeListener*>(inner_.get());
     call_later_ = [&core](Duration d, std::function<void()> fn) { return core.call_later(d, std::move(fn)); };
     ssl_ = SSL_new(context_->impl().ctx.get());
     if (ssl_ == nullptr) throw TlsError("TLS: cannot create a connection: " + openssl_errors("SSL_new failed"));
@@ -54,6 +52,17 @@ TlsLayer::TlsLayer(ReactorCore& core, std::unique_ptr<Protocol> inner, std::shar
     flusher_->layer = this;
 }
 
+void TlsLayer::wrap(std::unique_ptr<Protocol> inner) noexcept {
+    inner_ = std::move(inner);
+    inner_half_ = dynamic_cast<HalfCloseable*>(inner_.get());
+    inner_listener_ = dynamic_cast<TlsHandshakeListener*>(inner_.get());
+}
+
+void TlsLayer::adopt_producer(Producer& producer, bool streaming, bool paused) {
+    register_producer(producer, streaming);
+    below_paused_ = paused && streaming;
+}
+
 TlsLayer::~TlsLayer() {
     flusher_->layer = nullptr;  // a flush already queued for this turn finds nobody
     if (handshake_timer_.active()) handshake_timer_.cancel();
@@ -66,30 +75,6 @@ std::string TlsLayer::describe() const { return "tls " + std::to_string(id()) + 
 
 void TlsLayer::connection_made() {
     const bool server = context_->is_server();
-    if (server) {
-        SSL_set_accept_state(ssl_);
-    } else {
-        SSL_set_connect_state(ssl_);
-        std::string name = context_->server_name();  // the context's name wins over the host connected to
-        if (name.empty()) name = start_.server_name;
-        if (name.empty()) name = peer().host;
-        const auto& options = context_->impl().client_options;
-        if (options.insecure_skip_certificate_verification) {
-            WEFT_LOG(warning) << "[" << describe() << "] TLS certificate verification is OFF "
-                              << "(insecure_skip_certificate_verification): the peer is not authenticated";
-        } else if (is_ip_address(name)) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str());
-        } else {
-            SSL_set1_host(ssl_, name.c_str());
-        }
-        if (!is_ip_address(name) && !name.empty()) SSL_set_tlsext_host_name(ssl_, name.c_str());
-        if (options.resume_sessions) {
-            session_key_ = name + "|" + peer().to_string();
-            SSL_set_app_data(ssl_, &session_key_);
-            if (SSL_SESSION* s = context_->impl().session_for(session_key_)) SSL_set_session(ssl_, s);
-        }
-    }
-    start_handshake_timer();
     WEFT_LOG(debug) << "[" << describe() << "] TLS " << (server ? "server" : "client") << " handshake begins"
                     << (start_.on_live_connection ? " (start_tls)" : "");
     {
@@ -100,9 +85,42 @@ void TlsLayer::connection_made() {
             inner_->make_connection(*this);  // as Twisted: the protocol is connected before the handshake
         }
     }
+    if (server) {
+        SSL_set_accept_state(ssl_);
+    } else if (!configure_client()) {
+        return;
+    }
+    start_handshake_timer();
     if (!server && !failed_) advance_handshake();  // the ClientHello
     if (!start_.already_received.empty()) feed(std::exchange(start_.already_received, {}));
     progress();
+}
+
+bool TlsLayer::configure_client() {
+    SSL_set_connect_state(ssl_);
+    std::string name = context_->server_name();  // the context's name wins over the host connected to
+    if (name.empty()) name = start_.server_name;
+    if (name.empty()) name = peer().host;
+    const auto& options = context_->impl().client_options;
+    if (options.insecure_skip_certificate_verification) {
+        WEFT_LOG(warning) << "[" << describe() << "] TLS certificate verification is OFF "
+                          << "(insecure_skip_certificate_verification): the peer is not authenticated";
+    } else if (name.empty()) {
+        // An empty name would check no name at all: any certificate the CAs signed would do.
+        fail("TLS: no server name to verify the certificate against (set TlsClientOptions::server_name)");
+        return false;
+    } else if (is_ip_address(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) != 1
+                                    : SSL_set1_host(ssl_, name.c_str()) != 1) {
+        fail("TLS: cannot verify against the server name \"" + name + "\": " + openssl_errors("a bad name"));
+        return false;
+    }
+    if (!is_ip_address(name) && !name.empty()) SSL_set_tlsext_host_name(ssl_, name.c_str());
+    if (options.resume_sessions) {
+        session_key_ = name + "|" + peer().to_string();
+        SSL_set_app_data(ssl_, &session_key_);
+        if (SSL_SESSION* s = context_->impl().session_for(session_key_)) SSL_set_session(ssl_, s);
+    }
+    return true;
 }
 
 void TlsLayer::data_received(std::string_view data) {
@@ -188,8 +206,11 @@ void TlsLayer::on_close_notify() {
 }
 
 void TlsLayer::read_connection_lost() {
-    // The transport's EOF. After close_notify it is expected; before it, the stream may have been cut.
-    if (!close_notify_received_ && !failed_) {
+    // The transport's EOF. After close_notify it is expected: a HalfCloseable protocol heard of the
+    // half-close then and closes when it is done (any other is closing already).
+    if (close_notify_received_) return;
+    // Before it, the stream may have been cut.
+    if (!failed_) {
         reason_ = handshake_done_
                       ? Reason::error("TLS: the peer closed the connection without close_notify (truncated?)")
                       : Reason::error("TLS handshake failed: the peer closed the connection during the handshake");
@@ -207,13 +228,20 @@ void TlsLayer::write_connection_lost() {
         InnerCall call(*this);
         inner_half_->write_connection_lost();
     }
+    progress();  // what it wrote or closed in there
 }
 
 void TlsLayer::connection_lost(const Reason& reason) {
+    if (!reason_ && reason.clean() && below_write_shut_ && !close_notify_received_ && !lose_requested_) {
+        // Our write side was shut and the peer's EOF came (the transport closed then) without its
+        // close_notify: not a clean end, whatever the transport below saw.
+        reason_ = Reason::error("TLS: the peer closed the connection without close_notify (truncated?)");
+    }
     lost_ = true;
     flusher_->layer = nullptr;
     if (handshake_timer_.active()) handshake_timer_.cancel();
-    inner_->connection_lost(reason_ ? *reason_ : reason);
+    told_ = reason_ ? *reason_ : reason;
+    inner_->connection_lost(*told_);
 }
 
 // -- output -----------------------------------------------------------------------------------------
@@ -280,7 +308,15 @@ void TlsLayer::schedule_flush() {
 void TlsLayer::Flusher::run_scheduled_flush() {
     if (layer == nullptr) return;
     layer->flush_scheduled_ = false;
-    layer->progress();
+    try {
+        layer->progress();  // may resume the protocol's producer, which may throw: it ends this connection only
+    } catch (const std::exception& e) {
+        WEFT_LOG(error) << "[" << layer->describe() << "] resume_producing threw: " << e.what() << "; aborting this connection";
+        layer->abort_connection();
+    } catch (...) {
+        WEFT_LOG(error) << "[" << layer->describe() << "] resume_producing threw; aborting this connection";
+        layer->abort_connection();
+    }
 }
 
 void TlsLayer::fail(std::string message) {
@@ -363,7 +399,8 @@ void TlsLayer::lose_connection() {
     if (lose_requested_ || lost_) return;
     if (failed_ || transport().state() == ConnectionState::disconnected) return;
     lose_requested_ = true;
-    if (inner_depth_ == 0) progress();
+    // Not now: progress() may resume the protocol's producer, which must not run inside this call.
+    if (inner_depth_ == 0) schedule_flush();
 }
 
 void TlsLayer::abort_connection() {
@@ -376,7 +413,7 @@ void TlsLayer::abort_connection() {
 void TlsLayer::lose_write_connection() {
     if (!writing_allowed()) return;
     write_shutdown_requested_ = true;
-    if (inner_depth_ == 0) progress();
+    if (inner_depth_ == 0) schedule_flush();
 }
 
 Address TlsLayer::peer() const { return transport().peer(); }

@@ -45,8 +45,9 @@ std::unique_ptr<Protocol> wrap_in_tls(ReactorCore& core, std::unique_ptr<Protoco
 ///   by the reactor's end-of-turn flush), so a turn's writes leave in as few TLS records as their size
 ///   allows (16 KiB of plaintext each), not a record per write. Over 64 KiB held are encrypted at once,
 ///   so that the transport below sees them and pauses a streaming producer within write().
-/// - Writes before the handshake completes wait for it; lose_connection() and lose_write_connection()
-///   wait for it too (bounded by the handshake timeout), then send close_notify.
+/// - Writes before the handshake completes wait for it. lose_connection() waits for it too while writes are
+///   held (else it closes at once); lose_write_connection() always does (close_notify needs it). Both are
+///   bounded by the handshake timeout, and act at the end of the turn, never inside the call.
 /// - The peer's close_notify is its half-close: a HalfCloseable protocol hears read_connection_lost, any
 ///   other is closed cleanly. A peer that closes without close_notify ends the connection with an error
 ///   reason (a truncation attack looks the same).
@@ -56,7 +57,14 @@ class TlsLayer final : public Protocol, public HalfCloseable, public Transport, 
 public:
     using CallLater = std::function<DelayedCall(Duration, std::function<void()>)>;
 
-    TlsLayer(ReactorCore& core, std::unique_ptr<Protocol> inner, std::shared_ptr<TlsContext> context, TlsStart start);
+    /// Everything that can fail (a null context, OpenSSL's allocations) happens here, before wrap() takes
+    /// the protocol: start_tls must never lose the protocol it is called from.
+    TlsLayer(ReactorCore& core, std::shared_ptr<TlsContext> context, TlsStart start);
+    /// Takes the user's protocol (before make_connection). Cannot fail.
+    void wrap(std::unique_ptr<Protocol> inner) noexcept;
+    /// A producer the protocol had registered with the transport below before start_tls: from now on it is
+    /// registered here (`paused`: the transport below had paused it).
+    void adopt_producer(Producer& producer, bool streaming, bool paused);
     ~TlsLayer() override;
     TlsLayer(const TlsLayer&) = delete;
     TlsLayer& operator=(const TlsLayer&) = delete;
@@ -64,6 +72,9 @@ public:
     /// The handshake timeout's clock (tests give a fake one); default the reactor's.
     void set_call_later(CallLater call_later) { call_later_ = std::move(call_later); }
     [[nodiscard]] Protocol& inner() noexcept { return *inner_; }
+    /// What connection_lost told the protocol (TLS's own reason when it has one, e.g. a failed handshake):
+    /// the connector tells its factory the same.
+    [[nodiscard]] const std::optional<Reason>& told_reason() const noexcept { return told_; }
 
     // Protocol (called by the transport below)
     void connection_made() override;
@@ -134,6 +145,8 @@ private:
     [[nodiscard]] bool writing_allowed() const noexcept;
     [[nodiscard]] bool below_is_open() const noexcept;
     void feed(std::string_view ciphertext);
+    /// The client's server name (SNI, verification) and session; false when it cannot verify (failed).
+    bool configure_client();
     /// Runs the handshake on; true once it is done.
     bool advance_handshake();
     void on_handshake_done();
@@ -172,6 +185,7 @@ private:
 
     std::string held_;  // plaintext written and not yet encrypted
     std::optional<Reason> reason_;  // what connection_lost tells the user's protocol, when not the transport's
+    std::optional<Reason> told_;    // what it was told
     int inner_depth_ = 0;
     bool handshake_done_ = false;
     bool flush_scheduled_ = false;

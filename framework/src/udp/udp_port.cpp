@@ -127,6 +127,11 @@ bool UdpPort::write(std::string_view datagram, const Address& to) {
     WEFT_ASSERT_IN_LOOP(core_);
     if (!listening_) return false;
     if (to.is_unix()) throw InvalidAddressError(to.to_string(), "a UNIX socket address; a UDP port sends to IP addresses");
+    if (connected_ && (to.host != connected_->host || to.port != connected_->port)) {
+        // As Twisted: a connected port talks to its peer only (the kernel would send elsewhere regardless).
+        throw StateError("write(datagram, " + to.to_string() + "): the UDP port is connected to " +
+                         connected_->to_string() + " and sends only there");
+    }
     const DatagramAddress* destination = nullptr;
     if (&to == current_from_) {
         destination = current_raw_;  // a reply to the datagram being delivered: its sender as the kernel gave it
@@ -339,7 +344,7 @@ void UdpPort::deliver(std::string_view data, std::size_t size, bool truncated, c
 void UdpPort::close() {
     listening_ = false;
     if (!queue_.empty()) {
-        if (!blocked_) flush(false);  // one last non-blocking send of what the turn queued
+        flush(false);  // one last non-blocking send of what is queued (a blocked socket may take it by now)
         if (!queue_.empty()) {
             dropped_ += queue_.size();
             WEFT_LOG(info) << prefix() << queue_.size() << " queued datagrams dropped: the port stopped";
@@ -360,6 +365,7 @@ void UdpPort::stop_listening() {
     // the protocol itself.
     boost::asio::post(core_.io(), [self = shared_from_this()] {
         self->call_protocol("stop_protocol", [&] { self->protocol_.do_stop(); });
+        self->owned_.reset();  // an owned protocol goes now (one holding its port's handle would be a cycle)
     });
 }
 
@@ -369,6 +375,7 @@ void UdpPort::shutdown(bool force) {
     close();
     // The reactor's shutdown is no call of the protocol's own: tell it now, before the "after" triggers.
     call_protocol("stop_protocol", [this] { protocol_.do_stop(); });
+    owned_.reset();
 }
 
 // -- socket options ---------------------------------------------------------------------------------
