@@ -128,7 +128,7 @@ TEST_CASE("s_client: TLS 1.2 and TLS 1.3 both work, and a server with min_versio
     }
 }
 
-TEST_CASE("s_client: SNI picks the per-name certificate, case-insensitively; other names get the default",
+TEST_CASE("s_client: SNI picks the per-name certificate, case-insensitively, and other names get the default",
           "[tls][peers][s_client][sni]") {
     const auto& c = tls_certs();
     auto options = localhost_server();
@@ -630,7 +630,7 @@ TEST_CASE("weft client vs s_server: an expired certificate is refused", "[tls][p
     check_refused(run_client(server.port, trusting_test_ca()), "certificate verify failed (certificate has expired)");
 }
 
-TEST_CASE("weft client vs s_server: a certificate for another host name is refused; server_name picks the name checked",
+TEST_CASE("weft client vs s_server: a certificate for another host name is refused, and server_name picks the name checked",
           "[tls][peers][s_server][verify]") {
     const auto& c = tls_certs();
     {
