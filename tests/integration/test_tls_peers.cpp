@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -753,4 +754,135 @@ TEST_CASE("weft client: a server that never answers the handshake is cut after h
     out.failed = factory.failed;
     out.lost = factory.lost;
     check_refused(out, "TLS handshake timed out after 200 ms");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Records and backpressure, seen from a Python client
+
+namespace {
+
+/// Answers "burst N\n" with N lines, one write() each, all inside one data_received.
+class Burst final : public weft::Protocol {
+public:
+    void data_received(std::string_view data) override {
+        buffer_.append(data);
+        if (buffer_.find('\n') == std::string::npos || buffer_.rfind("burst ", 0) != 0) return;
+        const int n = std::stoi(buffer_.substr(6));
+        buffer_.clear();
+        for (int i = 0; i < n; ++i) transport().write("line " + std::to_string(i) + "\n");
+    }
+
+private:
+    std::string buffer_;
+};
+
+struct FirehoseState {
+    std::size_t sent = 0;
+    std::size_t max_buffered = 0;
+    int pauses = 0;
+    bool paused = false;
+    bool done = false;
+};
+
+/// Once the handshake is done, streams `total` bytes in 16 KiB writes as a streaming producer: it writes
+/// while it is not paused, so what the transport holds is what backpressure lets it hold.
+class Firehose final : public weft::Protocol, public weft::TlsHandshakeListener, public weft::Producer {
+public:
+    Firehose(Shared<FirehoseState>& state, std::size_t total) : state_(state), total_(total) {}
+    void handshake_completed() override {
+        transport().register_producer(*this, true);
+        pump();
+    }
+    void pause_producing() override {
+        paused_ = true;
+        state_.update([](FirehoseState& s) {
+            ++s.pauses;
+            s.paused = true;
+        });
+    }
+    void resume_producing() override {
+        paused_ = false;
+        state_.update([](FirehoseState& s) { s.paused = false; });
+        pump();
+    }
+    void stop_producing() override { paused_ = true; }
+
+private:
+    void pump() {
+        const std::string chunk(16 * 1024, 'f');
+        while (!paused_ && sent_ < total_) {
+            transport().write(chunk);
+            sent_ += chunk.size();
+            const std::size_t buffered = transport().buffered_bytes();
+            state_.update([&](FirehoseState& s) {
+                s.sent = sent_;
+                s.max_buffered = std::max(s.max_buffered, buffered);
+            });
+        }
+        if (sent_ >= total_ && !finished_) {
+            finished_ = true;
+            transport().unregister_producer();
+            transport().lose_connection();
+            state_.update([](FirehoseState& s) { s.done = true; });
+        }
+    }
+
+    Shared<FirehoseState>& state_;
+    std::size_t total_;
+    std::size_t sent_ = 0;
+    bool paused_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("python ssl: a hundred small writes in one callback leave in one TLS record", "[tls][peers][python][records]") {
+    LambdaFactory factory([](const weft::Address&) { return std::make_unique<Burst>(); });
+    LoopThread loop;
+    const auto port = loop.call([&](weft::Reactor& reactor) {
+        weft::ListenOptions o;
+        o.interface = "127.0.0.1";
+        auto p = reactor.listen_ssl(0, factory, weft::TlsContext::server(localhost_server()), o);
+        loop.keep(p);
+        return p->address().port;
+    });
+    TempDir dir;
+    PeerProcess client(python_peer({"records", "127.0.0.1", std::to_string(port), tls_certs().ca, "100"}), dir);
+    const auto lines = client.read_line();
+    const auto records = client.read_line();
+    INFO(client.describe());
+    CHECK(lines == std::string("lines 100"));
+    CHECK(records == std::string("records 1"));  // Twisted sends 100 (one per write: its #11989)
+}
+
+TEST_CASE("python ssl: a client that stops reading pauses the server's producer, and it resumes when it reads",
+          "[tls][peers][python][backpressure]") {
+    constexpr std::size_t total = 32 * 1024 * 1024;  // far beyond what the socket buffers take
+    Shared<FirehoseState> state;
+    LambdaFactory factory([&](const weft::Address&) { return std::make_unique<Firehose>(state, total); });
+    LoopThread loop;
+    const auto port = loop.call([&](weft::Reactor& reactor) {
+        weft::ListenOptions o;
+        o.interface = "127.0.0.1";
+        auto p = reactor.listen_ssl(0, factory, weft::TlsContext::server(localhost_server()), o);
+        loop.keep(p);
+        return p->address().port;
+    });
+    TempDir dir;
+    PeerProcess client(python_peer({"stall", "127.0.0.1", std::to_string(port), tls_certs().ca}), dir);
+    const auto ready = client.read_line();
+    INFO(client.describe());
+    REQUIRE(ready == std::string("ready"));
+    // The client reads nothing: the server fills the socket buffers, then is paused and stays paused.
+    REQUIRE(state.wait_for([&](const FirehoseState& s) { return s.paused && s.sent < total; }));
+    const auto stalled = state.snapshot();
+    INFO("sent " << stalled.sent << ", max buffered " << stalled.max_buffered << ", pauses " << stalled.pauses);
+    CHECK(stalled.sent < total);
+    // Held by weft at most the high watermark (64 KiB) plus what one write and one read add.
+    CHECK(stalled.max_buffered <= 256 * 1024);
+    REQUIRE(client.write("read\n"));
+    const auto got = client.read_line(30s);
+    CHECK(got == "total " + std::to_string(total));
+    CHECK(state.wait_for([](const FirehoseState& s) { return s.done; }));
+    CHECK(state.snapshot().max_buffered <= 256 * 1024);
 }

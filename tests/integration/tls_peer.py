@@ -9,7 +9,15 @@
       socket stays open; reads whatever comes until the server's own close_notify; prints "got REPR" and
       "closed clean" (the server's close_notify came) or "closed dirty" (TCP EOF without it).
 
-Every wait is bounded (10 s); any failure prints "error: ..." and exits 1.
+  tls_peer.py records HOST PORT CA N
+      over TLS 1.2 (where application data records are the only 0x17 records), sends "burst N\n" and
+      reads until N lines came back; prints "lines N" and "records R": the application data records
+      they came in.
+  tls_peer.py stall HOST PORT CA
+      handshakes, prints "ready", then reads nothing until a line comes on stdin; then reads everything
+      until the server closes and prints "total BYTES".
+
+Every wait is bounded (10 s; stall waits 30 s for its stdin); any failure prints "error: ..." and exits 1.
 """
 import socket
 import ssl
@@ -98,6 +106,69 @@ def half_close(host, port, ca):
     raw.close()
 
 
+def records(host, port, ca, n):
+    n = int(n)
+    raw = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    ctx = context(ca, "")
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=host)
+    pending = b""  # raw bytes not yet split into whole records
+    counted = 0
+
+    def pump():
+        nonlocal pending, counted
+        data = raw.recv(65536)
+        if not data:
+            raise RuntimeError("EOF")
+        pending += data
+        while len(pending) >= 5 and len(pending) >= 5 + int.from_bytes(pending[3:5], "big"):
+            size = 5 + int.from_bytes(pending[3:5], "big")
+            if pending[0] == 0x17:
+                counted += 1
+            incoming.write(pending[:size])
+            pending = pending[size:]
+
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            pump()
+    raw.sendall(outgoing.read())
+    counted = 0  # from here on every application data record is the server's answer
+    tls.write(b"burst %d\n" % n)
+    raw.sendall(outgoing.read())
+    got = b""
+    while got.count(b"\n") < n:
+        try:
+            got += tls.read(65536)
+        except ssl.SSLWantReadError:
+            pump()
+    print("lines", got.count(b"\n"), flush=True)
+    print("records", counted, flush=True)
+    raw.close()
+
+
+def stall(host, port, ca):
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as raw:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        with context(ca, "").wrap_socket(raw, server_hostname=host) as s:
+            print("ready", flush=True)
+            import select
+            if not select.select([sys.stdin], [], [], 30)[0]:
+                raise RuntimeError("no go-ahead on stdin")
+            sys.stdin.readline()
+            total = 0
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+            print("total", total, flush=True)
+
+
 def main():
     try:
         mode, args = sys.argv[1], sys.argv[2:]
@@ -105,6 +176,10 @@ def main():
             echo(*args)
         elif mode == "half-close":
             half_close(*args)
+        elif mode == "records":
+            records(*args)
+        elif mode == "stall":
+            stall(*args)
         else:
             raise RuntimeError("unknown mode " + mode)
     except Exception as e:  # the test reads this line
