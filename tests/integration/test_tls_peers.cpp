@@ -326,21 +326,33 @@ private:
 
 }  // namespace
 
-TEST_CASE("s_client -starttls smtp: start_tls on a live LineReceiver connection", "[tls][peers][s_client][starttls]") {
+namespace {
+/// A plaintext TCP listener on 127.0.0.1:0 whose connections are StartTlsServer.
+struct StartTlsFixture {
     TlsLog log;
     std::shared_ptr<weft::TlsContext> context;
-    LambdaFactory factory([&](const weft::Address&) { return std::make_unique<StartTlsServer>(context, log); });
+    LambdaFactory factory{[this](const weft::Address&) { return std::make_unique<StartTlsServer>(context, log); }};
     LoopThread loop;
-    const auto port = loop.call([&](weft::Reactor& reactor) {
-        context = weft::TlsContext::server(localhost_server());
-        weft::ListenOptions o;
-        o.interface = "127.0.0.1";
-        auto p = reactor.listen_tcp(0, factory, o);
-        loop.keep(p);
-        return p->address().port;
-    });
+    std::uint16_t port = 0;
+
+    StartTlsFixture() {
+        port = loop.call([&](weft::Reactor& reactor) {
+            context = weft::TlsContext::server(localhost_server());
+            weft::ListenOptions o;
+            o.interface = "127.0.0.1";
+            auto p = reactor.listen_tcp(0, factory, o);
+            loop.keep(p);
+            return p->address().port;
+        });
+    }
+};
+}  // namespace
+
+TEST_CASE("s_client -starttls smtp: start_tls on a live LineReceiver connection", "[tls][peers][s_client][starttls]") {
+    StartTlsFixture server;
+    TlsLog& log = server.log;
     TempDir dir;
-    PeerProcess client(s_client(port, {"-quiet", "-starttls", "smtp"}), dir);
+    PeerProcess client(s_client(server.port, {"-quiet", "-starttls", "smtp"}), dir);
     REQUIRE(client.write("secret\n"));
     const auto line = client.read_until("tls: ");
     INFO(client.describe());
@@ -351,6 +363,24 @@ TEST_CASE("s_client -starttls smtp: start_tls on a live LineReceiver connection"
     REQUIRE(!seen.empty());
     CHECK(seen[0].version == "TLSv1.3");
     CHECK(seen[0].received == "secret\n");
+}
+
+TEST_CASE("python ssl: STARTTLS with the ClientHello in the same write as the command (already_received)",
+          "[tls][peers][python][starttls]") {
+    StartTlsFixture server;
+    TempDir dir;
+    PeerProcess client({python_binary(), WEFT_TLS_PEER_SCRIPT, "starttls-pipelined", "127.0.0.1",
+                        std::to_string(server.port), tls_certs().ca},
+                       dir);
+    const auto greeting = client.read_line();
+    const auto the_switch = client.read_line();
+    const auto version = client.read_line();
+    const auto echo = client.read_line();
+    INFO(client.describe());
+    CHECK(greeting == std::string("greeting 220 weft ESMTP test"));
+    CHECK(the_switch == std::string("switch 220 ready to start TLS"));
+    CHECK(version == std::string("version TLSv1.3"));
+    CHECK(echo == std::string("echo tls: pipelined"));
 }
 
 TEST_CASE("s_client: reload() rotates the certificate for new handshakes without a restart",

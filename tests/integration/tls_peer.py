@@ -17,6 +17,11 @@
       handshakes, prints "ready", then reads nothing until a line comes on stdin; then reads everything
       until the server closes and prints "total BYTES".
 
+  tls_peer.py starttls-pipelined HOST PORT CA
+      SMTP-like STARTTLS with nothing waited for: reads the greeting, then sends "STARTTLS\r\n" and its
+      ClientHello in one write; prints "greeting LINE", "switch LINE" (the plaintext answer to STARTTLS),
+      "version V" and "echo LINE" (the answer to "pipelined\n" sent over TLS).
+
 Every wait is bounded (10 s; stall waits 30 s for its stdin); any failure prints "error: ..." and exits 1.
 """
 import socket
@@ -169,6 +174,59 @@ def stall(host, port, ca):
             print("total", total, flush=True)
 
 
+def starttls_pipelined(host, port, ca):
+    raw = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    buffered = b""
+
+    def plain_line():
+        nonlocal buffered
+        while b"\r\n" not in buffered:
+            data = raw.recv(65536)
+            if not data:
+                raise RuntimeError("EOF in plaintext")
+            buffered += data
+        line, buffered = buffered.split(b"\r\n", 1)
+        return line.decode()
+
+    print("greeting", plain_line(), flush=True)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context(ca, "").wrap_bio(incoming, outgoing, server_hostname=host)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    raw.sendall(b"STARTTLS\r\n" + outgoing.read())  # the server reads the ClientHello with the command
+    print("switch", plain_line(), flush=True)
+    incoming.write(buffered)  # whatever came after the plaintext answer is TLS
+
+    def pump():
+        data = raw.recv(65536)
+        if not data:
+            raise RuntimeError("EOF in TLS")
+        incoming.write(data)
+
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            pump()
+    raw.sendall(outgoing.read())
+    print("version", tls.version(), flush=True)
+    tls.write(b"pipelined\n")
+    raw.sendall(outgoing.read())
+    got = b""
+    while b"\n" not in got:
+        try:
+            got += tls.read(65536)
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            pump()
+    print("echo", got.decode().rstrip("\r\n"), flush=True)
+    raw.close()
+
+
 def main():
     try:
         mode, args = sys.argv[1], sys.argv[2:]
@@ -180,6 +238,8 @@ def main():
             records(*args)
         elif mode == "stall":
             stall(*args)
+        elif mode == "starttls-pipelined":
+            starttls_pipelined(*args)
         else:
             raise RuntimeError("unknown mode " + mode)
     except Exception as e:  # the test reads this line
