@@ -129,6 +129,24 @@ TEST_CASE("s_client: TLS 1.2 and TLS 1.3 both work, and a server with min_versio
     }
 }
 
+TEST_CASE("s_client: renegotiation is refused (TLS 1.2 'R' command)", "[tls][peers][s_client][renegotiation]") {
+    TlsEchoFixture server(localhost_server());
+    TempDir dir;
+    PeerProcess client(s_client(server.port, {"-tls1_2"}), dir);  // not -quiet: 'R' on a line renegotiates
+    REQUIRE(client.write("before\n"));
+    const auto before = client.read_until("before");
+    REQUIRE(client.write("R\n"));
+    const auto status = client.wait();
+    INFO(client.describe());
+    CHECK(before);
+    REQUIRE(status);
+    CHECK_THAT(client.err(), Catch::Contains("no renegotiation"));
+    const auto seen = server.wait_connection(0, ended);
+    REQUIRE(seen);
+    CHECK(seen->received == "before\n");
+    CHECK_FALSE(seen->lost->clean());
+}
+
 TEST_CASE("s_client: SNI picks the per-name certificate, case-insensitively, and other names get the default",
           "[tls][peers][s_client][sni]") {
     const auto& c = tls_certs();
