@@ -11,6 +11,8 @@
 #include <boost/program_options.hpp>
 
 #include "weft/endpoint.hpp"
+#include "weft/log.hpp"
+#include "weft/tls_context.hpp"
 #include "weft/reactor.hpp"
 #include "weft/string_endpoints.hpp"
 
@@ -44,13 +46,24 @@ inline std::vector<ServerEndpoint> listen_endpoints(const po::variables_map& vm,
 
 /// Listens on every endpoint with one factory (one chat room over all of them) and prints
 /// "listening on ADDRESS" for each: HOST:PORT for TCP, ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets.
-/// Throws what listen_on throws (BindError, SystemdError, TlsError).
+/// The TLS contexts of ssl: endpoints are added to `tls_contexts` (for reload_tls). Throws what listen_on
+/// throws (BindError, SystemdError, TlsError).
 inline std::vector<std::shared_ptr<ListeningPort>> listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints,
-                                                             Factory& factory) {
+                                                             Factory& factory,
+                                                             std::vector<std::shared_ptr<TlsContext>>* tls_contexts = nullptr) {
     std::vector<std::shared_ptr<ListeningPort>> ports;
     try {
         for (const auto& endpoint : endpoints) {
-            ports.push_back(listen_on(reactor, endpoint, factory));
+            if (const auto* ssl = std::get_if<SslServerEndpoint>(&endpoint)) {
+                auto context = tls_context_for(*ssl);
+                ListenOptions options;
+                options.interface = ssl->tcp.interface;
+                options.backlog = ssl->tcp.backlog;
+                ports.push_back(reactor.listen_ssl(ssl->tcp.port, factory, context, options));
+                if (tls_contexts != nullptr) tls_contexts->push_back(std::move(context));
+            } else {
+                ports.push_back(listen_on(reactor, endpoint, factory));
+            }
             const char* scheme = std::holds_alternative<SslServerEndpoint>(endpoint) ? "ssl:" : "";
             std::cout << "listening on " << scheme << ports.back()->address().to_string() << std::endl;
         }
@@ -59,6 +72,19 @@ inline std::vector<std::shared_ptr<ListeningPort>> listen_all(Reactor& reactor, 
         throw;
     }
     return ports;
+}
+
+/// Reads every TLS certificate and key again (certificate rotation, on SIGUSR2): new handshakes use the new
+/// files; one that cannot be used is logged and the old certificate stays.
+inline void reload_tls(const std::vector<std::shared_ptr<TlsContext>>& contexts) {
+    for (const auto& context : contexts) {
+        try {
+            context->reload();
+            WEFT_LOG(info) << "TLS certificates reloaded";
+        } catch (const TlsError& e) {
+            WEFT_LOG(error) << "TLS certificates not reloaded, the old ones stay: " << e.what();
+        }
+    }
 }
 
 }  // namespace weft::apps

@@ -1,6 +1,7 @@
 // weft-echo: an echo server. Raw mode echoes bytes as they come; line mode echoes each "\n"-terminated
 // line (LineOnlyReceiver). The smallest complete weft server, and a benchmark peer.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -99,7 +100,10 @@ int main(int argc, char* argv[]) {
     auto factory = mode == "raw" ? weft::Factory::for_protocol<RawEcho>()
                                  : weft::Factory::for_protocol<LineEcho>(max_line);
     try {
-        const auto ports = weft::apps::listen_all(reactor, endpoints, *factory);
+        std::vector<std::shared_ptr<weft::TlsContext>> tls_contexts;
+        const auto ports = weft::apps::listen_all(reactor, endpoints, *factory, &tls_contexts);
+        // With ssl: listeners, SIGUSR2 reads their certificates again (rotation without a restart).
+        if (!tls_contexts.empty()) reactor.on_signal(SIGUSR2, [&] { weft::apps::reload_tls(tls_contexts); });
         reactor.run();
     } catch (const weft::Error& e) {
         std::cerr << "weft-echo: " << e.what() << "\n";

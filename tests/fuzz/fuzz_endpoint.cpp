@@ -54,6 +54,21 @@ struct Valid {
                e.bind_address.find('\0') == std::string::npos;
     }
     bool operator()(const weft::UnixClientEndpoint& e) const { return good_path(e.path) && good_timeout(e.timeout); }
+    bool operator()(const weft::SslServerEndpoint& e) const {
+        const bool verify = e.verify_client == "none" || (!e.client_ca.empty() && (e.verify_client == "optional" ||
+                                                                                     e.verify_client == "required"));
+        return (*this)(e.tcp) && !e.tcp.ipv6 && !e.private_key.empty() && verify && good_alpn(e.alpn) &&
+               good_timeout(e.handshake_timeout);
+    }
+    bool operator()(const weft::TlsClientEndpoint& e) const {
+        return (*this)(e.tcp) && !e.tcp.ipv6 && (e.private_key.empty() || !e.certificate.empty()) && good_alpn(e.alpn);
+    }
+    static bool good_alpn(const std::vector<std::string>& names) {
+        for (const auto& n : names) {
+            if (n.empty() || n.size() > 255) return false;
+        }
+        return true;
+    }
 };
 
 template <class Endpoint, class Parse>
