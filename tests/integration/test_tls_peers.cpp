@@ -732,19 +732,28 @@ TEST_CASE("weft client vs s_server: a client certificate is presented when the s
     CHECK_FALSE((out.failed ? *out.failed : *out.lost).clean());
 }
 
-TEST_CASE("weft client vs s_server: ALPN and SNI are sent", "[tls][peers][s_server][alpn][sni]") {
+TEST_CASE("weft client vs s_server: ALPN is offered and the server's choice reported", "[tls][peers][s_server][alpn]") {
     const auto& c = tls_certs();
-    // s_server answers SNI "other.test" with the other.test certificate and anything else with localhost's:
-    // verifying other.test proves the name was sent.
-    SServer server(c.server, c.server_key, {"-alpn", "h2,http/1.1", "-servername", "other.test", "-cert2", c.other,
-                                            "-key2", c.other_key});
+    SServer server(c.server, c.server_key, {"-alpn", "h2,http/1.1"});
     auto options = trusting_test_ca();
     options.alpn = {"http/1.1"};
-    options.server_name = "other.test";
     const auto out = run_client(server.port, options);
     INFO(out.why() << "\n" << server.process->describe());
     CHECK(out.record.handshake);
     CHECK(out.record.tls.alpn == "http/1.1");
+    CHECK(out.record.received == "olleh\n");
+}
+
+TEST_CASE("weft client vs s_server: server_name is sent as SNI", "[tls][peers][s_server][sni]") {
+    const auto& c = tls_certs();
+    // s_server answers SNI "other.test" with the other.test certificate and anything else with localhost's:
+    // verifying other.test proves the name was sent. (s_server's second context does no ALPN: apart.)
+    SServer server(c.server, c.server_key, {"-servername", "other.test", "-cert2", c.other, "-key2", c.other_key});
+    auto options = trusting_test_ca();
+    options.server_name = "other.test";
+    const auto out = run_client(server.port, options);
+    INFO(out.why() << "\n" << server.process->describe());
+    CHECK(out.record.handshake);
     CHECK(out.record.received == "olleh\n");
     // s_server names the SNI it got once the connection is over (-naccept 1: it exits and flushes).
     CHECK(server.process->read_until("Hostname in TLS extension: \"other.test\""));
