@@ -126,3 +126,64 @@ for name, text in [
         ("udp", b"udp:9999:interface=\\:\\:1:max_packet_size=512"),
         ("duplicate", b"tcp:80:port=81:backlog=1:backlog=2"), ("huge", b"tcp:99999999999999999999:mode=17777")]:
     write(EP, name, text)
+
+# TLS server layer (fuzz_tls). flags: bits 0-1 the server context (0 plain, 1 ALPN+SNI, 2 optional client
+# certificates, 3 TLS 1.3 only + required client certificates), bit 2 write early, bit 3 lose on data,
+# bit 4 EOF before the end, bit 5 fire the handshake timeout. The streams are real ClientHellos recorded
+# from `openssl s_client` (they hold random bytes, so they are recorded only when missing: delete a file to
+# record it again), and a few that are not TLS at all.
+TLS = "tls"
+
+
+def record_client_hello(*options):
+    """The first TLS record `openssl s_client OPTIONS` sends to a listener on 127.0.0.1 (its ClientHello)."""
+    import socket
+    import subprocess
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(10)
+        port = listener.getsockname()[1]
+        client = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, *options],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                data = b""
+                while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data[:5 + int.from_bytes(data[3:5], "big")]
+        finally:
+            client.kill()
+            client.wait()
+
+
+def write_recorded(target, name, head, *options):
+    path = ROOT / target / name
+    if path.exists():
+        return
+    try:
+        hello = record_client_hello(*options)
+    except (OSError, ValueError) as e:  # no openssl: the committed seeds stay as they are
+        print("make_seeds: cannot record %s/%s: %s" % (target, name, e))
+        return
+    write(target, name, head + hello)
+
+
+write_recorded(TLS, "client-hello-tls13", header(flags=0, chunk_max=255))
+write_recorded(TLS, "client-hello-sni-alpn", header(flags=1, seed=3, chunk_max=40), "-servername", "other.test",
+               "-alpn", "h2,http/1.1")
+write_recorded(TLS, "client-hello-tls12", header(flags=2, chunk_max=7), "-tls1_2")
+write_recorded(TLS, "client-hello-tls12-to-tls13-only", header(flags=3, chunk_max=255), "-tls1_2")
+write_recorded(TLS, "client-hello-write-early-timeout", header(flags=0x24, chunk_max=255), "-servername", "localhost")
+write_recorded(TLS, "client-hello-eof", header(flags=0x18 | 1, seed=9, chunk_max=3), "-alpn", "spdy/1")
+write(TLS, "plaintext-http", header(flags=0) + b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+write(TLS, "sslv2-hello", header(flags=0) + bytes.fromhex("80 2e 01 00 02 00 15 00 00 00 10 07 00 c0 03 00 80 01 00 80"
+                                                          "06 00 40 04 00 80 02 00 80 00 00 39 00 00 38 00 00 35"
+                                                          " 00 00 33 00 00 32 00 00 2f") + b"\x00" * 16)
+write(TLS, "alert-then-garbage", header(flags=0x10) + bytes.fromhex("15 03 03 00 02 02 28") + b"\x16\x03\x03\xff\xff")
+write(TLS, "empty-records", header(flags=0, chunk_max=1) + bytes.fromhex("16 03 01 00 00") * 8)

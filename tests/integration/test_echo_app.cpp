@@ -24,7 +24,7 @@
 
 #include "support/child_process.hpp"
 #include "support/pipe.hpp"
-#include "support/test_pki.hpp"
+#include "support/tls_certs.hpp"
 
 namespace asio = boost::asio;
 using weft_test::ChildProcess;
@@ -200,13 +200,13 @@ std::pair<std::string, std::string> tls_round_trip(std::uint16_t port, const std
 }  // namespace
 
 TEST_CASE("weft-echo --listen ssl: echoes over TLS, and SIGUSR2 rotates its certificate", "[app][echo][tls]") {
-    const auto& pki = weft_test::test_pki();
+    const auto& pki = weft_test::tls_certs();
     const std::string dir = pki.dir + "/echo-rotation";
     std::filesystem::create_directories(dir);
     const auto cert = dir + "/cert.pem";
     const auto key = dir + "/key.pem";
     const auto over = std::filesystem::copy_options::overwrite_existing;
-    std::filesystem::copy_file(pki.server_cert, cert, over);
+    std::filesystem::copy_file(pki.server, cert, over);
     std::filesystem::copy_file(pki.server_key, key, over);
     const auto log = weft_test::make_pipe();
     weft_test::ChildOptions options;
@@ -222,7 +222,7 @@ TEST_CASE("weft-echo --listen ssl: echoes over TLS, and SIGUSR2 rotates its cert
     const std::string data(50000, 't');
     CHECK(tls_round_trip(port, pki.ca, "localhost", data) == std::make_pair(std::string("localhost"), data));
 
-    std::filesystem::copy_file(pki.other_cert, cert, over);
+    std::filesystem::copy_file(pki.other, cert, over);
     std::filesystem::copy_file(pki.other_key, key, over);
     echo.signal(SIGUSR2);
     REQUIRE(read_until(log.read, "TLS certificates reloaded"));
@@ -240,8 +240,8 @@ TEST_CASE("weft-echo --listen ssl: echoes over TLS, and SIGUSR2 rotates its cert
 }
 
 TEST_CASE("weft-echo --listen ssl: with an unusable key exits 1 naming the file", "[app][echo][tls]") {
-    const auto& pki = weft_test::test_pki();
-    ChildProcess echo({WEFT_ECHO_BINARY, "--listen", "ssl:0:private_key=" + pki.other_key + ":cert_key=" + pki.server_cert});
+    const auto& pki = weft_test::tls_certs();
+    ChildProcess echo({WEFT_ECHO_BINARY, "--listen", "ssl:0:private_key=" + pki.other_key + ":cert_key=" + pki.server});
     auto status = echo.wait();
     REQUIRE(status);
     CHECK(WEXITSTATUS(*status) == 1);

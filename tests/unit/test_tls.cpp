@@ -15,7 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "support/loop.hpp"
-#include "support/test_pki.hpp"
+#include "support/tls_certs.hpp"
 #include "support/tls_memory_peer.hpp"
 #include "tls/tls_layer.hpp"
 #include "weft/error.hpp"
@@ -30,19 +30,19 @@
 using namespace std::chrono_literals;
 using weft::Reason;
 using weft::TlsContext;
-using weft_test::test_pki;
+using weft_test::tls_certs;
 using weft_test::TlsMemoryPeer;
 using weft_test::TlsMemoryPeerOptions;
 
 namespace {
 
 std::shared_ptr<TlsContext> server_context(weft::TlsServerOptions o = {}) {
-    if (o.certificate.empty()) o.certificate = {test_pki().server_cert, test_pki().server_key, ""};
+    if (o.certificate.empty()) o.certificate = {tls_certs().server, tls_certs().server_key, ""};
     return TlsContext::server(std::move(o));
 }
 
 std::shared_ptr<TlsContext> client_context(weft::TlsClientOptions o = {}) {
-    if (o.ca_file.empty() && !o.insecure_skip_certificate_verification) o.ca_file = test_pki().ca;
+    if (o.ca_file.empty() && !o.insecure_skip_certificate_verification) o.ca_file = tls_certs().ca;
     return TlsContext::client(std::move(o));
 }
 
@@ -89,8 +89,8 @@ struct MemoryServer {
                           std::function<void(weft::detail::TlsLayer&)> before_start = {}) {
         auto p = std::make_unique<Inner>(seen, half);
         inner = p.get();
-        layer = std::make_unique<weft::detail::TlsLayer>(reactor.core(), std::move(p), std::move(ctx),
-                                                         weft::detail::TlsStart{});
+        layer = std::make_unique<weft::detail::TlsLayer>(reactor.core(), std::move(ctx), weft::detail::TlsStart{});
+        layer->wrap(std::move(p));
         if (before_start) before_start(*layer);
         layer->make_connection(below);
     }
@@ -123,7 +123,7 @@ struct MemoryServer {
 
 TlsMemoryPeerOptions verifying(std::string name = "localhost") {
     TlsMemoryPeerOptions o;
-    o.ca_file = test_pki().ca;
+    o.ca_file = tls_certs().ca;
     o.server_name = std::move(name);
     return o;
 }
@@ -299,7 +299,7 @@ TEST_CASE("TLS layer: bytes that are not TLS fail the handshake with OpenSSL's r
 TEST_CASE("TLS layer: a client certificate that does not verify is refused; a good one is seen", "[tls][client-cert]") {
     weft::TlsServerOptions o;
     o.client_certificates = weft::ClientCertificates::required;
-    o.client_ca_file = test_pki().ca;
+    o.client_ca_file = tls_certs().ca;
     SECTION("none") {
         MemoryServer s(server_context(o));
         TlsMemoryPeer client(verifying());
@@ -313,20 +313,20 @@ TEST_CASE("TLS layer: a client certificate that does not verify is refused; a go
     SECTION("a good one") {
         MemoryServer s(server_context(o));
         auto opts = verifying();
-        opts.certificate_file = test_pki().client_cert;
-        opts.key_file = test_pki().client_key;
+        opts.certificate_file = tls_certs().client;
+        opts.key_file = tls_certs().client_key;
         TlsMemoryPeer client(opts);
         s.pump(client);
         client.write("x");
         s.pump(client);
         REQUIRE(s.seen.received == "x");
-        CHECK(s.inner->transport().as_tls()->peer_certificate_subject() == "CN=alice");
+        CHECK(s.inner->transport().as_tls()->peer_certificate_subject() == "CN=alice,O=weft tests");
     }
     SECTION("one from a CA we do not trust") {
         MemoryServer s(server_context(o));
         auto opts = verifying();
-        opts.certificate_file = test_pki().untrusted_cert;
-        opts.key_file = test_pki().untrusted_key;
+        opts.certificate_file = tls_certs().untrusted;
+        opts.key_file = tls_certs().untrusted_key;
         TlsMemoryPeer client(opts);
         s.pump(client);
         client.read();
@@ -338,7 +338,7 @@ TEST_CASE("TLS layer: a client certificate that does not verify is refused; a go
 
 TEST_CASE("TLS layer: SNI picks the certificate of the name asked for", "[tls][sni]") {
     weft::TlsServerOptions o;
-    o.sni["Other.Test"] = {test_pki().other_cert, test_pki().other_key, ""};
+    o.sni["Other.Test"] = {tls_certs().other, tls_certs().other_key, ""};
     auto ctx = server_context(o);
     for (const std::string name : {"other.test", "localhost"}) {
         MemoryServer s(ctx);
@@ -401,11 +401,11 @@ TEST_CASE("TlsContext: files are checked when the context is made, with clear er
     CHECK_THROWS_WITH(TlsContext::server(o), Contains("needs a certificate"));
     o.certificate = {"/nonexistent/cert.pem", "", ""};
     CHECK_THROWS_WITH(TlsContext::server(o), Contains("/nonexistent/cert.pem") && Contains("cannot be read"));
-    o.certificate = {test_pki().server_cert, test_pki().other_key, ""};
+    o.certificate = {tls_certs().server, tls_certs().other_key, ""};
     CHECK_THROWS_WITH(TlsContext::server(o), Contains("other.key") && Contains("mismatch"));
-    o.certificate = {test_pki().ca, test_pki().server_key, test_pki().client_key};  // a key is no chain
+    o.certificate = {tls_certs().ca, tls_certs().server_key, tls_certs().client_key};  // a key is no chain
     CHECK_THROWS_AS(TlsContext::server(o), weft::TlsError);
-    o.certificate = {test_pki().server_cert, test_pki().server_key, ""};
+    o.certificate = {tls_certs().server, tls_certs().server_key, ""};
     o.client_certificates = weft::ClientCertificates::required;
     CHECK_THROWS_WITH(TlsContext::server(o), Contains("client_ca_file"));
     o.client_certificates = weft::ClientCertificates::none;
@@ -423,12 +423,12 @@ TEST_CASE("TlsContext: files are checked when the context is made, with clear er
 }
 
 TEST_CASE("TlsContext::reload: new handshakes use the new certificate, a bad file keeps the old one", "[tls][context]") {
-    const auto dir = std::filesystem::path(test_pki().dir) / "reload";
+    const auto dir = std::filesystem::path(tls_certs().dir) / "reload";
     std::filesystem::create_directories(dir);
     const auto cert = (dir / "cert.pem").string();
     const auto key = (dir / "key.pem").string();
-    std::filesystem::copy_file(test_pki().server_cert, cert, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::copy_file(test_pki().server_key, key, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(tls_certs().server, cert, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(tls_certs().server_key, key, std::filesystem::copy_options::overwrite_existing);
     weft::TlsServerOptions o;
     o.certificate = {cert, key, ""};
     auto ctx = TlsContext::server(o);
@@ -438,8 +438,8 @@ TEST_CASE("TlsContext::reload: new handshakes use the new certificate, a bad fil
         s.pump(c);
         CHECK(subject_of_peer(c) == "/CN=localhost");
     }
-    std::filesystem::copy_file(test_pki().other_cert, cert, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::copy_file(test_pki().other_key, key, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(tls_certs().other, cert, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(tls_certs().other_key, key, std::filesystem::copy_options::overwrite_existing);
     ctx->reload();
     {
         MemoryServer s(ctx);
@@ -530,7 +530,7 @@ TEST_CASE("TLS over loopback: a wrong host name or an untrusted server is refuse
     }
     SECTION("the server's CA is not trusted") {
         weft::TlsClientOptions o;
-        o.ca_file = test_pki().untrusted_cert;
+        o.ca_file = tls_certs().untrusted_ca;
         auto [ok, lost] = attempt(client_context(o), "127.0.0.1");
         CHECK_FALSE(ok);
         REQUIRE(lost);
@@ -637,6 +637,9 @@ TEST_CASE("start_tls: plaintext before, TLS after, nothing lost or reordered at 
             lines.emplace_back(line);
             if (line == "STARTTLS") {
                 send_line("GO AHEAD");
+                // A start_tls that fails leaves the connection and the protocol as they were.
+                CHECK_THROWS_AS(transport().start_tls(nullptr), weft::StateError);
+                CHECK(transport().as_tls() == nullptr);
                 transport().start_tls(ctx, clear_line_buffer());
                 CHECK_THROWS_AS(transport().start_tls(ctx), weft::StateError);
                 return;
@@ -694,7 +697,7 @@ TEST_CASE("start_tls: plaintext before, TLS after, nothing lost or reordered at 
 
 TEST_CASE("TLS over a UNIX socket", "[tls][unix]") {
     weft::Reactor reactor;
-    const std::string path = test_pki().dir + "/tls.sock";
+    const std::string path = tls_certs().dir + "/tls.sock";
     weft_test::LambdaFactory factory([](const weft::Address&) { return std::make_unique<weft_test::Echo>(); });
     weft::UnixListenOptions lo;
     lo.tls = server_context();
@@ -760,4 +763,192 @@ TEST_CASE("TLS over pipes: start_tls on two StandardIO transports facing each ot
     CHECK(client_raw->received == "THROUGH PIPES");
     CHECK(client_io.protocol().transport().as_tls() != nullptr);
     CHECK(client_io.as_tls() == client_io.protocol().transport().as_tls());  // StandardIO speaks through TLS now
+}
+
+TEST_CASE("TLS half-close over loopback: close_notify then EOF, the reply still goes out; closing from "
+          "write_connection_lost takes effect", "[tls][half-close][loopback]") {
+    weft::Reactor reactor;
+    struct Half : weft::Protocol, weft::HalfCloseable {
+        std::string received;
+        std::optional<Reason> lost;
+        std::function<void(Half&)> on_read_lost;
+        std::function<void(Half&)> on_write_lost;
+        std::function<void(Half&)> on_made;
+        std::function<void()> on_gone;
+        void connection_made() override {
+            if (on_made) on_made(*this);
+        }
+        void data_received(std::string_view d) override { received.append(d); }
+        void read_connection_lost() override {
+            if (on_read_lost) on_read_lost(*this);
+        }
+        void write_connection_lost() override {
+            if (on_write_lost) on_write_lost(*this);
+        }
+        void connection_lost(const Reason& r) override {
+            lost = r;
+            if (on_gone) on_gone();
+        }
+    };
+    std::string server_got;
+    std::optional<Reason> server_lost;
+    std::string client_got;
+    std::optional<Reason> client_lost;
+    int gone = 0;
+    auto done = [&] {
+        if (++gone == 2) reactor.stop();
+    };
+    SECTION("the client half-closes; the server replies a little later, then closes") {
+        weft_test::LambdaFactory factory([&](const weft::Address&) {
+            auto p = std::make_unique<Half>();
+            p->on_read_lost = [&](Half& h) {
+                // The peer's FIN follows its close_notify at once; the reply comes on a later turn.
+                reactor.call_later(20ms, [&h] {
+                    h.transport().write("reply to " + h.received);
+                    h.transport().lose_connection();
+                });
+            };
+            p->on_gone = [&, raw = p.get()] {
+                server_got = raw->received;
+                server_lost = raw->lost;
+                done();
+            };
+            return p;
+        });
+        auto port = reactor.listen_ssl(0, factory, server_context(), {.interface = "127.0.0.1"});
+        weft_test::LambdaClientFactory cf([&](const weft::Address&) {
+            auto p = std::make_unique<Half>();
+            p->on_made = [](Half& h) {
+                h.transport().write("question");
+                h.transport().lose_write_connection();
+            };
+            p->on_read_lost = [](Half& h) { h.transport().lose_connection(); };
+            p->on_gone = [&, raw = p.get()] {
+                client_got = raw->received;
+                client_lost = raw->lost;
+                done();
+            };
+            return p;
+        });
+        reactor.connect_ssl("127.0.0.1", port->port(), cf, client_context());
+        REQUIRE(weft_test::run_bounded(reactor));
+        CHECK(server_got == "question");
+        CHECK(client_got == "reply to question");
+        REQUIRE(server_lost);
+        CHECK(server_lost->clean());
+        REQUIRE(client_lost);
+        CHECK(client_lost->clean());
+    }
+    SECTION("the server shuts its write side and closes from write_connection_lost; the client waits") {
+        // The client hears read_connection_lost and does not close: the server's own close must end it.
+        Half* client = nullptr;
+        auto check = [&] {
+            if (server_lost && client != nullptr && client->received == "all I have" && client->lost.has_value() == false) {
+                client_got = client->received;
+                reactor.stop();
+            }
+        };
+        weft_test::LambdaFactory factory([&](const weft::Address&) {
+            auto p = std::make_unique<Half>();
+            p->on_made = [](Half& h) {
+                h.transport().write("all I have");
+                h.transport().lose_write_connection();
+            };
+            p->on_write_lost = [](Half& h) { h.transport().lose_connection(); };
+            p->on_gone = [&, raw = p.get()] {
+                server_lost = raw->lost;
+                check();
+            };
+            return p;
+        });
+        auto port = reactor.listen_ssl(0, factory, server_context(), {.interface = "127.0.0.1"});
+        weft_test::LambdaClientFactory cf([&](const weft::Address&) {
+            auto p = std::make_unique<Half>();
+            client = p.get();
+            p->on_read_lost = [&](Half&) { check(); };
+            return p;
+        });
+        reactor.connect_ssl("127.0.0.1", port->port(), cf, client_context());
+        REQUIRE(weft_test::run_bounded(reactor, 10s));
+        CHECK(client_got == "all I have");
+        REQUIRE(server_lost);
+        CHECK(server_lost->clean());
+    }
+}
+
+TEST_CASE("start_tls carries a registered producer over to the TLS transport", "[tls][starttls]") {
+    weft::Reactor reactor;
+    struct Idle : weft::Producer {
+        void pause_producing() override {}
+        void resume_producing() override {}
+        void stop_producing() override { ++stopped; }
+        int stopped = 0;
+    };
+    Idle first;
+    Idle second;
+    bool second_registered = false;
+    struct Server : weft::protocols::LineReceiver {
+        std::shared_ptr<TlsContext> ctx;
+        Idle* first = nullptr;
+        Idle* second = nullptr;
+        bool* second_registered = nullptr;
+        void connection_made() override { transport().register_producer(*first, true); }
+        void line_received(std::string_view line) override {
+            if (line != "STARTTLS") return;
+            transport().start_tls(ctx, clear_line_buffer());
+            // The producer is the TLS transport's now: it can be unregistered there, and another registered.
+            transport().unregister_producer();
+            transport().register_producer(*second, true);
+            *second_registered = true;
+            transport().lose_connection();
+        }
+    };
+    weft_test::LambdaFactory factory([&](const weft::Address&) {
+        auto p = std::make_unique<Server>();
+        p->ctx = server_context();
+        p->first = &first;
+        p->second = &second;
+        p->second_registered = &second_registered;
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, factory, {.interface = "127.0.0.1"});
+    auto client_ctx = client_context({.server_name = "localhost"});
+    weft_test::LambdaClientFactory cf([&](const weft::Address&) {
+        auto p = std::make_unique<weft_test::Recorder>();
+        p->on_made = [&](weft_test::Recorder& r) {
+            r.transport().write("STARTTLS\r\n");  // LineReceiver's delimiter, as Twisted's
+            r.transport().start_tls(client_ctx);
+        };
+        p->on_lost = [&](weft_test::Recorder&, const Reason&) { reactor.stop(); };
+        return p;
+    });
+    reactor.connect_tcp("127.0.0.1", port->port(), cf);
+    REQUIRE(weft_test::run_bounded(reactor));
+    CHECK(second_registered);
+    CHECK(first.stopped == 0);   // unregistered: not stopped at the end
+    CHECK(second.stopped == 1);  // still registered when the connection ended
+}
+
+TEST_CASE("TLS over a UNIX socket needs a server name to verify: without one the client fails", "[tls][unix]") {
+    weft::Reactor reactor;
+    const std::string path = tls_certs().dir + "/noname.sock";
+    weft_test::LambdaFactory factory([](const weft::Address&) { return std::make_unique<weft_test::Echo>(); });
+    weft::UnixListenOptions lo;
+    lo.tls = server_context();
+    auto port = reactor.listen_unix(path, factory, lo);
+    std::optional<Reason> lost;
+    weft_test::LambdaClientFactory cf([&](const weft::Address&) {
+        auto p = std::make_unique<weft_test::Recorder>();
+        p->on_lost = [&](weft_test::Recorder&, const Reason& r) {
+            lost = r;
+            reactor.stop();
+        };
+        return p;
+    });
+    weft::UnixConnectOptions co;
+    co.tls = client_context();  // no server_name: a UNIX peer has no host name to check
+    reactor.connect_unix(path, cf, co);
+    REQUIRE(weft_test::run_bounded(reactor));
+    REQUIRE(lost);
+    CHECK_THAT(lost->message(), Catch::Contains("no server name to verify"));
 }
