@@ -2,6 +2,7 @@
 # targets; Boost.Log as a shared library brings BOOST_LOG_DYN_LINK with it.
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS log log_setup program_options)
+find_package(OpenSSL 3 REQUIRED)
 if(WEFT_BUILD_TESTS)
   find_package(Catch2 2.13 REQUIRED)
 endif()

@@ -14,6 +14,7 @@
 #include "chat_protocol.hpp"
 #include "common/options.hpp"
 #include "weft/client_factory.hpp"
+#include "weft/error.hpp"
 #include "weft/endpoint.hpp"
 #include "weft/log.hpp"
 #include "weft/protocols/basic.hpp"
@@ -135,7 +136,8 @@ int main(int argc, char* argv[]) {
     desc.add_options()
         ("help,h", "show this help")
         ("connect", po::value(&connect), "the server as an endpoint instead of HOST PORT: tcp:HOST:PORT, "
-                                         "unix:PATH, unix:path=PATH:timeout=5 (docs/endpoints.md)")
+                                         "unix:PATH, unix:path=PATH:timeout=5, tls:HOST:PORT:ca=CA.pem "
+                                         "(docs/endpoints.md)")
         ("version", "print \"weft-chat-client VERSION\" and exit")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: warning)");
     po::options_description hidden;
@@ -183,7 +185,12 @@ int main(int argc, char* argv[]) {
     Session session{.reactor = reactor, .server = nullptr, .terminal = nullptr, .ended = std::nullopt,
                     .connected = false, .terminal_lost = false};
     ChatClientFactory factory(session);
-    weft::connect_to(reactor, *endpoint, factory);
+    try {
+        weft::connect_to(reactor, *endpoint, factory);
+    } catch (const weft::Error& e) {  // a tls: endpoint's CA or certificate file that cannot be used
+        std::cerr << "weft-chat-client: " << e.what() << '\n';
+        return 2;
+    }
     reactor.run();
     session.terminal.reset();
     if (!session.ended) return 1;

@@ -63,7 +63,8 @@ int main(int argc, char* argv[]) {
         ("port,p", number("--port", port, 0U, 65535U), "TCP port; 0 picks a free one")
         ("listen", po::value(&listen)->composing(),
          "where to listen, as an endpoint (repeatable; one room over all): tcp:PORT[:interface=ADDR], "
-         "tcp6:PORT, unix:PATH[:mode=660], fd:N, systemd:domain=INET:index=0 (docs/endpoints.md); "
+         "tcp6:PORT, unix:PATH[:mode=660], fd:N, systemd:domain=INET:index=0, "
+         "ssl:PORT:private_key=KEY.pem:cert_key=CERT.pem (docs/endpoints.md); "
          "with --listen, --host/--port add a TCP endpoint only when given")
         ("max-line", number("--max-line", options.max_line, std::size_t{2}, std::size_t{16} << 20),
          "longest line a client may send, in bytes, the \\n included (2 to 16 MiB)")

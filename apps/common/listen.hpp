@@ -43,15 +43,16 @@ inline std::vector<ServerEndpoint> listen_endpoints(const po::variables_map& vm,
 }
 
 /// Listens on every endpoint with one factory (one chat room over all of them) and prints
-/// "listening on ADDRESS" for each: HOST:PORT for TCP, unix:PATH for UNIX sockets. Throws what
-/// listen_on throws (BindError, SystemdError).
+/// "listening on ADDRESS" for each: HOST:PORT for TCP, ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets.
+/// Throws what listen_on throws (BindError, SystemdError, TlsError).
 inline std::vector<std::shared_ptr<ListeningPort>> listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints,
                                                              Factory& factory) {
     std::vector<std::shared_ptr<ListeningPort>> ports;
     try {
         for (const auto& endpoint : endpoints) {
             ports.push_back(listen_on(reactor, endpoint, factory));
-            std::cout << "listening on " << ports.back()->address().to_string() << std::endl;
+            const char* scheme = std::holds_alternative<SslServerEndpoint>(endpoint) ? "ssl:" : "";
+            std::cout << "listening on " << scheme << ports.back()->address().to_string() << std::endl;
         }
     } catch (...) {
         for (const auto& port : ports) port->stop_listening();  // all or none

@@ -68,6 +68,7 @@ int main(int argc, char* argv[]) {
         ("port", weft::apps::number("--port", port, 0U, 65535U), "port to listen on (0 picks a free one)")
         ("listen", po::value(&listen)->composing(),
          "where to listen, as an endpoint (repeatable): tcp:PORT[:interface=ADDR], tcp6:PORT, unix:PATH, fd:N, "
+         "ssl:PORT:private_key=KEY.pem:cert_key=CERT.pem, "
          "systemd:domain=INET:index=0 (docs/endpoints.md); with --listen, --host/--port add a TCP endpoint "
          "only when given")
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "reactor_core.hpp"
+#include "tls/tls_layer.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 
@@ -68,7 +69,18 @@ std::unique_ptr<Protocol> ConnectorBase::make_protocol(const Address& peer) {
         return nullptr;
     }
     protocol->set_factory(&factory_);
+    if (tls_) {
+        TlsStart start;
+        start.server_name = tls_server_name_;
+        protocol = wrap_in_tls(core_, std::move(protocol), tls_, std::move(start));
+    }
     return protocol;
+}
+
+void ConnectorBase::use_tls(std::shared_ptr<TlsContext> context, std::string server_name) {
+    if (context && context->is_server()) throw TlsError("connecting needs a client TlsContext, not a server one");
+    tls_ = std::move(context);
+    tls_server_name_ = std::move(server_name);
 }
 
 void ConnectorBase::attach(const std::shared_ptr<Transport>& connection) {

@@ -11,6 +11,7 @@
 #include "weft/connector.hpp"
 #include "weft/delayed_call.hpp"
 #include "weft/protocol.hpp"
+#include "weft/tls_context.hpp"
 #include "weft/transport.hpp"
 
 namespace weft::detail {
@@ -51,6 +52,9 @@ protected:
     [[nodiscard]] bool current(std::uint64_t attempt) const noexcept {
         return attempt == attempt_ && state_ == State::connecting;
     }
+    /// Connections speak TLS with `context` (a client context; null: none), `server_name` naming the server
+    /// when the context does not.
+    void use_tls(std::shared_ptr<TlsContext> context, std::string server_name);
     /// The attempt reached `peer`: stops the timeout and asks the factory for a protocol. Null means the
     /// attempt has failed (no protocol, or build_protocol threw) and the factory heard so.
     std::unique_ptr<Protocol> make_protocol(const Address& peer);
@@ -74,6 +78,8 @@ private:
     DelayedCall retry_;
     std::weak_ptr<Transport> connection_;
     bool factory_started_ = false;
+    std::shared_ptr<TlsContext> tls_;
+    std::string tls_server_name_;
 };
 
 }  // namespace weft::detail

@@ -213,8 +213,8 @@ bool parse_flag(const Context& ctx, std::string_view key, std::string_view text)
 }
 
 // Seconds as a decimal number ("30", "2.5"); digits after the ninth decimal are dropped (nanoseconds).
-Duration parse_timeout(const Context& ctx, std::string_view text) {
-    const auto bad = [&] { ctx.fail("timeout", "timeout " + quoted(text) + " is not a number of seconds (e.g. 30 or 2.5)"); };
+Duration parse_timeout(const Context& ctx, std::string_view text, const std::string& key = "timeout") {
+    const auto bad = [&] { ctx.fail(key, key + " " + quoted(text) + " is not a number of seconds (e.g. 30 or 2.5)"); };
     const std::size_t dot = text.find('.');
     const std::string_view whole = text.substr(0, dot);
     const std::string_view fraction = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
@@ -237,7 +237,7 @@ Duration parse_timeout(const Context& ctx, std::string_view text) {
     }
     if (huge || (seconds == 0 && nanos == 0) || seconds > max_timeout_seconds ||
         (seconds == max_timeout_seconds && nanos > 0)) {
-        ctx.fail("timeout", "timeout " + shown(text, 40) + " is out of range (more than 0, at most " +
+        ctx.fail(key, key + " " + shown(text, 40) + " is out of range (more than 0, at most " +
                                 std::to_string(max_timeout_seconds) + " seconds)");
     }
     return std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos);
@@ -311,11 +311,7 @@ std::vector<Field> start(Context& ctx) {
     return fields;
 }
 
-TcpServerEndpoint tcp_server(const Context& ctx, const std::vector<Field>& fields, bool ipv6) {
-    // Twisted's parameter orders: _parseTCP(port, interface, backlog), tcp6 (port, backlog, interface).
-    const Arguments args(ctx, fields, {"port", "interface", "backlog"},
-                         ipv6 ? std::vector<std::string_view>{"port", "backlog", "interface"}
-                              : std::vector<std::string_view>{"port", "interface", "backlog"});
+TcpServerEndpoint tcp_server_from(const Context& ctx, const Arguments& args, bool ipv6) {
     TcpServerEndpoint e;
     e.ipv6 = ipv6;
     e.port = static_cast<std::uint16_t>(parse_integer(ctx, "port", args.require("port"), 0, 65535));
@@ -326,6 +322,66 @@ TcpServerEndpoint tcp_server(const Context& ctx, const std::vector<Field>& field
         e.interface = *v;
     }
     e.backlog = parse_backlog(ctx, args);
+    return e;
+}
+
+TcpServerEndpoint tcp_server(const Context& ctx, const std::vector<Field>& fields, bool ipv6) {
+    // Twisted's parameter orders: _parseTCP(port, interface, backlog), tcp6 (port, backlog, interface).
+    const Arguments args(ctx, fields, {"port", "interface", "backlog"},
+                         ipv6 ? std::vector<std::string_view>{"port", "backlog", "interface"}
+                              : std::vector<std::string_view>{"port", "interface", "backlog"});
+    return tcp_server_from(ctx, args, ipv6);
+}
+
+std::string parse_file(const Context& ctx, std::string_view key, const std::string& value) {
+    const std::string k(key);
+    if (value.empty()) ctx.fail(k, k + " is empty (a PEM file's path)");
+    if (value.find('\0') != std::string::npos) ctx.fail(k, k + " contains a NUL byte");
+    return value;
+}
+
+// "h2,http/1.1": each name 1-255 bytes, as ALPN's wire form holds them.
+std::vector<std::string> parse_alpn(const Context& ctx, const std::string& value) {
+    std::vector<std::string> names;
+    std::size_t begin = 0;
+    for (;;) {
+        const std::size_t comma = value.find(',', begin);
+        std::string name = value.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+        if (name.empty() || name.size() > 255 || name.find('\0') != std::string::npos) {
+            ctx.fail("alpn", "alpn " + quoted(value) + " must be a comma-separated list of names of 1 to 255 bytes");
+        }
+        names.push_back(std::move(name));
+        if (comma == std::string::npos) return names;
+        begin = comma + 1;
+    }
+}
+
+SslServerEndpoint ssl_server(const Context& ctx, const std::vector<Field>& fields) {
+    // Twisted's _parseSSL(port, privateKey, certKey, ...), in weft's snake_case.
+    const Arguments args(ctx, fields,
+                         {"port", "private_key", "cert_key", "extra_cert_chain", "interface", "backlog", "client_ca",
+                          "verify_client", "alpn", "handshake_timeout"},
+                         {"port", "private_key", "cert_key"});
+    SslServerEndpoint e;
+    e.tcp = tcp_server_from(ctx, args, false);
+    e.private_key = parse_file(ctx, "private_key", args.require("private_key"));
+    if (const auto& v = args.get("cert_key")) e.cert_key = parse_file(ctx, "cert_key", *v);
+    if (const auto& v = args.get("extra_cert_chain")) e.extra_cert_chain = parse_file(ctx, "extra_cert_chain", *v);
+    if (const auto& v = args.get("client_ca")) {
+        e.client_ca = parse_file(ctx, "client_ca", *v);
+        e.verify_client = "optional";
+    }
+    if (const auto& v = args.get("verify_client")) {
+        if (*v != "none" && *v != "optional" && *v != "required") {
+            ctx.fail("verify_client", "verify_client " + quoted(*v) + " is not none, optional or required");
+        }
+        if (*v != "none" && e.client_ca.empty()) {
+            ctx.fail("verify_client", "verify_client=" + *v + " needs client_ca (the CAs client certificates chain to)");
+        }
+        e.verify_client = *v;
+    }
+    if (const auto& v = args.get("alpn")) e.alpn = parse_alpn(ctx, *v);
+    if (const auto& v = args.get("handshake_timeout")) e.handshake_timeout = parse_timeout(ctx, *v, "handshake_timeout");
     return e;
 }
 
@@ -367,18 +423,20 @@ SystemdServerEndpoint systemd_server(const Context& ctx, const std::vector<Field
     return e;
 }
 
-TcpClientEndpoint tcp_client(const Context& ctx, const std::vector<Field>& fields, bool ipv6) {
-    // Twisted's _parseClientTCP: two positional arguments are host and port; a single one is the port when
-    // host= is given, else the host.
+// Twisted's _parseClientTCP: two positional arguments are host and port; a single one is the port when
+// host= is given, else the host.
+std::vector<std::string_view> client_positional(const std::vector<Field>& fields) {
     std::size_t positional = 0;
     bool host_keyword = false;
     for (std::size_t i = 1; i < fields.size(); ++i) {
         if (!fields[i].keyword) ++positional;
         if (fields[i].keyword && fields[i].key == "host") host_keyword = true;
     }
-    const Arguments args(ctx, fields, {"host", "port", "timeout", "bind_address"},
-                         positional == 1 && host_keyword ? std::vector<std::string_view>{"port"}
-                                                         : std::vector<std::string_view>{"host", "port"});
+    return positional == 1 && host_keyword ? std::vector<std::string_view>{"port"}
+                                           : std::vector<std::string_view>{"host", "port"};
+}
+
+TcpClientEndpoint tcp_client_from(const Context& ctx, const Arguments& args, bool ipv6) {
     TcpClientEndpoint e;
     e.ipv6 = ipv6;
     e.host = args.require("host");
@@ -388,6 +446,35 @@ TcpClientEndpoint tcp_client(const Context& ctx, const std::vector<Field>& field
     if (const auto& v = args.get("bind_address")) {
         if (!v->empty()) check_address(ctx, "bind_address", *v, ipv6);
         e.bind_address = *v;
+    }
+    return e;
+}
+
+TcpClientEndpoint tcp_client(const Context& ctx, const std::vector<Field>& fields, bool ipv6) {
+    const Arguments args(ctx, fields, {"host", "port", "timeout", "bind_address"}, client_positional(fields));
+    return tcp_client_from(ctx, args, ipv6);
+}
+
+TlsClientEndpoint tls_client(const Context& ctx, const std::vector<Field>& fields) {
+    const Arguments args(ctx, fields,
+                         {"host", "port", "timeout", "bind_address", "ca", "server_name", "certificate", "private_key",
+                          "alpn", "insecure_skip_certificate_verification"},
+                         client_positional(fields));
+    TlsClientEndpoint e;
+    e.tcp = tcp_client_from(ctx, args, false);
+    if (const auto& v = args.get("ca")) e.ca = parse_file(ctx, "ca", *v);
+    if (const auto& v = args.get("server_name")) {
+        check_host(ctx, *v);
+        e.server_name = *v;
+    }
+    if (const auto& v = args.get("certificate")) e.certificate = parse_file(ctx, "certificate", *v);
+    if (const auto& v = args.get("private_key")) {
+        if (e.certificate.empty()) ctx.fail("private_key", "private_key needs certificate (the client certificate)");
+        e.private_key = parse_file(ctx, "private_key", *v);
+    }
+    if (const auto& v = args.get("alpn")) e.alpn = parse_alpn(ctx, *v);
+    if (const auto& v = args.get("insecure_skip_certificate_verification")) {
+        e.insecure_skip_certificate_verification = parse_flag(ctx, "insecure_skip_certificate_verification", *v);
     }
     return e;
 }
@@ -414,6 +501,12 @@ std::string format_timeout(Duration d) {
         while (digits.back() == '0') digits.pop_back();
         out += "." + digits;
     }
+    return out;
+}
+
+std::string join_alpn(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
     return out;
 }
 
@@ -445,8 +538,10 @@ ServerEndpoint parse_server_endpoint(std::string_view description) {
     if (type == "unix") return unix_server(ctx, fields);
     if (type == "fd") return fd_server(ctx, fields);
     if (type == "systemd") return systemd_server(ctx, fields);
+    if (type == "ssl") return ssl_server(ctx, fields);
     ctx.type = {};
-    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, fd, systemd)");
+    if (type == "tls") ctx.fail("type", "\"tls\" is a client endpoint type; a TLS server is ssl:PORT:private_key=...");
+    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, fd, systemd, ssl)");
 }
 
 ClientEndpoint parse_client_endpoint(std::string_view description) {
@@ -457,11 +552,12 @@ ClientEndpoint parse_client_endpoint(std::string_view description) {
     if (type == "tcp") return tcp_client(ctx, fields, false);
     if (type == "tcp6") return tcp_client(ctx, fields, true);
     if (type == "unix") return unix_client(ctx, fields);
+    if (type == "tls") return tls_client(ctx, fields);
     ctx.type = {};
-    if (type == "fd" || type == "systemd") {
-        ctx.fail("type", quoted(type) + " is a server endpoint type; a client takes tcp, tcp6, unix");
+    if (type == "fd" || type == "systemd" || type == "ssl") {
+        ctx.fail("type", quoted(type) + " is a server endpoint type; a client takes tcp, tcp6, unix, tls");
     }
-    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix)");
+    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, tls)");
 }
 
 std::string to_string(const ServerEndpoint& endpoint) {
@@ -489,6 +585,19 @@ std::string to_string(const ServerEndpoint& endpoint) {
             if (e.name.empty()) return out + ":index=" + std::to_string(e.index);
             return out + ":name=" + quote_endpoint_argument(e.name);
         }
+        std::string operator()(const SslServerEndpoint& e) const {
+            std::string out = "ssl" + (*this)(e.tcp).substr(3);
+            out += ":private_key=" + quote_endpoint_argument(e.private_key);
+            if (!e.cert_key.empty()) out += ":cert_key=" + quote_endpoint_argument(e.cert_key);
+            if (!e.extra_cert_chain.empty()) out += ":extra_cert_chain=" + quote_endpoint_argument(e.extra_cert_chain);
+            if (!e.client_ca.empty()) out += ":client_ca=" + quote_endpoint_argument(e.client_ca);
+            if (e.verify_client != (e.client_ca.empty() ? "none" : "optional")) out += ":verify_client=" + e.verify_client;
+            if (!e.alpn.empty()) out += ":alpn=" + quote_endpoint_argument(join_alpn(e.alpn));
+            if (e.handshake_timeout != std::chrono::seconds(10)) {
+                out += ":handshake_timeout=" + format_timeout(e.handshake_timeout);
+            }
+            return out;
+        }
     };
     return std::visit(Visitor{}, endpoint);
 }
@@ -506,6 +615,16 @@ std::string to_string(const ClientEndpoint& endpoint) {
             std::string out = "unix:path=" + quote_endpoint_argument(e.path);
             if (e.timeout != default_timeout) out += ":timeout=" + format_timeout(e.timeout);
             if (e.check_pid) out += ":check_pid=1";
+            return out;
+        }
+        std::string operator()(const TlsClientEndpoint& e) const {
+            std::string out = "tls" + (*this)(e.tcp).substr(3);
+            if (!e.ca.empty()) out += ":ca=" + quote_endpoint_argument(e.ca);
+            if (!e.server_name.empty()) out += ":server_name=" + quote_endpoint_argument(e.server_name);
+            if (!e.certificate.empty()) out += ":certificate=" + quote_endpoint_argument(e.certificate);
+            if (!e.private_key.empty()) out += ":private_key=" + quote_endpoint_argument(e.private_key);
+            if (!e.alpn.empty()) out += ":alpn=" + quote_endpoint_argument(join_alpn(e.alpn));
+            if (e.insecure_skip_certificate_verification) out += ":insecure_skip_certificate_verification=1";
             return out;
         }
     };

@@ -89,6 +89,13 @@ public:
     static constexpr std::size_t read_buffer_size = 64 * 1024;
     char* read_buffer() noexcept { return read_buffer_.get(); }
 
+    // -- the plaintext buffer TLS connections decrypt into: allocated by the first one --------------
+    static constexpr std::size_t tls_buffer_size = 64 * 1024;
+    char* tls_buffer() {
+        if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(tls_buffer_size);
+        return tls_buffer_.get();
+    }
+
     // -- what the connection inside data_received writes: sent when the callback returns ------------
     WriteScratch write_scratch;
 
@@ -163,6 +170,7 @@ private:
     std::unique_ptr<asio::io_context> owned_;
     asio::io_context* io_;
     std::unique_ptr<char[]> read_buffer_;
+    std::unique_ptr<char[]> tls_buffer_;
     asio::steady_timer timer_;
     std::optional<TimePoint> armed_;
     std::uint64_t last_connection_id_ = 0;

@@ -22,16 +22,53 @@ struct Overloaded : F... {
 };
 template <class... F>
 Overloaded(F...) -> Overloaded<F...>;
+ListenOptions listen_options(const TcpServerEndpoint& e) {
+    ListenOptions options;
+    options.interface = e.interface.empty() && e.ipv6 ? "::" : e.interface;
+    options.backlog = e.backlog;
+    return options;
+}
+
+ConnectOptions connect_options(const TcpClientEndpoint& e) {
+    ConnectOptions options;
+    options.timeout = e.timeout;
+    options.bind_address = e.bind_address;
+    return options;
+}
 }  // namespace
+
+std::shared_ptr<TlsContext> tls_context_for(const SslServerEndpoint& e) {
+    TlsServerOptions o;
+    // Twisted's ssl: endpoint: privateKey may hold the certificate too; certKey names it apart.
+    o.certificate.certificate_file = e.cert_key.empty() ? e.private_key : e.cert_key;
+    o.certificate.private_key_file = e.private_key;
+    o.certificate.chain_file = e.extra_cert_chain;
+    o.client_ca_file = e.client_ca;
+    o.client_certificates = e.verify_client == "required"   ? ClientCertificates::required
+                            : e.verify_client == "optional" ? ClientCertificates::optional
+                                                            : ClientCertificates::none;
+    o.alpn = e.alpn;
+    o.handshake_timeout = e.handshake_timeout;
+    return TlsContext::server(std::move(o));
+}
+
+std::shared_ptr<TlsContext> tls_context_for(const TlsClientEndpoint& e) {
+    TlsClientOptions o;
+    o.server_name = e.server_name;
+    o.ca_file = e.ca;
+    o.certificate.certificate_file = e.certificate;
+    o.certificate.private_key_file = e.private_key;
+    o.alpn = e.alpn;
+    o.insecure_skip_certificate_verification = e.insecure_skip_certificate_verification;
+    return TlsContext::client(std::move(o));
+}
 
 std::shared_ptr<ListeningPort> listen_on(ReactorNetwork& reactor, const ServerEndpoint& endpoint, Factory& factory) {
     return std::visit(
         Overloaded{
-            [&](const TcpServerEndpoint& e) {
-                ListenOptions options;
-                options.interface = e.interface.empty() && e.ipv6 ? "::" : e.interface;
-                options.backlog = e.backlog;
-                return reactor.listen_tcp(e.port, factory, options);
+            [&](const TcpServerEndpoint& e) { return reactor.listen_tcp(e.port, factory, listen_options(e)); },
+            [&](const SslServerEndpoint& e) {
+                return reactor.listen_ssl(e.tcp.port, factory, tls_context_for(e), listen_options(e.tcp));
             },
             [&](const UnixServerEndpoint& e) {
                 UnixListenOptions options;
@@ -57,10 +94,11 @@ std::shared_ptr<ListeningPort> server_from_string(ReactorNetwork& reactor, std::
 std::shared_ptr<Connector> connect_to(ReactorNetwork& reactor, const ClientEndpoint& endpoint, ClientFactory& factory) {
     return std::visit(Overloaded{
                           [&](const TcpClientEndpoint& e) {
-                              ConnectOptions options;
-                              options.timeout = e.timeout;
-                              options.bind_address = e.bind_address;
-                              return reactor.connect_tcp(e.host, e.port, factory, options);
+                              return reactor.connect_tcp(e.host, e.port, factory, connect_options(e));
+                          },
+                          [&](const TlsClientEndpoint& e) {
+                              return reactor.connect_ssl(e.tcp.host, e.tcp.port, factory, tls_context_for(e),
+                                                         connect_options(e.tcp));
                           },
                           [&](const UnixClientEndpoint& e) {
                               UnixConnectOptions options;

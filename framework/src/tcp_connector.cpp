@@ -12,7 +12,9 @@ TcpConnector::TcpConnector(ReactorCore& core, std::string host, std::uint16_t po
       port_(port),
       options_(std::move(options)),
       resolver_(core.io()),
-      socket_(core.io()) {}
+      socket_(core.io()) {
+    use_tls(options_.tls, host_);
+}
 
 std::string TcpConnector::destination() const {
     return (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);

@@ -38,6 +38,7 @@ std::shared_ptr<TcpPort> listen_tcp(ReactorCore& core, std::uint16_t port, Facto
     auto addr = boost::asio::ip::make_address(iface, ec);
     if (ec) throw BindError(where, std::make_error_code(std::errc::invalid_argument));
     auto p = std::make_shared<TcpPort>(core, factory, TcpPortKind{});
+    p->use_tls(options.tls);
     auto& acceptor = p->acceptor();
     boost::asio::ip::tcp::endpoint ep(addr, port);
     acceptor.open(ep.protocol(), ec);

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "weft/error.hpp"
 #include "weft/time.hpp"
@@ -40,6 +41,23 @@ struct TcpServerEndpoint {
     int backlog = 511;  ///< 1-65535
     bool ipv6 = false;  ///< written tcp6
     friend bool operator==(const TcpServerEndpoint&, const TcpServerEndpoint&) = default;
+};
+
+/// `ssl:PORT[:interface=ADDR][:backlog=N]:private_key=KEY.pem[:cert_key=CERT.pem][:extra_cert_chain=CHAIN.pem]
+/// [:client_ca=CA.pem][:verify_client=optional|required][:alpn=h2,http/1.1][:handshake_timeout=SECONDS]`:
+/// a TCP port whose connections speak TLS (Twisted's ssl: endpoint; positional: port, private_key, cert_key).
+/// cert_key "" means the certificate is in the private_key file. client_ca without verify_client asks for
+/// client certificates optionally.
+struct SslServerEndpoint {
+    TcpServerEndpoint tcp;
+    std::string private_key;
+    std::string cert_key;
+    std::string extra_cert_chain;
+    std::string client_ca;
+    std::string verify_client = "none";  ///< none, optional or required
+    std::vector<std::string> alpn;
+    Duration handshake_timeout = std::chrono::seconds(10);
+    friend bool operator==(const SslServerEndpoint&, const SslServerEndpoint&) = default;
 };
 
 /// `unix:PATH[:mode=660][:backlog=N][:lockfile=0|1]`: listen on a UNIX socket. A path starting with '@' is a
@@ -88,20 +106,36 @@ struct UnixClientEndpoint {
     friend bool operator==(const UnixClientEndpoint&, const UnixClientEndpoint&) = default;
 };
 
-using ServerEndpoint = std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint>;
-using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint>;
+/// `tls:host=HOST:port=PORT[:ca=CA.pem][:server_name=NAME][:certificate=CERT.pem[:private_key=KEY.pem]]
+/// [:alpn=h2,http/1.1][:timeout=SECONDS][:bind_address=ADDR][:insecure_skip_certificate_verification=1]`, or
+/// positional `tls:HOST:PORT`: a TCP connection speaking TLS. The server's certificate is verified against
+/// `ca` (default: the system's CAs) for `server_name` (default: host).
+struct TlsClientEndpoint {
+    TcpClientEndpoint tcp;
+    std::string ca;
+    std::string server_name;
+    std::string certificate;
+    std::string private_key;
+    std::vector<std::string> alpn;
+    bool insecure_skip_certificate_verification = false;
+    friend bool operator==(const TlsClientEndpoint&, const TlsClientEndpoint&) = default;
+};
+
+using ServerEndpoint =
+    std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint, SslServerEndpoint>;
+using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint, TlsClientEndpoint>;
 
 /// Parses a server description (Twisted: serverFromString without the listening). The syntax is Twisted's:
 /// `TYPE:ARG:ARG...`, each argument either positional (in the type's order, e.g. tcp: port, interface,
 /// backlog) or `key=value`; a backslash makes the next character literal (`unix:/tmp/a\:b` is "/tmp/a:b").
-/// Types: tcp, tcp6, unix, fd, systemd; keys are weft's snake_case names and nothing else.
+/// Types: tcp, tcp6, unix, fd, systemd, ssl; keys are weft's snake_case names and nothing else.
 ///
 /// Pure: it reads only its argument, never the network, the file system or the environment (a systemd
 /// endpoint is only an index or name here). Every value is checked (ranges, octal modes, numeric addresses,
 /// UNIX path length, NUL bytes); anything else throws EndpointError naming the field. Linear in the input.
 [[nodiscard]] ServerEndpoint parse_server_endpoint(std::string_view description);
 
-/// Parses a client description (Twisted: clientFromString without the connecting): tcp, tcp6, unix. Same
+/// Parses a client description (Twisted: clientFromString without the connecting): tcp, tcp6, unix, tls. Same
 /// syntax and guarantees as parse_server_endpoint.
 [[nodiscard]] ClientEndpoint parse_client_endpoint(std::string_view description);
 

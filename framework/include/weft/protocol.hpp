@@ -11,6 +11,9 @@
 namespace weft {
 
 class Factory;
+namespace detail {
+class TlsLayer;
+}
 
 /// One connection's behaviour. Subclass it and override the callbacks.
 ///
@@ -47,6 +50,7 @@ public:
     [[nodiscard]] Factory* factory() const noexcept { return factory_; }
 
 private:
+    friend class detail::TlsLayer;  // start_tls moves a live protocol onto the TLS transport
     Transport* transport_ = nullptr;
     Factory* factory_ = nullptr;
 };

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "weft/client_factory.hpp"
 #include "weft/connector.hpp"
@@ -15,12 +16,16 @@
 
 namespace weft {
 
+class TlsContext;
+
 struct ListenOptions {
     /// Address to bind: "" or "0.0.0.0" for every IPv4 interface, "::" for every IPv6 one (and IPv4
     /// where the system maps it), or one address such as "127.0.0.1" or "::1".
     std::string interface;
     int backlog = 511;
     bool reuse_address = true;
+    /// A server TlsContext: every accepted connection speaks TLS (listen_ssl sets it).
+    std::shared_ptr<TlsContext> tls;
 };
 
 struct ConnectOptions {
@@ -28,6 +33,9 @@ struct ConnectOptions {
     Duration timeout = std::chrono::seconds(30);
     /// Local address to bind before connecting ("" = any).
     std::string bind_address;
+    /// A client TlsContext: the connection speaks TLS, verifying the server's certificate for the
+    /// context's server_name, or `host` when it has none (connect_ssl sets it).
+    std::shared_ptr<TlsContext> tls;
 };
 
 struct UnixListenOptions {
@@ -38,6 +46,8 @@ struct UnixListenOptions {
     /// process is replaced, one of a live process is never taken over. Without it an existing file is
     /// an error (EADDRINUSE).
     bool lock = true;
+    /// A server TlsContext: every accepted connection speaks TLS.
+    std::shared_ptr<TlsContext> tls;
 };
 
 struct UnixConnectOptions {
@@ -45,6 +55,8 @@ struct UnixConnectOptions {
     Duration timeout = std::chrono::seconds(30);
     /// Refuse to connect when PATH.lock names no live process (Twisted's checkPID): the server is gone.
     bool check_pid = false;
+    /// A client TlsContext: the connection speaks TLS (the context must name the server: server_name).
+    std::shared_ptr<TlsContext> tls;
 };
 
 /// The address family of an adopted listening socket.
@@ -73,6 +85,20 @@ public:
     /// it is not a listening stream socket of that family (the descriptor is then left open). An adopted
     /// UNIX socket's file is not removed when the port stops: whoever made it owns it.
     virtual std::shared_ptr<ListeningPort> adopt_stream_port(int fd, SocketFamily family, Factory& factory) = 0;
+
+    /// listen_tcp whose connections speak TLS with `context`, a server context (Twisted: listenSSL). The
+    /// factory's protocols see plaintext; docs/tls.md has the details.
+    std::shared_ptr<ListeningPort> listen_ssl(std::uint16_t port, Factory& factory, std::shared_ptr<TlsContext> context,
+                                              ListenOptions options = {}) {
+        options.tls = std::move(context);
+        return listen_tcp(port, factory, std::move(options));
+    }
+    /// connect_tcp whose connection speaks TLS with `context`, a client context (Twisted: connectSSL).
+    std::shared_ptr<Connector> connect_ssl(std::string host, std::uint16_t port, ClientFactory& factory,
+                                           std::shared_ptr<TlsContext> context, ConnectOptions options = {}) {
+        options.tls = std::move(context);
+        return connect_tcp(std::move(host), port, factory, std::move(options));
+    }
 
 protected:
     ReactorNetwork() = default;

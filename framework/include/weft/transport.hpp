@@ -11,11 +11,14 @@
 
 #include "weft/address.hpp"
 #include "weft/connection_state.hpp"
+#include "weft/error.hpp"
 #include "weft/producer.hpp"
 
 namespace weft {
 
 class TcpTransport;
+class TlsContext;
+class TlsTransport;
 class UnixTransport;
 
 /// The protocol's handle on its connection. A protocol borrows it from make_connection until
@@ -79,6 +82,20 @@ public:
     [[nodiscard]] virtual TcpTransport* as_tcp() noexcept { return nullptr; }
     /// The UNIX socket side of a UNIX socket connection (peer credentials), or nullptr.
     [[nodiscard]] virtual UnixTransport* as_unix() noexcept { return nullptr; }
+    /// The TLS side (version, ALPN, peer certificate) of a TLS connection, or nullptr.
+    [[nodiscard]] virtual TlsTransport* as_tls() noexcept { return nullptr; }
+
+    /// Starts TLS on this live connection (Twisted: startTLS; SMTP's and IMAP's STARTTLS): what was written
+    /// before the call leaves in plaintext, what is written after it leaves encrypted, in order; the protocol
+    /// stays the same and transport() becomes the TLS transport. The context's side (server or client)
+    /// says who sends the first handshake message. `already_received` is input the protocol had read past
+    /// its STARTTLS command (e.g. LineReceiver::clear_line_buffer()): it is the peer's first TLS bytes.
+    /// Throws StateError on a connection that is closing, already has TLS, or cannot carry TLS.
+    virtual void start_tls(std::shared_ptr<TlsContext> context, std::string_view already_received = {}) {
+        (void)context;
+        (void)already_received;
+        throw StateError("start_tls: this transport cannot carry TLS");
+    }
 
     /// Registers the producer that feeds this transport (Twisted: registerProducer). Throws StateError if
     /// one is already registered; on a closed transport the producer is stopped instead. The producer is

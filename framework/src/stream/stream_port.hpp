@@ -16,6 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "reactor_core.hpp"
+#include "tls/tls_layer.hpp"
+#include "weft/tls_context.hpp"
 #include "weft/factory.hpp"
 #include "weft/listening_port.hpp"
 #include "weft/log.hpp"
@@ -67,6 +69,11 @@ public:
 
     Acceptor& acceptor() noexcept { return acceptor_; }
     Kind& kind() noexcept { return kind_; }
+    /// Every connection accepted from now on speaks TLS with `context` (a server context; null: none).
+    void use_tls(std::shared_ptr<TlsContext> context) {
+        if (context && !context->is_server()) throw TlsError("a listening port needs a server TlsContext, not a client one");
+        tls_ = std::move(context);
+    }
 
     /// The acceptor is bound and listening at `bound`: start the factory and accept.
     void start(Address bound) {
@@ -76,7 +83,7 @@ public:
         listening_ = true;
         core_.add_port(this->shared_from_this());
         run_guarded("start_factory", [this] { factory_.do_start(); });
-        WEFT_LOG(info) << "listening on " << bound_.to_string();
+        WEFT_LOG(info) << "listening on " << bound_.to_string() << (tls_ ? " (TLS)" : "");
         accept();
     }
 
@@ -172,12 +179,14 @@ private:
             return;
         }
         protocol->set_factory(&factory_);
+        if (tls_) protocol = wrap_in_tls(core_, std::move(protocol), tls_, {});
         Kind::start_connection(core_, std::move(socket), *peer, std::move(protocol));
     }
 
     ReactorCore& core_;
     Factory& factory_;
     Kind kind_;
+    std::shared_ptr<TlsContext> tls_;
     Acceptor acceptor_;
     boost::asio::steady_timer backoff_timer_;
     std::chrono::milliseconds backoff_{0};

@@ -19,6 +19,7 @@
 #include "stream/live_transport.hpp"
 #include "stream/write_queue.hpp"
 #include "stream/write_scratch.hpp"
+#include "tls/tls_layer.hpp"
 #include "weft/delayed_call.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
@@ -78,6 +79,10 @@ public:
     /// connection_lost after the protocol did.
     void start(std::shared_ptr<ConnectionObserver> observer = nullptr, bool read_now = true) {
         observer_ = std::move(observer);
+        // A protocol that is itself a transport (TLS) is what the reactor's shutdown must close, so that it
+        // can send what it holds and its close_notify.
+        top_ = dynamic_cast<Transport*>(protocol_.get());
+        if (top_ == nullptr) top_ = this;
         core_.add(this->shared_from_this());
         set_state(ConnectionState::connected, "connection made");
         call_protocol("connection_made", [this] { protocol_->make_connection(*this); });
@@ -91,7 +96,13 @@ public:
     /// The protocol stays alive after connection_lost until the transport is destroyed (StandardIO, whose
     /// owner may still ask for it); by default the transport lets it go right after connection_lost.
     void keep_protocol_after_lost() noexcept { keep_protocol_ = true; }
-    [[nodiscard]] Protocol* protocol() const noexcept { return protocol_.get(); }
+    /// The user's protocol (inside the TLS layer once start_tls ran).
+    [[nodiscard]] Protocol* protocol() const noexcept {
+        if (top_ != this && top_ != nullptr) {
+            if (auto* tls = dynamic_cast<TlsLayer*>(protocol_.get())) return &tls->inner();
+        }
+        return protocol_.get();
+    }
     [[nodiscard]] bool lost() const noexcept { return lost_delivered_; }
 
     /// The owner goes away while the connection may still be live: release the descriptors and leave the
@@ -115,7 +126,7 @@ public:
 
     // LiveTransport
     void shutdown(bool force) override {
-        if (!force) return lose_connection();
+        if (!force) return top_->lose_connection();
         if (state_ != ConnectionState::disconnected) {
             close(Reason::aborted("reactor shutdown timed out"), true, "shutdown");
         }
@@ -220,6 +231,20 @@ public:
     }
 
     void stop_producing() override { lose_connection(); }
+
+    void start_tls(std::shared_ptr<TlsContext> context, std::string_view already_received) override {
+        assert_in_loop();
+        if (top_ != this) throw StateError("start_tls: this connection already speaks TLS");
+        if (!writing_allowed() || eof_received_) throw StateError("start_tls: the connection is closing");
+        TlsStart start;
+        start.on_live_connection = true;
+        start.already_received = already_received;
+        // The protocol may be inside its own data_received (a STARTTLS command): it is moved, not destroyed.
+        protocol_ = wrap_in_tls(core_, std::move(protocol_), std::move(context), std::move(start));
+        half_closeable_ = dynamic_cast<HalfCloseable*>(protocol_.get());
+        top_ = dynamic_cast<Transport*>(protocol_.get());
+        protocol_->make_connection(*this);  // the TLS layer's, not the protocol's: it is connected already
+    }
 
 protected:
     /// Runs a protocol callback; a throw aborts this transport only.
@@ -496,6 +521,7 @@ private:
     ReactorCore& core_;
     Backend backend_;
     std::unique_ptr<Protocol> protocol_;
+    Transport* top_ = this;  // what the protocol's user sees: this, or the TLS layer on top
     HalfCloseable* half_closeable_ = nullptr;
     std::shared_ptr<ConnectionObserver> observer_;
     std::uint64_t id_;

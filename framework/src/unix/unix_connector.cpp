@@ -6,7 +6,9 @@
 namespace weft::detail {
 
 UnixConnector::UnixConnector(ReactorCore& core, std::string path, ClientFactory& factory, UnixConnectOptions options)
-    : ConnectorBase(core, factory, options.timeout), path_(std::move(path)), options_(options), socket_(core.io()) {}
+    : ConnectorBase(core, factory, options.timeout), path_(std::move(path)), options_(options), socket_(core.io()) {
+    use_tls(options_.tls, "");
+}
 
 std::string UnixConnector::destination() const { return Address::unix_socket(path_).to_string(); }
 

@@ -151,6 +151,7 @@ std::shared_ptr<UnixPort> listen_unix(ReactorCore& core, const std::string& path
         remove_stale_socket(path, where);  // on failure, ~UnixPortKind lets the lock go
     }
     auto p = std::make_shared<UnixPort>(core, factory, std::move(kind));
+    p->use_tls(options.tls);
     auto& acceptor = p->acceptor();
     boost::system::error_code ec;
     acceptor.open(boost::asio::local::stream_protocol(), ec);
