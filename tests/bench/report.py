@@ -311,11 +311,12 @@ def generated_section(runs, out_png_name, build_dir):
                      "and never resumes a session. Negotiated, and session tickets the server sent per handshake "
                      "(median):")
         lines.append("")
-        lines.append("| Scenario | " + " | ".join(PEER_NAMES[p] for p in peers) + " |")
-        lines.append("|---|" + "---|" * len(peers))
+        tls_peers = [p for p in peers if any(tls_negotiated(runs, sc, p) for sc in tls)]
+        lines.append("| Scenario | " + " | ".join(PEER_NAMES[p] for p in tls_peers) + " |")
+        lines.append("|---|" + "---|" * len(tls_peers))
         for sc in tls:
             cells = []
-            for p in peers:
+            for p in tls_peers:
                 t = tls_negotiated(runs, sc, p)
                 tk = median_of(runs, sc, p, "tickets_per_handshake")
                 if tk is not None:
