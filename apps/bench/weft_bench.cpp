@@ -1252,7 +1252,7 @@ public:
     static constexpr unsigned kBatch = 64;
 
     UdpEchoClient(asio::io_context& io, const Options& opt)
-        : io_(io), opt_(opt), loss_ns_(static_cast<std::int64_t>(opt.loss_timeout * 1e9)), tick_(io) {
+        : opt_(opt), loss_ns_(static_cast<std::int64_t>(opt.loss_timeout * 1e9)), tick_(io) {
         if (opt.block < kHeader || opt.block > 65507) {
             fail("udp-echo: --block (the datagram size) must be from " + std::to_string(kHeader) + " to 65507");
         }
@@ -1484,7 +1484,6 @@ private:
         });
     }
 
-    asio::io_context& io_;
     const Options& opt_;
     std::int64_t loss_ns_;
     asio::steady_timer tick_;
