@@ -548,33 +548,33 @@ int run_tls_handshake(const Options& opt) {
         slot.stream = tls.make(io);
         slot.t0 = now_ns();
         slot.phase = Phase::connecting;
-        auto& stream = *slot.stream;
-        stream.next_layer().async_connect(endpoint, [&, i](const error_code& ec) {
+        TlsStream* sp = slot.stream.get();  // lives until this slot's next cycle replaces it
+        sp->next_layer().async_connect(endpoint, [&, i, sp](const error_code& ec) {
             if (stopping) {
                 return;
             }
             if (ec) {
                 where(i, "connect", ec);
             }
-            stream.next_layer().set_option(tcp::no_delay(opt.nodelay));
+            sp->next_layer().set_option(tcp::no_delay(opt.nodelay));
             slots[i].phase = Phase::handshaking;
-            stream.async_handshake(ssl::stream_base::client, [&, i](const error_code& hec) {
+            sp->async_handshake(ssl::stream_base::client, [&, i, sp](const error_code& hec) {
                 if (stopping) {
                     return;
                 }
                 if (hec) {
                     where(i, "handshake", hec);
                 }
-                tls.note(stream);
+                tls.note(*sp);
                 slots[i].phase = Phase::echoing;
-                asio::async_write(stream, asio::buffer(probe), [&, i](const error_code& wec, std::size_t) {
+                asio::async_write(*sp, asio::buffer(probe), [&, i, sp](const error_code& wec, std::size_t) {
                     if (stopping) {
                         return;
                     }
                     if (wec) {
                         where(i, "write", wec);
                     }
-                    asio::async_read(stream, asio::buffer(slots[i].in.data(), probe.size()), [&, i](const error_code& rec, std::size_t) {
+                    asio::async_read(*sp, asio::buffer(slots[i].in.data(), probe.size()), [&, i, sp](const error_code& rec, std::size_t) {
                         if (stopping) {
                             return;
                         }
@@ -588,7 +588,7 @@ int run_tls_handshake(const Options& opt) {
                             hist.record(now_ns() - slots[i].t0);
                         }
                         slots[i].phase = Phase::closing;
-                        stream.async_shutdown([&, i](const error_code& sec) {
+                        sp->async_shutdown([&, i, sp](const error_code& sec) {
                             if (stopping) {
                                 return;
                             }
@@ -598,7 +598,7 @@ int run_tls_handshake(const Options& opt) {
                                 ++unclean;
                             }
                             error_code ignored;
-                            stream.lowest_layer().close(ignored);
+                            sp->lowest_layer().close(ignored);
                             slots[i].phase = Phase::idle;
                             ++cycles;
                             if (measuring) {
