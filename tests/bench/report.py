@@ -223,7 +223,7 @@ def generated_section(runs, out_png_name, build_dir):
         lines.append(f"| {k} | {v or '?'} |")
     lines.append(f"| Command | `{os.environ.get('BENCH_CMDLINE', 'tests/bench/run')}` |")
     lines.append(f"| Rounds | {os.environ.get('BENCH_ROUNDS', '?')} per scenario and peer (median shown); "
-                 f"pingpong/echo measure {os.environ.get('BENCH_DURATION', '?')} s each |")
+                 f"pingpong, echo, TLS and UDP runs measure {os.environ.get('BENCH_DURATION', '?')} s each |")
     lines.append(f"| Wall time | {os.environ.get('BENCH_ELAPSED', '?')} s |")
     lines.append(f"| Load average (1/5/15 min) | {os.environ.get('BENCH_LOAD', '?')} (above 2 on this 2-core machine means "
                  "other work shared the cores) |")
