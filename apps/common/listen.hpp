@@ -3,16 +3,23 @@
 // listens the same way and prints one "listening on ..." line per endpoint.
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <boost/program_options.hpp>
 
+#include "weft/datagram_protocol.hpp"
 #include "weft/endpoint.hpp"
+#include "weft/error.hpp"
+#include "weft/log.hpp"
 #include "weft/reactor.hpp"
 #include "weft/string_endpoints.hpp"
+#include "weft/tls_context.hpp"
 
 namespace weft::apps {
 
@@ -42,23 +49,68 @@ inline std::vector<ServerEndpoint> listen_endpoints(const po::variables_map& vm,
     return endpoints;
 }
 
-/// Listens on every endpoint with one factory (one chat room over all of them) and prints
-/// "listening on ADDRESS" for each: HOST:PORT for TCP, ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets.
-/// Throws what listen_on throws (BindError, SystemdError, TlsError).
-inline std::vector<std::shared_ptr<ListeningPort>> listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints,
-                                                             Factory& factory) {
+/// What listen_all started: stream ports, UDP ports, and the TLS contexts of ssl: ones (for reload_tls).
+struct Listeners {
     std::vector<std::shared_ptr<ListeningPort>> ports;
+    std::vector<std::shared_ptr<UdpTransport>> datagram_ports;
+    std::vector<std::shared_ptr<TlsContext>> tls_contexts;
+};
+
+/// Makes the protocol of one UDP endpoint (a server that serves datagrams passes one to listen_all).
+using DatagramProtocolMaker = std::function<std::unique_ptr<DatagramProtocol>(const UdpServerEndpoint&)>;
+
+/// Listens on every endpoint, stream ones with one factory (one chat room over all of them), udp ones
+/// with a protocol from `datagram` each, and prints "listening on ADDRESS" for each: HOST:PORT for TCP,
+/// ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets, udp:HOST:PORT for UDP. Throws what listen_on and
+/// listen_udp throw (BindError, SystemdError, TlsError), or weft::Error for a udp endpoint when `datagram`
+/// is empty.
+inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints, Factory& factory,
+                            const DatagramProtocolMaker& datagram = {}) {
+    Listeners listeners;
     try {
         for (const auto& endpoint : endpoints) {
-            ports.push_back(listen_on(reactor, endpoint, factory));
-            const char* scheme = std::holds_alternative<SslServerEndpoint>(endpoint) ? "ssl:" : "";
-            std::cout << "listening on " << scheme << ports.back()->address().to_string() << std::endl;
+            if (const auto* udp = std::get_if<UdpServerEndpoint>(&endpoint)) {
+                if (!datagram) throw Error("--listen " + to_string(endpoint) + ": this server does not serve datagrams (udp:)");
+                UdpOptions options;
+                options.interface = udp->interface;
+                options.max_packet_size = udp->max_packet_size;
+                listeners.datagram_ports.push_back(reactor.listen_udp(udp->port, datagram(*udp), options));
+                std::cout << "listening on udp:" << listeners.datagram_ports.back()->host().to_string() << std::endl;
+                continue;
+            }
+            if (const auto* ssl = std::get_if<SslServerEndpoint>(&endpoint)) {
+                auto context = tls_context_for(*ssl);
+                ListenOptions options;
+                options.interface = ssl->tcp.interface;
+                options.backlog = ssl->tcp.backlog;
+                listeners.ports.push_back(reactor.listen_ssl(ssl->tcp.port, factory, context, options));
+                listeners.tls_contexts.push_back(std::move(context));
+                std::cout << "listening on ssl:" << listeners.ports.back()->address().to_string() << std::endl;
+                continue;
+            }
+            listeners.ports.push_back(listen_on(reactor, endpoint, factory));
+            std::cout << "listening on " << listeners.ports.back()->address().to_string() << std::endl;
         }
     } catch (...) {
-        for (const auto& port : ports) port->stop_listening();  // all or none
+        // All or none.
+        for (const auto& port : listeners.ports) port->stop_listening();
+        for (const auto& port : listeners.datagram_ports) port->stop_listening();
         throw;
     }
-    return ports;
+    return listeners;
+}
+
+/// Reads every TLS certificate and key again (certificate rotation, on SIGUSR2): new handshakes use the new
+/// files; one that cannot be used is logged and the old certificate stays.
+inline void reload_tls(const std::vector<std::shared_ptr<TlsContext>>& contexts) {
+    for (const auto& context : contexts) {
+        try {
+            context->reload();
+            WEFT_LOG(info) << "TLS certificates reloaded";
+        } catch (const TlsError& e) {
+            WEFT_LOG(error) << "TLS certificates not reloaded, the old ones stay: " << e.what();
+        }
+    }
 }
 
 }  // namespace weft::apps

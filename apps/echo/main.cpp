@@ -1,6 +1,7 @@
 // weft-echo: an echo server. Raw mode echoes bytes as they come; line mode echoes each "\n"-terminated
 // line (LineOnlyReceiver). The smallest complete weft server, and a benchmark peer.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,6 +11,7 @@
 #include "common/listen.hpp"
 #include "common/options.hpp"
 
+#include "weft/datagram_protocol.hpp"
 #include "weft/error.hpp"
 #include "weft/factory.hpp"
 #include "weft/log.hpp"
@@ -49,6 +51,13 @@ private:
     std::size_t max_line_;
 };
 
+/// Writes every datagram back to its sender (both modes: a datagram is its own message). Replies leave
+/// in batches (sendmmsg) right after each receive batch; when the send queue is full the reply is
+/// dropped, as UDP may (docs/udp.md).
+class DatagramEcho : public weft::DatagramProtocol {
+    void datagram_received(std::string_view data, const weft::Address& from) override { transport().write(data, from); }
+};
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -68,9 +77,9 @@ int main(int argc, char* argv[]) {
         ("port", weft::apps::number("--port", port, 0U, 65535U), "port to listen on (0 picks a free one)")
         ("listen", po::value(&listen)->composing(),
          "where to listen, as an endpoint (repeatable): tcp:PORT[:interface=ADDR], tcp6:PORT, unix:PATH, fd:N, "
-         "ssl:PORT:private_key=KEY.pem:cert_key=CERT.pem, "
-         "systemd:domain=INET:index=0 (docs/endpoints.md); with --listen, --host/--port add a TCP endpoint "
-         "only when given")
+         "ssl:PORT:private_key=KEY.pem:cert_key=CERT.pem, systemd:domain=INET:index=0, "
+         "udp:PORT[:interface=ADDR][:max_packet_size=N] (echoes datagrams; docs/endpoints.md); with --listen, "
+         "--host/--port add a TCP endpoint only when given")
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
         ("max-line", weft::apps::number("--max-line", max_line, std::size_t{2}, std::size_t{16} << 20),
          "line mode: longest line in bytes, its \\n included (2 to 16 MiB)")
@@ -99,7 +108,13 @@ int main(int argc, char* argv[]) {
     auto factory = mode == "raw" ? weft::Factory::for_protocol<RawEcho>()
                                  : weft::Factory::for_protocol<LineEcho>(max_line);
     try {
-        const auto ports = weft::apps::listen_all(reactor, endpoints, *factory);
+        const auto listeners = weft::apps::listen_all(reactor, endpoints, *factory, [](const weft::UdpServerEndpoint&) {
+            return std::make_unique<DatagramEcho>();
+        });
+        // With ssl: listeners, SIGUSR2 reads their certificates again (rotation without a restart).
+        if (!listeners.tls_contexts.empty()) {
+            reactor.on_signal(SIGUSR2, [&] { weft::apps::reload_tls(listeners.tls_contexts); });
+        }
         reactor.run();
     } catch (const weft::Error& e) {
         std::cerr << "weft-echo: " << e.what() << "\n";

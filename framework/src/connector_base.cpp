@@ -83,7 +83,7 @@ void ConnectorBase::use_tls(std::shared_ptr<TlsContext> context, std::string ser
     tls_server_name_ = std::move(server_name);
 }
 
-void ConnectorBase::attach(const std::shared_ptr<Transport>& connection) {
+void ConnectorBase::attach(const std::shared_ptr<LiveTransport>& connection) {
     state_ = State::connected;
     connection_ = connection;
 }
@@ -112,7 +112,7 @@ void ConnectorBase::stop_connecting() {
 
 void ConnectorBase::disconnect() {
     if (state_ == State::connecting) return stop_connecting();
-    if (auto connection = connection_.lock()) connection->lose_connection();
+    if (auto connection = connection_.lock()) connection->shutdown(false);  // lose_connection, TLS's when wrapped
 }
 
 void ConnectorBase::connection_lost(const Reason& reason) {

@@ -59,7 +59,7 @@ protected:
     /// attempt has failed (no protocol, or build_protocol threw) and the factory heard so.
     std::unique_ptr<Protocol> make_protocol(const Address& peer);
     /// The connection now carries the protocol: connected until connection_lost().
-    void attach(const std::shared_ptr<Transport>& connection);
+    void attach(const std::shared_ptr<LiveTransport>& connection);
     /// Ends the current attempt: client_connection_failed, then maybe stop_factory and release.
     void fail(const Reason& reason);
 
@@ -76,7 +76,7 @@ private:
     std::uint64_t attempt_ = 0;  // guards handlers of an attempt that was stopped
     DelayedCall timeout_;
     DelayedCall retry_;
-    std::weak_ptr<Transport> connection_;
+    std::weak_ptr<LiveTransport> connection_;  // disconnect() closes it as a shutdown would: through TLS if any
     bool factory_started_ = false;
     std::shared_ptr<TlsContext> tls_;
     std::string tls_server_name_;

@@ -14,6 +14,7 @@ namespace {
 // Twisted's defaults where weft keeps them; backlog is weft's (ListenOptions), not Twisted's 50.
 constexpr int default_backlog = 511;
 constexpr int default_mode = 0666;
+constexpr std::size_t default_max_packet_size = 8192;  // Twisted's listenUDP maxPacketSize; 8 x 8192 = 65536
 constexpr Duration default_timeout = std::chrono::seconds(30);
 // Far beyond any sensible connect timeout, and small enough that now() + timeout cannot overflow.
 constexpr long long max_timeout_seconds = 365LL * 24 * 3600;
@@ -423,6 +424,20 @@ SystemdServerEndpoint systemd_server(const Context& ctx, const std::vector<Field
     return e;
 }
 
+UdpServerEndpoint udp_server(const Context& ctx, const std::vector<Field>& fields) {
+    const Arguments args(ctx, fields, {"port", "interface", "max_packet_size"}, {"port", "interface", "max_packet_size"});
+    UdpServerEndpoint e;
+    e.port = static_cast<std::uint16_t>(parse_integer(ctx, "port", args.require("port"), 0, 65535));
+    if (const auto& v = args.get("interface")) {
+        if (!v->empty()) check_address(ctx, "interface", *v, false);
+        e.interface = *v;
+    }
+    if (const auto& v = args.get("max_packet_size")) {
+        e.max_packet_size = static_cast<std::size_t>(parse_integer(ctx, "max_packet_size", *v, 1, default_max_packet_size * 8));
+    }
+    return e;
+}
+
 // Twisted's _parseClientTCP: two positional arguments are host and port; a single one is the port when
 // host= is given, else the host.
 std::vector<std::string_view> client_positional(const std::vector<Field>& fields) {
@@ -539,9 +554,10 @@ ServerEndpoint parse_server_endpoint(std::string_view description) {
     if (type == "fd") return fd_server(ctx, fields);
     if (type == "systemd") return systemd_server(ctx, fields);
     if (type == "ssl") return ssl_server(ctx, fields);
+    if (type == "udp") return udp_server(ctx, fields);
     ctx.type = {};
     if (type == "tls") ctx.fail("type", "\"tls\" is a client endpoint type; a TLS server is ssl:PORT:private_key=...");
-    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, fd, systemd, ssl)");
+    ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, fd, systemd, ssl, udp)");
 }
 
 ClientEndpoint parse_client_endpoint(std::string_view description) {
@@ -554,7 +570,7 @@ ClientEndpoint parse_client_endpoint(std::string_view description) {
     if (type == "unix") return unix_client(ctx, fields);
     if (type == "tls") return tls_client(ctx, fields);
     ctx.type = {};
-    if (type == "fd" || type == "systemd" || type == "ssl") {
+    if (type == "fd" || type == "systemd" || type == "ssl" || type == "udp") {
         ctx.fail("type", quoted(type) + " is a server endpoint type; a client takes tcp, tcp6, unix, tls");
     }
     ctx.fail("type", "unknown endpoint type " + quoted(type) + " (expected tcp, tcp6, unix, tls)");
@@ -596,6 +612,12 @@ std::string to_string(const ServerEndpoint& endpoint) {
             if (e.handshake_timeout != std::chrono::seconds(10)) {
                 out += ":handshake_timeout=" + format_timeout(e.handshake_timeout);
             }
+            return out;
+        }
+        std::string operator()(const UdpServerEndpoint& e) const {
+            std::string out = "udp:" + std::to_string(e.port);
+            if (!e.interface.empty()) out += ":interface=" + quote_endpoint_argument(e.interface);
+            if (e.max_packet_size != default_max_packet_size) out += ":max_packet_size=" + std::to_string(e.max_packet_size);
             return out;
         }
     };

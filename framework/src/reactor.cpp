@@ -17,6 +17,8 @@
 #include "sigpipe.hpp"
 #include "tcp_connector.hpp"
 #include "tcp_port.hpp"
+#include "udp/udp_buffers.hpp"
+#include "udp/udp_port.hpp"
 #include "unix/unix_connector.hpp"
 #include "unix/unix_port.hpp"
 #include "weft/error.hpp"
@@ -46,6 +48,8 @@ ReactorCore::~ReactorCore() {
     // the connector, whose socket must not outlive the context. The queue itself stays (emptied), so
     // that whatever the rest of this destruction cancels finds it.
     timers->drop_pending();
+    for (const auto& p : udp_ports_) static_cast<UdpPort&>(*p).detach();
+    udp_ports_.clear();
     for (const auto& p : processes_) p->detach();
     processes_.clear();
     if (owned_) owned_->stop();
@@ -67,6 +71,11 @@ void ReactorCore::on_timer() {
     armed_.reset();
     timers->run_due(now(), false);
     if (auto next = timers->next_deadline()) arm_timer(*next);
+}
+
+UdpBuffers& ReactorCore::udp_buffers() {
+    if (!udp_buffers_) udp_buffers_ = std::make_unique<UdpBuffers>();
+    return *udp_buffers_;
 }
 
 // -- connections ------------------------------------------------------------------------------------
@@ -434,6 +443,9 @@ void ReactorCore::begin_during_shutdown() {
         if (auto p = weak.lock()) p->stop_listening();
     }
     ports_.clear();
+    for (const auto& p : std::vector<std::shared_ptr<LiveTransport>>(udp_ports_.begin(), udp_ports_.end())) {
+        p->shutdown(hurry_);
+    }
     for (const auto& c : std::vector<std::shared_ptr<ConnectorBase>>(connectors_.begin(), connectors_.end())) {
         if (c->state() == Connector::State::connecting) c->stop_connecting();
     }
@@ -549,6 +561,17 @@ std::shared_ptr<Connector> Reactor::connect_unix(std::string path, ClientFactory
 std::shared_ptr<ListeningPort> Reactor::adopt_stream_port(int fd, SocketFamily family, Factory& factory) {
     if (family == SocketFamily::unix_socket) return detail::adopt_unix_port(*core_, fd, factory);
     return detail::adopt_tcp_port(*core_, fd, family, factory);
+}
+
+std::shared_ptr<UdpTransport> Reactor::listen_udp(std::uint16_t port, DatagramProtocol& protocol, UdpOptions options) {
+    return detail::listen_udp(*core_, port, protocol, nullptr, options);
+}
+
+std::shared_ptr<UdpTransport> Reactor::listen_udp(std::uint16_t port, std::unique_ptr<DatagramProtocol> protocol,
+                                                  UdpOptions options) {
+    if (!protocol) throw StateError("listen_udp: no protocol (a null unique_ptr)");
+    DatagramProtocol& p = *protocol;
+    return detail::listen_udp(*core_, port, p, std::move(protocol), options);
 }
 
 std::size_t Reactor::connection_count() const noexcept { return core_->connection_count(); }

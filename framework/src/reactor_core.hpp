@@ -33,6 +33,7 @@ namespace asio = boost::asio;
 
 class ConnectorBase;
 class ProcessImpl;
+struct UdpBuffers;
 
 /// Runs `fn`, logging instead of propagating an exception: the reactor must outlive any callback's bug.
 template <class F>
@@ -95,6 +96,8 @@ public:
         if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(tls_buffer_size);
         return tls_buffer_.get();
     }
+    // -- the arrays of batched datagram calls (recvmmsg, sendmmsg), made when a UDP port first needs them
+    UdpBuffers& udp_buffers();
 
     // -- what the connection inside data_received writes: sent when the callback returns ------------
     WriteScratch write_scratch;
@@ -105,6 +108,10 @@ public:
     void add(std::shared_ptr<LiveTransport> t) { transports_.insert(std::move(t)); }
     void remove(const std::shared_ptr<LiveTransport>& t);
     std::size_t connection_count() const noexcept { return transports_.size(); }
+    /// UDP ports, held from listen_udp until they stop; shutdown stops them (stop_protocol) with the
+    /// listening ports. They are not connections: connection_count() leaves them out.
+    void add_udp(std::shared_ptr<LiveTransport> p) { udp_ports_.insert(std::move(p)); }
+    void remove_udp(const std::shared_ptr<LiveTransport>& p) { udp_ports_.erase(p); }
     /// Listening ports are closed when shutdown begins.
     void add_port(const std::shared_ptr<ListeningPort>& p) { ports_.push_back(p); }
     /// A connector is kept from connect() until it is disconnected again and its factory heard so; a
@@ -175,6 +182,8 @@ private:
     std::optional<TimePoint> armed_;
     std::uint64_t last_connection_id_ = 0;
     std::unordered_set<std::shared_ptr<LiveTransport>> transports_;
+    std::unordered_set<std::shared_ptr<LiveTransport>> udp_ports_;
+    std::unique_ptr<UdpBuffers> udp_buffers_;
     std::vector<std::weak_ptr<ListeningPort>> ports_;
     std::unordered_set<std::shared_ptr<ConnectorBase>> connectors_;
     std::unordered_set<std::shared_ptr<ProcessImpl>> processes_;

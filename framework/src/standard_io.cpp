@@ -52,23 +52,29 @@ StandardIO::~StandardIO() { impl_->detach(); }
 Protocol& StandardIO::protocol() const noexcept { return *impl_->protocol(); }
 bool StandardIO::lost() const noexcept { return impl_->lost(); }
 
-void StandardIO::write(std::string_view data) { impl_->write(data); }
-void StandardIO::write_sequence(std::span<const std::string_view> pieces) { impl_->write_sequence(pieces); }
-void StandardIO::write_shared(std::shared_ptr<const std::string> data) { impl_->write_shared(std::move(data)); }
-void StandardIO::lose_connection() { impl_->lose_connection(); }
-void StandardIO::abort_connection() { impl_->abort_connection(); }
-void StandardIO::lose_write_connection() { impl_->lose_write_connection(); }
-Address StandardIO::peer() const { return impl_->peer(); }
-Address StandardIO::host() const { return impl_->host(); }
-std::uint64_t StandardIO::id() const noexcept { return impl_->id(); }
-ConnectionState StandardIO::state() const noexcept { return impl_->state(); }
-std::size_t StandardIO::buffered_bytes() const noexcept { return impl_->buffered_bytes(); }
-void StandardIO::set_write_buffer_limits(std::size_t high, std::size_t low) { impl_->set_write_buffer_limits(high, low); }
-void StandardIO::register_producer(Producer& producer, bool streaming) { impl_->register_producer(producer, streaming); }
-void StandardIO::unregister_producer() { impl_->unregister_producer(); }
-void StandardIO::pause_producing() { impl_->pause_producing(); }
-void StandardIO::resume_producing() { impl_->resume_producing(); }
-void StandardIO::pause_reading_while_backed_up() { impl_->pause_reading_while_backed_up(); }
-void StandardIO::stop_producing() { impl_->stop_producing(); }
+// After start_tls the calls go through the TLS layer: top() is it, or the stdio stream itself.
+void StandardIO::write(std::string_view data) { impl_->top().write(data); }
+void StandardIO::write_sequence(std::span<const std::string_view> pieces) { impl_->top().write_sequence(pieces); }
+void StandardIO::write_shared(std::shared_ptr<const std::string> data) { impl_->top().write_shared(std::move(data)); }
+void StandardIO::lose_connection() { impl_->top().lose_connection(); }
+void StandardIO::abort_connection() { impl_->top().abort_connection(); }
+void StandardIO::lose_write_connection() { impl_->top().lose_write_connection(); }
+Address StandardIO::peer() const { return impl_->top().peer(); }
+Address StandardIO::host() const { return impl_->top().host(); }
+std::uint64_t StandardIO::id() const noexcept { return impl_->top().id(); }
+ConnectionState StandardIO::state() const noexcept { return impl_->top().state(); }
+std::size_t StandardIO::buffered_bytes() const noexcept { return impl_->top().buffered_bytes(); }
+void StandardIO::set_write_buffer_limits(std::size_t high, std::size_t low) { impl_->top().set_write_buffer_limits(high, low); }
+void StandardIO::register_producer(Producer& producer, bool streaming) { impl_->top().register_producer(producer, streaming); }
+void StandardIO::unregister_producer() { impl_->top().unregister_producer(); }
+void StandardIO::pause_producing() { impl_->top().pause_producing(); }
+void StandardIO::resume_producing() { impl_->top().resume_producing(); }
+void StandardIO::pause_reading_while_backed_up() { impl_->top().pause_reading_while_backed_up(); }
+void StandardIO::stop_producing() { impl_->top().stop_producing(); }
+
+TlsTransport* StandardIO::as_tls() noexcept { return impl_->top().as_tls(); }
+void StandardIO::start_tls(std::shared_ptr<TlsContext> context, std::string_view already_received) {
+    impl_->top().start_tls(std::move(context), already_received);
+}
 
 }  // namespace weft

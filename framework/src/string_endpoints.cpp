@@ -83,6 +83,11 @@ std::shared_ptr<ListeningPort> listen_on(ReactorNetwork& reactor, const ServerEn
                 ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // systemd passes them inheritable; our children must not get them
                 return reactor.adopt_stream_port(fd, family_of(e.domain), factory);
             },
+            [&](const UdpServerEndpoint& e) -> std::shared_ptr<ListeningPort> {
+                throw EndpointError(to_string(ServerEndpoint(e)) + ": udp: is a datagram endpoint; a stream "
+                                    "listener (a Factory) cannot serve it (use Reactor::listen_udp with a "
+                                    "DatagramProtocol)", "type");
+            },
         },
         endpoint);
 }

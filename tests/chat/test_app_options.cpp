@@ -153,3 +153,12 @@ TEST_CASE("every app: --version prints its name and version and exits 0", "[opti
         CHECK(out.output == name + " " + WEFT_VERSION_STRING + "\n");
     }
 }
+
+TEST_CASE("weft-chat refuses a udp: endpoint (it serves no datagrams) with exit status 1, naming it", "[options][process][udp]") {
+    const Outcome out = run({WEFT_CHAT_BINARY, "--listen", "udp:0:interface=127.0.0.1", "--log-level", "error"});
+    INFO("output: " << out.output);
+    CHECK(out.status == 1);
+    CHECK(out.output.find("--listen udp:0:interface=127.0.0.1: this server does not serve datagrams (udp:)") !=
+          std::string::npos);
+    CHECK(out.output.find("listening on") == std::string::npos);
+}

@@ -49,11 +49,29 @@ struct Valid {
         return e.index >= 0 && good_domain(e.domain) && (e.name.empty() || e.index == 0) &&
                e.name.find_first_of(std::string_view(":\0", 2)) == std::string::npos;
     }
+    bool operator()(const weft::UdpServerEndpoint& e) const {
+        return e.max_packet_size >= 1 && e.max_packet_size <= 65536 && e.interface.find('\0') == std::string::npos;
+    }
     bool operator()(const weft::TcpClientEndpoint& e) const {
         return !e.host.empty() && e.host.find('\0') == std::string::npos && e.port >= 1 && good_timeout(e.timeout) &&
                e.bind_address.find('\0') == std::string::npos;
     }
     bool operator()(const weft::UnixClientEndpoint& e) const { return good_path(e.path) && good_timeout(e.timeout); }
+    bool operator()(const weft::SslServerEndpoint& e) const {
+        const bool verify = e.verify_client == "none" || (!e.client_ca.empty() && (e.verify_client == "optional" ||
+                                                                                     e.verify_client == "required"));
+        return (*this)(e.tcp) && !e.tcp.ipv6 && !e.private_key.empty() && verify && good_alpn(e.alpn) &&
+               good_timeout(e.handshake_timeout);
+    }
+    bool operator()(const weft::TlsClientEndpoint& e) const {
+        return (*this)(e.tcp) && !e.tcp.ipv6 && (e.private_key.empty() || !e.certificate.empty()) && good_alpn(e.alpn);
+    }
+    static bool good_alpn(const std::vector<std::string>& names) {
+        for (const auto& n : names) {
+            if (n.empty() || n.size() > 255) return false;
+        }
+        return true;
+    }
 };
 
 template <class Endpoint, class Parse>

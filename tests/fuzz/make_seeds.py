@@ -123,5 +123,6 @@ for name, text in [
         ("systemd-name", b"systemd:domain=UNIX:name=web"), ("client-tcp", b"tcp:host=example.org:port=80:timeout=2.5"),
         ("client-tcp-positional", b"tcp:example.org:80:bind_address=192.0.2.100"),
         ("client-unix", b"unix:path=/var/foo/bar:check_pid=1:timeout=9"), ("trailing-backslash", b"unix:/tmp/a\\"),
+        ("udp", b"udp:9999:interface=\\:\\:1:max_packet_size=512"),
         ("duplicate", b"tcp:80:port=81:backlog=1:backlog=2"), ("huge", b"tcp:99999999999999999999:mode=17777")]:
     write(EP, name, text)

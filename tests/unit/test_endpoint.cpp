@@ -60,13 +60,46 @@ void check_error(const EndpointError& e, const std::string& field, const std::ve
 }
 
 using weft::FdServerEndpoint;
+using weft::SslServerEndpoint;
+using weft::TlsClientEndpoint;
 using weft::SystemdServerEndpoint;
 using weft::TcpClientEndpoint;
 using weft::TcpServerEndpoint;
 using weft::UnixClientEndpoint;
 using weft::UnixServerEndpoint;
+using weft::UdpServerEndpoint;
 
 }  // namespace
+
+TEST_CASE("udp server: port, interface (IPv4 or IPv6) and max_packet_size; round trip; errors name the field", "[endpoint][udp]") {
+    const auto plain = server<UdpServerEndpoint>("udp:9999");
+    CHECK(plain.port == 9999);
+    CHECK(plain.interface.empty());
+    CHECK(plain.max_packet_size == 8192);
+    const auto full = server<UdpServerEndpoint>("udp:0:interface=\\:\\:1:max_packet_size=65536");
+    CHECK(full.port == 0);
+    CHECK(full.interface == "::1");
+    CHECK(full.max_packet_size == 65536);
+    CHECK(server<UdpServerEndpoint>("udp:53:127.0.0.1:512") == UdpServerEndpoint{53, "127.0.0.1", 512});
+    CHECK(weft::to_string(weft::parse_server_endpoint("udp:port=7:max_packet_size=8192")) == "udp:7");
+    CHECK(weft::to_string(weft::parse_server_endpoint("udp:53:127.0.0.1:512")) ==
+          "udp:53:interface=127.0.0.1:max_packet_size=512");
+    for (const std::string s : {"udp:0", "udp:65535:interface=\\:\\:", "udp:1:interface=:max_packet_size=1",
+                                "udp:2:interface=fe80\\:\\:1%lo:max_packet_size=100"}) {
+        INFO(s);
+        const ServerEndpoint e = weft::parse_server_endpoint(s);
+        CHECK(weft::parse_server_endpoint(weft::to_string(e)) == e);
+    }
+    check_error(server_error("udp"), "port", {"udp endpoint \"udp\": missing port"});
+    check_error(server_error("udp:70000"), "port", {"port 70000 is out of range (0-65535)"});
+    check_error(server_error("udp:53:interface=localhost"), "interface",
+                {"interface \"localhost\" is not a numeric IPv4 or IPv6 address"});
+    check_error(server_error("udp:53:max_packet_size=0"), "max_packet_size", {"max_packet_size 0 is out of range (1-65536)"});
+    check_error(server_error("udp:53:max_packet_size=65537"), "max_packet_size", {"out of range (1-65536)"});
+    check_error(server_error("udp:53:max_packet_size=big"), "max_packet_size", {"max_packet_size \"big\" is not a number"});
+    check_error(server_error("udp:53:backlog=5"), "backlog", {"unknown key \"backlog\" (expected port, interface, max_packet_size)"});
+    check_error(client_error("udp:host=a:port=1"), "type", {"\"udp\" is a server endpoint type"});
+}
 
 TEST_CASE("tcp server: positional port, keyword port, interface and backlog", "[endpoint]") {
     CHECK(server<TcpServerEndpoint>("tcp:8000") == TcpServerEndpoint{8000, "", 511, false});
@@ -155,6 +188,60 @@ TEST_CASE("unix client: path= or positional, timeout, check_pid", "[endpoint]") 
     CHECK(client<UnixClientEndpoint>("unix:path=@abstract:check_pid=0").path == "@abstract");
 }
 
+TEST_CASE("ssl server: Twisted's positional order (port, private_key, cert_key) and weft's keys", "[endpoint][tls]") {
+    const auto e = server<SslServerEndpoint>("ssl:8443:private_key=key.pem:cert_key=cert.pem:extra_cert_chain=chain.pem");
+    CHECK(e.tcp.port == 8443);
+    CHECK(e.tcp.interface.empty());
+    CHECK(e.private_key == "key.pem");
+    CHECK(e.cert_key == "cert.pem");
+    CHECK(e.extra_cert_chain == "chain.pem");
+    CHECK(e.verify_client == "none");
+    CHECK(e.handshake_timeout == 10s);
+    const auto p = server<SslServerEndpoint>("ssl:443:k.pem:c.pem:interface=127.0.0.1:backlog=9:client_ca=ca.pem:"
+                                             "verify_client=required:alpn=h2,http/1.1:handshake_timeout=2.5");
+    CHECK(p.private_key == "k.pem");
+    CHECK(p.cert_key == "c.pem");
+    CHECK(p.tcp.interface == "127.0.0.1");
+    CHECK(p.tcp.backlog == 9);
+    CHECK(p.client_ca == "ca.pem");
+    CHECK(p.verify_client == "required");
+    CHECK(p.alpn == std::vector<std::string>{"h2", "http/1.1"});
+    CHECK(p.handshake_timeout == 2500ms);
+    CHECK(server<SslServerEndpoint>("ssl:1:private_key=k:client_ca=ca").verify_client == "optional");
+
+    check_error(server_error("ssl:443"), "private_key", {"ssl endpoint", "missing private_key"});
+    check_error(server_error("ssl:443:private_key="), "private_key", {"private_key is empty"});
+    check_error(server_error("ssl:443:private_key=k:verify_client=always:client_ca=c"), "verify_client",
+                {"verify_client \"always\" is not none, optional or required"});
+    check_error(server_error("ssl:443:private_key=k:verify_client=required"), "verify_client", {"needs client_ca"});
+    check_error(server_error("ssl:443:private_key=k:alpn=h2,,x"), "alpn", {"comma-separated list"});
+    check_error(server_error("ssl:443:private_key=k:handshake_timeout=0"), "handshake_timeout", {"out of range"});
+    check_error(server_error("ssl:99999:private_key=k"), "port", {"out of range"});
+    check_error(server_error("tls:443"), "type", {"\"tls\" is a client endpoint type"});
+}
+
+TEST_CASE("tls client: host and port as tcp's, then CA, server name, client certificate, ALPN", "[endpoint][tls]") {
+    const auto e = client<TlsClientEndpoint>("tls:example.org:443");
+    CHECK(e.tcp.host == "example.org");
+    CHECK(e.tcp.port == 443);
+    CHECK(e.ca.empty());
+    CHECK_FALSE(e.insecure_skip_certificate_verification);
+    const auto k = client<TlsClientEndpoint>("tls:host=127.0.0.1:port=8443:ca=ca.pem:server_name=localhost:"
+                                             "certificate=c.pem:private_key=k.pem:alpn=h2:timeout=3");
+    CHECK(k.tcp.host == "127.0.0.1");
+    CHECK(k.tcp.timeout == 3s);
+    CHECK(k.ca == "ca.pem");
+    CHECK(k.server_name == "localhost");
+    CHECK(k.certificate == "c.pem");
+    CHECK(k.private_key == "k.pem");
+    CHECK(k.alpn == std::vector<std::string>{"h2"});
+    CHECK(client<TlsClientEndpoint>("tls:h:1:insecure_skip_certificate_verification=1").insecure_skip_certificate_verification);
+    check_error(client_error("tls:h:1:private_key=k.pem"), "private_key", {"needs certificate"});
+    check_error(client_error("tls:h:1:insecure_skip_certificate_verification=yes"),
+                "insecure_skip_certificate_verification", {"is not 0 or 1"});
+    check_error(client_error("tls:h"), "port", {"missing port"});
+}
+
 TEST_CASE("escaping: a backslash makes the next character literal; '=' after the first is literal", "[endpoint]") {
     CHECK(server<UnixServerEndpoint>("unix:/tmp/a\\:b").path == "/tmp/a:b");
     CHECK(server<UnixServerEndpoint>("unix:/tmp/a\\\\b").path == "/tmp/a\\b");
@@ -191,7 +278,9 @@ TEST_CASE("to_string gives the canonical description, which parses back to an eq
         "tcp:0", "tcp:65535:interface=\\:\\:1:backlog=1", "tcp:1:interface=", "tcp6:2:backlog=3",
         "tcp6:4:interface=fe80\\:\\:1%eth0", "unix:/tmp/x", "unix:/a\\:b\\\\c\\=d:mode=0:backlog=65535:lockfile=0",
         "unix:@abstract\\:name:mode=7777", "fd:0", "fd:2147483647:domain=INET6", "systemd:UNIX:4",
-        "systemd:name=sock\\=1", "unix:" + std::string(107, 'p'), "unix:@" + std::string(106, 'a')};
+        "systemd:name=sock\\=1", "unix:" + std::string(107, 'p'), "unix:@" + std::string(106, 'a'),
+        "ssl:443:private_key=k.pem", "ssl:0:interface=\\:\\:1:private_key=/a\\:b:cert_key=c:extra_cert_chain=x:client_ca=ca:"
+        "verify_client=required:alpn=h2,http/1.1:handshake_timeout=0.5", "ssl:1:private_key=k:client_ca=c:verify_client=none"};
     for (const std::string& s : servers) {
         INFO(s);
         const ServerEndpoint e = weft::parse_server_endpoint(s);
@@ -201,7 +290,9 @@ TEST_CASE("to_string gives the canonical description, which parses back to an eq
     }
     const std::vector<std::string> clients = {
         "tcp:a:1", "tcp:host=h\\:o\\=s\\\\t:port=2:timeout=0.5:bind_address=10.0.0.1", "tcp6:\\:\\:1:80",
-        "tcp:h:3:timeout=31536000", "unix:/x", "unix:path=@a\\=b:timeout=1.000000001:check_pid=1"};
+        "tcp:h:3:timeout=31536000", "unix:/x", "unix:path=@a\\=b:timeout=1.000000001:check_pid=1", "tls:h:443",
+        "tls:host=h:port=1:ca=c\\:a:server_name=n:certificate=c:private_key=k:alpn=x,y:timeout=2:"
+        "insecure_skip_certificate_verification=1"};
     for (const std::string& s : clients) {
         INFO(s);
         const ClientEndpoint e = weft::parse_client_endpoint(s);
@@ -270,7 +361,7 @@ TEST_CASE("errors: the message names the type, the field and the value", "[endpo
         CHECK(dynamic_cast<const weft::Error*>(&e) != nullptr);
     }
     check_error(server_error("tpc:80"), "type",
-                {"endpoint \"tpc:80\": unknown endpoint type \"tpc\" (expected tcp, tcp6, unix, fd, systemd)"});
+                {"endpoint \"tpc:80\": unknown endpoint type \"tpc\" (expected tcp, tcp6, unix, fd, systemd, ssl, udp)"});
     check_error(server_error("TCP:80"), "type", {"unknown endpoint type \"TCP\""});
     check_error(server_error("tcp:80:bakclog=5"), "bakclog",
                 {"tcp endpoint", "unknown key \"bakclog\" (expected port, interface, backlog)"});
@@ -369,9 +460,10 @@ TEST_CASE("errors: client descriptions", "[endpoint]") {
     check_error(client_error("tcp:a:80:host=b"), "host", {"host given twice"});
     check_error(client_error("tcp:a:80:extra"), "", {"too many positional arguments at \"extra\" (at most 2: host, port)"});
     check_error(client_error("unix:/a:/b"), "", {"too many positional arguments at \"/b\" (at most 1: path)"});
-    check_error(client_error("fd:3"), "type", {"\"fd\" is a server endpoint type; a client takes tcp, tcp6, unix"});
+    check_error(client_error("fd:3"), "type", {"\"fd\" is a server endpoint type; a client takes tcp, tcp6, unix, tls"});
     check_error(client_error("systemd:domain=INET"), "type", {"is a server endpoint type"});
-    check_error(client_error("ssl:example.org:443"), "type", {"unknown endpoint type \"ssl\" (expected tcp, tcp6, unix)"});
+    check_error(client_error("ssl:example.org:443"), "type", {"\"ssl\" is a server endpoint type"});
+    check_error(client_error("quic:example.org:443"), "type", {"unknown endpoint type \"quic\" (expected tcp, tcp6, unix, tls)"});
     check_error(client_error("unix:address=/p"), "address", {"unknown key \"address\" (expected path, timeout, check_pid)"});
     check_error(server_error("unix:path=/p"), "path", {"unknown key \"path\" (expected address, mode, backlog, lockfile)"});
     check_error(server_error("tcp:host=a:port=1"), "host", {"unknown key \"host\""});

@@ -51,6 +51,19 @@ TEST_CASE("server_from_string: tcp, tcp6, unix and fd reach listen_tcp / listen_
     CHECK(reactor.tcp_servers.size() == 2);  // nothing was called for the bad one
 }
 
+TEST_CASE("server_from_string: a udp endpoint is refused by a stream listener, naming it", "[endpoint][string]") {
+    weft::testing::MemoryReactor reactor;
+    NullFactory factory;
+    try {
+        weft::server_from_string(reactor, "udp:9999:interface=127.0.0.1", factory);
+        FAIL("no EndpointError");
+    } catch (const weft::EndpointError& e) {
+        CHECK_THAT(e.what(), Catch::StartsWith("udp:9999:interface=127.0.0.1: udp: is a datagram endpoint;"));
+        CHECK(e.field() == "type");
+    }
+    CHECK(reactor.tcp_servers.empty());
+}
+
 TEST_CASE("server_from_string: systemd: adopts the descriptor LISTEN_FDS passed to this process", "[endpoint][string]") {
     weft::testing::MemoryReactor reactor;
     NullFactory factory;

@@ -87,6 +87,16 @@ struct SystemdServerEndpoint {
     friend bool operator==(const SystemdServerEndpoint&, const SystemdServerEndpoint&) = default;
 };
 
+/// `udp:PORT[:interface=ADDR][:max_packet_size=N]`: a UDP port (Reactor::listen_udp), a datagram endpoint:
+/// stream listeners (listen_on) refuse it. interface as for tcp ("" = every IPv4 interface; an IPv6 address
+/// makes an IPv6 socket); max_packet_size 1-65536, default 8192 (UdpOptions).
+struct UdpServerEndpoint {
+    std::uint16_t port = 0;
+    std::string interface;
+    std::size_t max_packet_size = 8192;
+    friend bool operator==(const UdpServerEndpoint&, const UdpServerEndpoint&) = default;
+};
+
 /// `tcp:host=HOST:port=PORT[:timeout=SECONDS][:bind_address=ADDR]`, positional `tcp:HOST:PORT`, and `tcp6:`
 /// the same (then only IPv6 addresses are wanted). host is a name or a numeric address; it is not resolved here.
 struct TcpClientEndpoint {
@@ -122,13 +132,14 @@ struct TlsClientEndpoint {
 };
 
 using ServerEndpoint =
-    std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint, SslServerEndpoint>;
+    std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint, SslServerEndpoint,
+                 UdpServerEndpoint>;
 using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint, TlsClientEndpoint>;
 
 /// Parses a server description (Twisted: serverFromString without the listening). The syntax is Twisted's:
 /// `TYPE:ARG:ARG...`, each argument either positional (in the type's order, e.g. tcp: port, interface,
 /// backlog) or `key=value`; a backslash makes the next character literal (`unix:/tmp/a\:b` is "/tmp/a:b").
-/// Types: tcp, tcp6, unix, fd, systemd, ssl; keys are weft's snake_case names and nothing else.
+/// Types: tcp, tcp6, unix, fd, systemd, ssl, udp; keys are weft's snake_case names and nothing else.
 ///
 /// Pure: it reads only its argument, never the network, the file system or the environment (a systemd
 /// endpoint is only an index or name here). Every value is checked (ranges, octal modes, numeric addresses,

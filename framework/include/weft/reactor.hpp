@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "weft/client_factory.hpp"
+#include "weft/datagram_protocol.hpp"
 #include "weft/connector.hpp"
 #include "weft/factory.hpp"
 #include "weft/listening_port.hpp"
 #include "weft/process_options.hpp"
 #include "weft/reactor_network.hpp"
 #include "weft/reactor_time.hpp"
+#include "weft/udp_transport.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -39,6 +41,8 @@ struct ReactorStats {
     std::uint64_t write_calls = 0;  ///< gather-writes (sendmsg) on connection sockets
     std::uint64_t accepted = 0;     ///< connections accepted
     std::uint64_t accept_errors = 0;  ///< failed accepts (EMFILE, ECONNABORTED, ...)
+    std::uint64_t datagram_receive_calls = 0;  ///< recvmmsg calls on UDP ports (up to 64 datagrams each)
+    std::uint64_t datagram_send_calls = 0;     ///< sendmmsg calls on UDP ports (up to 64 datagrams each)
 };
 
 /// The event loop. One thread runs it; every callback of every protocol, factory, timer and trigger runs
@@ -152,6 +156,18 @@ public:
     /// The same with a borrowed protocol, which must outlive process_ended (or the reactor).
     std::shared_ptr<ProcessTransport> spawn_process(ProcessProtocol& protocol, std::string executable,
                                                     std::vector<std::string> args, ProcessOptions options = {});
+
+    /// Binds a UDP socket on `port` (0: the system picks; UdpOptions: interface, max_packet_size, ...)
+    /// and attaches `protocol` (Twisted: listenUDP), which must outlive stop_protocol (or the reactor).
+    /// start_protocol runs inside this call; datagrams come on later turns. The returned transport is a
+    /// handle that may be dropped: the reactor holds the port until stop_listening() or its shutdown,
+    /// which stops every UDP port (stop_protocol runs before the "after shutdown" triggers). Throws BindError
+    /// (naming the address), Error (an option out of range), StateError (the protocol already serves a
+    /// port). docs/udp.md.
+    std::shared_ptr<UdpTransport> listen_udp(std::uint16_t port, DatagramProtocol& protocol, UdpOptions options = {});
+    /// The same with a protocol the port owns; it is destroyed with the port after stop_protocol.
+    std::shared_ptr<UdpTransport> listen_udp(std::uint16_t port, std::unique_ptr<DatagramProtocol> protocol,
+                                             UdpOptions options = {});
 
     /// Live transports: connections accepted and outgoing, of every kind (TCP, UNIX, stdio, processes).
     [[nodiscard]] std::size_t connection_count() const noexcept;

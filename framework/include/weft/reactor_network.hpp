@@ -25,7 +25,7 @@ struct ListenOptions {
     int backlog = 511;
     bool reuse_address = true;
     /// A server TlsContext: every accepted connection speaks TLS (listen_ssl sets it).
-    std::shared_ptr<TlsContext> tls;
+    std::shared_ptr<TlsContext> tls{};
 };
 
 struct ConnectOptions {
@@ -35,7 +35,7 @@ struct ConnectOptions {
     std::string bind_address;
     /// A client TlsContext: the connection speaks TLS, verifying the server's certificate for the
     /// context's server_name, or `host` when it has none (connect_ssl sets it).
-    std::shared_ptr<TlsContext> tls;
+    std::shared_ptr<TlsContext> tls{};
 };
 
 struct UnixListenOptions {
@@ -47,7 +47,7 @@ struct UnixListenOptions {
     /// an error (EADDRINUSE).
     bool lock = true;
     /// A server TlsContext: every accepted connection speaks TLS.
-    std::shared_ptr<TlsContext> tls;
+    std::shared_ptr<TlsContext> tls{};
 };
 
 struct UnixConnectOptions {
@@ -56,7 +56,7 @@ struct UnixConnectOptions {
     /// Refuse to connect when PATH.lock names no live process (Twisted's checkPID): the server is gone.
     bool check_pid = false;
     /// A client TlsContext: the connection speaks TLS (the context must name the server: server_name).
-    std::shared_ptr<TlsContext> tls;
+    std::shared_ptr<TlsContext> tls{};
 };
 
 /// The address family of an adopted listening socket.

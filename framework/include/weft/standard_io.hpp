@@ -83,6 +83,9 @@ public:
     void resume_producing() override;
     void pause_reading_while_backed_up() override;
     void stop_producing() override;
+    /// After start_tls, the TLS side; every call above then goes through TLS.
+    [[nodiscard]] TlsTransport* as_tls() noexcept override;
+    void start_tls(std::shared_ptr<TlsContext> context, std::string_view already_received = {}) override;
 
 private:
     std::shared_ptr<detail::StandardIOImpl> impl_;

@@ -18,7 +18,8 @@ namespace weft {
 /// adopt_stream_port of that descriptor, systemd -> adopt_stream_port of the descriptor systemd passed
 /// (LISTEN_FDS/LISTEN_PID, picked by index or name; close-on-exec is set on it so children do not inherit
 /// it), ssl -> listen_ssl with tls_context_for(endpoint). Throws BindError (cannot listen), SystemdError (no
-/// such passed descriptor) or TlsError (a certificate or key that cannot be used). Unlike Twisted's
+/// such passed descriptor), TlsError (a certificate or key that cannot be used), or EndpointError for a
+/// udp endpoint (a datagram endpoint: Reactor::listen_udp serves it, not a Factory). Unlike Twisted's
 /// endpoint.listen(), which returns a Deferred, this listens at once: weft binds synchronously.
 std::shared_ptr<ListeningPort> listen_on(ReactorNetwork& reactor, const ServerEndpoint& endpoint, Factory& factory);
 

@@ -33,24 +33,24 @@ enum class ClientCertificates {
 
 /// One certificate with its key, as PEM files.
 struct TlsCertificateFiles {
-    std::string certificate_file;  ///< the certificate (leaf first; may hold the chain and the key too)
-    std::string private_key_file;  ///< "" = the key is in certificate_file
-    std::string chain_file;        ///< intermediate certificates sent after the leaf ("" = none)
+    std::string certificate_file{};  ///< the certificate (leaf first; may hold the chain and the key too)
+    std::string private_key_file{};  ///< "" = the key is in certificate_file
+    std::string chain_file{};        ///< intermediate certificates sent after the leaf ("" = none)
     [[nodiscard]] bool empty() const noexcept { return certificate_file.empty(); }
 };
 
 struct TlsServerOptions {
     /// The certificate of every handshake whose server name has no entry in `sni` (required).
-    TlsCertificateFiles certificate;
+    TlsCertificateFiles certificate{};
     /// Per server name (SNI, compared case-insensitively): the certificate a client asking for that name
     /// gets.
-    std::map<std::string, TlsCertificateFiles> sni;
+    std::map<std::string, TlsCertificateFiles> sni{};
     ClientCertificates client_certificates = ClientCertificates::none;
     /// The CAs client certificates must chain to (PEM); required unless client_certificates is none.
-    std::string client_ca_file;
+    std::string client_ca_file{};
     /// ALPN protocols the server speaks, in its order of preference ("h2", "http/1.1"); empty = no ALPN.
     /// A client offering none of them goes on without an ALPN protocol.
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     TlsVersion min_version = TlsVersion::tls1_2;
     /// A client that has not completed its handshake this long after connecting is cut off.
     Duration handshake_timeout = std::chrono::seconds(10);
@@ -59,13 +59,13 @@ struct TlsServerOptions {
 struct TlsClientOptions {
     /// Sent as SNI and checked against the server's certificate. "" = the host given to connect_ssl
     /// (or, for start_tls, the peer's address).
-    std::string server_name;
+    std::string server_name{};
     /// The CAs to trust (PEM); "" = the system's store (/etc/ssl/certs).
-    std::string ca_file;
+    std::string ca_file{};
     /// A client certificate to present when the server asks (empty = none).
-    TlsCertificateFiles certificate;
+    TlsCertificateFiles certificate{};
     /// ALPN protocols to offer, in order of preference; empty = no ALPN.
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     TlsVersion min_version = TlsVersion::tls1_2;
     Duration handshake_timeout = std::chrono::seconds(10);
     /// Resume sessions with servers this context has talked to (each host name:port keeps its latest).

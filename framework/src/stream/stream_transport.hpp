@@ -121,6 +121,9 @@ public:
         protocol_.reset();
     }
 
+    /// What the user's protocol writes to: this, or the TLS layer once start_tls ran.
+    [[nodiscard]] Transport& top() noexcept { return *top_; }
+
     Backend& backend() noexcept { return backend_; }
     const Backend& backend() const noexcept { return backend_; }
 

@@ -70,8 +70,8 @@ void TlsLayer::connection_made() {
         SSL_set_accept_state(ssl_);
     } else {
         SSL_set_connect_state(ssl_);
-        std::string name = start_.server_name;
-        if (name.empty()) name = context_->server_name();
+        std::string name = context_->server_name();  // the context's name wins over the host connected to
+        if (name.empty()) name = start_.server_name;
         if (name.empty()) name = peer().host;
         const auto& options = context_->impl().client_options;
         if (options.insecure_skip_certificate_verification) {
@@ -222,6 +222,8 @@ void TlsLayer::progress() {
     if (failed_ || lost_) return;
     if (handshake_done_) {
         encrypt_held();
+        release_held_pause();
+        if (failed_ || lost_) return;
         if ((lose_requested_ || write_shutdown_requested_) && !close_notify_sent_) {
             close_notify_sent_ = true;
             ERR_clear_error();
@@ -323,23 +325,34 @@ bool TlsLayer::writing_allowed() const noexcept {
 void TlsLayer::write(std::string_view data) {
     if (data.empty() || !writing_allowed()) return;
     held_.append(data);
-    if (held_.size() > encrypt_now_above && handshake_done_) {
-        encrypt_held();
-        send_output();
-        return;
-    }
-    if (inner_depth_ == 0) schedule_flush();  // inside a callback of ours: encrypted when it returns
+    after_write();
 }
 
 void TlsLayer::write_sequence(std::span<const std::string_view> pieces) {
     if (!writing_allowed()) return;
+    const std::size_t before = held_.size();
     for (auto p : pieces) held_.append(p);
+    if (held_.size() != before) after_write();
+}
+
+void TlsLayer::after_write() {
     if (held_.size() > encrypt_now_above && handshake_done_) {
         encrypt_held();
-        send_output();
-    } else if (inner_depth_ == 0 && !held_.empty()) {
-        schedule_flush();
+        send_output();  // the transport below pauses a streaming producer now if it is above its watermark
+    } else if (inner_depth_ == 0) {
+        schedule_flush();  // inside a callback of ours: encrypted when it returns
     }
+    // Held before the handshake (or within a turn) counts too: a producer writing in a loop stops here.
+    if (producer_ != nullptr && streaming_ && !held_paused_ && held_.size() > high_water_) {
+        held_paused_ = true;
+        if (!below_paused_) producer_->pause_producing();
+    }
+}
+
+void TlsLayer::release_held_pause() {
+    if (!held_paused_ || held_.size() > low_water_) return;
+    held_paused_ = false;
+    if (!below_paused_ && producer_ != nullptr) producer_->resume_producing();
 }
 
 void TlsLayer::write_shared(std::shared_ptr<const std::string> data) {
@@ -382,7 +395,11 @@ ConnectionState TlsLayer::state() const noexcept {
 
 std::size_t TlsLayer::buffered_bytes() const noexcept { return held_.size() + transport().buffered_bytes(); }
 
-void TlsLayer::set_write_buffer_limits(std::size_t high, std::size_t low) { transport().set_write_buffer_limits(high, low); }
+void TlsLayer::set_write_buffer_limits(std::size_t high, std::size_t low) {
+    transport().set_write_buffer_limits(high, low);  // checks them
+    high_water_ = high;
+    low_water_ = low;
+}
 TcpTransport* TlsLayer::as_tcp() noexcept { return transport().as_tcp(); }
 UnixTransport* TlsLayer::as_unix() noexcept { return transport().as_unix(); }
 
@@ -393,6 +410,9 @@ void TlsLayer::start_tls(std::shared_ptr<TlsContext>, std::string_view) {
 void TlsLayer::register_producer(Producer& producer, bool streaming) {
     if (producer_ != nullptr) throw StateError("cannot register a producer: another one was never unregistered");
     producer_ = &producer;
+    streaming_ = streaming;
+    held_paused_ = false;
+    below_paused_ = false;
     transport().register_producer(membrane_, streaming);  // stops it at once on a closed transport
 }
 
@@ -407,11 +427,18 @@ void TlsLayer::pause_producing() { transport().pause_producing(); }
 void TlsLayer::resume_producing() { transport().resume_producing(); }
 void TlsLayer::stop_producing() { lose_connection(); }
 
+// The producer is paused while the transport below is backed up or we hold too much plaintext: either one.
 void TlsLayer::Membrane::pause_producing() {
-    if (layer.producer_ != nullptr) layer.producer_->pause_producing();
+    if (layer.producer_ == nullptr) return;
+    if (!layer.streaming_) return layer.producer_->pause_producing();
+    if (std::exchange(layer.below_paused_, true) || layer.held_paused_) return;
+    layer.producer_->pause_producing();
 }
 void TlsLayer::Membrane::resume_producing() {
-    if (layer.producer_ != nullptr) layer.producer_->resume_producing();
+    if (layer.producer_ == nullptr) return;
+    if (!layer.streaming_) return layer.producer_->resume_producing();  // a pull producer: more, please
+    layer.below_paused_ = false;
+    if (!layer.held_paused_) layer.producer_->resume_producing();
 }
 void TlsLayer::Membrane::stop_producing() {
     if (Producer* p = std::exchange(layer.producer_, nullptr)) p->stop_producing();

@@ -145,6 +145,9 @@ private:
     void encrypt_held();
     void send_output();
     void schedule_flush();
+    void after_write();
+    /// Resumes the producer that held plaintext paused, once it is down to the low watermark.
+    void release_held_pause();
     void fail(std::string message);
     void start_handshake_timer();
 
@@ -161,6 +164,11 @@ private:
     std::shared_ptr<Flusher> flusher_;
     Membrane membrane_{*this};
     Producer* producer_ = nullptr;
+    bool streaming_ = false;
+    bool below_paused_ = false;  // the transport below paused us (its output is backed up)
+    bool held_paused_ = false;   // we paused the producer: too much plaintext held (before the handshake)
+    std::size_t high_water_ = 64 * 1024;  // the transport's defaults, as set_write_buffer_limits passes on
+    std::size_t low_water_ = 16 * 1024;
 
     std::string held_;  // plaintext written and not yet encrypted
     std::optional<Reason> reason_;  // what connection_lost tells the user's protocol, when not the transport's
