@@ -16,6 +16,7 @@
 // Bounded: every mode has a duration or a count, and --timeout ends the run with an error. A server
 // that closes or resets a connection is an error. Errors go to stderr and the exit status is 2.
 
+#include <netinet/udp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -82,6 +83,7 @@ struct Options {
     std::string label;
     std::string tls_groups = "P-256";
     double loss_timeout = 0.2;
+    bool udp_gso = true;
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -1240,8 +1242,12 @@ int run_idle(const Options& opt) {
 // ---------------------------------------------------------------------------------------------
 // udp-echo: N connected UDP sockets, each keeping up to W datagrams of B bytes in flight; a datagram
 // not echoed within --loss-timeout counts as lost and frees its place in the window. Echoed datagrams/s,
-// the loss rate, p50/p99 round trip. The client works in batches (recvmmsg / sendmmsg on the sockets'
-// native handles, Asio only for readiness) so that it costs far less than the servers it measures.
+// the loss rate, p50/p99 round trip. The client works in batches (recvmmsg, and UDP GSO or sendmmsg, on
+// the sockets' native handles, Asio only for readiness) so that it costs less than the servers it
+// measures. On loopback the sender's system call also delivers the datagram into the receiver's socket,
+// so sending is the client's largest cost: with GSO (UDP_SEGMENT) a batch goes down the stack as one
+// buffer and is cut into datagrams only as it reaches the server's socket, which still receives them
+// one by one, as from any other client.
 //
 // Datagram: [u32 socket][u32 magic][u64 sequence number][filler], checked on return. UDP on loopback
 // keeps a socket's datagrams in order, so the answers come back in sequence order, with gaps for losses.
@@ -1249,7 +1255,8 @@ class UdpEchoClient {
 public:
     static constexpr std::uint32_t kMagic = 0x57424455;  // "WBDU"
     static constexpr std::size_t kHeader = 16;
-    static constexpr unsigned kBatch = 64;
+    static constexpr unsigned kBatch = 64;  // also the kernel's limit of segments in one GSO send
+    static constexpr std::size_t kGsoBytes = 65000;  // one GSO send stays within a 64 KiB buffer
 
     UdpEchoClient(asio::io_context& io, const Options& opt)
         : opt_(opt), loss_ns_(static_cast<std::int64_t>(opt.loss_timeout * 1e9)), tick_(io) {
@@ -1275,6 +1282,10 @@ public:
                 fail("udp-echo: connect to " + opt.host + ":" + std::to_string(opt.port) + ": " + ec.message());
             }
             s->socket.non_blocking(true);
+            if (opt.udp_gso) {
+                int segment = static_cast<int>(opt.block);
+                s->gso = ::setsockopt(s->socket.native_handle(), SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0;
+            }
             socks_.push_back(std::move(s));
         }
     }
@@ -1302,6 +1313,9 @@ public:
     [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
     [[nodiscard]] std::uint64_t echoed_total() const noexcept { return echoed_total_; }
     [[nodiscard]] const Histogram& histogram() const noexcept { return hist_; }
+    [[nodiscard]] bool gso() const noexcept {
+        return std::all_of(socks_.begin(), socks_.end(), [](const auto& s) { return s->gso; });
+    }
 
 private:
     struct Pending {
@@ -1316,6 +1330,7 @@ private:
         std::uint64_t base_seq = 0;   // pending.front()'s
         std::deque<Pending> pending;  // base_seq, base_seq + 1, ...: front is always unanswered
         std::size_t inflight = 0;     // unanswered and not yet lost
+        bool gso = false;             // UDP_SEGMENT set: one send() carries a batch
     };
 
     void wait_readable(Sock& s) {
@@ -1416,6 +1431,9 @@ private:
         std::array<iovec, kBatch> iov{};
         while (s.inflight < window) {
             auto count = static_cast<unsigned>(std::min<std::size_t>(window - s.inflight, kBatch));
+            if (s.gso) {
+                count = static_cast<unsigned>(std::min<std::size_t>(count, kGsoBytes / opt_.block));
+            }
             for (unsigned i = 0; i < count; ++i) {
                 char* d = sbuf_.data() + i * opt_.block;
                 std::uint64_t seq = s.next_seq + i;
@@ -1427,7 +1445,18 @@ private:
                 msgs[i].msg_hdr.msg_iov = &iov[i];
                 msgs[i].msg_hdr.msg_iovlen = 1;
             }
-            int n = ::sendmmsg(s.socket.native_handle(), msgs.data(), count, MSG_DONTWAIT);
+            int n = 0;
+            if (s.gso && count > 1) {
+                // The batch is contiguous in sbuf_: the kernel cuts it into count datagrams of opt_.block.
+                auto sent = ::send(s.socket.native_handle(), sbuf_.data(), count * opt_.block, MSG_DONTWAIT);
+                n = sent < 0 ? -1 : static_cast<int>(static_cast<std::size_t>(sent) / opt_.block);
+                if (sent < 0 && (errno == EINVAL || errno == EIO || errno == ENOTSUP || errno == EOPNOTSUPP)) {
+                    s.gso = false;  // this kernel or route will not segment: sendmmsg from now on
+                    continue;
+                }
+            } else {
+                n = ::sendmmsg(s.socket.native_handle(), msgs.data(), count, MSG_DONTWAIT);
+            }
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
                     return;  // our own send buffer is full: the next answer or tick tries again
@@ -1538,8 +1567,8 @@ int run_udp_echo(const Options& opt) {
                       << " size=" << opt.block << " secs=" << fmt("%.3f", secs) << " sent=" << client.sent()
                       << " echoed=" << client.echoed() << " pps=" << fmt("%.1f", pps) << " lost=" << client.lost()
                       << " loss_pct=" << fmt("%.4f", loss_pct) << " late=" << client.late()
-                      << " p50_us=" << fmt("%.1f", p50) << " p99_us=" << fmt("%.1f", p99) << " " << cpu.machine()
-                      << "\n";
+                      << " p50_us=" << fmt("%.1f", p50) << " p99_us=" << fmt("%.1f", p99)
+                      << " gso=" << (client.gso() ? 1 : 0) << " " << cpu.machine() << "\n";
             std::cout.flush();
             io.stop();
         });
@@ -1579,6 +1608,7 @@ int main(int argc, char** argv) {
         ("nodelay", po::value(&opt.nodelay)->default_value(opt.nodelay), "TCP_NODELAY on the client's sockets")
         ("tls-groups", po::value(&opt.tls_groups)->default_value(opt.tls_groups), "key exchange groups the TLS client offers (OpenSSL list, e.g. P-256:X25519)")
         ("loss-timeout", number("--loss-timeout", opt.loss_timeout, 0.001, 60.0), "seconds after which an unanswered datagram counts as lost (udp-echo)")
+        ("udp-gso", po::value(&opt.udp_gso)->default_value(opt.udp_gso), "send each batch as one UDP GSO buffer (UDP_SEGMENT) where the kernel allows; else sendmmsg (udp-echo)")
         ("timeout", number("--timeout", opt.timeout, 0.001, max_seconds), "overall limit in seconds; exceeding it is an error");
     // clang-format on
     po::variables_map vm;
