@@ -7,12 +7,18 @@
 //   chat       N chat clients each send M lines, up to W of their own un-echoed; deliveries/s, p50/p99.
 //   broadcast  N chat clients; one line is broadcast R times; time until all N have it (median, max).
 //   idle       N idle connections; growth of the server's VmRSS (--pid) per connection.
+//   tls-pingpong   pingpong over TLS (boost::asio::ssl, OpenSSL 3), after every session's handshake.
+//   tls-handshake  N at a time: connect, full TLS handshake, one small echo, close; handshakes/s.
+//   udp-echo   N UDP sockets, W datagrams of B bytes in flight each; echoed datagrams/s, loss rate.
+// The TLS modes do not verify the server's certificate (see TlsClient).
 // Every mode prints one human line and one machine-readable `RESULT key=value ...` line on stdout, and
 // its own CPU time (getrusage) next to the result, so one can see it was not the bottleneck.
 // Bounded: every mode has a duration or a count, and --timeout ends the run with an error. A server
 // that closes or resets a connection is an error. Errors go to stderr and the exit status is 2.
 
+#include <netinet/udp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -36,7 +42,9 @@
 #include <vector>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/program_options.hpp>
+#include <openssl/ssl.h>
 
 #include "common/options.hpp"
 #include "weft/version.hpp"  // generated; only its macros are used (weft-bench does not link libweft)
@@ -45,7 +53,10 @@ namespace {
 
 namespace asio = boost::asio;
 namespace po = boost::program_options;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using TlsStream = ssl::stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
 
@@ -70,6 +81,9 @@ struct Options {
     double settle = 1.0;
     bool nodelay = true;
     std::string label;
+    std::string tls_groups = "P-256";
+    double loss_timeout = 0.2;
+    bool udp_gso = true;
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -295,34 +309,118 @@ void arm_timeout(asio::steady_timer& timer, const Options& opt, std::function<st
 }
 
 // ---------------------------------------------------------------------------------------------
+// TLS client side (tls-pingpong, tls-handshake): one client context for the run.
+//
+// Certificate verification is OFF on purpose: weft-bench is a benchmark client that talks to a
+// throw-away self-signed certificate on 127.0.0.1, and what it measures is the servers' cost. It must
+// not be copied into anything that talks to a real peer.
+class TlsClient {
+public:
+    explicit TlsClient(const Options& opt) : context_(ssl::context::tls_client) {
+        context_.set_verify_mode(ssl::verify_none);
+        SSL_CTX* ctx = context_.native_handle();
+        // Every server gets the same key exchange: the client offers only these groups (default P-256,
+        // which every peer accepts at once; Twisted's CertificateOptions allows P-256 only, so a client
+        // offering X25519 first would cost Twisted an extra round trip, a HelloRetryRequest).
+        if (SSL_CTX_set1_groups_list(ctx, opt.tls_groups.c_str()) != 1) {
+            fail("--tls-groups '" + opt.tls_groups + "' is not a list of groups OpenSSL knows (e.g. P-256:X25519)");
+        }
+        // Never resumed (each handshake is a full one), but the server's session tickets are counted:
+        // making them is part of a server's handshake cost, and servers differ in how many they send.
+        SSL_CTX_set_ex_data(ctx, ex_index(), this);  // not app_data: Asio keeps its verify callback there
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, &TlsClient::on_new_session);
+    }
+    TlsClient(const TlsClient&) = delete;
+    TlsClient& operator=(const TlsClient&) = delete;
+
+    ssl::context& context() noexcept { return context_; }
+
+    /// A new client stream over `socket`. Asio turns SSL_MODE_RELEASE_BUFFERS on, which frees and
+    /// reallocates OpenSSL's record buffers around every record: off, to keep the client light.
+    std::unique_ptr<TlsStream> wrap(tcp::socket socket) {
+        auto stream = std::make_unique<TlsStream>(std::move(socket), context_);
+        SSL_clear_mode(stream->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        return stream;
+    }
+    std::unique_ptr<TlsStream> make(asio::io_context& io) {
+        auto stream = std::make_unique<TlsStream>(io, context_);
+        SSL_clear_mode(stream->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        return stream;
+    }
+
+    /// Records what the first completed handshake negotiated.
+    void note(TlsStream& stream) {
+        if (!version_.empty()) {
+            return;
+        }
+        SSL* s = stream.native_handle();
+        version_ = SSL_get_version(s);
+        const char* cipher = SSL_get_cipher_name(s);
+        cipher_ = cipher != nullptr ? cipher : "?";
+        const char* group = SSL_group_to_name(s, SSL_get_negotiated_group(s));
+        group_ = group != nullptr ? group : "?";
+    }
+    [[nodiscard]] std::uint64_t tickets() const noexcept { return tickets_; }
+    [[nodiscard]] std::string human() const { return version_ + " " + cipher_ + " " + group_; }
+    [[nodiscard]] std::string machine() const {
+        return "tls_version=" + version_ + " tls_cipher=" + cipher_ + " tls_group=" + group_;
+    }
+
+private:
+    static int ex_index() {
+        static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        return index;
+    }
+    static int on_new_session(SSL* s, SSL_SESSION*) {
+        auto* self = static_cast<TlsClient*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), ex_index()));
+        ++self->tickets_;
+        return 0;  // not kept: OpenSSL frees the session
+    }
+    ssl::context context_;
+    std::uint64_t tickets_ = 0;
+    std::string version_;
+    std::string cipher_ = "?";
+    std::string group_ = "?";
+};
+
+// ---------------------------------------------------------------------------------------------
 // pingpong: each session writes a block, then writes back whatever it reads (the muduo / Asio test).
-int run_pingpong(const Options& opt) {
+// tls-pingpong: the same over TLS, once every session's handshake is done.
+//
+// Stream: tcp::socket or TlsStream. setup(index, socket, ready) makes session `index`'s stream from the
+// connected socket and calls ready() when it can carry data.
+template <class Stream>
+int run_pingpong_over(const Options& opt, const std::string& mode,
+                      const std::function<std::unique_ptr<Stream>(tcp::socket)>& wrap,
+                      const std::function<void(Stream&, std::function<void()>)>& handshake,
+                      const std::function<std::string()>& human_extra, const std::function<std::string()>& machine_extra,
+                      asio::io_context& io) {
     struct Session {
-        explicit Session(tcp::socket s, std::size_t block) : socket(std::move(s)), buffer(block, 'p') {}
-        tcp::socket socket;
+        Session(std::unique_ptr<Stream> s, std::size_t block) : stream(std::move(s)), buffer(block, 'p') {}
+        std::unique_ptr<Stream> stream;
         std::vector<char> buffer;
     };
-    asio::io_context io(client_concurrency_hint);
     std::vector<std::unique_ptr<Session>> sessions(static_cast<std::size_t>(opt.connections));
     std::uint64_t bytes_read = 0;
     bool stopping = false;
 
     std::function<void(Session&)> read;
     read = [&](Session& s) {
-        s.socket.async_read_some(asio::buffer(s.buffer), [&, sp = &s](const error_code& ec, std::size_t n) {
+        s.stream->async_read_some(asio::buffer(s.buffer), [&, sp = &s](const error_code& ec, std::size_t n) {
             if (stopping) {
                 return;
             }
             if (ec) {
-                fail("pingpong read: " + describe(ec));
+                fail(mode + " read: " + describe(ec));
             }
             bytes_read += n;
-            asio::async_write(sp->socket, asio::buffer(sp->buffer.data(), n), [&, sp](const error_code& wec, std::size_t) {
+            asio::async_write(*sp->stream, asio::buffer(sp->buffer.data(), n), [&, sp](const error_code& wec, std::size_t) {
                 if (stopping) {
                     return;
                 }
                 if (wec) {
-                    fail("pingpong write: " + describe(wec));
+                    fail(mode + " write: " + describe(wec));
                 }
                 read(*sp);
             });
@@ -337,17 +435,17 @@ int run_pingpong(const Options& opt) {
     Connector connector(
         io, opt,
         [&](std::size_t i, tcp::socket socket) {
-            sessions[i] = std::make_unique<Session>(std::move(socket), opt.block);
-            connector.ready();
+            sessions[i] = std::make_unique<Session>(wrap(std::move(socket)), opt.block);
+            handshake(*sessions[i]->stream, [&] { connector.ready(); });
         },
         [&] {
             for (auto& s : sessions) {
-                asio::async_write(s->socket, asio::buffer(s->buffer), [&, sp = s.get()](const error_code& ec, std::size_t) {
+                asio::async_write(*s->stream, asio::buffer(s->buffer), [&, sp = s.get()](const error_code& ec, std::size_t) {
                     if (stopping) {
                         return;
                     }
                     if (ec) {
-                        fail("pingpong first write: " + describe(ec));
+                        fail(mode + " first write: " + describe(ec));
                     }
                     read(*sp);
                 });
@@ -364,15 +462,15 @@ int run_pingpong(const Options& opt) {
                     auto bytes = bytes_read - bytes0;
                     stopping = true;
                     if (bytes == 0) {
-                        fail("pingpong: no byte came back in " + fmt("%.2f", secs) + " s (server not responding)");
+                        fail(mode + ": no byte came back in " + fmt("%.2f", secs) + " s (server not responding)");
                     }
                     double mib_s = static_cast<double>(bytes) / secs / (1024.0 * 1024.0);
-                    std::cout << "pingpong: " << opt.connections << " sessions, " << opt.block << "-byte blocks, "
+                    std::cout << mode << ": " << opt.connections << " sessions, " << opt.block << "-byte blocks, "
                               << fmt("%.2f", secs) << " s: " << fmt("%.1f", mib_s) << " MiB/s read by the client ("
-                              << cpu.human() << ")\n";
-                    std::cout << "RESULT mode=pingpong conns=" << opt.connections << " block=" << opt.block
+                              << human_extra() << cpu.human() << ")\n";
+                    std::cout << "RESULT mode=" << mode << " conns=" << opt.connections << " block=" << opt.block
                               << " secs=" << fmt("%.3f", secs) << " bytes=" << bytes << " mib_s=" << fmt("%.2f", mib_s)
-                              << " " << cpu.machine() << "\n";
+                              << " " << machine_extra() << cpu.machine() << "\n";
                     std::cout.flush();
                     io.stop();
                 });
@@ -384,6 +482,193 @@ int run_pingpong(const Options& opt) {
     return 0;
 }
 
+int run_pingpong(const Options& opt) {
+    asio::io_context io(client_concurrency_hint);
+    return run_pingpong_over<tcp::socket>(
+        opt, "pingpong", [](tcp::socket s) { return std::make_unique<tcp::socket>(std::move(s)); },
+        [](tcp::socket&, const std::function<void()>& ready) { ready(); }, [] { return std::string(); },
+        [] { return std::string(); }, io);
+}
+
+int run_tls_pingpong(const Options& opt) {
+    asio::io_context io(client_concurrency_hint);
+    TlsClient tls(opt);
+    return run_pingpong_over<TlsStream>(
+        opt, "tls-pingpong", [&](tcp::socket s) { return tls.wrap(std::move(s)); },
+        [&](TlsStream& stream, std::function<void()> ready) {
+            stream.async_handshake(ssl::stream_base::client, [&tls, &stream, ready = std::move(ready)](const error_code& ec) {
+                if (ec) {
+                    fail("tls-pingpong handshake: " + describe(ec));
+                }
+                tls.note(stream);
+                ready();
+            });
+        },
+        [&] { return tls.human() + "; "; }, [&] { return tls.machine() + " "; }, io);
+}
+
+// ---------------------------------------------------------------------------------------------
+// tls-handshake: C connections at a time, each: connect, full TLS handshake (never resumed), one small
+// echo, close_notify (and the server's in reply, or its close), close; then the next. Handshakes/s
+// (whole cycles completed in the measured time) and p50/p99 from connect to the echo's return.
+int run_tls_handshake(const Options& opt) {
+    asio::io_context io(client_concurrency_hint);
+    TlsClient tls(opt);
+    error_code addr_ec;
+    auto address = asio::ip::make_address(opt.host, addr_ec);
+    if (addr_ec) {
+        fail("bad --host " + opt.host + ": " + addr_ec.message());
+    }
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(opt.port));
+    static const std::string probe = "weft-bench tls-handshake probe\n";  // 31 bytes: one small record
+    enum class Phase { idle, connecting, handshaking, echoing, closing };
+    struct Slot {
+        std::unique_ptr<TlsStream> stream;
+        std::array<char, 64> in{};
+        std::int64_t t0 = 0;
+        Phase phase = Phase::idle;
+    };
+    std::vector<Slot> slots(static_cast<std::size_t>(opt.connections));
+    bool stopping = false;
+    bool measuring = false;
+    std::uint64_t cycles = 0;
+    std::uint64_t measured = 0;
+    std::uint64_t unclean = 0;
+    std::uint64_t tickets0 = 0;
+    std::uint64_t measured_tickets = 0;
+    Histogram hist;
+
+    std::function<void(std::size_t)> start;
+    auto where = [&](std::size_t i, const char* what, const error_code& ec) {
+        fail("tls-handshake connection slot " + std::to_string(i) + ", " + what + ": " + describe(ec));
+    };
+    start = [&](std::size_t i) {
+        if (stopping) {
+            return;
+        }
+        auto& slot = slots[i];
+        slot.stream = tls.make(io);
+        slot.t0 = now_ns();
+        slot.phase = Phase::connecting;
+        TlsStream* sp = slot.stream.get();  // lives until this slot's next cycle replaces it
+        sp->next_layer().async_connect(endpoint, [&, i, sp](const error_code& ec) {
+            if (stopping) {
+                return;
+            }
+            if (ec) {
+                where(i, "connect", ec);
+            }
+            sp->next_layer().set_option(tcp::no_delay(opt.nodelay));
+            slots[i].phase = Phase::handshaking;
+            sp->async_handshake(ssl::stream_base::client, [&, i, sp](const error_code& hec) {
+                if (stopping) {
+                    return;
+                }
+                if (hec) {
+                    where(i, "handshake", hec);
+                }
+                tls.note(*sp);
+                slots[i].phase = Phase::echoing;
+                asio::async_write(*sp, asio::buffer(probe), [&, i, sp](const error_code& wec, std::size_t) {
+                    if (stopping) {
+                        return;
+                    }
+                    if (wec) {
+                        where(i, "write", wec);
+                    }
+                    asio::async_read(*sp, asio::buffer(slots[i].in.data(), probe.size()), [&, i, sp](const error_code& rec, std::size_t) {
+                        if (stopping) {
+                            return;
+                        }
+                        if (rec) {
+                            where(i, "read of the echo", rec);
+                        }
+                        if (std::memcmp(slots[i].in.data(), probe.data(), probe.size()) != 0) {
+                            fail("tls-handshake: slot " + std::to_string(i) + " got a wrong echo");
+                        }
+                        if (measuring) {
+                            hist.record(now_ns() - slots[i].t0);
+                        }
+                        slots[i].phase = Phase::closing;
+                        sp->async_shutdown([&, i, sp](const error_code& sec) {
+                            if (stopping) {
+                                return;
+                            }
+                            // The server's close_notify (no error), or its close without one (eof,
+                            // stream_truncated, reset): either ends the connection; the latter is counted.
+                            if (sec) {
+                                ++unclean;
+                            }
+                            error_code ignored;
+                            sp->lowest_layer().close(ignored);
+                            slots[i].phase = Phase::idle;
+                            ++cycles;
+                            if (measuring) {
+                                ++measured;
+                            }
+                            // Not from inside the old stream's own handler: the next cycle replaces it.
+                            asio::post(io, [&, i] { start(i); });
+                        });
+                    });
+                });
+            });
+        });
+    };
+
+    CpuMeter cpu;
+    Clock::time_point t0;
+    asio::steady_timer phase(io);
+    asio::steady_timer timeout(io);
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        start(i);
+    }
+    phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.warmup * 1000)));
+    phase.async_wait([&](const error_code&) {
+        t0 = Clock::now();
+        measuring = true;
+        tickets0 = tls.tickets();
+        cpu.start();
+        phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.duration * 1000)));
+        phase.async_wait([&](const error_code&) {
+            auto secs = seconds_between(t0, Clock::now());
+            cpu.stop();
+            measuring = false;
+            stopping = true;
+            measured_tickets = tls.tickets() - tickets0;
+            if (measured == 0) {
+                fail("tls-handshake: no connection completed in " + fmt("%.2f", secs) + " s (" +
+                     std::to_string(cycles) + " before)");
+            }
+            double rate = static_cast<double>(measured) / secs;
+            double p50 = hist.quantile(0.50) / 1000.0;
+            double p99 = hist.quantile(0.99) / 1000.0;
+            double tickets_per = static_cast<double>(measured_tickets) / static_cast<double>(measured);
+            std::cout << "tls-handshake: " << opt.connections << " at a time, " << fmt("%.2f", secs)
+                      << " s: " << fmt("%.0f", rate) << " full handshakes/s (connect, handshake, echo, close), "
+                      << "connect to echo p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99) << " us; "
+                      << tls.human() << ", " << fmt("%.2f", tickets_per) << " session tickets per handshake, "
+                      << unclean << " closes without close_notify (" << cpu.human() << ")\n";
+            std::cout << "RESULT mode=tls-handshake conns=" << opt.connections << " secs=" << fmt("%.3f", secs)
+                      << " handshakes=" << measured << " handshakes_s=" << fmt("%.1f", rate)
+                      << " p50_us=" << fmt("%.1f", p50) << " p99_us=" << fmt("%.1f", p99)
+                      << " tickets_per_handshake=" << fmt("%.2f", tickets_per) << " unclean_closes=" << unclean << " "
+                      << tls.machine() << " " << cpu.machine() << "\n";
+            std::cout.flush();
+            io.stop();
+        });
+    });
+    arm_timeout(timeout, opt, [&] {
+        std::size_t count[5] = {};
+        for (auto& s : slots) {
+            ++count[static_cast<int>(s.phase)];
+        }
+        return std::to_string(cycles) + " connections done; now " + std::to_string(count[1]) + " connecting, " +
+               std::to_string(count[2]) + " in the handshake, " + std::to_string(count[3]) + " waiting for the echo, " +
+               std::to_string(count[4]) + " waiting for the server's close";
+    });
+    io.run();
+    return 0;
+}
 // ---------------------------------------------------------------------------------------------
 // A line connection: read buffer split into lines, and a write queue with one write in flight
 // (pending lines gather in `pending` while `writing` is on the wire).
@@ -954,6 +1239,345 @@ int run_idle(const Options& opt) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// udp-echo: N connected UDP sockets, each keeping up to W datagrams of B bytes in flight; a datagram
+// not echoed within --loss-timeout counts as lost and frees its place in the window. Echoed datagrams/s,
+// the loss rate, p50/p99 round trip. The client works in batches (recvmmsg, and UDP GSO or sendmmsg, on
+// the sockets' native handles, Asio only for readiness) so that it costs less than the servers it
+// measures. On loopback the sender's system call also delivers the datagram into the receiver's socket,
+// so sending is the client's largest cost: with GSO (UDP_SEGMENT) a batch goes down the stack as one
+// buffer and is cut into datagrams only as it reaches the server's socket, which still receives them
+// one by one, as from any other client.
+//
+// Datagram: [u32 socket][u32 magic][u64 sequence number][filler], checked on return. UDP on loopback
+// keeps a socket's datagrams in order, so the answers come back in sequence order, with gaps for losses.
+class UdpEchoClient {
+public:
+    static constexpr std::uint32_t kMagic = 0x57424455;  // "WBDU"
+    static constexpr std::size_t kHeader = 16;
+    static constexpr unsigned kBatch = 64;  // also the kernel's limit of segments in one GSO send
+    static constexpr std::size_t kGsoBytes = 65000;  // one GSO send stays within a 64 KiB buffer
+
+    UdpEchoClient(asio::io_context& io, const Options& opt)
+        : opt_(opt), loss_ns_(static_cast<std::int64_t>(opt.loss_timeout * 1e9)), tick_(io) {
+        if (opt.block < kHeader || opt.block > 65507) {
+            fail("udp-echo: --block (the datagram size) must be from " + std::to_string(kHeader) + " to 65507");
+        }
+        error_code ec;
+        auto address = asio::ip::make_address(opt.host, ec);
+        if (ec) {
+            fail("bad --host " + opt.host + ": " + ec.message());
+        }
+        const udp::endpoint server(address, static_cast<unsigned short>(opt.port));
+        // One receive slot a byte longer than a datagram: a longer answer shows up as MSG_TRUNC.
+        slot_size_ = opt.block + 1;
+        rbuf_.resize(slot_size_ * kBatch);
+        sbuf_.resize(opt.block * kBatch, 'u');
+        for (int i = 0; i < opt.connections; ++i) {
+            auto s = std::make_unique<Sock>(io);
+            s->id = static_cast<std::uint32_t>(i);
+            s->socket.open(server.protocol());
+            s->socket.connect(server, ec);  // only the server's answers reach it, and ECONNREFUSED is reported
+            if (ec) {
+                fail("udp-echo: connect to " + opt.host + ":" + std::to_string(opt.port) + ": " + ec.message());
+            }
+            s->socket.non_blocking(true);
+            if (opt.udp_gso) {
+                int segment = static_cast<int>(opt.block);
+                s->gso = ::setsockopt(s->socket.native_handle(), SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) == 0;
+            }
+            socks_.push_back(std::move(s));
+        }
+    }
+
+    void start() {
+        for (auto& s : socks_) {
+            top_up(*s);
+            wait_readable(*s);
+        }
+        schedule_tick();
+    }
+    void set_measuring(bool on) {
+        measuring_ = on;
+        if (on) {
+            echoed_ = lost_ = late_ = sent_ = 0;
+        }
+    }
+    void stop() {
+        stopping_ = true;
+        tick_.cancel();
+    }
+    [[nodiscard]] std::uint64_t echoed() const noexcept { return echoed_; }
+    [[nodiscard]] std::uint64_t lost() const noexcept { return lost_; }
+    [[nodiscard]] std::uint64_t late() const noexcept { return late_; }
+    [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
+    [[nodiscard]] std::uint64_t echoed_total() const noexcept { return echoed_total_; }
+    [[nodiscard]] const Histogram& histogram() const noexcept { return hist_; }
+    [[nodiscard]] bool gso() const noexcept {
+        return std::all_of(socks_.begin(), socks_.end(), [](const auto& s) { return s->gso; });
+    }
+
+private:
+    struct Pending {
+        std::int64_t sent_ns;
+        bool answered;
+    };
+    struct Sock {
+        explicit Sock(asio::io_context& io) : socket(io) {}
+        udp::socket socket;
+        std::uint32_t id = 0;
+        std::uint64_t next_seq = 0;   // the next to send
+        std::uint64_t base_seq = 0;   // pending.front()'s
+        std::deque<Pending> pending;  // base_seq, base_seq + 1, ...: front is always unanswered
+        std::size_t inflight = 0;     // unanswered and not yet lost
+        bool gso = false;             // UDP_SEGMENT set: one send() carries a batch
+    };
+
+    void wait_readable(Sock& s) {
+        s.socket.async_wait(udp::socket::wait_read, [this, sp = &s](const error_code& ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) {
+                return;
+            }
+            if (ec) {
+                fail("udp-echo: wait: " + ec.message());
+            }
+            receive(*sp);
+            top_up(*sp);
+            wait_readable(*sp);
+        });
+    }
+
+    void receive(Sock& s) {
+        std::array<mmsghdr, kBatch> msgs{};
+        std::array<iovec, kBatch> iov{};
+        for (unsigned i = 0; i < kBatch; ++i) {
+            iov[i].iov_base = rbuf_.data() + i * slot_size_;
+            iov[i].iov_len = slot_size_;
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int fd = s.socket.native_handle();
+        for (int rounds = 0; rounds < 16; ++rounds) {  // bounded: the other sockets get their turn too
+            int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    return;
+                }
+                if (errno == EINTR) {
+                    continue;
+                }
+                if (errno == ECONNREFUSED) {
+                    fail("udp-echo: socket " + std::to_string(s.id) + ": connection refused (no server on " +
+                         opt_.host + ":" + std::to_string(opt_.port) + ", or it went away)");
+                }
+                fail(std::string("udp-echo: recvmmsg: ") + std::strerror(errno));
+            }
+            const std::int64_t now = now_ns();
+            for (int i = 0; i < n; ++i) {
+                const char* d = rbuf_.data() + static_cast<std::size_t>(i) * slot_size_;
+                if (msgs[i].msg_len != opt_.block || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+                    fail("udp-echo: socket " + std::to_string(s.id) + " got a " + std::to_string(msgs[i].msg_len) +
+                         "-byte datagram, sent " + std::to_string(opt_.block));
+                }
+                std::uint32_t id = 0;
+                std::uint32_t magic = 0;
+                std::uint64_t seq = 0;
+                std::memcpy(&id, d, 4);
+                std::memcpy(&magic, d + 4, 4);
+                std::memcpy(&seq, d + 8, 8);
+                if (id != s.id || magic != kMagic) {
+                    fail("udp-echo: socket " + std::to_string(s.id) + " got a datagram it did not send");
+                }
+                answered(s, seq, now);
+            }
+            if (static_cast<unsigned>(n) < kBatch) {
+                return;
+            }
+        }
+    }
+
+    void answered(Sock& s, std::uint64_t seq, std::int64_t now) {
+        if (seq < s.base_seq || seq >= s.base_seq + s.pending.size()) {
+            if (seq >= s.next_seq) {
+                fail("udp-echo: socket " + std::to_string(s.id) + " got sequence number " + std::to_string(seq) +
+                     ", never sent");
+            }
+            ++late_;  // answered after it was counted lost
+            return;
+        }
+        auto& p = s.pending[seq - s.base_seq];
+        if (p.answered) {
+            fail("udp-echo: socket " + std::to_string(s.id) + " got datagram " + std::to_string(seq) + " twice");
+        }
+        p.answered = true;
+        --s.inflight;
+        ++echoed_total_;
+        if (measuring_) {
+            ++echoed_;
+            hist_.record(now - p.sent_ns);
+        }
+        while (!s.pending.empty() && s.pending.front().answered) {
+            s.pending.pop_front();
+            ++s.base_seq;
+        }
+    }
+
+    void top_up(Sock& s) {
+        if (stopping_) {
+            return;
+        }
+        const auto window = static_cast<std::size_t>(opt_.window);
+        std::array<mmsghdr, kBatch> msgs{};
+        std::array<iovec, kBatch> iov{};
+        while (s.inflight < window) {
+            auto count = static_cast<unsigned>(std::min<std::size_t>(window - s.inflight, kBatch));
+            if (s.gso) {
+                count = static_cast<unsigned>(std::min<std::size_t>(count, kGsoBytes / opt_.block));
+            }
+            for (unsigned i = 0; i < count; ++i) {
+                char* d = sbuf_.data() + i * opt_.block;
+                std::uint64_t seq = s.next_seq + i;
+                std::memcpy(d, &s.id, 4);
+                std::memcpy(d + 4, &kMagic, 4);
+                std::memcpy(d + 8, &seq, 8);
+                iov[i].iov_base = d;
+                iov[i].iov_len = opt_.block;
+                msgs[i].msg_hdr.msg_iov = &iov[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            int n = 0;
+            if (s.gso && count > 1) {
+                // The batch is contiguous in sbuf_: the kernel cuts it into count datagrams of opt_.block.
+                auto sent = ::send(s.socket.native_handle(), sbuf_.data(), count * opt_.block, MSG_DONTWAIT);
+                n = sent < 0 ? -1 : static_cast<int>(static_cast<std::size_t>(sent) / opt_.block);
+                if (sent < 0 && (errno == EINVAL || errno == EIO || errno == ENOTSUP || errno == EOPNOTSUPP)) {
+                    s.gso = false;  // this kernel or route will not segment: sendmmsg from now on
+                    continue;
+                }
+            } else {
+                n = ::sendmmsg(s.socket.native_handle(), msgs.data(), count, MSG_DONTWAIT);
+            }
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+                    return;  // our own send buffer is full: the next answer or tick tries again
+                }
+                if (errno == EINTR) {
+                    continue;
+                }
+                if (errno == ECONNREFUSED) {
+                    fail("udp-echo: socket " + std::to_string(s.id) + ": connection refused (no server on " +
+                         opt_.host + ":" + std::to_string(opt_.port) + ", or it went away)");
+                }
+                fail(std::string("udp-echo: sendmmsg: ") + std::strerror(errno));
+            }
+            const std::int64_t now = now_ns();
+            for (int i = 0; i < n; ++i) {
+                s.pending.push_back(Pending{now, false});
+            }
+            s.next_seq += static_cast<std::uint64_t>(n);
+            s.inflight += static_cast<std::size_t>(n);
+            if (measuring_) {
+                sent_ += static_cast<std::uint64_t>(n);
+            }
+            if (static_cast<unsigned>(n) < count) {
+                return;
+            }
+        }
+    }
+
+    // Every quarter of the loss timeout: what has waited longer is lost; the windows refill.
+    void schedule_tick() {
+        tick_.expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(loss_ns_ / 4, 1'000'000)));
+        tick_.async_wait([this](const error_code& ec) {
+            if (ec || stopping_) {
+                return;
+            }
+            const std::int64_t now = now_ns();
+            for (auto& sp : socks_) {
+                auto& s = *sp;
+                while (!s.pending.empty() && now - s.pending.front().sent_ns > loss_ns_) {
+                    s.pending.pop_front();  // the front is unanswered (answered fronts are popped at once)
+                    ++s.base_seq;
+                    --s.inflight;
+                    if (measuring_) {
+                        ++lost_;
+                    }
+                    while (!s.pending.empty() && s.pending.front().answered) {
+                        s.pending.pop_front();
+                        ++s.base_seq;
+                    }
+                }
+                top_up(s);
+            }
+            schedule_tick();
+        });
+    }
+
+    const Options& opt_;
+    std::int64_t loss_ns_;
+    asio::steady_timer tick_;
+    std::vector<std::unique_ptr<Sock>> socks_;
+    std::size_t slot_size_ = 0;
+    std::vector<char> rbuf_;
+    std::vector<char> sbuf_;
+    bool measuring_ = false;
+    bool stopping_ = false;
+    std::uint64_t echoed_ = 0;
+    std::uint64_t echoed_total_ = 0;
+    std::uint64_t lost_ = 0;
+    std::uint64_t late_ = 0;
+    std::uint64_t sent_ = 0;
+    Histogram hist_;
+};
+
+int run_udp_echo(const Options& opt) {
+    asio::io_context io(client_concurrency_hint);
+    UdpEchoClient client(io, opt);
+    CpuMeter cpu;
+    Clock::time_point t0;
+    asio::steady_timer phase(io);
+    asio::steady_timer timeout(io);
+    client.start();
+    phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.warmup * 1000)));
+    phase.async_wait([&](const error_code&) {
+        t0 = Clock::now();
+        client.set_measuring(true);
+        cpu.start();
+        phase.expires_after(std::chrono::milliseconds(static_cast<long>(opt.duration * 1000)));
+        phase.async_wait([&](const error_code&) {
+            auto secs = seconds_between(t0, Clock::now());
+            cpu.stop();
+            client.set_measuring(false);
+            client.stop();
+            if (client.echoed() == 0) {
+                fail("udp-echo: no datagram came back in " + fmt("%.2f", secs) + " s (" +
+                     std::to_string(client.lost()) + " lost; server not responding?)");
+            }
+            double pps = static_cast<double>(client.echoed()) / secs;
+            double loss_pct = 100.0 * static_cast<double>(client.lost()) /
+                              static_cast<double>(client.echoed() + client.lost());
+            double p50 = client.histogram().quantile(0.50) / 1000.0;
+            double p99 = client.histogram().quantile(0.99) / 1000.0;
+            std::cout << "udp-echo: " << opt.connections << " sockets, window " << opt.window << ", " << opt.block
+                      << "-byte datagrams, " << fmt("%.2f", secs) << " s: " << fmt("%.0f", pps)
+                      << " datagrams/s echoed, " << client.lost() << " lost (" << fmt("%.3f", loss_pct)
+                      << " %), round trip p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99) << " us ("
+                      << cpu.human() << ")\n";
+            std::cout << "RESULT mode=udp-echo sockets=" << opt.connections << " window=" << opt.window
+                      << " size=" << opt.block << " secs=" << fmt("%.3f", secs) << " sent=" << client.sent()
+                      << " echoed=" << client.echoed() << " pps=" << fmt("%.1f", pps) << " lost=" << client.lost()
+                      << " loss_pct=" << fmt("%.4f", loss_pct) << " late=" << client.late()
+                      << " p50_us=" << fmt("%.1f", p50) << " p99_us=" << fmt("%.1f", p99)
+                      << " gso=" << (client.gso() ? 1 : 0) << " " << cpu.machine() << "\n";
+            std::cout.flush();
+            io.stop();
+        });
+    });
+    arm_timeout(timeout, opt, [&] { return std::to_string(client.echoed_total()) + " datagrams echoed"; });
+    io.run();
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -968,20 +1592,23 @@ int main(int argc, char** argv) {
     desc.add_options()
         ("help,h", "show this help")
         ("version", "print \"weft-bench VERSION\" and exit")
-        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle")
+        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle | tls-pingpong | tls-handshake | udp-echo")
         ("host", po::value(&opt.host)->default_value(opt.host), "server address")
         ("port", optional_number("--port", opt.port, 1U, 65535U)->required(), "server port")
-        ("connections,n", number("--connections", opt.connections, 1, 1'000'000), "N: connections / sessions / chat clients")
-        ("duration,t", number("--duration", opt.duration, 0.001, max_seconds), "T: measured seconds (pingpong, echo)")
-        ("warmup", number("--warmup", opt.warmup, 0.0, max_seconds), "seconds of load before measuring (pingpong, echo)")
-        ("block,b", number("--block", opt.block, std::size_t{1}, std::size_t{1} << 30), "B: block size in bytes (pingpong)")
-        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat)")
+        ("connections,n", number("--connections", opt.connections, 1, 1'000'000), "N: connections / sessions / chat clients; connections at a time (tls-handshake); sockets (udp-echo)")
+        ("duration,t", number("--duration", opt.duration, 0.001, max_seconds), "T: measured seconds (pingpong, echo, tls-*, udp-echo)")
+        ("warmup", number("--warmup", opt.warmup, 0.0, max_seconds), "seconds of load before measuring (pingpong, echo, tls-*, udp-echo)")
+        ("block,b", number("--block", opt.block, std::size_t{1}, std::size_t{1} << 30), "B: block size in bytes (pingpong); datagram size (udp-echo)")
+        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat); datagrams per socket (udp-echo)")
         ("messages,m", number("--messages", opt.messages, 0, 1'000'000'000), "M: lines per client (chat); broadcasts (broadcast)")
         ("line-size", number("--line-size", opt.line_size, std::size_t{2}, std::size_t{16} << 20), "bytes per line sent, \\n included (echo, chat)")
         ("pid", optional_number("--pid", opt.pid, 1L, 4'194'304L), "server process id whose VmRSS is read (idle)")
         ("settle", number("--settle", opt.settle, 0.0, max_seconds), "seconds to wait before reading VmRSS (idle)")
         ("connect-concurrency", number("--connect-concurrency", opt.connect_concurrency, 1, 1'000'000), "connections being set up at once")
         ("nodelay", po::value(&opt.nodelay)->default_value(opt.nodelay), "TCP_NODELAY on the client's sockets")
+        ("tls-groups", po::value(&opt.tls_groups)->default_value(opt.tls_groups), "key exchange groups the TLS client offers (OpenSSL list, e.g. P-256:X25519)")
+        ("loss-timeout", number("--loss-timeout", opt.loss_timeout, 0.001, 60.0), "seconds after which an unanswered datagram counts as lost (udp-echo)")
+        ("udp-gso", po::value(&opt.udp_gso)->default_value(opt.udp_gso), "send each batch as one UDP GSO buffer (UDP_SEGMENT) where the kernel allows; else sendmmsg (udp-echo)")
         ("timeout", number("--timeout", opt.timeout, 0.001, max_seconds), "overall limit in seconds; exceeding it is an error");
     // clang-format on
     po::variables_map vm;
@@ -1020,6 +1647,15 @@ int main(int argc, char** argv) {
         }
         if (opt.mode == "idle") {
             return run_idle(opt);
+        }
+        if (opt.mode == "tls-pingpong") {
+            return run_tls_pingpong(opt);
+        }
+        if (opt.mode == "tls-handshake") {
+            return run_tls_handshake(opt);
+        }
+        if (opt.mode == "udp-echo") {
+            return run_udp_echo(opt);
         }
     } catch (const std::exception& e) {
         fail(e.what());

@@ -31,7 +31,11 @@ METRICS = {
     "chat": ("deliveries_s", "deliveries/s", True),
     "broadcast": ("median_ms", "ms until all have it (median)", False),
     "idle": ("bytes_per_conn", "server RSS bytes per connection", False),
+    "tls-pingpong": ("mib_s", "MiB/s", True),
+    "tls-handshake": ("handshakes_s", "full handshakes/s", True),
+    "udp-echo": ("pps", "datagrams/s echoed", True),
 }
+TLS_KEYS = {"p256": "ECDSA P-256", "rsa2048": "RSA 2048"}
 
 
 def load(path):
@@ -80,6 +84,12 @@ def describe(runs, scenario):
         return f"broadcast N={v['conns']} (one line)"
     if m == "idle":
         return f"idle N={v['conns']}"
+    if m == "tls-pingpong":
+        return f"TLS pingpong B={fmt_bytes(int(v['block']))} N={v['conns']}"
+    if m == "tls-handshake":
+        return f"TLS handshake C={v['conns']}"
+    if m == "udp-echo":
+        return f"UDP echo {v['size']} B, {v['sockets']} sockets × W={v['window']}"
     return scenario
 
 
@@ -116,6 +126,28 @@ def summary(runs):
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    for sc in scenarios_in_order(runs):
+        if mode_of(runs, sc) == "udp-echo":
+            print(f"{describe(runs, sc)}: lost % " + ", ".join(
+                f"{PEER_NAMES[p]} {fmt_pct(median_of(runs, sc, p, 'loss_pct'))}" for p in peers))
+        if mode_of(runs, sc).startswith("tls-"):
+            print(f"{describe(runs, sc)}: " + "; ".join(
+                f"{PEER_NAMES[p]} {tls_negotiated(runs, sc, p)}" for p in peers if tls_negotiated(runs, sc, p)))
+
+
+def fmt_pct(x):
+    return "–" if x is None else f"{x:.3g}"
+
+
+def tls_negotiated(runs, scenario, peer):
+    """"TLSv1.3 TLS_AES_256_GCM_SHA384 secp256r1" as the peer's runs negotiated it (all of them, if they differ)."""
+    seen = []
+    for r in runs:
+        if r["scenario"] == scenario and r["peer"] == peer and "tls_version" in r["v"]:
+            t = " ".join(r["v"].get(k, "?") for k in ("tls_version", "tls_cipher", "tls_group"))
+            if t not in seen:
+                seen.append(t)
+    return " / ".join(seen)
 
 
 def receivers_rows(path):
@@ -191,7 +223,7 @@ def generated_section(runs, out_png_name, build_dir):
         lines.append(f"| {k} | {v or '?'} |")
     lines.append(f"| Command | `{os.environ.get('BENCH_CMDLINE', 'tests/bench/run')}` |")
     lines.append(f"| Rounds | {os.environ.get('BENCH_ROUNDS', '?')} per scenario and peer (median shown); "
-                 f"pingpong/echo measure {os.environ.get('BENCH_DURATION', '?')} s each |")
+                 f"pingpong, echo, TLS and UDP runs measure {os.environ.get('BENCH_DURATION', '?')} s each |")
     lines.append(f"| Wall time | {os.environ.get('BENCH_ELAPSED', '?')} s |")
     lines.append(f"| Load average (1/5/15 min) | {os.environ.get('BENCH_LOAD', '?')} (above 2 on this 2-core machine means "
                  "other work shared the cores) |")
@@ -240,9 +272,11 @@ def generated_section(runs, out_png_name, build_dir):
     lines.append("↑ higher is better, ↓ lower is better. Ratios are weft's figure divided by the peer's.")
     lines.append("")
 
-    lat = [sc for sc in scenarios_in_order(runs) if mode_of(runs, sc) in ("echo", "chat", "broadcast")]
+    lat = [sc for sc in scenarios_in_order(runs)
+           if mode_of(runs, sc) in ("echo", "chat", "broadcast", "tls-handshake", "udp-echo")]
     if lat:
-        lines.append("Latency (medians over rounds of each run's percentile, µs; broadcast: worst of the repeats, ms):")
+        lines.append("Latency (medians over rounds of each run's percentile, µs; broadcast: worst of the repeats, ms; "
+                     "TLS handshake: from connect to the echo's return):")
         lines.append("")
         lines.append("| Scenario | " + " | ".join(f"{PEER_NAMES[p]} p50 / p99" for p in peers) + " |")
         lines.append("|---|" + "---:|" * len(peers))
@@ -267,6 +301,38 @@ def generated_section(runs, out_png_name, build_dir):
         for sc in setup:
             cells = [median_of(runs, sc, p, "setup_s") for p in peers]
             lines.append(f"| {describe(runs, sc)} | " + " | ".join("–" if c is None else fmt_num(c) for c in cells) + " |")
+        lines.append("")
+
+    tls = [sc for sc in scenarios_in_order(runs) if mode_of(runs, sc).startswith("tls-")]
+    if tls:
+        key = os.environ.get("BENCH_TLS_KEY", "")
+        lines.append(f"TLS: every server has the same throw-away {TLS_KEYS.get(key, key or '?')} key and self-signed "
+                     "certificate; the client offers the P-256 group only (so no server needs a HelloRetryRequest) "
+                     "and never resumes a session. Negotiated, and session tickets the server sent per handshake "
+                     "(median):")
+        lines.append("")
+        tls_peers = [p for p in peers if any(tls_negotiated(runs, sc, p) for sc in tls)]
+        lines.append("| Scenario | " + " | ".join(PEER_NAMES[p] for p in tls_peers) + " |")
+        lines.append("|---|" + "---|" * len(tls_peers))
+        for sc in tls:
+            cells = []
+            for p in tls_peers:
+                t = tls_negotiated(runs, sc, p)
+                tk = median_of(runs, sc, p, "tickets_per_handshake")
+                if tk is not None:
+                    t += f"; {tk:.2f} tickets"
+                cells.append(t or "–")
+            lines.append(f"| {describe(runs, sc)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    udp = [sc for sc in scenarios_in_order(runs) if mode_of(runs, sc) == "udp-echo"]
+    if udp:
+        lines.append("UDP datagrams lost (not echoed within the client's loss timeout), % of those sent (median):")
+        lines.append("")
+        lines.append("| Scenario | " + " | ".join(PEER_NAMES[p] for p in peers) + " |")
+        lines.append("|---|" + "---:|" * len(peers))
+        for sc in udp:
+            lines.append(f"| {describe(runs, sc)} | " + " | ".join(
+                fmt_pct(median_of(runs, sc, p, "loss_pct")) for p in peers) + " |")
         lines.append("")
 
     lines.append("Load generator's own CPU use during the measurement (median, % of its core; near 100 % would "
@@ -315,6 +381,21 @@ def write_markdown(out, section):
         f.write(text)
 
 
+def chart_label(runs, scenario):
+    """The x-axis label: the scenario's description, one word a line."""
+    v = next(r["v"] for r in runs if r["scenario"] == scenario)
+    m = v.get("mode")
+    if m == "tls-pingpong":
+        words = ["TLS", "pingpong", f"B={fmt_bytes(int(v['block'])).replace(' ', '')}", f"N={v['conns']}"]
+    elif m == "tls-handshake":
+        words = ["TLS", "handshake", f"C={v['conns']}"]
+    elif m == "udp-echo":
+        words = ["UDP", "echo", f"{v['size']}B", f"{v['sockets']}×{v['window']}"]
+    else:
+        words = describe(runs, scenario).replace(" (one line)", "").replace(" KiB", "KiB").replace(" B ", "B ").split(" ")
+    return "\\n".join(words)
+
+
 def chart(runs, png):
     """Grouped bars: each throughput scenario's median relative to raw Asio (= 1)."""
     if not shutil.which("gnuplot"):
@@ -336,8 +417,8 @@ def chart(runs, png):
                 vals.append("-")
             else:
                 vals.append(f"{(m / base) if higher else (base / m):.4f}")
-        label = describe(runs, sc).replace(" (one line)", "").replace(" KiB", "KiB").replace(" B ", "B ")
-        rows.append((label.replace(" ", "\\n"), vals))
+        label = chart_label(runs, sc)
+        rows.append((label, vals))
     if not rows:
         return
     with tempfile.TemporaryDirectory() as tmp:
