@@ -952,3 +952,31 @@ TEST_CASE("TLS over a UNIX socket needs a server name to verify: without one the
     REQUIRE(lost);
     CHECK_THAT(lost->message(), Catch::Contains("no server name to verify"));
 }
+
+TEST_CASE("TLS layer: abort_connection drops what is held and sends no close_notify; lose_connection sends it",
+          "[tls]") {
+    MemoryServer s;
+    TlsMemoryPeer client(verifying());
+    s.pump(client);
+    client.read();
+    SECTION("abort") {
+        s.inner->transport().write("never sent");
+        s.inner->transport().abort_connection();
+        CHECK(s.below.aborted());
+        s.turn();
+        CHECK(s.from_layer().empty());  // neither the held bytes nor a close_notify
+        s.lose(Reason::aborted());
+        REQUIRE(s.seen.lost);
+        CHECK(s.seen.lost->kind() == Reason::Kind::aborted);
+    }
+    SECTION("lose") {
+        s.inner->transport().write("sent first");
+        s.inner->transport().lose_connection();
+        CHECK_FALSE(s.below.disconnect_requested());  // at the end of the turn, not inside the call
+        s.turn();
+        CHECK(s.below.disconnect_requested());
+        client.give(s.from_layer());
+        CHECK(client.read() == "sent first");
+        CHECK(client.closed);
+    }
+}
