@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <type_traits>
 
 #include "conformance.hpp"
 #include "kinds.hpp"
@@ -120,7 +121,9 @@ TEMPLATE_TEST_CASE("conformance: closing our write side brings the peer's EOF ba
     kind.open_echo(near);
     REQUIRE(run_bounded(kind.reactor, 10s));
     CHECK(near.write_lost == 1);
-    CHECK(received_at_write_lost < data.size());  // reading went on after our half-close
+    // Reading went on after our half-close. A child's stdin close is heard in in_connection_lost, which (as
+    // every connection_lost) comes on a later turn: cat may have echoed the last bytes by then.
+    if constexpr (!std::is_same_v<TestType, conformance::ChildKind>) CHECK(received_at_write_lost < data.size());
     CHECK((near.received == data));
     check_lost_once(near);
     REQUIRE(near.lost);
