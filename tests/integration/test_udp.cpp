@@ -368,13 +368,21 @@ TEST_CASE("udp: connected UDP sends with write(data), and ICMP port unreachable 
         self.transport().connect("127.0.0.1", server_port->port());
         self.transport().write("connected");
     };
-    client.on_datagram = [&](Datagrams&, std::string_view, const weft::Address&) { reactor.stop(); };
+    bool checked = false;
+    client.on_datagram = [&](Datagrams& self, std::string_view, const weft::Address&) {
+        // A connected port sends to its peer only (Twisted asserts it; the kernel would send elsewhere).
+        CHECK_THROWS_AS(self.transport().write("elsewhere", weft::Address("127.0.0.1", 9)), weft::StateError);
+        CHECK(self.transport().write("to the peer by its address", server_port->host()));
+        checked = true;
+        reactor.stop();
+    };
     auto client_port = reactor.listen_udp(0, client, on("127.0.0.1"));
     REQUIRE(client_port->connected_address());
     CHECK(*client_port->connected_address() == server_port->host());
     REQUIRE(run_bounded(reactor));
     REQUIRE(client.received.size() == 1);
     CHECK(client.received[0].data == "connected");
+    CHECK(checked);
     CHECK_THROWS_AS(client_port->connect("127.0.0.1", 9), weft::StateError);  // as Twisted: once
 
     weft::Reactor reactor2;
@@ -607,4 +615,22 @@ TEST_CASE("udp: bad addresses and options are clear errors", "[udp][errors]") {
     auto port6 = ipv6.listen_udp(0, r, on("::1"));
     CHECK_THROWS_AS(port6->write(std::string(65528, 'x'), weft::Address("::1", 9)), weft::MessageLengthError);
     CHECK_NOTHROW(port6->write(std::string(65527, 'x'), weft::Address("::1", 9)));
+}
+
+TEST_CASE("udp: an owned protocol is released after stop_protocol even while the port's handle lives", "[udp][stop]") {
+    weft::Reactor reactor;
+    bool destroyed = false;
+    struct Owned : Datagrams {
+        bool* destroyed;
+        explicit Owned(bool* d) : destroyed(d) {}
+        ~Owned() override { *destroyed = true; }
+    };
+    auto handle = reactor.listen_udp(0, std::make_unique<Owned>(&destroyed), on("127.0.0.1"));
+    reactor.call_when_running([&] {
+        handle->stop_listening();
+        reactor.call_soon([&] { reactor.call_soon([&] { reactor.stop(); }); });  // after the posted stop_protocol
+    });
+    REQUIRE(run_bounded(reactor));
+    CHECK(destroyed);  // a protocol holding this handle would otherwise keep both alive for ever
+    CHECK(handle.use_count() == 1);
 }
