@@ -49,4 +49,11 @@ if(WEFT_BUILD_APPS)
     set_target_properties(${_weft_apps} PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
   endif()
   install(TARGETS ${_weft_apps} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  # systemd units for weft-chat (packaging/systemd; ExecStart names the installed binary). Debian 12 reads
+  # /usr/lib/systemd/system as well as /lib/systemd/system.
+  configure_file(packaging/systemd/weft-chat.service.in "${PROJECT_BINARY_DIR}/systemd/weft-chat.service" @ONLY)
+  configure_file(packaging/systemd/weft-chat.socket "${PROJECT_BINARY_DIR}/systemd/weft-chat.socket" COPYONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/systemd/weft-chat.service"
+                "${PROJECT_BINARY_DIR}/systemd/weft-chat.socket"
+          DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system COMPONENT apps)
 endif()

@@ -125,11 +125,15 @@ int main(int argc, char* argv[]) {
         };
         // SIGUSR1 logs the statistics and changes nothing; the other signals are the reactor's (docs/chat.md).
         reactor.on_signal(SIGUSR1, [&] { log_stats(("running, " + std::to_string(room.client_count()) + " online").c_str()); });
+        // Type=notify under systemd: READY=1 once running, STOPPING=1 at shutdown, watchdog pings. Made
+        // before listening, so that a malformed WATCHDOG_USEC stops the server before it binds.
+        weft::SystemdNotifier systemd(reactor);
         const auto listeners = weft::apps::listen_all(reactor, endpoints, room);
         // With ssl: listeners, SIGUSR2 reads their certificates again (rotation without a restart).
         if (!listeners.tls_contexts.empty()) {
             reactor.on_signal(SIGUSR2, [&] { weft::apps::reload_tls(listeners.tls_contexts); });
         }
+        weft::apps::notify_systemd(reactor, systemd, listeners);
         reactor.run();
         log_stats("stopped");
         return 0;

@@ -19,6 +19,7 @@
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
 #include "weft/string_endpoints.hpp"
+#include "weft/systemd_notifier.hpp"
 #include "weft/tls_context.hpp"
 
 namespace weft::apps {
@@ -54,6 +55,8 @@ struct Listeners {
     std::vector<std::shared_ptr<ListeningPort>> ports;
     std::vector<std::shared_ptr<UdpTransport>> datagram_ports;
     std::vector<std::shared_ptr<TlsContext>> tls_contexts;
+    /// What each "listening on" line said, in order (for systemd's STATUS=).
+    std::vector<std::string> addresses;
 };
 
 /// Makes the protocol of one UDP endpoint (a server that serves datagrams passes one to listen_all).
@@ -75,7 +78,8 @@ inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>&
                 options.interface = udp->interface;
                 options.max_packet_size = udp->max_packet_size;
                 listeners.datagram_ports.push_back(reactor.listen_udp(udp->port, datagram(*udp), options));
-                std::cout << "listening on udp:" << listeners.datagram_ports.back()->host().to_string() << std::endl;
+                listeners.addresses.push_back("udp:" + listeners.datagram_ports.back()->host().to_string());
+                std::cout << "listening on " << listeners.addresses.back() << std::endl;
                 continue;
             }
             if (const auto* ssl = std::get_if<SslServerEndpoint>(&endpoint)) {
@@ -85,11 +89,13 @@ inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>&
                 options.backlog = ssl->tcp.backlog;
                 listeners.ports.push_back(reactor.listen_ssl(ssl->tcp.port, factory, context, options));
                 listeners.tls_contexts.push_back(std::move(context));
-                std::cout << "listening on ssl:" << listeners.ports.back()->address().to_string() << std::endl;
+                listeners.addresses.push_back("ssl:" + listeners.ports.back()->address().to_string());
+                std::cout << "listening on " << listeners.addresses.back() << std::endl;
                 continue;
             }
             listeners.ports.push_back(listen_on(reactor, endpoint, factory));
-            std::cout << "listening on " << listeners.ports.back()->address().to_string() << std::endl;
+            listeners.addresses.push_back(listeners.ports.back()->address().to_string());
+            std::cout << "listening on " << listeners.addresses.back() << std::endl;
         }
     } catch (...) {
         // All or none.
@@ -98,6 +104,16 @@ inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>&
         throw;
     }
     return listeners;
+}
+
+/// Tells systemd (Type=notify units; without NOTIFY_SOCKET it does nothing) that the server is ready once
+/// the loop runs, with the addresses as its STATUS=, and that it is stopping when shutdown begins; sends
+/// the watchdog's pings when the unit has WatchdogSec=. `notifier` must live as long as `reactor` runs.
+inline void notify_systemd(Reactor& reactor, SystemdNotifier& notifier, const Listeners& listeners) {
+    std::string status = "listening on";
+    for (const auto& address : listeners.addresses) status += " " + address;
+    reactor.call_when_running([&notifier, status] { notifier.ready(status); });
+    reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&notifier] { notifier.stopping(); });
 }
 
 /// Reads every TLS certificate and key again (certificate rotation, on SIGUSR2): new handshakes use the new

@@ -108,6 +108,7 @@ int main(int argc, char* argv[]) {
     auto factory = mode == "raw" ? weft::Factory::for_protocol<RawEcho>()
                                  : weft::Factory::for_protocol<LineEcho>(max_line);
     try {
+        weft::SystemdNotifier systemd(reactor);  // Type=notify under systemd (apps/common/listen.hpp)
         const auto listeners = weft::apps::listen_all(reactor, endpoints, *factory, [](const weft::UdpServerEndpoint&) {
             return std::make_unique<DatagramEcho>();
         });
@@ -115,6 +116,7 @@ int main(int argc, char* argv[]) {
         if (!listeners.tls_contexts.empty()) {
             reactor.on_signal(SIGUSR2, [&] { weft::apps::reload_tls(listeners.tls_contexts); });
         }
+        weft::apps::notify_systemd(reactor, systemd, listeners);
         reactor.run();
     } catch (const weft::Error& e) {
         std::cerr << "weft-echo: " << e.what() << "\n";

@@ -26,6 +26,10 @@ struct ChildOptions {
     int stdout_fd = -1;  ///< becomes the child's stdout; -1: a pipe that read_line() reads
     int stderr_fd = -1;  ///< becomes the child's stderr; -1: inherit ours
     std::optional<rlim_t> nofile;  ///< RLIMIT_NOFILE (soft and hard) for the child
+    std::vector<std::string> env{};  ///< "NAME=value" added to (or replacing in) the inherited environment
+    /// Plays systemd's socket activation: this descriptor becomes the child's fd 3, with LISTEN_FDS=1 and
+    /// LISTEN_PID set to the child's own pid (known only after fork, so written there).
+    int systemd_listen_fd = -1;
 };
 
 /// A child process. It gets only stdin, stdout and stderr (a descriptor inherited from ctest or a shell
@@ -40,6 +44,27 @@ public:
         std::vector<char*> args;
         for (auto& a : argv) args.push_back(a.data());
         args.push_back(nullptr);
+        // The child's environment, made before fork (after it only async-signal-safe calls are allowed).
+        std::vector<std::string> env_strings;
+        for (char** e = environ; *e != nullptr; ++e) {
+            const std::string entry(*e);
+            const std::string name = entry.substr(0, entry.find('=') + 1);
+            bool replaced = false;
+            for (const auto& add : options.env) replaced = replaced || add.rfind(name, 0) == 0;
+            if (options.systemd_listen_fd >= 0 && (name == "LISTEN_PID=" || name == "LISTEN_FDS=")) replaced = true;
+            if (!replaced) env_strings.push_back(entry);
+        }
+        for (const auto& add : options.env) env_strings.push_back(add);
+        std::size_t listen_pid_index = 0;
+        if (options.systemd_listen_fd >= 0) {
+            env_strings.emplace_back("LISTEN_FDS=1");
+            listen_pid_index = env_strings.size();
+            env_strings.emplace_back("LISTEN_PID=" + std::string(20, '\0'));
+        }
+        std::vector<char*> envp;
+        for (auto& e : env_strings) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        char* listen_pid_digits = options.systemd_listen_fd >= 0 ? envp[listen_pid_index] + 11 : nullptr;
         pid_ = fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {  // only async-signal-safe calls from here to exec
@@ -56,12 +81,27 @@ public:
             if (options.stdin_fd >= 0) dup2(options.stdin_fd, STDIN_FILENO);
             dup2(child_stdout, STDOUT_FILENO);
             if (options.stderr_fd >= 0) dup2(options.stderr_fd, STDERR_FILENO);
-            close_range(3, ~0U, 0);
+            if (options.systemd_listen_fd >= 0) {
+                if (options.systemd_listen_fd == 3) {
+                    fcntl(3, F_SETFD, 0);
+                } else {
+                    dup2(options.systemd_listen_fd, 3);
+                }
+                // getpid() in decimal, by hand: snprintf is not async-signal-safe.
+                char digits[20];
+                int n = 0;
+                for (pid_t p = getpid(); p > 0; p /= 10) digits[n++] = static_cast<char>('0' + p % 10);
+                for (int i = 0; i < n; ++i) listen_pid_digits[i] = digits[n - 1 - i];
+                listen_pid_digits[n] = '\0';
+                close_range(4, ~0U, 0);
+            } else {
+                close_range(3, ~0U, 0);
+            }
             if (options.nofile) {
                 const rlimit l{*options.nofile, *options.nofile};
                 setrlimit(RLIMIT_NOFILE, &l);
             }
-            execv(args[0], args.data());
+            execve(args[0], args.data(), envp.data());
             _exit(127);
         }
         if (out[1] >= 0) close(out[1]);
