@@ -3,14 +3,16 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+# Components (the Debian packages of cmake/WeftPackaging.cmake): dev (libraries, headers, CMake package,
+# weft.pc) and apps (the programs, their man pages, the systemd units).
 install(TARGETS weft_framework weft_protocols EXPORT weftTargets
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev NAMELINK_COMPONENT dev
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT dev
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY framework/include/ protocols/include/ "${WEFT_GENERATED_INCLUDE_DIR}/"
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft COMPONENT dev)
 
 configure_package_config_file(cmake/weftConfig.cmake.in "${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake"
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
@@ -24,7 +26,7 @@ endif()
 write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.cmake"
                                  COMPATIBILITY ${_weft_compatibility})
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake" "${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.cmake"
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft COMPONENT dev)
 
 # pkg-config (weft.pc), for builds without CMake: g++ -std=c++20 app.cpp $(pkg-config --cflags --libs weft).
 # Boost ships no .pc files on Debian, so Boost.Log cannot be a Requires: it is spelt out, with the libraries
@@ -39,7 +41,7 @@ install(FILES "${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake" "${CMAKE_CURRENT_BI
 file(RELATIVE_PATH WEFT_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 string(REGEX REPLACE "/$" "" WEFT_PC_TO_PREFIX "${WEFT_PC_TO_PREFIX}")
 configure_file(cmake/weft.pc.in "${CMAKE_CURRENT_BINARY_DIR}/weft.pc" @ONLY)
-install(FILES "${CMAKE_CURRENT_BINARY_DIR}/weft.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES "${CMAKE_CURRENT_BINARY_DIR}/weft.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
 # The apps users run (the benchmark tools stay in the build tree).
 if(WEFT_BUILD_APPS)
@@ -48,12 +50,12 @@ if(WEFT_BUILD_APPS)
     # Installed anywhere (a --prefix, not only /usr), they find the libweft installed beside them.
     set_target_properties(${_weft_apps} PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
   endif()
-  install(TARGETS ${_weft_apps} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS ${_weft_apps} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT apps)
   # systemd units for weft-chat (packaging/systemd; ExecStart names the installed binary). Debian 12 reads
   # /usr/lib/systemd/system as well as /lib/systemd/system.
   configure_file(packaging/systemd/weft-chat.service.in "${PROJECT_BINARY_DIR}/systemd/weft-chat.service" @ONLY)
   configure_file(packaging/systemd/weft-chat.socket "${PROJECT_BINARY_DIR}/systemd/weft-chat.socket" COPYONLY)
   install(FILES "${PROJECT_BINARY_DIR}/systemd/weft-chat.service"
                 "${PROJECT_BINARY_DIR}/systemd/weft-chat.socket"
-          DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system COMPONENT apps)
+          DESTINATION lib/systemd/system COMPONENT apps)
 endif()
