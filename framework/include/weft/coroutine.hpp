@@ -22,10 +22,13 @@
 //    CancelledError (or TimeoutError, ...) at that co_await, and the result is what the coroutine then ends
 //    with (Twisted's rule: a coroutine that catches CancelledError and returns a value succeeds). A cancel
 //    while the body runs (not awaiting) cancels its next await of a Deferred with no result yet.
-//  - While suspended, the frame is owned by the Deferred it awaits: if that Deferred is destroyed without
-//    firing, the frame is destroyed with it (its locals' destructors run) and the result never fires. So
-//    do not keep the awaited Deferred in a local of the coroutine itself (`co_await d` on a local `d` whose
-//    source may vanish makes a cycle): await the temporary, or co_await std::move(d).
+//  - While suspended, the frame is owned by the chain of the Deferred it awaits (whoever will fire that
+//    holds it: a timer, a connection), and the frame holds its result Deferred: `f().add_callback(...)`
+//    and dropping the handle is fine. If the awaited Deferred is destroyed without firing, the frame is
+//    destroyed with it (its locals' destructors run) and the result never fires. A Deferred nobody but the
+//    coroutine holds stays in the frame (a cancel of the result can still fire it). Do not keep the
+//    awaited Deferred in a local of the coroutine (`co_await d` on a local `d` whose source may vanish
+//    makes a cycle that never ends): await the temporary, or co_await std::move(d).
 //  - Only Deferreds and Coroutines can be awaited.
 // Not thread-safe, as Deferreds: a coroutine runs on the reactor's thread.
 
@@ -102,6 +105,8 @@ public:
         // The frame does not keep the awaited chain: the chain keeps the frame (through the link), so a
         // chain dropped unfired destroys the coroutine instead of leaking both.
         CorePtr core = std::move(core_);
+        // ...unless nobody else holds it: then only a cancel of our result can fire it, and it must stay.
+        if (core.use_count() == 1) orphan_ = core;
         suspending_ = true;
         append(Step(ResumeLink{handle, this}), core);
         armed_ = true;
@@ -156,6 +161,7 @@ private:
     void append(Step step) { append(std::move(step), core_); }
 
     CorePtr core_;
+    CorePtr orphan_;
     Promise* promise_;
     AwaitedResult<U> result_;
     bool suspending_ = false;
@@ -165,38 +171,35 @@ private:
 
 /// The promise of both kinds of weft coroutine: holds the result Deferred and what is awaited now.
 ///
-/// Ownership, so that nothing leaks and nothing that can still fire is lost: whoever will fire the awaited
-/// Deferred holds its chain, the chain holds the suspended frame (ResumeLink), and the result's canceller
-/// holds the awaited chain too (a Deferred only the coroutine knows can still be fired by cancelling the
-/// result). The frame holds the result weakly: once nobody holds either, everything goes.
+/// Ownership, so that nothing leaks: whoever will fire the awaited Deferred holds its chain, the chain
+/// holds the suspended frame (ResumeLink), the frame holds the result. The result reaches what is awaited
+/// weakly (for cancel()). A Deferred nobody else holds is kept by the awaiter, as only a cancel can fire it.
 template <class T>
 class CoroutinePromise {
 public:
     explicit CoroutinePromise(SourceLocation where = SourceLocation::current())
-        : owned_(std::make_shared<DeferredCore>(typeid(T), where)), result_(owned_), where_(where) {
-        owned_->canceller = Step(Canceller{this, nullptr});
+        : result_(std::make_shared<DeferredCore>(typeid(T), where)) {
+        result_->canceller = Step(Canceller{this});
     }
     ~CoroutinePromise() {
-        // Destroyed mid-await (nobody held the result or what it awaited): no canceller may point at us.
-        if (auto core = result_.lock(); core && (!core->called || core->held)) core->canceller = Step{};
+        // Destroyed mid-await (what it awaited went away unfired): no canceller may point at us.
+        if (result_ && (!result_->called || result_->held)) result_->canceller = Step{};
     }
     CoroutinePromise(const CoroutinePromise&) = delete;
     CoroutinePromise& operator=(const CoroutinePromise&) = delete;
 
-    /// The result Deferred; called once, before the body runs (get_return_object or ensure_deferred).
-    [[nodiscard]] Deferred<T> result() { return DeferredAccess::make<T>(std::move(owned_)); }
+    [[nodiscard]] Deferred<T> result() const { return DeferredAccess::make<T>(result_); }
 
     struct FinalAwaiter {
         bool await_ready() const noexcept { return false; }
         template <class P>
         void await_suspend(std::coroutine_handle<P> handle) const noexcept {
             CoroutinePromise& p = handle.promise();
-            CorePtr core = p.result_.lock();
+            CorePtr core = std::move(p.result_);
             std::exception_ptr failure = std::move(p.failure_);
             std::optional<StoredType<T>> value = std::move(p.value_);
-            const SourceLocation where = p.where_;
             handle.destroy();  // the frame goes first: the result's callbacks see a finished coroutine
-            finish(core, std::move(value), std::move(failure), where);
+            finish(core, std::move(value), std::move(failure));
         }
         void await_resume() const noexcept {}
     };
@@ -220,20 +223,13 @@ private:
     template <class, class>
     friend class DeferredAwaiter;
 
-    /// The result's canceller: `awaited` keeps what the coroutine waits for alive while the result is held.
     struct Canceller {
         CoroutinePromise* promise;
-        CorePtr awaited;
         void operator()(const CorePtr& core) { promise->on_cancel(core); }
     };
 
     /// At a suspension: what cancel() reaches.
-    void suspended_on(const CorePtr& awaited) {
-        awaiting_ = awaited;
-        if (auto core = result_.lock(); core && (!core->called || core->held)) {
-            core->canceller = Step(Canceller{this, awaited});
-        }
-    }
+    void suspended_on(const CorePtr& awaited) noexcept { awaiting_ = awaited; }
     void resumed() noexcept { awaiting_.reset(); }
 
     void on_cancel(const CorePtr& core) {
@@ -248,20 +244,10 @@ private:
             // fire at its cancel): the result waits for its end instead of failing now.
             DeferredCore::hold(core);
         }
-        if (core->held && !core->canceller) core->canceller = Step(Canceller{this, awaiting_.lock()});
+        if (core->held && !core->canceller) core->canceller = Step(Canceller{this});  // for a later cancel
     }
 
-    static void finish(const CorePtr& core, std::optional<StoredType<T>> value, std::exception_ptr failure,
-                       const SourceLocation& where) noexcept {
-        if (!core) {
-            // Nobody holds the result: a failure is still reported (by the core's destructor), as a
-            // Deferred's is.
-            if (failure) {
-                Deferred<T> orphan(where);
-                orphan.errback(Failure(std::move(failure)));
-            }
-            return;
-        }
+    static void finish(const CorePtr& core, std::optional<StoredType<T>> value, std::exception_ptr failure) noexcept {
         if (core->called && !core->held) return;  // someone fired our Deferred by hand: it keeps that
         if (failure) {
             core->set_failure(std::move(failure));
@@ -275,11 +261,9 @@ private:
         }
     }
 
-    CorePtr owned_;  // until result() hands it out
-    std::weak_ptr<DeferredCore> result_;
+    CorePtr result_;
     std::exception_ptr failure_;
     std::weak_ptr<DeferredCore> awaiting_;
-    SourceLocation where_;
     bool cancel_requested_ = false;
 };
 
@@ -371,7 +355,7 @@ struct std::coroutine_traits<weft::Deferred<T>, Args...> {
     struct promise_type : weft::detail::ReturningPromise<T> {
         explicit promise_type(weft::SourceLocation where = weft::SourceLocation::current())
             : weft::detail::ReturningPromise<T>(where) {}
-        weft::Deferred<T> get_return_object() { return this->result(); }
+        weft::Deferred<T> get_return_object() const { return this->result(); }
         std::suspend_never initial_suspend() const noexcept { return {}; }
     };
 };
