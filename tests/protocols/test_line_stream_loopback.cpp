@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "support/loop.hpp"
+#include "weft/client_factory.hpp"
 #include "weft/coroutine.hpp"
 #include "weft/protocols/line_stream.hpp"
 #include "weft/reactor.hpp"
@@ -19,6 +21,50 @@ using weft::Failure;
 using weft::protocols::LineStream;
 using weft::protocols::LineStreamHandle;
 using weft_test::run_bounded;
+
+namespace {
+
+// docs/coroutines.md's client, verbatim but for printing into `out` instead of std::cout.
+std::ostringstream out;
+
+Deferred<void> session(LineStreamHandle s, weft::Reactor& reactor) {
+    auto greeting = co_await weft::add_timeout(s.read_line(), 5s, reactor);   // TimeoutError after 5 s
+    out << "server: " << greeting.value_or("(closed)") << '\n';
+    for (const char* command : {"GET a", "GET b"}) {
+        s.write_line(command);
+        co_await s.drain();                        // waits only while the server does not read
+        auto reply = co_await s.read_line();       // nullopt: the server closed the connection
+        if (!reply) co_return;
+        out << command << " -> " << *reply << '\n';
+    }
+    s.write_line("QUIT");
+    s.close();
+}
+
+}  // namespace
+
+TEST_CASE("LineStream over loopback: the client of docs/coroutines.md", "[line_stream][loopback][docs]") {
+    weft::Reactor reactor;
+    std::vector<std::string> server_got;
+    auto server_factory = weft::Factory::for_protocol<LineStream>(
+        LineStream::Handler([&](LineStreamHandle s) -> Deferred<void> {
+            s.write_line("HELLO");
+            while (auto line = co_await s.read_line()) {
+                server_got.push_back(*line);
+                if (line->starts_with("GET ")) s.write_line("value of " + line->substr(4));
+            }
+            reactor.stop();  // the client's QUIT and close reached us
+        }));
+    auto port = reactor.listen_tcp(0, *server_factory);
+    auto factory = weft::ClientFactory::for_protocol<LineStream>(LineStream::Handler([&](LineStreamHandle s) {
+        // As main() there, but the server stops the reactor here, once it has read everything.
+        return session(s, reactor).add_errback([&](weft::Failure f) { reactor.stop(); return f; });
+    }));
+    auto connector = reactor.connect_tcp("127.0.0.1", port->address().port, *factory);
+    REQUIRE(run_bounded(reactor, 20s, false));
+    CHECK(out.str() == "server: HELLO\nGET a -> value of a\nGET b -> value of b\n");
+    CHECK(server_got == std::vector<std::string>{"GET a", "GET b", "QUIT"});
+}
 
 TEST_CASE("LineStream over loopback: a coroutine client and server read top to bottom", "[line_stream][loopback]") {
     weft::Reactor reactor;
