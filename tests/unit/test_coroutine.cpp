@@ -708,4 +708,14 @@ TEST_CASE("awaiting a fired Deferred allocates nothing: a coroutine costs its fr
     weft::ensure_deferred(lazy(std::move(e))).add_callback([&](int v) { got = v; });
     CHECK(weft_test::allocations.load() - before2 == 2);
     CHECK(got == 4);
+
+    // A suspension costs nothing either: the link that resumes the coroutine is kept inside the awaited
+    // Deferred, inline.
+    Deferred<int> later;
+    auto wait = [&]() -> Deferred<int> { co_return co_await Deferred<int>(later); };
+    const auto before3 = weft_test::allocations.load();
+    wait().add_callback([&](int v) { got = v; });
+    later.callback(9);
+    CHECK(weft_test::allocations.load() - before3 == 2);
+    CHECK(got == 9);
 }
