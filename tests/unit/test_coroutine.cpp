@@ -162,6 +162,38 @@ TEST_CASE("a failure comes out of co_await as the original exception, so try/cat
     CHECK(result_of(d) == -1);
 }
 
+TEST_CASE("a fired failure is thrown at once, and a Deferred awaited from inside its own callback waits its turn",
+          "[coroutine]") {
+    auto failing = []() -> Deferred<int> {
+        try {
+            co_await weft::fail<int>(Failure(GenericError("already failed")));
+        } catch (const GenericError& e) {
+            co_return static_cast<int>(std::string(e.what()).size());
+        }
+        co_return 0;
+    };
+    CHECK(result_of(failing()) == 14);
+
+    // Inside d's first callback d is running: awaiting it queues the coroutine after that callback.
+    Deferred<int> d;
+    std::vector<std::string> log;
+    std::optional<Deferred<int>> inner;
+    auto await_d = [&]() -> Deferred<int> {
+        log.push_back("await");
+        int v = co_await Deferred<int>(d);
+        log.push_back("resumed with " + std::to_string(v));
+        co_return v;
+    };
+    d.add_callback([&](int v) {
+        inner = await_d();
+        log.push_back("first callback returns");
+        return v * 10;
+    });
+    d.callback(4);
+    CHECK(log == std::vector<std::string>{"await", "first callback returns", "resumed with 40"});
+    CHECK(result_of(*inner) == 40);
+}
+
 TEST_CASE("a function returning Deferred<T> is a coroutine that starts at once", "[coroutine]") {
     Deferred<int> source;
     std::vector<std::string> log;
