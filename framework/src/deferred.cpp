@@ -132,6 +132,19 @@ void DeferredCore::run(CorePtr cur) {
     }
 }
 
+void DeferredCore::hold(const CorePtr& self) noexcept {
+    self->called = true;
+    self->paused = true;
+    self->held = true;
+}
+
+void DeferredCore::release(const CorePtr& self) {
+    self->held = false;
+    self->paused = false;
+    self->canceller = Step{};
+    run(self);
+}
+
 void DeferredCore::cancel(CorePtr self) {
     if (!self->called) {
         if (self->canceller) {
@@ -154,6 +167,14 @@ void DeferredCore::cancel(CorePtr self) {
         if (!self->called) {
             self->set_failure(std::make_exception_ptr(CancelledError()));
             fire(self);
+        }
+    } else if (self->held) {
+        // Its owner goes on after a first cancel (a coroutine that caught CancelledError): cancel again
+        // whatever it waits for now.
+        if (self->canceller) {
+            Step canceller = std::move(self->canceller);
+            self->canceller = Step{};
+            canceller(self);
         }
     } else if (self->paused) {
         if (auto inner = self->waiting_on.lock()) cancel(inner);

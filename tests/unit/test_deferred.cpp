@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support/allocation_counter.hpp"
 #include "support/log_capture.hpp"
 #include "weft/deferred.hpp"
 #include "weft/testing/clock.hpp"
@@ -25,17 +26,11 @@ using weft::Deferred;
 using weft::Failure;
 using weft::testing::Clock;
 
-// Counts the operator new calls of this binary, for the allocation tests below (a replacement of the
-// global operator new is per program, hence this binary of its own). Not under AddressSanitizer, whose
-// own operator new must stay (it checks that new'd memory is deleted, not freed).
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_COUNT_ALLOCATIONS 0
-#else
-#define WEFT_COUNT_ALLOCATIONS 1
-#endif
-namespace {
-std::atomic<std::size_t> allocations{0};
-}  // namespace
+// Counts the operator new calls of this binary, for the allocation tests below and test_coroutine.cpp's
+// (a replacement of the global operator new is per program, hence this binary of its own). Not under
+// AddressSanitizer, whose own operator new must stay (it checks that new'd memory is deleted, not freed).
+std::atomic<std::size_t> weft_test::allocations{0};
+using weft_test::allocations;
 
 #if WEFT_COUNT_ALLOCATIONS
 void* operator new(std::size_t size) {

@@ -280,6 +280,13 @@ Deferred<T>& add_timeout(Deferred<T>& d, Duration timeout, ReactorTime& time) {
     detail::add_timeout(detail::DeferredAccess::core(d), timeout, time);
     return d;
 }
+/// add_timeout on a Deferred the caller does not keep, e.g. in a coroutine:
+/// `co_await add_timeout(fetch(), 2s, reactor)` throws TimeoutError at the deadline.
+template <class T>
+Deferred<T> add_timeout(Deferred<T>&& d, Duration timeout, ReactorTime& time) {
+    detail::add_timeout(detail::DeferredAccess::core(d), timeout, time);
+    return std::move(d);
+}
 
 /// One input's result in deferred_list: success with a value (for void, a Unit) or a failure.
 template <class T>
@@ -510,6 +517,13 @@ auto defer_later(ReactorTime& time, Duration delay, F fn, SourceLocation where =
     auto result = d.add_callback(std::move(fn));
     *call = time.call_later(delay, [d]() mutable { d.callback(); });
     return result;
+}
+
+/// A Deferred<void> that fires `delay` from now: defer_later with nothing to call, for a coroutine's
+/// `co_await sleep(reactor, 1s)` (Twisted: deferLater(reactor, 1, lambda: None)). Cancelling it cancels the
+/// timer.
+inline Deferred<void> sleep(ReactorTime& time, Duration delay, SourceLocation where = SourceLocation::current()) {
+    return defer_later(time, delay, [] {}, where);
 }
 
 }  // namespace weft

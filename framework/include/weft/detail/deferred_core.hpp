@@ -154,6 +154,13 @@ public:
     static void cancel(CorePtr self);  // by value: the canceller may destroy the handle it came through
     /// Runs the links from `start`, then the Deferreds waiting on it, in a loop (no recursion).
     static void run(CorePtr start);
+    /// Marks an unfired core fired with its result still to come, as a chain paused on a Deferred would be:
+    /// a fire throws AlreadyCalledError, links wait, cancel() calls the canceller again (if one is set).
+    /// Used by a coroutine cancelled while it goes on (weft/coroutine.hpp): its Deferred gets what the
+    /// coroutine ends with, as in Twisted.
+    static void hold(const CorePtr& self) noexcept;
+    /// Ends hold() once the value or failure is in place: runs the links.
+    static void release(const CorePtr& self);
 
     void set_failure(std::exception_ptr e) noexcept {
         value.reset();
@@ -173,6 +180,7 @@ public:
     bool paused = false;
     bool chained = false;  // returned by a link of another Deferred: no links may be added now
     bool suppress_already_called = false;
+    bool held = false;     // hold(): fired, its result to come from its owner
 
 private:
     Step& slot(std::size_t i) noexcept { return i < kInlineSteps ? small_[i] : more_[i - kInlineSteps]; }
