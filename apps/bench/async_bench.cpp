@@ -6,6 +6,9 @@
 //   deferred_fired_then_added  the same fired first, its callbacks then run as they are added
 //   promise_future_three       std::promise<int> + std::future<int>: set_value, get, then the same three
 //                              functions applied by hand (a future has no callbacks)
+//   coawait_fired              a coroutine (a function returning Deferred<int>) awaiting a fired Deferred,
+//                              its result read through a callback (Twisted: ensureDeferred of an async def
+//                              awaiting succeed(1))
 //
 // Each benchmark reports `allocs` (operator new calls per iteration, counted by the replacement below).
 // Run: <build>/apps/bench/weft-async-bench
@@ -18,6 +21,7 @@
 #include <future>
 #include <new>
 
+#include "weft/coroutine.hpp"
 #include "weft/deferred.hpp"
 
 // GCC sees the replaced operator delete calling free() on memory from the operator new below, which is
@@ -90,6 +94,19 @@ void promise_future_three(benchmark::State& state) {
     benchmark::DoNotOptimize(sum);
 }
 BENCHMARK(promise_future_three);
+
+weft::Deferred<int> await_fired(weft::Deferred<int> d) { co_return co_await std::move(d); }
+
+void coawait_fired(benchmark::State& state) {
+    int sum = 0;
+    const auto before = allocations.load();
+    for (auto _ : state) {
+        await_fired(weft::succeed(1)).add_callback([&sum](int v) { sum += v; });
+    }
+    report_allocations(state, before);
+    benchmark::DoNotOptimize(sum);
+}
+BENCHMARK(coawait_fired);
 
 }  // namespace
 
