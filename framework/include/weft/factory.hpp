@@ -40,8 +40,7 @@ public:
     /// A factory that builds `P(args...)` for each connection (Twisted: Factory.forProtocol). An lvalue
     /// argument is held by reference and passed on as that reference (`for_protocol<Kv>(store, reactor)` for
     /// `Kv(Store&, ReactorTime&)`): it must outlive the factory. An rvalue is moved into the factory and each
-    /// protocol gets it as an lvalue of that copy (`for_protocol<P>(std::string("x"))`, or `auto(x)` to copy
-    /// an lvalue). std::ref / std::cref arguments are unwrapped.
+    /// protocol gets it as an lvalue of that copy (`for_protocol<P>(std::string(name))` copies an lvalue). std::ref / std::cref arguments are unwrapped.
     template <class P, class... Args>
     static std::unique_ptr<Factory> for_protocol(Args&&... args);
 
