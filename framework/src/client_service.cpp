@@ -47,9 +47,12 @@ struct ClientService::State : std::enable_shared_from_this<ClientService::State>
         phase = Phase::connecting;
         const auto gen = ++generation;
         std::weak_ptr<State> weak = shared_from_this();
-        Deferred<Protocol*> d = detail::connect_endpoint(network, endpoint, factory, owner, [weak, gen](const Reason& r) {
-            if (auto self = weak.lock()) self->lost(gen, r);
-        });
+        Deferred<Protocol*> d = detail::connect_endpoint(
+            network, endpoint, factory, owner,
+            [weak, gen](const Reason& r) {
+                if (auto self = weak.lock()) self->lost(gen, r);
+            },
+            SourceLocation::current());
         attempt = d;
         d.add_callbacks(
             [weak, gen](Protocol* p) {
@@ -171,13 +174,13 @@ struct ClientService::State : std::enable_shared_from_this<ClientService::State>
         return succeed();
     }
 
-    Deferred<Protocol*> when_connected(std::optional<std::uint32_t> fail_after) {
-        if (phase == Phase::connected) return succeed(protocol);
+    Deferred<Protocol*> when_connected(std::optional<std::uint32_t> fail_after, SourceLocation where) {
+        if (phase == Phase::connected) return succeed(protocol, where);
         // Before the first start() it waits (Twisted's _init state); once stopped, nothing will come.
         if ((phase == Phase::stopped && started) || (phase == Phase::disconnecting && !restart)) {
-            return fail<Protocol*>(Failure(CancelledError()));
+            return fail<Protocol*>(Failure(CancelledError()), where);
         }
-        Deferred<Protocol*> d;
+        Deferred<Protocol*> d(where);
         waiters.push_back({d, fail_after});
         return d;
     }
@@ -218,8 +221,9 @@ ClientService::~ClientService() { state_->abandon(); }
 
 void ClientService::start() { state_->start(); }
 Deferred<void> ClientService::stop() { return state_->stop(); }
-Deferred<Protocol*> ClientService::when_connected(std::optional<std::uint32_t> fail_after_failures) {
-    return state_->when_connected(fail_after_failures);
+Deferred<Protocol*> ClientService::when_connected(std::optional<std::uint32_t> fail_after_failures,
+                                                  SourceLocation where) {
+    return state_->when_connected(fail_after_failures, where);
 }
 bool ClientService::running() const noexcept { return state_->phase != State::Phase::stopped; }
 Protocol* ClientService::protocol() const noexcept {

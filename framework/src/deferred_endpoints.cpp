@@ -25,11 +25,13 @@ public:
     AttemptFactory(Factory& factory, std::shared_ptr<Factory> owner, std::function<void(const Reason&)> on_lost)
         : factory_(factory), owner_(std::move(owner)), on_lost_(std::move(on_lost)) {}
 
-    Deferred<Protocol*> start(ReactorNetwork& reactor, const ClientEndpoint& endpoint) {
+    Deferred<Protocol*> start(ReactorNetwork& reactor, const ClientEndpoint& endpoint, SourceLocation where) {
         std::weak_ptr<AttemptFactory> weak = shared_from_this();
-        result_.emplace([weak](Deferred<Protocol*>&) {
-            if (auto self = weak.lock()) self->cancel();
-        });
+        result_.emplace(
+            [weak](Deferred<Protocol*>&) {
+                if (auto self = weak.lock()) self->cancel();
+            },
+            where);
         Deferred<Protocol*> result = *result_;
         self_ = shared_from_this();
         try {
@@ -108,52 +110,55 @@ private:
 }  // namespace
 
 Deferred<Protocol*> connect_endpoint(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory,
-                                     std::shared_ptr<Factory> owner, std::function<void(const Reason&)> on_lost) {
+                                     std::shared_ptr<Factory> owner, std::function<void(const Reason&)> on_lost,
+                                     SourceLocation where) {
     auto attempt = std::make_shared<AttemptFactory>(factory, std::move(owner), std::move(on_lost));
-    return attempt->start(reactor, endpoint);
+    return attempt->start(reactor, endpoint, where);
 }
 
 Deferred<Protocol*> connect_protocol(ReactorNetwork& reactor, const ClientEndpoint& endpoint,
-                                     std::unique_ptr<Protocol> protocol) {
+                                     std::unique_ptr<Protocol> protocol, SourceLocation where) {
     auto factory = std::make_shared<OneShotFactory>(std::move(protocol));
     Factory& ref = *factory;
-    return connect_endpoint(reactor, endpoint, ref, std::move(factory), nullptr);
+    return connect_endpoint(reactor, endpoint, ref, std::move(factory), nullptr, where);
 }
 
 }  // namespace detail
 
-Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory) {
-    return detail::connect_endpoint(reactor, endpoint, factory, nullptr, nullptr);
+Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory,
+                                     SourceLocation where) {
+    return detail::connect_endpoint(reactor, endpoint, factory, nullptr, nullptr, where);
 }
 
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint,
-                                     std::shared_ptr<Factory> factory) {
+                                     std::shared_ptr<Factory> factory, SourceLocation where) {
     if (!factory) throw std::invalid_argument("endpoint_connect: no factory");
     Factory& ref = *factory;
-    return detail::connect_endpoint(reactor, endpoint, ref, std::move(factory), nullptr);
+    return detail::connect_endpoint(reactor, endpoint, ref, std::move(factory), nullptr, where);
 }
 
-Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description, Factory& factory) {
-    return endpoint_connect(reactor, parse_client_endpoint(description), factory);
+Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description, Factory& factory,
+                                     SourceLocation where) {
+    return endpoint_connect(reactor, parse_client_endpoint(description), factory, where);
 }
 
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description,
-                                     std::shared_ptr<Factory> factory) {
-    return endpoint_connect(reactor, parse_client_endpoint(description), std::move(factory));
+                                     std::shared_ptr<Factory> factory, SourceLocation where) {
+    return endpoint_connect(reactor, parse_client_endpoint(description), std::move(factory), where);
 }
 
 Deferred<std::shared_ptr<ListeningPort>> endpoint_listen(ReactorNetwork& reactor, const ServerEndpoint& endpoint,
-                                                         Factory& factory) {
+                                                         Factory& factory, SourceLocation where) {
     try {
-        return succeed(listen_on(reactor, endpoint, factory));
+        return succeed(listen_on(reactor, endpoint, factory), where);
     } catch (...) {
-        return fail<std::shared_ptr<ListeningPort>>(Failure(std::current_exception()));
+        return fail<std::shared_ptr<ListeningPort>>(Failure(std::current_exception()), where);
     }
 }
 
 Deferred<std::shared_ptr<ListeningPort>> endpoint_listen(ReactorNetwork& reactor, std::string_view description,
-                                                         Factory& factory) {
-    return endpoint_listen(reactor, parse_server_endpoint(description), factory);
+                                                         Factory& factory, SourceLocation where) {
+    return endpoint_listen(reactor, parse_server_endpoint(description), factory, where);
 }
 
 }  // namespace weft

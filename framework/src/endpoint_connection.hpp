@@ -11,6 +11,7 @@
 #include "weft/protocol.hpp"
 #include "weft/reactor_network.hpp"
 #include "weft/reason.hpp"
+#include "weft/source_location.hpp"
 
 namespace weft::detail {
 
@@ -18,6 +19,7 @@ namespace weft::detail {
 /// built protocol once connection_made has run; fails with ConnectError when no connection was made.
 /// `on_lost`, if set, hears the connection's loss once the Deferred fired with the protocol.
 Deferred<Protocol*> connect_endpoint(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory,
-                                     std::shared_ptr<Factory> owner, std::function<void(const Reason&)> on_lost);
+                                     std::shared_ptr<Factory> owner, std::function<void(const Reason&)> on_lost,
+                                     SourceLocation where);
 
 }  // namespace weft::detail

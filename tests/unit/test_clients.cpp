@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/log_capture.hpp"
 #include "weft/client_service.hpp"
 #include "weft/deferred_endpoints.hpp"
 #include "weft/error.hpp"
@@ -169,6 +170,18 @@ TEST_CASE("endpoint_connect: once the connection ends the attempt lets its facto
     CHECK_FALSE(weak.expired());
     pump.pump();
     CHECK(weak.expired());
+}
+
+TEST_CASE("endpoint_connect: a failure nobody handles is reported where endpoint_connect was called", "[clients]") {
+    weft_test::LogCapture log;
+    MemoryReactor reactor;
+    RecordingFactory factory;
+    {
+        auto dropped = weft::endpoint_connect(reactor, tcp_endpoint(), factory);  // this line is the place
+        reactor.tcp_clients.at(0).connector->fail(refused);
+    }
+    CHECK(log.any_contains("test_clients.cpp"));
+    CHECK(log.any_contains("cannot connect to 127.0.0.1:8080"));
 }
 
 TEST_CASE("endpoint_connect: a description that does not parse throws EndpointError", "[clients]") {

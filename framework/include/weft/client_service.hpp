@@ -15,6 +15,7 @@
 #include "weft/reactor_network.hpp"
 #include "weft/reactor_time.hpp"
 #include "weft/retry_policy.hpp"
+#include "weft/source_location.hpp"
 
 namespace weft {
 
@@ -64,7 +65,8 @@ public:
     /// Stops (Twisted: stopService); fires once disconnected with no retry pending.
     Deferred<void> stop();
     /// The protocol of the current connection, now or once there is one (Twisted: whenConnected).
-    Deferred<Protocol*> when_connected(std::optional<std::uint32_t> fail_after_failures = std::nullopt);
+    Deferred<Protocol*> when_connected(std::optional<std::uint32_t> fail_after_failures = std::nullopt,
+                                       SourceLocation where = SourceLocation::current());
 
     /// True between start() and the end of the stop that follows.
     [[nodiscard]] bool running() const noexcept;

@@ -5,7 +5,9 @@
 // Named endpoint_connect / endpoint_listen so that they do not clash with connect_to / listen_on (which
 // return the Connector and the port at once, weft/string_endpoints.hpp) nor with POSIX connect/listen.
 
+#include <concepts>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +20,7 @@
 #include "weft/protocol.hpp"
 #include "weft/reactor_network.hpp"
 #include "weft/reason.hpp"
+#include "weft/source_location.hpp"
 
 namespace weft {
 
@@ -47,28 +50,32 @@ private:
 /// the attempt holds itself until it ends (the endpoint's timeout, 30 s by default, ends one that never
 /// connects), so dropping the Deferred is safe. `factory` is borrowed and must outlive the connection; the
 /// shared_ptr overload shares ownership of it with the attempt and its connection instead.
-Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory);
+Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory,
+                                     SourceLocation where = SourceLocation::current());
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint,
-                                     std::shared_ptr<Factory> factory);
+                                     std::shared_ptr<Factory> factory, SourceLocation where = SourceLocation::current());
 /// The same from a description (parse_client_endpoint). A description that does not parse throws
 /// EndpointError here, as Twisted's clientFromString raises; everything after is in the Deferred.
-Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description, Factory& factory);
+Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description, Factory& factory,
+                                     SourceLocation where = SourceLocation::current());
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description,
-                                     std::shared_ptr<Factory> factory);
+                                     std::shared_ptr<Factory> factory, SourceLocation where = SourceLocation::current());
 
 /// Listens as `endpoint` says (listen_on) and gives the port (Twisted: endpoint.listen(factory)). weft
 /// binds synchronously, so the Deferred has fired when this returns: with the port, or with what
 /// listen_on threw (BindError, SystemdError, TlsError, EndpointError for udp). `factory` is borrowed as
 /// for listen_on.
 Deferred<std::shared_ptr<ListeningPort>> endpoint_listen(ReactorNetwork& reactor, const ServerEndpoint& endpoint,
-                                                         Factory& factory);
+                                                         Factory& factory,
+                                                         SourceLocation where = SourceLocation::current());
 /// The same from a description; one that does not parse throws EndpointError here (serverFromString).
 Deferred<std::shared_ptr<ListeningPort>> endpoint_listen(ReactorNetwork& reactor, std::string_view description,
-                                                         Factory& factory);
+                                                         Factory& factory,
+                                                         SourceLocation where = SourceLocation::current());
 
 namespace detail {
 Deferred<Protocol*> connect_protocol(ReactorNetwork& reactor, const ClientEndpoint& endpoint,
-                                     std::unique_ptr<Protocol> protocol);
+                                     std::unique_ptr<Protocol> protocol, SourceLocation where);
 }  // namespace detail
 
 /// Connects `protocol` itself through `endpoint` (Twisted: connectProtocol): fires with it once its
@@ -77,18 +84,20 @@ Deferred<Protocol*> connect_protocol(ReactorNetwork& reactor, const ClientEndpoi
 /// the attempt, the Deferred may be dropped.
 template <class P>
     requires std::derived_from<P, Protocol>
-Deferred<P*> connect_protocol(ReactorNetwork& reactor, const ClientEndpoint& endpoint, std::unique_ptr<P> protocol) {
+Deferred<P*> connect_protocol(ReactorNetwork& reactor, const ClientEndpoint& endpoint, std::unique_ptr<P> protocol,
+                              SourceLocation where = SourceLocation::current()) {
     if (!protocol) throw std::invalid_argument("connect_protocol: no protocol");
     P* raw = protocol.get();
-    return detail::connect_protocol(reactor, endpoint, std::move(protocol)).add_callback([raw](Protocol*) {
+    return detail::connect_protocol(reactor, endpoint, std::move(protocol), where).add_callback([raw](Protocol*) {
         return raw;
     });
 }
 /// The same from a description (EndpointError here if it does not parse).
 template <class P>
     requires std::derived_from<P, Protocol>
-Deferred<P*> connect_protocol(ReactorNetwork& reactor, std::string_view description, std::unique_ptr<P> protocol) {
-    return connect_protocol(reactor, parse_client_endpoint(description), std::move(protocol));
+Deferred<P*> connect_protocol(ReactorNetwork& reactor, std::string_view description, std::unique_ptr<P> protocol,
+                              SourceLocation where = SourceLocation::current()) {
+    return connect_protocol(reactor, parse_client_endpoint(description), std::move(protocol), where);
 }
 
 }  // namespace weft
