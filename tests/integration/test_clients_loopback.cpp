@@ -2,6 +2,8 @@
 // against a server that comes up late and drops the connection, and limit_connections' busy answer.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +61,32 @@ TEST_CASE("loopback: connect_protocol fires after connection_made, before the fi
     REQUIRE(run_bounded(reactor));
     CHECK(made_when_fired);
     CHECK(received_when_fired.empty());
+}
+
+TEST_CASE("loopback: endpoint_listen and connect_protocol over a UNIX socket", "[clients][loopback]") {
+    std::string dir = (std::filesystem::temp_directory_path() / "weft-clients-XXXXXX").string();
+    REQUIRE(::mkdtemp(dir.data()) != nullptr);
+    const std::string path = dir + "/s.sock";
+    weft::Reactor reactor;
+    auto server_factory = weft::Factory::for_protocol<Greeter>();
+    std::shared_ptr<weft::ListeningPort> port;
+    weft::endpoint_listen(reactor, "unix:" + path, *server_factory).add_callback([&](std::shared_ptr<weft::ListeningPort> p) {
+        port = std::move(p);
+    });
+    REQUIRE(port);
+    auto protocol = std::make_unique<Recorder>();
+    protocol->on_data = [&](Recorder& r, std::string_view) {
+        if (r.received == "hello\n") reactor.stop();
+    };
+    bool connected = false;
+    weft::connect_protocol(reactor, "unix:" + path, std::move(protocol)).add_callback([&](Recorder* r) {
+        connected = r->made;
+    });
+    REQUIRE(run_bounded(reactor));
+    CHECK(connected);
+    port->stop_listening();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
 }
 
 TEST_CASE("loopback: endpoint_connect to a closed port fails with ConnectError", "[clients][loopback]") {
