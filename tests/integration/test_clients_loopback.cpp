@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/loop.hpp"
+#include "support/tls_certs.hpp"
 #include "weft/client_service.hpp"
 #include "weft/deferred_endpoints.hpp"
 #include "weft/protocols/policies.hpp"
@@ -87,6 +88,27 @@ TEST_CASE("loopback: endpoint_listen and connect_protocol over a UNIX socket", "
     port->stop_listening();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("loopback: connect_protocol through a tls: endpoint fires before the handshake's data", "[clients][loopback][tls]") {
+    const auto& certs = weft_test::tls_certs();
+    weft::Reactor reactor;
+    auto server_factory = weft::Factory::for_protocol<Greeter>();
+    std::shared_ptr<weft::ListeningPort> port;
+    weft::endpoint_listen(reactor, "ssl:0:interface=127.0.0.1:private_key=" + certs.server_key + ":cert_key=" + certs.server,
+                          *server_factory)
+        .add_callback([&](std::shared_ptr<weft::ListeningPort> p) { port = std::move(p); });
+    REQUIRE(port);
+    auto protocol = std::make_unique<Recorder>();
+    protocol->on_data = [&](Recorder& r, std::string_view) {
+        if (r.received == "hello\n") reactor.stop();
+    };
+    bool connected = false;
+    weft::connect_protocol(reactor, "tls:host=127.0.0.1:port=" + std::to_string(port->port()) + ":ca=" + certs.ca,
+                           std::move(protocol))
+        .add_callback([&](Recorder* r) { connected = r->made && r->received.empty(); });
+    REQUIRE(run_bounded(reactor));
+    CHECK(connected);
 }
 
 TEST_CASE("loopback: endpoint_connect to a closed port fails with ConnectError", "[clients][loopback]") {
