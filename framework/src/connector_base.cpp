@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "connection_made_listener.hpp"
 #include "reactor_core.hpp"
 #include "tls/tls_layer.hpp"
 #include "weft/error.hpp"
@@ -68,7 +69,9 @@ std::unique_ptr<Protocol> ConnectorBase::make_protocol(const Address& peer) {
         fail(Reason::error("the factory built no protocol for " + destination()));
         return nullptr;
     }
-    protocol->set_factory(&factory_);
+    // A factory that wraps another (endpoint_connect's) has set the wrapped one, as Twisted's buildProtocol
+    // sets protocol.factory itself.
+    if (protocol->factory() == nullptr) protocol->set_factory(&factory_);
     if (tls_) {
         TlsStart start;
         start.server_name = tls_server_name_;
@@ -113,6 +116,13 @@ void ConnectorBase::stop_connecting() {
 void ConnectorBase::disconnect() {
     if (state_ == State::connecting) return stop_connecting();
     if (auto connection = connection_.lock()) connection->shutdown(false);  // lose_connection, TLS's when wrapped
+}
+
+void ConnectorBase::connection_made() {
+    if (auto* listener = dynamic_cast<ConnectionMadeListener*>(&factory_)) {
+        auto self = shared_from_this();  // the listener's callbacks may close the connection
+        run_guarded("connection_made listener", [&] { listener->connection_made(*this); });
+    }
 }
 
 void ConnectorBase::connection_lost(const Reason& reason) {

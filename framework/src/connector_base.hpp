@@ -37,6 +37,9 @@ public:
     [[nodiscard]] State state() const noexcept final { return state_; }
     DelayedCall retry_in(Duration delay, ReactorTime& time) final;
 
+    /// Called by the connection once its protocol has run connection_made: tells a factory that is a
+    /// ConnectionMadeListener (endpoint_connect's).
+    void connection_made() override;
     /// Called by the connection once its protocol has heard connection_lost.
     void connection_lost(const Reason& reason) override;
 

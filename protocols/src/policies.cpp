@@ -234,6 +234,54 @@ void LimitTotalConnectionsFactory::unregister_protocol(ProtocolWrapper& protocol
     if (count_ > 0) --count_;
 }
 
+namespace {
+
+/// Writes the message and closes: what a connection over the limit hears.
+class BusyProtocol final : public Protocol {
+public:
+    explicit BusyProtocol(const std::string& message) : message_(message) {}
+    void connection_made() override {
+        if (!message_.empty()) transport().write(message_);
+        transport().lose_connection();
+    }
+
+private:
+    const std::string& message_;
+};
+
+class BusyFactory final : public Factory {
+public:
+    explicit BusyFactory(std::string message) : message_(std::move(message)) {}
+    std::unique_ptr<Protocol> build_protocol(const Address&) override { return std::make_unique<BusyProtocol>(message_); }
+
+private:
+    std::string message_;
+};
+
+/// Constructed before the limiting base (base-from-member): the base borrows what this owns, and this is
+/// destroyed after it.
+struct LimitOwned {
+    std::shared_ptr<Factory> wrapped;
+    std::unique_ptr<BusyFactory> busy;
+};
+
+class OwningLimitFactory final : private LimitOwned, public LimitTotalConnectionsFactory {
+public:
+    OwningLimitFactory(LimitOwned owned, std::size_t limit)
+        : LimitOwned(std::move(owned)),
+          LimitTotalConnectionsFactory(*LimitOwned::wrapped, limit, LimitOwned::busy.get()) {}
+};
+
+}  // namespace
+
+std::unique_ptr<LimitTotalConnectionsFactory> limit_connections(std::shared_ptr<Factory> factory, std::size_t limit,
+                                                                std::string busy_message) {
+    if (!factory) throw std::invalid_argument("limit_connections: no factory");
+    LimitOwned owned{std::move(factory), nullptr};
+    if (!busy_message.empty()) owned.busy = std::make_unique<BusyFactory>(std::move(busy_message));
+    return std::make_unique<OwningLimitFactory>(std::move(owned), limit);
+}
+
 // ------------------------------------------------------------------------------------ LimitConnectionsByPeer
 
 std::unique_ptr<Protocol> LimitConnectionsByPeer::build_protocol(const Address& peer) {

@@ -131,3 +131,57 @@ TEST_CASE("reconnecting: reset_delay starts over from initial_delay", "[reconnec
     f.client_connection_failed(c, refused);
     CHECK(f.delay() == Approx(f.initial_delay * f.factor));
 }
+
+// Issue 13: the documented algorithm is Twisted's; these pin the three points its old docs got wrong.
+TEST_CASE("reconnecting: the first retry waits initial_delay * factor", "[reconnecting]") {
+    weft::testing::Clock clock;
+    Factory f(clock, 1);
+    f.jitter = 0;
+    f.initial_delay = 3.0;
+    f.factor = 1.5;
+    FakeConnector c;
+    f.client_connection_lost(c, refused);
+    CHECK(f.delay() == Approx(4.5));
+    clock.advance(std::chrono::duration<double>(4.49));
+    CHECK(c.connects == 0);
+    clock.advance(20ms);
+    CHECK(c.connects == 1);
+}
+
+TEST_CASE("reconnecting: jitter is applied after the max_delay cap, so a delay may exceed it", "[reconnecting]") {
+    weft::testing::Clock clock;
+    int above = 0;
+    int below = 0;
+    for (std::uint32_t seed = 1; seed <= 40; ++seed) {
+        Factory f(clock, seed);
+        f.initial_delay = 10.0;
+        f.max_delay = 10.0;
+        f.jitter = 0.1;
+        FakeConnector c;
+        f.client_connection_failed(c, refused);  // min(10 * e, 10) = 10, then N(10, 1)
+        if (f.delay() > f.max_delay) ++above;
+        if (f.delay() < f.max_delay) ++below;
+        f.stop_trying();
+    }
+    CHECK(above > 0);
+    CHECK(below > 0);
+}
+
+TEST_CASE("reconnecting: after max_retries it stops silently and continue_trying stays true", "[reconnecting]") {
+    weft::testing::Clock clock;
+    Factory f(clock, 1);
+    f.max_retries = 1;
+    FakeConnector c;
+    f.client_connection_failed(c, refused);
+    clock.advance(1h);
+    CHECK(c.connects == 1);
+    f.client_connection_failed(c, refused);
+    CHECK(f.retries() == 2);
+    CHECK_FALSE(f.pending_retry().active());
+    CHECK(f.continue_trying());  // Twisted's: nothing says it gave up
+    clock.advance(100h);
+    CHECK(c.connects == 1);
+    f.reset_delay();  // and a reset makes it try again
+    f.client_connection_failed(c, refused);
+    CHECK(f.pending_retry().active());
+}

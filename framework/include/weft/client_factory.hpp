@@ -23,11 +23,20 @@ public:
         (void)reason;
     }
 
-    /// A client factory that builds `P(args...)` (Twisted: ClientFactory.forProtocol).
+    /// A client factory that builds `P(args...)` (Twisted: ClientFactory.forProtocol); arguments are held
+    /// as Factory::for_protocol holds them (lvalues by reference).
     template <class P, class... Args>
     static std::unique_ptr<ClientFactory> for_protocol(Args&&... args) {
-        return std::make_unique<detail::ProtocolFactory<ClientFactory, P, std::decay_t<Args>...>>(
+        return std::make_unique<detail::ProtocolFactory<ClientFactory, P, detail::HeldArgument<Args>...>>(
             std::forward<Args>(args)...);
+    }
+    /// A client factory whose build_protocol calls `build(peer)` or `build()` (Factory::from_function).
+    template <class F>
+    static std::unique_ptr<ClientFactory> from_function(F build) {
+        static_assert(detail::ProtocolBuilder<F>,
+                      "from_function needs a callable taking (const Address&) or nothing and returning a "
+                      "std::unique_ptr to a Protocol");
+        return std::make_unique<detail::FunctionFactory<ClientFactory, F>>(std::move(build));
     }
 };
 

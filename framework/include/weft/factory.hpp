@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "weft/address.hpp"
@@ -36,31 +37,87 @@ public:
     }
     [[nodiscard]] int num_ports() const noexcept { return num_ports_; }
 
-    /// A factory that builds `P(args...)` for each connection (Twisted: Factory.forProtocol).
+    /// A factory that builds `P(args...)` for each connection (Twisted: Factory.forProtocol). An lvalue
+    /// argument is held by reference and passed on as that reference (`for_protocol<Kv>(store, reactor)` for
+    /// `Kv(Store&, ReactorTime&)`): it must outlive the factory. An rvalue is moved into the factory and each
+    /// protocol gets it as an lvalue of that copy (`for_protocol<P>(std::string(name))` copies an lvalue). std::ref / std::cref arguments are unwrapped.
     template <class P, class... Args>
     static std::unique_ptr<Factory> for_protocol(Args&&... args);
+
+    /// A factory whose build_protocol calls `build(peer)`, or `build()` when it takes no argument; it
+    /// returns a std::unique_ptr to a Protocol (nullptr refuses the connection). E.g.
+    /// `Factory::from_function([&] { return std::make_unique<Kv>(store, reactor); })`.
+    template <class F>
+    static std::unique_ptr<Factory> from_function(F build);
 
 private:
     int num_ports_ = 0;
 };
 
 namespace detail {
-template <class Base, class P, class... Args>
+
+/// How for_protocol holds one argument: an lvalue by reference, an rvalue by value.
+template <class A>
+using HeldArgument = std::conditional_t<std::is_lvalue_reference_v<A>, std::reference_wrapper<std::remove_reference_t<A>>,
+                                        std::decay_t<A>>;
+
+/// Passes a held argument on: a reference_wrapper (ours or the caller's std::ref) as the reference.
+template <class T>
+T& pass_argument(std::reference_wrapper<T> r) noexcept {
+    return r.get();
+}
+template <class T>
+T& pass_argument(T& value) noexcept {
+    return value;
+}
+
+template <class Base, class P, class... Held>
 class ProtocolFactory final : public Base {
 public:
-    explicit ProtocolFactory(Args... args) : args_(std::move(args)...) {}
+    template <class... Args>
+    explicit ProtocolFactory(Args&&... args) : args_(std::forward<Args>(args)...) {}
     std::unique_ptr<Protocol> build_protocol(const Address&) override {
-        return std::apply([](const auto&... a) { return std::make_unique<P>(a...); }, args_);
+        return std::apply([](auto&... a) { return std::make_unique<P>(pass_argument(a)...); }, args_);
     }
 
 private:
-    std::tuple<Args...> args_;
+    std::tuple<Held...> args_;
 };
+
+template <class Base, class F>
+class FunctionFactory final : public Base {
+public:
+    explicit FunctionFactory(F build) : build_(std::move(build)) {}
+    std::unique_ptr<Protocol> build_protocol(const Address& peer) override {
+        if constexpr (std::is_invocable_v<F&, const Address&>) {
+            return build_(peer);
+        } else {
+            return build_();
+        }
+    }
+
+private:
+    F build_;
+};
+
+template <class F>
+concept ProtocolBuilder = (std::is_invocable_v<F&, const Address&> &&
+                           std::is_convertible_v<std::invoke_result_t<F&, const Address&>, std::unique_ptr<Protocol>>) ||
+                          (std::is_invocable_v<F&> && std::is_convertible_v<std::invoke_result_t<F&>, std::unique_ptr<Protocol>>);
+
 }  // namespace detail
 
 template <class P, class... Args>
 std::unique_ptr<Factory> Factory::for_protocol(Args&&... args) {
-    return std::make_unique<detail::ProtocolFactory<Factory, P, std::decay_t<Args>...>>(std::forward<Args>(args)...);
+    return std::make_unique<detail::ProtocolFactory<Factory, P, detail::HeldArgument<Args>...>>(std::forward<Args>(args)...);
+}
+
+template <class F>
+std::unique_ptr<Factory> Factory::from_function(F build) {
+    static_assert(detail::ProtocolBuilder<F>,
+                  "from_function needs a callable taking (const Address&) or nothing and returning a std::unique_ptr "
+                  "to a Protocol");
+    return std::make_unique<detail::FunctionFactory<Factory, F>>(std::move(build));
 }
 
 }  // namespace weft

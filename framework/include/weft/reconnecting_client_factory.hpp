@@ -12,9 +12,22 @@
 
 namespace weft {
 
-/// A ClientFactory that asks the connector to connect again after a lost or failed connection, waiting
-/// `delay` seconds, where delay starts at initial_delay and is multiplied by `factor` (plus a random
-/// `jitter` fraction) after each failure, up to max_delay; after max_retries attempts it gives up.
+/// A ClientFactory that asks the connector to connect again after a lost or failed connection. Its
+/// algorithm is exactly Twisted's ReconnectingClientFactory.retry (checked against twisted/internet/
+/// protocol.py; issue 13 kept the behaviour and fixed these docs). On each lost or failed connection, while
+/// continue_trying() is true:
+///  1. retries() grows by one. If max_retries is set and retries() > *max_retries, it gives up: one info
+///     log record, no retry is scheduled, and nothing else happens -- continue_trying() stays true and no
+///     callback tells anyone (pending_retry() inactive with retries() > *max_retries is the sign). Use
+///     ClientService's when_connected(fail_after_failures) to be told instead.
+///  2. delay = min(delay * factor, max_delay), delay starting at initial_delay: the first retry already
+///     waits initial_delay * factor (e seconds with the defaults), not initial_delay.
+///  3. If jitter > 0: delay = max(0, N(delay, delay * jitter)), a normal draw around the capped value --
+///     jitter comes after the cap, so a delay may exceed max_delay, and the drawn value is what the next
+///     retry multiplies.
+///  4. The connector connect()s again `delay` seconds later.
+/// reset_delay() (call it once a connection works) sets delay back to initial_delay, retries to 0 and
+/// continue_trying back to true.
 /// The factory computes the delay; the connector schedules its own retry (Connector::retry_in) and is
 /// kept alive by it, so the factory holds only the scheduled call, never the connector: stop_trying() or
 /// destroying the factory cancels the retry and the reactor lets the waiting connector go.
@@ -28,16 +41,16 @@ public:
         : time_(time), rng_(seed) {}
     ~ReconnectingClientFactory() override;
 
-    double initial_delay = 1.0;                     ///< seconds before the first retry
-    double factor = 2.7182818284590451;             ///< growth of the delay per retry (e)
-    double jitter = 0.11962656472;                  ///< spread of the delay, as a fraction of it
-    double max_delay = 3600.0;                      ///< cap of the delay, seconds
-    std::optional<std::uint32_t> max_retries;       ///< give up after this many retries (none: never)
+    double initial_delay = 1.0;                ///< seconds; the first retry waits initial_delay * factor
+    double factor = 2.7182818284590451;        ///< growth of the delay per retry (e)
+    double jitter = 0.11962656472;             ///< standard deviation of the delay, as a fraction of it
+    double max_delay = 3600.0;                 ///< cap of the delay before jitter, seconds
+    std::optional<std::uint32_t> max_retries;  ///< give up after this many retries (none: never); see above
 
     void client_connection_failed(Connector& connector, const Reason& reason) override;
     void client_connection_lost(Connector& connector, const Reason& reason) override;
 
-    /// Grows the delay and has the connector connect() again after it (Connector::retry_in).
+    /// Steps 1-4 above: grows the delay and has the connector connect() again after it (Connector::retry_in).
     void retry(Connector& connector);
     /// Stop retrying: cancels a scheduled retry (the reactor then lets the waiting connector go) and
     /// stops an attempt in progress. Destroying the factory cancels a scheduled retry too.

@@ -27,6 +27,9 @@ protected:
 class ConnectionObserver {
 public:
     virtual ~ConnectionObserver() = default;
+    /// The protocol has run connection_made and the connection is still up (a connector tells its
+    /// factory: endpoint_connect's Deferred fires here).
+    virtual void connection_made() {}
     virtual void connection_lost(const Reason& reason) = 0;
 
 protected:

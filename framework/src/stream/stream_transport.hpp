@@ -86,6 +86,8 @@ public:
         core_.add(this->shared_from_this());
         set_state(ConnectionState::connected, "connection made");
         call_protocol("connection_made", [this] { protocol_->make_connection(*this); });
+        // Before the first read: whoever waits for the connection hears of it before any data_received.
+        if (observer_ && !lost_delivered_) observer_->connection_made();
         if (read_now) {
             read_some();
         } else {

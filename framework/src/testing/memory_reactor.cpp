@@ -1,5 +1,6 @@
 #include "weft/testing/memory_reactor.hpp"
 
+#include "../connection_made_listener.hpp"
 #include "weft/error.hpp"
 
 namespace weft::testing {
@@ -63,7 +64,7 @@ IOPump& MemoryConnector::complete(Protocol& server, std::optional<PairOptions> o
         fail(Reason::error("the factory built no protocol for " + destination()));
         throw StateError("complete(): the client factory built no protocol");
     }
-    client->set_factory(&factory_);
+    if (client->factory() == nullptr) client->set_factory(&factory_);
     state_ = State::connected;
     return attach(std::make_unique<IOPump>(server, std::move(client), opts));
 }
@@ -79,7 +80,7 @@ IOPump& MemoryConnector::complete(Factory& server_factory, std::optional<PairOpt
         fail(Reason::error("the factory built no protocol for " + destination()));
         throw StateError("complete(): the client factory built no protocol");
     }
-    client->set_factory(&factory_);
+    if (client->factory() == nullptr) client->set_factory(&factory_);
     state_ = State::connected;
     return attach(std::make_unique<IOPump>(std::move(server), std::move(client), opts));
 }
@@ -87,7 +88,10 @@ IOPump& MemoryConnector::complete(Factory& server_factory, std::optional<PairOpt
 IOPump& MemoryConnector::attach(std::unique_ptr<IOPump> pump) {
     pump->on_lost(1, [this](const Reason& reason) { connection_lost(reason); });
     pumps_.push_back(std::move(pump));
-    return *pumps_.back();
+    IOPump& attached = *pumps_.back();
+    // The pair's constructor ran connection_made on both ends, as a real connection does before its first read.
+    if (auto* listener = dynamic_cast<detail::ConnectionMadeListener*>(&factory_)) listener->connection_made(*this);
+    return attached;
 }
 
 void MemoryConnector::fail(const Reason& reason) {

@@ -182,6 +182,17 @@ private:
     std::size_t count_ = 0;
 };
 
+/// At most `limit` simultaneous connections to `factory`'s protocols; over it, a connection is sent
+/// `busy_message` (when not empty) and closed once that is written, or closed at once (when empty). One
+/// self-contained factory in place of LimitTotalConnectionsFactory + an overflow factory + their order:
+///     auto factory = protocols::limit_connections(Factory::for_protocol<Chat>(), 100, "busy\r\n");
+/// It shares ownership of `factory` (a std::unique_ptr converts) and owns the busy one; busy connections
+/// count towards the limit as LimitTotalConnectionsFactory counts them. Throws std::invalid_argument for
+/// a null factory.
+[[nodiscard]] std::unique_ptr<LimitTotalConnectionsFactory> limit_connections(std::shared_ptr<Factory> factory,
+                                                                            std::size_t limit,
+                                                                            std::string busy_message = {});
+
 /// Limits simultaneous connections per peer host (Twisted: LimitConnectionsByPeer); over the limit the
 /// connection is refused. The host is the one build_protocol was given, so it is counted down exactly.
 class LimitConnectionsByPeer : public WrappingFactory {
