@@ -110,7 +110,8 @@ TEST_CASE("cooperator: coiterate fires when done (testCallbackReCoiterate)", "[c
     CHECK(seen == std::vector<int>{0, 1, 2});
 }
 
-TEST_CASE("cooperator: an exception fails the job (testUnexpectedError, test_whenDoneError)", "[cooperator]") {
+TEST_CASE("cooperator: an exception fails the job and leaves no call scheduled (testUnexpectedError, "
+          "test_whenDoneError, test_removingLastTaskStopsScheduledCall)", "[cooperator]") {
     Clock clock;
     int steps = 0;
     std::optional<Failure> failure;
@@ -125,7 +126,8 @@ TEST_CASE("cooperator: an exception fails the job (testUnexpectedError, test_whe
     CHECK(clock.pending_calls().empty());
 }
 
-TEST_CASE("cooperator: stop ends the job; when_done fails with TaskStopped (testStopRunning, test_whenDoneStop)",
+TEST_CASE("cooperator: stop ends the job; when_done fails with TaskStopped; an ended job refuses stop/pause/resume "
+          "(testStopRunning, test_whenDoneStop, test_stopStops, test_stopExhausted)",
           "[cooperator]") {
     Clock clock;
     std::vector<int> seen;
@@ -139,7 +141,6 @@ TEST_CASE("cooperator: stop ends the job; when_done fails with TaskStopped (test
     tick(clock);
     CHECK(seen.size() == 1);
     CHECK(clock.pending_calls().empty());
-    // test_stopStops / test_stopExhausted: a finished task refuses stop, pause and resume.
     CHECK_THROWS_AS(task.stop(), weft::TaskDone);
     CHECK_THROWS_AS(task.pause(), weft::TaskDone);
     CHECK_THROWS_AS(task.resume(), weft::TaskDone);
@@ -162,7 +163,8 @@ TEST_CASE("cooperator: stop from inside a step (test_stopCooperatorReentrancy)",
     CHECK(failure->check<weft::TaskStopped>());
 }
 
-TEST_CASE("cooperator: pause holds the job, resume goes on, counted (test_pauseResume, test_resumeNotPaused)",
+TEST_CASE("cooperator: pause holds the job, resume goes on, counted (test_pauseResume, test_pauseTwice, "
+          "test_resumeNotPaused)",
           "[cooperator]") {
     Clock clock;
     std::vector<int> seen;
@@ -209,7 +211,7 @@ TEST_CASE("cooperator: each when_done gives its own Deferred, also after the end
     CHECK(fired == 3);
 }
 
-TEST_CASE("cooperator: cancelling coiterate's Deferred stops the job", "[cooperator]") {
+TEST_CASE("cooperator: cancelling coiterate's Deferred stops the job (test_stopDeferred)", "[cooperator]") {
     Clock clock;
     std::vector<int> seen;
     auto d = weft::coiterate(clock, counting(seen, 100), {std::chrono::milliseconds(10), 1});

@@ -124,7 +124,7 @@ TEST_CASE("thread pool: many defer_to_thread calls all deliver, in any order (te
     CHECK(reactor.thread_pool().threads() <= 4);
 }
 
-TEST_CASE("thread pool: call_in_thread never runs more than max_threads jobs at once (test_threadCreationArguments)",
+TEST_CASE("thread pool: call_in_thread never runs more than max_threads jobs at once (test_tooMuchWorkBeforeStarting)",
           "[thread]") {
     weft::Reactor reactor;
     ThreadPool pool(reactor, ThreadPoolOptions{0, 2, 100, std::chrono::seconds(60)});
@@ -259,7 +259,7 @@ TEST_CASE("thread pool: an idle thread beyond min_threads exits after idle_timeo
     REQUIRE(eventually([&] { return done.load() == 2; }));
 }
 
-TEST_CASE("thread pool: set_size changes the bounds (test_adjustingWhenPoolStopped)", "[thread]") {
+TEST_CASE("thread pool: set_size changes the bounds, waiting jobs get the new threads (test_existingWork)", "[thread]") {
     weft::Reactor reactor;
     ThreadPool pool(reactor, ThreadPoolOptions{0, 1, 10, std::chrono::seconds(60)});
     Gate gate;
@@ -274,7 +274,7 @@ TEST_CASE("thread pool: set_size changes the bounds (test_adjustingWhenPoolStopp
     gate.open();
 }
 
-TEST_CASE("thread pool: the reactor's pool is made on first use with the administrator's sizes", "[thread]") {
+TEST_CASE("thread pool: the reactor's pool is made on first use with the administrator's sizes (test_suggestThreadPoolSize)", "[thread]") {
     weft::Reactor reactor;
     reactor.set_thread_pool_options(ThreadPoolOptions{1, 2, 5, std::chrono::seconds(1)});
     auto& pool = reactor.thread_pool();
@@ -287,7 +287,7 @@ TEST_CASE("thread pool: the reactor's pool is made on first use with the adminis
 }
 
 TEST_CASE("thread: blocking_call_from_thread returns the loop's value, waits for a Deferred, rethrows a failure "
-          "(test_blockingCallFromThread, test_asyncBlockingCallFromThread, test_errorBlockingCallFromThread)",
+          "(test_blockingCallFromThread, test_asyncBlockingCallFromThread, test_asyncErrorBlockingCallFromThread)",
           "[thread]") {
     weft::Reactor reactor;
     int plain = 0;
