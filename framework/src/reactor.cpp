@@ -548,8 +548,8 @@ ThreadPool& Reactor::thread_pool() {
     return *core_->thread_pool;
 }
 void Reactor::set_thread_pool_options(const ThreadPoolOptions& options) {
-    if (options.max_threads == 0 || options.min_threads > options.max_threads) {
-        throw std::invalid_argument("thread pool size: need 0 <= min_threads <= max_threads and max_threads >= 1");
+    if (options.max_threads == 0 || options.min_threads > options.max_threads || options.max_queue == 0) {
+        throw std::invalid_argument("thread pool: need min_threads <= max_threads, max_threads >= 1, max_queue >= 1");
     }
     if (core_->thread_pool) {
         // The queue bound and idle timeout are fixed when the pool is made; the sizes change now.

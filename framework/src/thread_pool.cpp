@@ -242,6 +242,8 @@ void blocking_call(Reactor& reactor, std::function<void(std::function<void(std::
 
 ThreadPool::ThreadPool(Reactor& reactor, ThreadPoolOptions options)
     : reactor_(reactor), impl_(std::make_shared<detail::ThreadPoolImpl>(reactor, options)) {
+    // Every job passes through the queue, even to an idle thread: a queue of 0 would refuse them all.
+    if (options.max_queue == 0) throw std::invalid_argument("thread pool: max_queue must be at least 1");
     set_size(options.min_threads, options.max_threads);
 }
 

@@ -284,6 +284,9 @@ TEST_CASE("thread pool: the reactor's pool is made on first use with the adminis
     reactor.set_thread_pool_size(0, 4);
     CHECK(pool.options().max_threads == 4);
     CHECK_THROWS_AS(reactor.set_thread_pool_size(3, 2), std::invalid_argument);
+    CHECK_THROWS_AS(reactor.set_thread_pool_options(ThreadPoolOptions{0, 1, 0, std::chrono::seconds(1)}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(ThreadPool(reactor, ThreadPoolOptions{0, 1, 0, std::chrono::seconds(1)}), std::invalid_argument);
 }
 
 TEST_CASE("thread: blocking_call_from_thread returns the loop's value, waits for a Deferred, rethrows a failure "

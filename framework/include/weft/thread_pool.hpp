@@ -61,6 +61,8 @@ void blocking_call(Reactor& reactor, std::function<void(std::function<void(std::
 /// the threads, waiting for the running jobs; destroy a pool of your own before its reactor.
 class ThreadPool {
 public:
+    /// Starts min_threads threads. Throws std::invalid_argument for max_threads 0, min_threads above
+    /// max_threads or max_queue 0.
     ThreadPool(Reactor& reactor, ThreadPoolOptions options = {});
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -73,7 +75,8 @@ public:
     /// A Deferred of fn()'s result, computed on a pool thread and delivered on the reactor's thread, or of
     /// what fn threw as a Failure (Twisted: deferToThread). A full queue or a stopped pool gives a failed
     /// Deferred (ThreadPoolFull, ThreadPoolStopped). Cancelling it before the job started removes the job;
-    /// after, the job runs to its end and its result is dropped. fn must not return a Deferred.
+    /// after, the job runs to its end and its result is dropped. fn must be copyable (it is kept in a
+    /// std::function) and must not return a Deferred.
     template <class F>
     auto defer_to_thread(F fn, SourceLocation where = SourceLocation::current());
 
