@@ -446,3 +446,27 @@ TEST_CASE("thread pool: shutdown gives up at the shutdown timeout: queued jobs f
     }  // ~Reactor joins the thread
     CHECK(finished.load());
 }
+
+TEST_CASE("thread pool: stop_now() does not wait for the pool's jobs", "[thread][shutdown]") {
+    Gate gate;
+    std::optional<Failure> queued_failure;
+    {
+        weft::Reactor reactor;  // the default shutdown timeout, 10 s: stop_now() must not wait for it
+        reactor.set_thread_pool_size(0, 1);
+        reactor.call_when_running([&] {
+            reactor.call_in_thread([&] { gate.pass(); });
+            weft::defer_to_thread(reactor, [] { return 1; }).add_errback([&](Failure f) {
+                queued_failure = f;
+                return 0;
+            });
+            reactor.stop();
+            reactor.stop_now();
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(run_bounded(reactor));
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+        REQUIRE(queued_failure);
+        CHECK(queued_failure->check<weft::ThreadPoolStopped>());
+        gate.open();
+    }
+}
