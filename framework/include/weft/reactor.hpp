@@ -57,7 +57,8 @@ struct ReactorStats {
 ///   (bounded by shutdown_timeout); "during", weft stops listening and loses every connection, letting each
 ///   flush its output for at most shutdown_timeout before it is aborted (lingering closes end then too),
 ///   so connection_lost runs for every live connection, and waits for the thread pool's jobs within the
-///   same bound (thread_pool() says what happens to one still running); "after" triggers run last; then run() returns.
+///   same bound (thread_pool() says what happens to one still running); "after" triggers run last; then
+///   run() returns.
 ///   stop_now() during that sequence stops waiting: whatever is still flushing is aborted at once.
 /// - Signals, when run(true) handles them (docs/architecture.md has the table): SIGINT, SIGTERM, SIGHUP and
 ///   SIGQUIT begin the orderly shutdown (stop()); a SIGINT or SIGTERM during the shutdown means "now"
