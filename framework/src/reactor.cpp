@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <csignal>
 
@@ -23,6 +24,8 @@
 #include "unix/unix_port.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
+#include "weft/resolver.hpp"
+#include "weft/thread_pool.hpp"
 
 namespace weft {
 namespace detail {
@@ -39,6 +42,7 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
 }
 
 ReactorCore::~ReactorCore() {
+    thread_pool.reset();  // ~Reactor did it already; the jobs' results post to the context, still alive here
     // A reactor destroyed without stop() closes its sockets but calls nothing back: factories and
     // protocols' owners may already be gone. Connections are released after the context's pending
     // handlers (which hold references to them) were destroyed unrun.
@@ -254,8 +258,17 @@ void ReactorCore::run(bool handle_signals) {
             core.phase_ = Phase::idle;
             core.loop_thread_ = std::thread::id{};
             core.running_ = false;
+            // Threads waiting in blocking_call_from_thread give up: nothing runs their calls now.
+            std::lock_guard lock(core.run_state->mutex);
+            core.run_state->running = false;
+            ++core.run_state->runs;
+            core.run_state->changed.notify_all();
         }
     } reset{*this};
+    {
+        std::lock_guard lock(run_state->mutex);
+        run_state->running = true;
+    }
     io().restart();
     auto guard = asio::make_work_guard(io());
     if (handle_signals) {
@@ -277,6 +290,7 @@ void ReactorCore::run(bool handle_signals) {
     }
     asio::post(io(), [this] {
         phase_ = Phase::running;
+        if (thread_pool) thread_pool->start();  // a previous run's shutdown stopped it
         WEFT_LOG(debug) << "reactor running";
         fire(TriggerPhase::before, SystemEvent::startup, [this] {
             fire(TriggerPhase::during, SystemEvent::startup, [this] {
@@ -400,7 +414,19 @@ void ReactorCore::stop_now() {
     });
 }
 
+void ReactorCore::give_up_on_pool(const char* why) {
+    if (pool_idle_ || !thread_pool) return;
+    pool_idle_ = true;
+    const auto dropped = thread_pool->drop_queued();
+    const auto running = thread_pool->working();
+    // A running job cannot be stopped safely: it goes on on its thread (its Deferred, if any, fires if the
+    // reactor runs again) and ~Reactor joins that thread, waiting for it.
+    WEFT_LOG(warning) << why << ": thread pool: " << dropped << " queued jobs dropped, " << running
+                      << " still running (~Reactor waits for them)";
+}
+
 void ReactorCore::abort_remaining(const char* why) {
+    give_up_on_pool(why);
     if (!transports_.empty()) {
         WEFT_LOG(warning) << why << ": aborting " << transports_.size()
                           << (transports_.size() == 1 ? " connection" : " connections") << " still flushing";
@@ -456,6 +482,16 @@ void ReactorCore::begin_during_shutdown() {
         c->shutdown(hurry_);
     }
     if (hurry_) lingering_->close_all();
+    if (thread_pool) {
+        // Queued and running jobs are waited for (their Deferreds fire meanwhile), new ones refused.
+        pool_idle_ = false;
+        thread_pool->stop([this] {
+            if (phase_ != Phase::during_shutdown || pool_idle_) return;
+            pool_idle_ = true;
+            maybe_finish_during_shutdown();
+        });
+        if (hurry_) give_up_on_pool("shutdown cut short");
+    }
     lingering_->on_idle = [this] { maybe_finish_during_shutdown(); };
     // The timeout bounds the whole wait: connections still flushing are aborted and lingering closes
     // (otherwise bounded by linger_timeout) end too.
@@ -472,7 +508,7 @@ void ReactorCore::maybe_finish_during_shutdown() {
     // (which may be asynchronous) must all be done: returning from run() early would let the process
     // exit and reset sockets whose last output is still on its way.
     if (phase_ != Phase::during_shutdown || !transports_.empty() || !during_triggers_done_ ||
-        lingering_->sockets != 0) {
+        lingering_->sockets != 0 || !pool_idle_) {
         return;
     }
     // Stopped or refused attempts report client_connection_failed on a later turn: wait for that too.
@@ -494,11 +530,45 @@ void ReactorCore::finish_shutdown() {
 
 // -- Reactor: the public face -----------------------------------------------------------------------
 
-Reactor::Reactor() : core_(std::make_unique<detail::ReactorCore>(nullptr)) { detail::ignore_sigpipe_once(); }
-Reactor::Reactor(boost::asio::io_context& context) : core_(std::make_unique<detail::ReactorCore>(&context)) {
+Reactor::Reactor() : core_(std::make_unique<detail::ReactorCore>(nullptr)) {
+    core_->owner = this;
     detail::ignore_sigpipe_once();
 }
-Reactor::~Reactor() = default;
+Reactor::Reactor(boost::asio::io_context& context) : core_(std::make_unique<detail::ReactorCore>(&context)) {
+    core_->owner = this;
+    detail::ignore_sigpipe_once();
+}
+Reactor::~Reactor() {
+    // First, while everything the jobs' completions post to is whole: waits for the running jobs.
+    core_->thread_pool.reset();
+}
+
+ThreadPool& Reactor::thread_pool() {
+    if (!core_->thread_pool) core_->thread_pool = std::make_unique<ThreadPool>(*this, core_->thread_pool_options);
+    return *core_->thread_pool;
+}
+void Reactor::set_thread_pool_options(const ThreadPoolOptions& options) {
+    if (options.max_threads == 0 || options.min_threads > options.max_threads || options.max_queue == 0) {
+        throw std::invalid_argument("thread pool: need min_threads <= max_threads, max_threads >= 1, max_queue >= 1");
+    }
+    if (core_->thread_pool) {
+        // The queue bound and idle timeout are fixed when the pool is made; the sizes change now.
+        core_->thread_pool->set_size(options.min_threads, options.max_threads);
+    }
+    core_->thread_pool_options = options;
+}
+void Reactor::set_thread_pool_size(std::size_t min_threads, std::size_t max_threads) {
+    ThreadPoolOptions options = core_->thread_pool_options;
+    options.min_threads = min_threads;
+    options.max_threads = max_threads;
+    set_thread_pool_options(options);
+}
+void Reactor::call_in_thread(std::function<void()> fn) { thread_pool().call_in_thread(std::move(fn)); }
+Resolver& Reactor::resolver() {
+    if (!core_->resolver) core_->resolver = std::make_shared<ThreadedResolver>(*this);
+    return *core_->resolver;
+}
+void Reactor::set_resolver(std::shared_ptr<Resolver> resolver) { core_->resolver = std::move(resolver); }
 
 boost::asio::io_context& Reactor::context() noexcept { return core_->io(); }
 void Reactor::run(bool handle_signals) { core_->run(handle_signals); }

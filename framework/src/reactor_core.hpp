@@ -2,6 +2,8 @@
 // ReactorCore: the reactor's private state, shared by the transports, ports and connectors.
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <csignal>
 #include <cstddef>
@@ -26,6 +28,8 @@
 #include "weft/log.hpp"
 #include "weft/listening_port.hpp"
 #include "weft/reactor.hpp"
+#include "weft/resolver.hpp"
+#include "weft/thread_pool.hpp"
 
 namespace weft::detail {
 
@@ -68,6 +72,14 @@ struct LingerCount {
     std::unordered_set<Lingerer*> live;  // so that a shutdown that cannot wait closes them all
     /// Closes every lingering socket now (their handlers then end them on a later turn).
     void close_all();
+};
+
+/// Whether run() runs, for threads waiting in blocking_call_from_thread: they give up when a run ends.
+struct RunState {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool running = false;
+    std::uint64_t runs = 0;  // run() calls that ended
 };
 
 class ReactorCore {
@@ -148,6 +160,13 @@ public:
     Duration linger_timeout = std::chrono::seconds(2);
     Duration disconnect_timeout = std::chrono::seconds(30);
 
+    // -- threads and name resolution (issue 13) --------------------------------------------------------
+    Reactor* owner = nullptr;  // the public face, which the pool and the default resolver work through
+    std::shared_ptr<RunState> run_state = std::make_shared<RunState>();
+    ThreadPoolOptions thread_pool_options;
+    std::unique_ptr<ThreadPool> thread_pool;  // made on first use; joined first thing in ~Reactor
+    std::shared_ptr<Resolver> resolver;       // made on first use (ThreadedResolver) unless set
+
     void call_when_running(std::function<void()> fn);
     Reactor::TriggerId add_trigger(TriggerPhase phase, SystemEvent event,
                                    std::function<void(std::function<void()>)> fn);
@@ -213,6 +232,9 @@ private:
     std::function<void()> cut_wait_;     // ends the current bounded wait for triggers at once
     DelayedCall shutdown_timer_;
     bool during_triggers_done_ = false;
+    bool pool_idle_ = true;  // the pool has no job left to wait for during shutdown
+    /// The shutdown cannot wait for the pool any longer: drop its queue, log what still runs.
+    void give_up_on_pool(const char* why);
 };
 
 /// A transport's entry point was called off the loop thread while the reactor runs: a bug in the caller.

@@ -2,6 +2,7 @@
 
 #include "reactor_core.hpp"
 #include "tcp_connection.hpp"
+#include "weft/resolver.hpp"
 
 namespace weft::detail {
 
@@ -11,7 +12,6 @@ TcpConnector::TcpConnector(ReactorCore& core, std::string host, std::uint16_t po
       host_(std::move(host)),
       port_(port),
       options_(std::move(options)),
-      resolver_(core.io()),
       socket_(core.io()) {
     use_tls(options_.tls, host_);
 }
@@ -21,36 +21,72 @@ std::string TcpConnector::destination() const {
 }
 
 void TcpConnector::start_attempt() {
-    boost::system::error_code ec;
-    const auto addr = asio::ip::make_address(host_, ec);
-    if (!ec) {
-        return connect_to(asio::ip::tcp::resolver::results_type::create(asio::ip::tcp::endpoint(addr, port_),
-                                                                        host_, std::to_string(port_)));
-    }
-    resolver_.async_resolve(host_, std::to_string(port_),
-                            [self = self(), attempt = attempt()](const boost::system::error_code& e,
-                                                                 asio::ip::tcp::resolver::results_type results) {
-                                if (!self->current(attempt)) return;
-                                if (e) return self->fail(Reason::lost(e, "cannot resolve " + self->host_ + ": " + e.message()));
-                                self->connect_to(std::move(results));
-                            });
+    if (auto numeric = numeric_address(host_, port_)) return connect_to({*numeric});
+    // The reactor's resolver (getaddrinfo on the thread pool by default, or what set_resolver gave). The
+    // handlers hold the connector weakly: a resolver that never answers must not keep it alive.
+    std::weak_ptr<TcpConnector> weak = self();
+    const auto attempt = this->attempt();
+    auto d = core_.owner->resolver().resolve(host_, port_);
+    resolution_ = d;
+    d.add_callbacks(
+        [weak, attempt](std::vector<Address> addresses) {
+            auto me = weak.lock();
+            if (!me || !me->current(attempt)) return;
+            me->resolution_.reset();
+            if (addresses.empty()) {
+                return me->fail(Reason::lost(std::make_error_code(std::errc::host_unreachable),
+                                             "cannot resolve " + me->host_ + ": the resolver gave no address"));
+            }
+            me->connect_to(addresses);
+        },
+        [weak, attempt](const Failure& f) {
+            auto me = weak.lock();
+            if (!me || !me->current(attempt)) return;
+            me->resolution_.reset();
+            const std::string why = f.what();
+            // ResolveError says "cannot resolve HOST: ..." already; another resolver's failure is named here.
+            me->fail(Reason::lost(std::make_error_code(std::errc::host_unreachable),
+                                  f.check<ResolveError>() ? why : "cannot resolve " + me->host_ + ": " + why));
+        });
 }
 
 void TcpConnector::abandon_attempt() noexcept {
-    resolver_.cancel();
+    // attempt() has moved on (fail, stop_connecting), so the errback the cancel runs ignores it.
+    if (auto d = std::exchange(resolution_, std::nullopt)) {
+        try {
+            d->cancel();
+        } catch (const std::exception& e) {
+            WEFT_LOG(warning) << "cancelling the resolution of " << host_ << " threw: " << e.what();
+        }
+    }
     boost::system::error_code ec;
     socket_.close(ec);
 }
 
-void TcpConnector::connect_to(asio::ip::tcp::resolver::results_type endpoints) {
-    endpoints_ = std::move(endpoints);
-    try_endpoint(endpoints_.begin(), asio::error::host_not_found);
+void TcpConnector::connect_to(const std::vector<Address>& addresses) {
+    endpoints_.clear();
+    std::string bad;
+    for (const auto& a : addresses) {
+        boost::system::error_code ec;
+        const auto addr = asio::ip::make_address(a.host, ec);
+        if (ec) {
+            bad = a.host;
+            continue;
+        }
+        endpoints_.emplace_back(addr, a.port);
+    }
+    if (endpoints_.empty() && !bad.empty()) {
+        return fail(Reason::error("cannot connect to " + destination() + ": the resolver gave \"" + bad +
+                                  "\", not a numeric address"));
+    }
+    try_endpoint(0, asio::error::host_not_found);
 }
 
-void TcpConnector::try_endpoint(asio::ip::tcp::resolver::results_type::const_iterator it,
-                                boost::system::error_code last) {
-    if (it == endpoints_.end()) return fail(Reason::lost(last, "cannot connect to " + destination() + ": " + last.message()));
-    const asio::ip::tcp::endpoint ep = it->endpoint();
+void TcpConnector::try_endpoint(std::size_t index, boost::system::error_code last) {
+    if (index >= endpoints_.size()) {
+        return fail(Reason::lost(last, "cannot connect to " + destination() + ": " + last.message()));
+    }
+    const asio::ip::tcp::endpoint ep = endpoints_[index];
     boost::system::error_code ec;
     socket_ = Socket(core_.io());
     socket_.open(ep.protocol(), ec);
@@ -58,13 +94,13 @@ void TcpConnector::try_endpoint(asio::ip::tcp::resolver::results_type::const_ite
         const auto local = asio::ip::make_address(options_.bind_address, ec);
         if (!ec) socket_.bind(asio::ip::tcp::endpoint(local, 0), ec);
     }
-    if (ec) return try_endpoint(std::next(it), ec);
-    socket_.async_connect(ep, [self = self(), attempt = attempt(), it](const boost::system::error_code& e) {
+    if (ec) return try_endpoint(index + 1, ec);
+    socket_.async_connect(ep, [self = self(), attempt = attempt(), index](const boost::system::error_code& e) {
         if (!self->current(attempt)) return;
         if (e) {
             boost::system::error_code ignored;
             self->socket_.close(ignored);
-            return self->try_endpoint(std::next(it), e);
+            return self->try_endpoint(index + 1, e);
         }
         self->connected();
     });

@@ -1,15 +1,18 @@
 #pragma once
-// TcpConnector: an outgoing TCP connection attempt (resolve, connect) on ConnectorBase, which does the
+// TcpConnector: an outgoing TCP connection attempt (resolve through the reactor's Resolver, connect) on ConnectorBase, which does the
 // rest (states, factory calls, timeout, retries, keep-alive).
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
 #include "connector_base.hpp"
 #include "socket_types.hpp"
 
+#include "weft/deferred.hpp"
 #include "weft/reactor.hpp"
 
 namespace weft::detail {
@@ -27,16 +30,16 @@ private:
     void start_attempt() override;
     void abandon_attempt() noexcept override;
     std::shared_ptr<TcpConnector> self() { return std::static_pointer_cast<TcpConnector>(shared_from_this()); }
-    void connect_to(asio::ip::tcp::resolver::results_type endpoints);
-    void try_endpoint(asio::ip::tcp::resolver::results_type::const_iterator it, boost::system::error_code last);
+    void connect_to(const std::vector<Address>& addresses);
+    void try_endpoint(std::size_t index, boost::system::error_code last);
     void connected();
 
     std::string host_;
     std::uint16_t port_;
     ConnectOptions options_;
-    asio::ip::tcp::resolver resolver_;
+    std::optional<Deferred<std::vector<Address>>> resolution_;  // while the resolver works on host_
     Socket socket_;
-    asio::ip::tcp::resolver::results_type endpoints_;
+    std::vector<asio::ip::tcp::endpoint> endpoints_;
 };
 
 }  // namespace weft::detail

@@ -29,6 +29,9 @@ class ReactorCore;
 }
 class ProcessProtocol;
 class ProcessTransport;
+class Resolver;
+class ThreadPool;
+struct ThreadPoolOptions;
 
 /// The two system events (Twisted: "startup", "shutdown").
 enum class SystemEvent { startup, shutdown };
@@ -53,7 +56,9 @@ struct ReactorStats {
 ///   on), then fires the shutdown triggers: "before" triggers may hold shutdown until they report done
 ///   (bounded by shutdown_timeout); "during", weft stops listening and loses every connection, letting each
 ///   flush its output for at most shutdown_timeout before it is aborted (lingering closes end then too),
-///   so connection_lost runs for every live connection; "after" triggers run last; then run() returns.
+///   so connection_lost runs for every live connection, and waits for the thread pool's jobs within the
+///   same bound (thread_pool() says what happens to one still running); "after" triggers run last; then
+///   run() returns.
 ///   stop_now() during that sequence stops waiting: whatever is still flushing is aborted at once.
 /// - Signals, when run(true) handles them (docs/architecture.md has the table): SIGINT, SIGTERM, SIGHUP and
 ///   SIGQUIT begin the orderly shutdown (stop()); a SIGINT or SIGTERM during the shutdown means "now"
@@ -168,6 +173,24 @@ public:
     /// The same with a protocol the port owns; it is destroyed with the port after stop_protocol.
     std::shared_ptr<UdpTransport> listen_udp(std::uint16_t port, std::unique_ptr<DatagramProtocol> protocol,
                                              UdpOptions options = {});
+
+    /// The reactor's thread pool (Twisted: reactor.getThreadPool()), made on first use with the sizes given
+    /// to set_thread_pool_options (default: 0 to 10 threads, 1024 queued jobs). Call on the reactor's thread
+    /// (or before run()). Shutdown ("during" phase) stops it taking jobs and waits for the queued and running
+    /// ones, bounded by the shutdown timeout: then the queue is dropped and a job still running goes on on its
+    /// thread, which ~Reactor joins. docs/threads.md.
+    ThreadPool& thread_pool();
+    /// Sizes the pool (made now or on first use); see ThreadPoolOptions.
+    void set_thread_pool_options(const ThreadPoolOptions& options);
+    /// Changes the pool's thread counts only.
+    void set_thread_pool_size(std::size_t min_threads, std::size_t max_threads);
+    /// thread_pool().call_in_thread(fn) (Twisted: reactor.callInThread).
+    void call_in_thread(std::function<void()> fn);
+    /// The name resolver connect_tcp uses (Twisted: reactor.nameResolver); by default a ThreadedResolver
+    /// (getaddrinfo on the thread pool).
+    Resolver& resolver();
+    /// Replaces it (null: the default again). Attempts already resolving keep the old one.
+    void set_resolver(std::shared_ptr<Resolver> resolver);
 
     /// Live transports: connections accepted and outgoing, of every kind (TCP, UNIX, stdio, processes).
     [[nodiscard]] std::size_t connection_count() const noexcept;
