@@ -9,6 +9,10 @@
 //   coawait_fired              a coroutine (a function returning Deferred<int>) awaiting a fired Deferred,
 //                              its result read through a callback (Twisted: ensureDeferred of an async def
 //                              awaiting succeed(1))
+//   defer_to_thread_round_trip defer_to_thread of a trivial job on the reactor's pool (one thread), its
+//                              result back on the reactor's thread, one at a time (Twisted: deferToThread)
+//   promise_thread_round_trip  the same with the standard library: a std::packaged_task handed to one
+//                              worker thread through a mutex and a condition variable, future.get()
 //
 // Each benchmark reports `allocs` (operator new calls per iteration, counted by the replacement below).
 // Run: <build>/apps/bench/weft-async-bench
@@ -16,13 +20,22 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdlib>
+#include <deque>
 #include <future>
+#include <mutex>
 #include <new>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "weft/coroutine.hpp"
 #include "weft/deferred.hpp"
+#include "weft/reactor.hpp"
+#include "weft/thread_pool.hpp"
 
 // GCC sees the replaced operator delete calling free() on memory from the operator new below, which is
 // malloc, and warns.
@@ -107,6 +120,80 @@ void coawait_fired(benchmark::State& state) {
     benchmark::DoNotOptimize(sum);
 }
 BENCHMARK(coawait_fired);
+
+void defer_to_thread_round_trip(benchmark::State& state) {
+    weft::Reactor reactor;
+    reactor.set_thread_pool_size(1, 1);
+    // The loop is driven here one handler at a time; the guard keeps run_one() waiting for the worker's post.
+    auto guard = boost::asio::make_work_guard(reactor.context());
+    int sum = 0;
+    const auto before = allocations.load();
+    for (auto _ : state) {
+        bool done = false;
+        weft::defer_to_thread(reactor, [] { return 1; }).add_callback([&](int v) {
+            sum += v;
+            done = true;
+        });
+        while (!done) reactor.context().run_one();
+    }
+    report_allocations(state, before);
+    benchmark::DoNotOptimize(sum);
+}
+BENCHMARK(defer_to_thread_round_trip)->UseRealTime();
+
+/// One worker thread fed through a mutex and a condition variable: the least a standard-library pool does.
+class Worker {
+public:
+    Worker() : thread_([this] { loop(); }) {}
+    ~Worker() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+    void post(std::packaged_task<int()> task) {
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(std::move(task));
+        }
+        wake_.notify_one();
+    }
+
+private:
+    void loop() {
+        for (;;) {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;
+            auto task = std::move(queue_.front());
+            queue_.pop_front();
+            lock.unlock();
+            task();
+        }
+    }
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::packaged_task<int()>> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+void promise_thread_round_trip(benchmark::State& state) {
+    Worker worker;
+    int sum = 0;
+    const auto before = allocations.load();
+    for (auto _ : state) {
+        std::packaged_task<int()> task([] { return 1; });
+        auto result = task.get_future();
+        worker.post(std::move(task));
+        sum += result.get();
+    }
+    report_allocations(state, before);
+    benchmark::DoNotOptimize(sum);
+}
+BENCHMARK(promise_thread_round_trip)->UseRealTime();
 
 }  // namespace
 
