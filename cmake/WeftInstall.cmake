@@ -1,14 +1,14 @@
 # Installs headers, libraries and a CMake package so that another project can
-#   find_package(weft REQUIRED) and link weft::framework / weft::protocols.
+#   find_package(weft REQUIRED) and link weft::framework / weft::protocols / weft::web.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS weft_framework weft_protocols EXPORT weftTargets
+install(TARGETS weft_framework weft_protocols weft_web EXPORT weftTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY framework/include/ protocols/include/ "${WEFT_GENERATED_INCLUDE_DIR}/"
+install(DIRECTORY framework/include/ protocols/include/ web/include/ "${WEFT_GENERATED_INCLUDE_DIR}/"
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
 

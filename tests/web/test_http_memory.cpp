@@ -1,0 +1,142 @@
+// The HTTP channel in memory (StringTransport, testing::Clock): the in-flight bound pauses and resumes
+// reading, timers run on the Site's ReactorTime, and every way of cutting the input gives the same answer.
+#include <catch2/catch.hpp>
+
+#include "web_support.hpp"
+#include "weft/testing/clock.hpp"
+#include "weft/testing/feed.hpp"
+#include "weft/testing/string_transport.hpp"
+#include "weft/web/request.hpp"
+
+using namespace web_test;
+using weft::testing::StringTransport;
+using weft::web::Request;
+using weft::web::Resource;
+using State = StringTransport::ProducerState;
+
+namespace {
+struct Channel {
+    weft::testing::Clock clock;
+    std::shared_ptr<Resource> root = std::make_shared<Resource>();
+    std::unique_ptr<weft::web::Site> site;
+    std::unique_ptr<weft::Protocol> protocol;
+    StringTransport transport;
+
+    void start(weft::web::ServerOptions options = {}) {
+        options.access_log = false;
+        site = std::make_unique<weft::web::Site>(clock, root, std::move(options));
+        protocol = site->build_protocol(transport.peer());
+        protocol->make_connection(transport);
+    }
+    ~Channel() {
+        if (protocol) protocol->connection_lost(weft::Reason::done());
+    }
+};
+}  // namespace
+
+TEST_CASE("web: with max_requests_in_flight unanswered requests, reading pauses until one is answered",
+          "[web][memory]") {
+    Channel c;
+    std::vector<std::shared_ptr<Request>> held;
+    auto hold = std::make_shared<Resource>();
+    hold->on("GET", [&](Request& r) { held.push_back(r.shared_from_this()); });
+    c.root->put_child("hold", hold);
+    weft::web::ServerOptions options;
+    options.max_requests_in_flight = 2;
+    c.start(options);
+
+    std::string five;
+    for (int i = 0; i < 5; ++i) five += "GET /hold?n=" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+    c.protocol->data_received(five);
+    CHECK(held.size() == 2);
+    CHECK(c.transport.producer_state() == State::paused);
+
+    held[1]->finish("1");  // the second answers first: it waits behind the first, still two in flight
+    CHECK(c.transport.value().empty());
+    CHECK(held.size() == 2);
+    CHECK(c.transport.producer_state() == State::paused);
+
+    held[0]->finish("0");  // both leave; the next two requests are read from what was buffered
+    CHECK(held.size() == 4);
+    CHECK(c.transport.producer_state() == State::paused);
+    held[2]->finish("2");
+    held[3]->finish("3");
+    REQUIRE(held.size() == 5);
+    CHECK(c.transport.producer_state() == State::producing);
+    CHECK(held[4]->query_param("n") == "4");
+    held[4]->finish("4");
+    auto responses = split_responses(c.transport.value());
+    REQUIRE(responses.size() == 5);
+    for (int i = 0; i < 5; ++i) CHECK(responses[static_cast<std::size_t>(i)].body == std::to_string(i));
+    CHECK_FALSE(c.transport.disconnect_requested());
+}
+
+TEST_CASE("web: the header deadline and the idle timeout run on the site's ReactorTime", "[web][memory]") {
+    Channel c;
+    c.root->put_child("a", text("A"));
+    weft::web::ServerOptions options;
+    options.header_timeout = std::chrono::seconds(10);
+    options.keep_alive_timeout = std::chrono::seconds(30);
+    c.start(options);
+
+    SECTION("a slow header gets 408 at the deadline, counted from its first byte") {
+        c.clock.advance(std::chrono::seconds(29));  // idle, not yet closed
+        CHECK_FALSE(c.transport.disconnect_requested());
+        c.protocol->data_received("GET /a HTTP/1.1\r\n");
+        c.clock.advance(std::chrono::seconds(9));
+        c.protocol->data_received("Host: x\r\n");  // trickling does not extend the deadline
+        CHECK(c.transport.value().empty());
+        c.clock.advance(std::chrono::seconds(1));
+        CHECK(c.transport.value().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        CHECK(c.transport.write_closed());  // lingers: reads and drops until the client closes
+        CHECK_FALSE(c.transport.disconnect_requested());
+        c.clock.advance(std::chrono::seconds(2));  // linger_timeout
+        CHECK(c.transport.disconnect_requested());
+    }
+    SECTION("an idle connection closes without a word; a request in between restarts the count") {
+        c.clock.advance(std::chrono::seconds(20));
+        c.protocol->data_received("GET /a HTTP/1.1\r\n\r\n");
+        CHECK(split_responses(c.transport.value()).size() == 1);
+        c.clock.advance(std::chrono::seconds(29));
+        CHECK_FALSE(c.transport.disconnect_requested());
+        c.clock.advance(std::chrono::seconds(1));
+        CHECK(c.transport.disconnect_requested());
+        CHECK(split_responses(c.transport.value()).size() == 1);
+    }
+    SECTION("no timer runs while a handler holds the request") {
+        std::shared_ptr<Request> held;
+        auto hold = std::make_shared<Resource>();
+        hold->on("GET", [&](Request& r) { held = r.shared_from_this(); });
+        c.root->put_child("hold", hold);
+        c.protocol->data_received("GET /hold HTTP/1.1\r\n\r\n");
+        c.clock.advance(std::chrono::minutes(5));
+        CHECK_FALSE(c.transport.disconnect_requested());
+        held->finish("late");
+        CHECK(split_responses(c.transport.value()).at(0).body == "late");
+    }
+}
+
+TEST_CASE("web: every cutting of a pipelined input gives the same responses", "[web][memory]") {
+    const std::string input =
+        "POST /echo?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nwxyz"
+        "GET /nowhere HTTP/1.1\r\n\r\n";
+    auto report = weft::testing::feed_every_chunking(input, 9, [](const weft::testing::Chunking& chunking) {
+        Channel c;
+        auto echo = std::make_shared<Resource>();
+        auto handler = [](Request& r) { r.finish(r.method() + ":" + r.body()); };
+        echo->on("GET", handler).on("POST", handler);
+        c.root->put_child("echo", echo);
+        c.start();
+        chunking.feed(*c.protocol);
+        return without_date(c.transport.value());
+    });
+    CHECK(report.consistent());
+    auto responses = split_responses(report.whole);
+    REQUIRE(responses.size() == 4);
+    CHECK(responses[0].body == "POST:abcde");
+    CHECK(responses[1].body == "GET:");
+    CHECK(responses[2].body == "POST:wxyz");
+    CHECK(responses[3].status_line == "HTTP/1.1 404 Not Found");
+}
