@@ -282,7 +282,11 @@ bool HttpChannel::check_header_bytes() {
     if (consumed_ == message_start_) {  // Beast consumes the request line once it is whole
         std::string_view rest(input_.data() + consumed_, input_.size() - consumed_);
         auto eol = rest.find("\r\n");
-        if ((eol == std::string_view::npos ? rest.size() : eol) > site_.options().max_request_line) {
+        // Without its CRLF yet, the line is what arrived, less a CR that may be the start of the CRLF.
+        const std::size_t length = eol != std::string_view::npos ? eol
+                                   : rest.ends_with('\r')      ? rest.size() - 1
+                                                                : rest.size();
+        if (length > site_.options().max_request_line) {
             fail(414, "request line too long");
             return false;
         }
