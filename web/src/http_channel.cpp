@@ -219,12 +219,13 @@ void HttpChannel::parse() {
             }
             parser_ = std::make_unique<RequestParser>(*this, options);
             header_scan_ = consumed_;
-            message_start_ = consumed_;
+            line_consumed_ = false;
         }
         if (!parser_->is_header_done() && !check_header_bytes()) return;
         boost::beast::error_code ec;
         std::size_t n = parser_->put(boost::asio::const_buffer(input_.data() + consumed_, input_.size() - consumed_), ec);
         consumed_ += n;
+        if (n > 0) line_consumed_ = true;  // Beast takes nothing before the whole request line
         if (ec == http::error::need_more) {
             if (want_flush_) {
                 want_flush_ = false;
@@ -256,7 +257,6 @@ void HttpChannel::parse() {
         input_.erase(0, consumed_);
     }
     header_scan_ -= std::min(header_scan_, consumed_);
-    message_start_ -= std::min(message_start_, consumed_);
     consumed_ = 0;
 }
 
@@ -279,7 +279,7 @@ bool HttpChannel::well_formed_version() const {
 // value, which other parsers may unfold differently: 400). Scans each byte once however the header
 // arrives.
 bool HttpChannel::check_header_bytes() {
-    if (consumed_ == message_start_) {  // Beast consumes the request line once it is whole
+    if (!line_consumed_) {  // Beast consumes the request line once it is whole
         std::string_view rest(input_.data() + consumed_, input_.size() - consumed_);
         auto eol = rest.find("\r\n");
         // Without its CRLF yet, the line is what arrived, less a CR that may be the start of the CRLF.
