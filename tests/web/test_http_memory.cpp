@@ -177,3 +177,19 @@ TEST_CASE("web: a header field longer than max_request_line, in a later read, is
     CHECK(responses[0].status_line == "HTTP/1.1 200 OK");
     CHECK(responses[0].body == std::string(100, 'a'));
 }
+
+TEST_CASE("web: a header without fields, its blank line in a later read, is not taken for obs-fold",
+          "[web][memory]") {
+    // Found by fuzz_http: with the request line taken, "\r\n" then a space (the next, bad, request)
+    // looked like a folded line, and the good request got 400 instead of its answer.
+    Channel c;
+    c.root->put_child("a", text("A"));
+    c.start();
+    c.protocol->data_received("GET /a HTTP/1.1\r\n");
+    c.protocol->data_received("\r\n GET /a HTTP/1.1\r\n\r\n");
+    auto responses = split_responses(c.transport.value());
+    REQUIRE(responses.size() == 2);
+    CHECK(responses[0].status_line == "HTTP/1.1 200 OK");
+    CHECK(responses[0].body == "A");
+    CHECK(responses[1].status_line == "HTTP/1.1 400 Bad Request");
+}

@@ -292,6 +292,9 @@ bool HttpChannel::check_header_bytes() {
         }
     }
     std::string_view all(input_);
+    // With the request line taken, a CRLF at the start is the blank line that ends a header without
+    // fields: what follows is the next request, not a folded line.
+    if (line_consumed_ && all.substr(consumed_).starts_with("\r\n")) return true;
     std::size_t from = std::max(header_scan_, consumed_);
     auto end = all.find("\r\n\r\n", from > consumed_ + 3 ? from - 3 : consumed_);
     std::size_t stop = end == std::string_view::npos ? all.size() : end + 2;
