@@ -220,12 +220,15 @@ void HttpChannel::parse() {
             parser_ = std::make_unique<RequestParser>(*this, options);
             header_scan_ = consumed_;
             line_consumed_ = false;
+            header_consumed_ = 0;
         }
-        if (!parser_->is_header_done() && !check_header_bytes()) return;
+        const bool in_header = !parser_->is_header_done();
+        if (in_header && !check_header_bytes()) return;
         boost::beast::error_code ec;
         std::size_t n = parser_->put(boost::asio::const_buffer(input_.data() + consumed_, input_.size() - consumed_), ec);
         consumed_ += n;
         if (n > 0) line_consumed_ = true;  // Beast takes nothing before the whole request line
+        if (in_header) header_consumed_ += n;
         if (ec == http::error::need_more) {
             if (want_flush_) {
                 want_flush_ = false;
@@ -291,10 +294,25 @@ bool HttpChannel::check_header_bytes() {
             return false;
         }
     }
+    // Beast's header_limit bounds what one put() has not parsed yet, not the header: it takes the request
+    // line and whole fields as they come. So the header's size is counted here, from what Beast took and
+    // what is left up to the blank line, whatever the reads were.
+    std::string_view rest(input_.data() + consumed_, input_.size() - consumed_);
+    std::size_t header_end = std::string_view::npos;
+    if (line_consumed_ && rest.starts_with("\r\n")) {
+        header_end = 2;  // the request line and any fields are taken: this is the blank line
+    } else if (auto e = rest.find("\r\n\r\n"); e != std::string_view::npos) {
+        header_end = e + 4;
+    }
+    if (header_consumed_ + (header_end == std::string_view::npos ? rest.size() : header_end) >
+        site_.options().max_header_bytes) {
+        fail(431, "header limit exceeded");
+        return false;
+    }
     std::string_view all(input_);
     // With the request line taken, a CRLF at the start is the blank line that ends a header without
     // fields: what follows is the next request, not a folded line.
-    if (line_consumed_ && all.substr(consumed_).starts_with("\r\n")) return true;
+    if (header_end == 2) return true;
     std::size_t from = std::max(header_scan_, consumed_);
     auto end = all.find("\r\n\r\n", from > consumed_ + 3 ? from - 3 : consumed_);
     std::size_t stop = end == std::string_view::npos ? all.size() : end + 2;

@@ -72,6 +72,7 @@ private:
     std::size_t consumed_ = 0;     // of input_, by the parser
     std::size_t header_scan_ = 0;  // input_ is checked for obs-fold up to here
     bool line_consumed_ = false;   // Beast has taken the request line of the request being parsed
+    std::size_t header_consumed_ = 0;  // header bytes of that request Beast has taken
     std::deque<Slot> slots_;
     std::shared_ptr<Request> parsing_;  // the request whose header is in and whose body is being read
     bool processing_ = false;
