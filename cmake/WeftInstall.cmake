@@ -1,16 +1,16 @@
 # Installs headers, libraries and a CMake package so that another project can
-#   find_package(weft REQUIRED) and link weft::framework / weft::protocols.
+#   find_package(weft REQUIRED) and link weft::framework / weft::protocols / weft::web.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 # Components (the Debian packages of cmake/WeftPackaging.cmake): dev (libraries, headers, CMake package,
 # weft.pc) and apps (the programs, their man pages, the systemd units).
-install(TARGETS weft_framework weft_protocols EXPORT weftTargets
+install(TARGETS weft_framework weft_protocols weft_web EXPORT weftTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev NAMELINK_COMPONENT dev
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT dev
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY framework/include/ protocols/include/ "${WEFT_GENERATED_INCLUDE_DIR}/"
+install(DIRECTORY framework/include/ protocols/include/ web/include/ "${WEFT_GENERATED_INCLUDE_DIR}/"
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft COMPONENT dev)
 

@@ -1,5 +1,5 @@
 # Debian packages (issue 16): `cmake -B BUILD -DWEFT_PACKAGE=ON && cmake --build BUILD --target package` makes
-#   libweft-dev_VERSION_ARCH.deb  headers, libweft.a + libweft.so.SOVERSION (and libweft_protocols ...), the
+#   libweft-dev_VERSION_ARCH.deb  headers, libweft.a + libweft.so.SOVERSION (and libweft_protocols, libweft_web), the
 #                                 CMake package (static targets) and weft.pc (-lweft: the shared library)
 #   weft-chat_VERSION_ARCH.deb    weft-chat, weft-chat-client, weft-echo (linked with the static libraries,
 #                                 so they need no libweft package), their man pages, the systemd units
@@ -58,6 +58,7 @@ endfunction()
 
 weft_shared_twin(weft_framework)
 weft_shared_twin(weft_protocols)
+weft_shared_twin(weft_web)
 
 # Man pages from each app's --help and --version (Debian's help2man), for the weft-chat package.
 find_program(WEFT_HELP2MAN help2man REQUIRED)

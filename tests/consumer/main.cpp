@@ -1,17 +1,23 @@
 // Uses the installed headers and libraries: a line protocol on a StringTransport, a reactor turn, and a
 // Deferred from defer_later on that reactor (weft/deferred.hpp and its detail header are installed), and
-// weft::version() against the installed, generated weft/version.hpp, and the installed weft::testing helpers.
+// weft::version() against the installed, generated weft/version.hpp, the installed weft::testing helpers, and
+// weft::web (a Site answering JSON in memory).
 #include <string>
+
+#include <boost/json/value.hpp>
 
 #include "weft/deferred.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
+#include "weft/testing/clock.hpp"
 #include "weft/testing/feed.hpp"
 #include "weft/testing/io_pump.hpp"
 #include "weft/testing/memory_reactor.hpp"
 #include "weft/testing/string_transport.hpp"
 #include "weft/testing/string_transport_with_disconnection.hpp"
 #include "weft/version.hpp"
+#include "weft/web/json.hpp"
+#include "weft/web/site.hpp"
 
 namespace {
 class Shout : public weft::protocols::LineOnlyReceiver {
@@ -60,6 +66,20 @@ int main() {
         return t.value();
     });
     if (!report.consistent() || report.whole != "A\r\nB\r\n") return 7;
+
+    // weft::web: a request through the Site's protocol, its query through Boost.URL, JSON out.
+    weft::testing::Clock clock;
+    auto root = std::make_shared<weft::web::Resource>();
+    root->on("GET", [](weft::web::Request& r) {
+        weft::web::finish_json(r, boost::json::object{{"n", r.query_param("n").value_or("")}});
+    });
+    weft::web::Site site(clock, root);
+    weft::testing::StringTransport http;
+    auto channel = site.build_protocol(http.peer());
+    channel->make_connection(http);
+    channel->data_received("GET /?n=a%20b HTTP/1.1\r\n\r\n");
+    if (!http.value().starts_with("HTTP/1.1 200 OK\r\n") || !http.value().ends_with("\r\n\r\n{\"n\":\"a b\"}")) return 8;
+    channel->connection_lost(weft::Reason::done());
 
     weft::Reactor reactor;
     bool ran = false;

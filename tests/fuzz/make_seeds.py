@@ -187,3 +187,29 @@ write(TLS, "sslv2-hello", header(flags=0) + bytes.fromhex("80 2e 01 00 02 00 15 
                                                           " 00 00 33 00 00 32 00 00 2f") + b"\x00" * 16)
 write(TLS, "alert-then-garbage", header(flags=0x10) + bytes.fromhex("15 03 03 00 02 02 28") + b"\x16\x03\x03\xff\xff")
 write(TLS, "empty-records", header(flags=0, chunk_max=1) + bytes.fromhex("16 03 01 00 00") * 8)
+
+
+# weft::web's request path. flags: bits 0-1 max_requests_in_flight - 1, bit 2 small limits, bit 3 hold
+# /late requests until the end.
+HTTP = "http"
+write(HTTP, "get", header() + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+write(HTTP, "pipelined", header(flags=0, chunk_max=7) + b"GET /a HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+      b"HEAD /late HTTP/1.1\r\n\r\nGET /nowhere HTTP/1.1\r\n\r\nDELETE / HTTP/1.1\r\n\r\n")
+write(HTTP, "held-in-flight", header(flags=0x09, chunk_max=5) + b"GET /late HTTP/1.1\r\n\r\nGET /late?x=1 HTTP/1.1\r\n\r\n"
+      b"GET /a/late HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+write(HTTP, "chunked", header(chunk_max=2) + b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      b"5;ext=v\r\nhello\r\n0\r\nTrailer: t\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+write(HTTP, "expect-continue", header(chunk_max=3) + b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi")
+write(HTTP, "http10", header() + b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+write(HTTP, "connection-close", header() + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+write(HTTP, "smuggle-cl-te", header() + b"POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+      b"GET / HTTP/1.1\r\n\r\n")
+write(HTTP, "duplicate-cl", header() + b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na")
+write(HTTP, "obs-fold", header(chunk_max=1) + b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n")
+write(HTTP, "bad-chunk", header() + b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n")
+write(HTTP, "small-limits", header(flags=0x04, chunk_max=9) + b"GET /" + b"a" * 70 + b" HTTP/1.1\r\n\r\n")
+write(HTTP, "small-limits-body", header(flags=0x04) + b"POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n" + b"b" * 65)
+write(HTTP, "many-fields", header(flags=0x04) + b"GET / HTTP/1.1\r\n" + b"".join(b"F%d: v\r\n" % i for i in range(9)) + b"\r\n")
+write(HTTP, "targets", header() + b"GET /a%2Fb/%00?q=%zz HTTP/1.1\r\n\r\nGET http://h/a?b=c HTTP/1.1\r\n\r\n"
+      b"OPTIONS * HTTP/1.1\r\n\r\nGET /../.. HTTP/1.1\r\n\r\n")
+write(HTTP, "versions", header() + b"GET / HTTP/1.2\r\n\r\n")

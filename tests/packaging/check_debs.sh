@@ -60,7 +60,8 @@ expect() {  # expect DEB PATH...: each path is in the package
 LIB=usr/lib/$MULTIARCH
 expect "$DEV" usr/include/weft/reactor.hpp usr/include/weft/version.hpp usr/include/weft/protocols/basic.hpp \
     usr/include/weft/detail/deferred_core.hpp "$LIB/libweft.a" "$LIB/libweft_protocols.a" "$LIB/libweft.so" \
-    "$LIB/libweft_protocols.so" "$LIB/cmake/weft/weftConfig.cmake" "$LIB/cmake/weft/weftConfigVersion.cmake" \
+    "$LIB/libweft_protocols.so" "$LIB/libweft_web.a" "$LIB/libweft_web.so" usr/include/weft/web/site.hpp \
+    "$LIB/cmake/weft/weftConfig.cmake" "$LIB/cmake/weft/weftConfigVersion.cmake" \
     "$LIB/pkgconfig/weft.pc"
 dpkg-deb -c "$DEV" >"$WORK/dev-contents"
 grep -q "$LIB/libweft.so.$SOVERSION" "$WORK/dev-contents" || fail "libweft-dev lacks libweft.so.$SOVERSION"

@@ -1,0 +1,151 @@
+#pragma once
+// Request: one HTTP request and the response being made for it (Twisted: twisted.web.server.Request).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "weft/address.hpp"
+#include "weft/deferred.hpp"
+#include "weft/error.hpp"
+
+namespace weft::web {
+
+namespace detail {
+class HttpChannel;
+/// Only the channel makes requests (a passkey: Request's constructor is public for make_shared).
+class RequestKey {
+    friend class HttpChannel;
+    RequestKey() = default;
+};
+}  // namespace detail
+
+/// The client went away before the response was finished (the failure of notify_finish()).
+class ConnectionLostError : public Error {
+public:
+    ConnectionLostError() : Error("the HTTP connection was lost before the response was finished") {}
+};
+
+/// One header field, as received or to be sent.
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+/// One request and its response, shared between the connection and whoever answers it.
+///
+/// Contract: the request side (method, target, path, query, headers, body, peer) is complete when a
+/// resource renders it (the whole body has been read). The response is made with set_status/set_header/
+/// write and sent by finish(); a handler that answers later keeps the shared_ptr (shared_from_this())
+/// and calls finish() afterwards, on the reactor's thread. Responses leave in request order whatever
+/// order they finish in. After the client disconnected, writes and finish() are ignored and
+/// notify_finish()'s Deferreds fail with ConnectionLostError. finish() twice throws StateError.
+class Request : public std::enable_shared_from_this<Request> {
+public:
+    struct Init {
+        std::string method;
+        std::string target;
+        int version = 11;  // 10 or 11
+        std::vector<Header> headers;
+        Address peer;
+        bool keep_alive = true;
+    };
+    Request(detail::RequestKey, Init init);
+    ~Request();
+    Request(const Request&) = delete;
+    Request& operator=(const Request&) = delete;
+
+    // --- what was asked ---------------------------------------------------------------------------------
+    /// "GET", "POST", ... as sent (methods are case-sensitive).
+    [[nodiscard]] const std::string& method() const noexcept { return init_.method; }
+    /// The request target as sent ("/a/b?x=1").
+    [[nodiscard]] const std::string& target() const noexcept { return init_.target; }
+    /// 10 for HTTP/1.0, 11 for HTTP/1.1.
+    [[nodiscard]] int version() const noexcept { return init_.version; }
+    /// The percent-decoded path ("/a/b").
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// The decoded path segments ("/a/b/" gives "a", "b", "").
+    [[nodiscard]] const std::vector<std::string>& segments() const noexcept { return segments_; }
+    /// Segments consumed by resource traversal so far, and those left (Twisted: prepath, postpath).
+    [[nodiscard]] const std::vector<std::string>& prepath() const noexcept { return prepath_; }
+    [[nodiscard]] const std::vector<std::string>& postpath() const noexcept { return postpath_; }
+    /// Decoded query parameters in order ("?a=1&b=2&a=3"); '+' is a space.
+    [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& query() const noexcept { return query_; }
+    /// The first value of query parameter `name`, if any (Twisted: args[name][0]).
+    [[nodiscard]] std::optional<std::string_view> query_param(std::string_view name) const;
+    /// The header fields in order, as received.
+    [[nodiscard]] const std::vector<Header>& headers() const noexcept { return init_.headers; }
+    /// The first value of header `name` (case-insensitive), if any (Twisted: getHeader).
+    [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+    /// The whole body (de-chunked).
+    [[nodiscard]] const std::string& body() const noexcept { return body_; }
+    /// The client's address (Twisted: getClientAddress).
+    [[nodiscard]] const Address& peer() const noexcept { return init_.peer; }
+
+    // --- the response -----------------------------------------------------------------------------------
+    /// The status code (default 200) and, optionally, a reason phrase (default: the standard one).
+    void set_status(int code, std::string reason = {});
+    [[nodiscard]] int status() const noexcept { return status_; }
+    /// Replaces every response header named `name` (case-insensitive) with one (Twisted: setHeader).
+    void set_header(std::string_view name, std::string_view value);
+    /// Adds a response header, keeping any of the same name.
+    void add_header(std::string_view name, std::string_view value);
+    [[nodiscard]] std::optional<std::string_view> response_header(std::string_view name) const;
+    [[nodiscard]] const std::vector<Header>& response_headers() const noexcept { return response_headers_; }
+    /// Drops the status, headers and body set so far (before an error answer).
+    void clear_response();
+    /// Appends to the response body (it is sent with its Content-Length when the response finishes).
+    void write(std::string_view data);
+    /// Ends the response, with `data` appended to the body first.
+    void finish(std::string_view data = {});
+    /// True once finish() was called.
+    [[nodiscard]] bool finished() const noexcept { return finished_; }
+    /// True once the client went away (writes are ignored from then on).
+    [[nodiscard]] bool disconnected() const noexcept { return lost_; }
+    /// A Deferred fired when the response was handed to the connection, or failed with ConnectionLostError
+    /// when the client disconnected first (Twisted: notifyFinish). Each call gives a new Deferred.
+    Deferred<void> notify_finish();
+
+    // --- for the connection (detail) and resource traversal ----------------------------------------------
+    void append_body(std::string_view data) { body_.append(data); }
+    /// Parses the target into path, segments and query; false if it is not a valid request target.
+    bool parse_target();
+    /// Moves the next segment from postpath to prepath and returns it (Twisted: postpath.pop(0)).
+    std::string consume_segment();
+    [[nodiscard]] bool keep_alive() const noexcept { return init_.keep_alive; }
+    [[nodiscard]] const std::string& response_body() const noexcept { return response_body_; }
+    [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+    void attach(detail::HttpChannel* channel) noexcept { channel_ = channel; }
+    /// The connection is gone: fail the pending notify_finish Deferreds.
+    void connection_lost();
+    /// The response was handed to the transport: fire the notify_finish Deferreds.
+    void response_sent();
+
+private:
+    Init init_;
+    std::string path_;
+    std::vector<std::string> segments_;
+    std::vector<std::string> prepath_;
+    std::vector<std::string> postpath_;
+    std::vector<std::pair<std::string, std::string>> query_;
+    std::string body_;
+
+    int status_ = 200;
+    std::string reason_;
+    std::vector<Header> response_headers_;
+    std::string response_body_;
+    bool finished_ = false;
+    bool sent_ = false;
+    bool lost_ = false;
+    std::vector<Deferred<void>> finish_waiters_;
+    detail::HttpChannel* channel_ = nullptr;
+};
+
+/// The standard reason phrase of an HTTP status code ("Not Found"), or "Unknown".
+[[nodiscard]] std::string_view reason_phrase(int status) noexcept;
+
+}  // namespace weft::web

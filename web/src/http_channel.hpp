@@ -1,0 +1,92 @@
+#pragma once
+// HttpChannel: the per-connection HTTP/1.1 protocol behind Site (Twisted: HTTPChannel). Private.
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "weft/delayed_call.hpp"
+#include "weft/protocol.hpp"
+#include "weft/web/request.hpp"
+
+namespace weft::web {
+class Site;
+}
+
+namespace weft::web::detail {
+
+class RequestParser;  // Boost.Beast's basic_parser, kept inside http_channel.cpp
+
+/// Reads requests with Beast's parser from data_received, hands each complete one to the site, and
+/// writes the responses in request order.
+class HttpChannel final : public Protocol {
+public:
+    explicit HttpChannel(Site& site);
+    ~HttpChannel() override;
+
+    void connection_made() override;
+    void data_received(std::string_view data) override;
+    void connection_lost(const Reason& reason) override;
+
+    /// A request's response is complete (Request::finish).
+    void request_finished(Request& request);
+
+    // Called by the parser.
+    void header_parsed(Request::Init init, bool expect_continue);
+    void body_received(std::string_view data);
+    [[nodiscard]] std::size_t max_headers() const noexcept;
+
+private:
+    struct Slot {
+        std::shared_ptr<Request> request;  // null for an error answer made by the channel
+        std::string response;              // the serialised response once ready
+        bool ready = false;
+        bool send_continue = false;        // a 100 Continue is owed before the response
+        bool close_after = false;
+        bool with_body = false;            // the request's response body follows `response`
+        int status = 0;
+        std::size_t body_bytes = 0;
+        std::string request_line;          // for the access log
+    };
+
+    void process();
+    void parse();
+    bool check_header_bytes();
+    [[nodiscard]] bool well_formed_version() const;
+    void message_done();
+    void render(const std::shared_ptr<Request>& request);
+    void fail(int status, std::string_view message);
+    void flush();
+    void serialise(Slot& slot);
+    void linger();
+    void update_timers();
+    void cancel_timers();
+    void log_access(const Slot& slot);
+    [[nodiscard]] std::size_t in_flight() const noexcept { return slots_.size(); }
+
+    Site& site_;
+    std::unique_ptr<RequestParser> parser_;
+    std::string input_;
+    std::size_t consumed_ = 0;     // of input_, by the parser
+    std::size_t header_scan_ = 0;  // input_ is checked for obs-fold up to here
+    bool line_consumed_ = false;   // Beast has taken the request line of the request being parsed
+    std::size_t header_consumed_ = 0;  // header bytes of that request Beast has taken
+    std::deque<Slot> slots_;
+    std::shared_ptr<Request> parsing_;  // the request whose header is in and whose body is being read
+    bool processing_ = false;
+    bool again_ = false;
+    bool closing_ = false;      // no more requests are read
+    bool paused_ = false;       // reading paused for the in-flight bound
+    bool failed_ = false;       // an error answer is queued: nothing more is read
+    bool want_flush_ = false;   // a 100 Continue became due inside the parser
+    bool flushing_ = false;
+    bool flush_again_ = false;
+    bool lost_ = false;
+    DelayedCall idle_timer_;
+    DelayedCall header_timer_;
+    DelayedCall linger_timer_;
+};
+
+}  // namespace weft::web::detail

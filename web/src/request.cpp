@@ -1,0 +1,205 @@
+#include "weft/web/request.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include "http_channel.hpp"
+
+namespace weft::web {
+
+using namespace std::string_view_literals;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// A header that could end the header block early (CR, LF, NUL) would let a handler's input forge headers.
+void check_header(std::string_view name, std::string_view value) {
+    if (name.empty() || name.find_first_of(":\r\n\0 \t"sv) != std::string_view::npos) {
+        throw std::invalid_argument("invalid HTTP header name: " + std::string(name));
+    }
+    if (value.find_first_of("\r\n\0"sv) != std::string_view::npos) {
+        throw std::invalid_argument("HTTP header value with CR, LF or NUL for " + std::string(name));
+    }
+}
+
+}  // namespace
+
+Request::Request(detail::RequestKey, Init init) : init_(std::move(init)) {}
+
+Request::~Request() = default;
+
+std::optional<std::string_view> Request::header(std::string_view name) const {
+    for (const auto& h : init_.headers) {
+        if (iequals(h.name, name)) return std::string_view(h.value);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string_view> Request::query_param(std::string_view name) const {
+    for (const auto& [k, v] : query_) {
+        if (k == name) return std::string_view(v);
+    }
+    return std::nullopt;
+}
+
+bool Request::parse_target() {
+    // origin-form ("/a?b") from clients, absolute-form ("http://h/a") from proxies; "*" has no path.
+    boost::urls::url_view url;
+    if (auto origin = boost::urls::parse_origin_form(init_.target)) {
+        url = *origin;
+    } else if (auto absolute = boost::urls::parse_absolute_uri(init_.target)) {
+        url = *absolute;
+    } else if (init_.target == "*" && init_.method == "OPTIONS") {
+        return true;
+    } else {
+        return false;
+    }
+    path_ = url.path();  // decoded
+    if (path_.find('\0') != std::string::npos) return false;
+    if (path_.empty()) path_ = "/";
+    segments_.clear();
+    for (auto segment : url.segments()) segments_.emplace_back(segment);
+    postpath_ = segments_;
+    prepath_.clear();
+    query_.clear();
+    for (auto param : url.params()) {
+        query_.emplace_back(param.key, param.has_value ? param.value : std::string());
+    }
+    return true;
+}
+
+std::string Request::consume_segment() {
+    if (postpath_.empty()) return {};
+    std::string segment = std::move(postpath_.front());
+    postpath_.erase(postpath_.begin());
+    prepath_.push_back(segment);
+    return segment;
+}
+
+void Request::set_status(int code, std::string reason) {
+    if (code < 100 || code > 999) throw std::invalid_argument("HTTP status out of range: " + std::to_string(code));
+    if (reason.find_first_of("\r\n\0"sv) != std::string::npos) {
+        throw std::invalid_argument("HTTP reason phrase with CR, LF or NUL");
+    }
+    status_ = code;
+    reason_ = std::move(reason);
+}
+
+void Request::set_header(std::string_view name, std::string_view value) {
+    check_header(name, value);
+    std::erase_if(response_headers_, [&](const Header& h) { return iequals(h.name, name); });
+    response_headers_.push_back({std::string(name), std::string(value)});
+}
+
+void Request::add_header(std::string_view name, std::string_view value) {
+    check_header(name, value);
+    response_headers_.push_back({std::string(name), std::string(value)});
+}
+
+std::optional<std::string_view> Request::response_header(std::string_view name) const {
+    for (const auto& h : response_headers_) {
+        if (iequals(h.name, name)) return std::string_view(h.value);
+    }
+    return std::nullopt;
+}
+
+void Request::clear_response() {
+    status_ = 200;
+    reason_.clear();
+    response_headers_.clear();
+    response_body_.clear();
+}
+
+void Request::write(std::string_view data) {
+    if (finished_) throw StateError("Request::write after finish");
+    if (lost_) return;
+    response_body_.append(data);
+}
+
+void Request::finish(std::string_view data) {
+    if (finished_) throw StateError("Request::finish called twice");
+    if (!lost_) response_body_.append(data);
+    finished_ = true;
+    if (channel_ != nullptr) channel_->request_finished(*this);
+}
+
+Deferred<void> Request::notify_finish() {
+    Deferred<void> d;
+    if (sent_) {
+        d.callback();
+    } else if (lost_) {
+        d.errback(Failure(ConnectionLostError()));
+    } else {
+        finish_waiters_.push_back(d);
+    }
+    return d;
+}
+
+void Request::connection_lost() {
+    if (sent_ || lost_) return;
+    lost_ = true;
+    auto waiters = std::move(finish_waiters_);
+    finish_waiters_.clear();
+    for (auto& d : waiters) d.errback(Failure(ConnectionLostError()));
+}
+
+void Request::response_sent() {
+    if (sent_ || lost_) return;
+    sent_ = true;
+    auto waiters = std::move(finish_waiters_);
+    finish_waiters_.clear();
+    for (auto& d : waiters) d.callback();
+}
+
+std::string_view reason_phrase(int status) noexcept {
+    switch (status) {
+        case 100: return "Continue";
+        case 101: return "Switching Protocols";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 204: return "No Content";
+        case 206: return "Partial Content";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 303: return "See Other";
+        case 304: return "Not Modified";
+        case 307: return "Temporary Redirect";
+        case 308: return "Permanent Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 411: return "Length Required";
+        case 412: return "Precondition Failed";
+        case 413: return "Content Too Large";
+        case 414: return "URI Too Long";
+        case 415: return "Unsupported Media Type";
+        case 416: return "Range Not Satisfiable";
+        case 417: return "Expectation Failed";
+        case 422: return "Unprocessable Content";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
+        default: return "Unknown";
+    }
+}
+
+}  // namespace weft::web
