@@ -36,10 +36,14 @@ public:
         self_ = shared_from_this();
         try {
             connector_ = connect_to(reactor, endpoint, *this);
-        } catch (...) {
+        } catch (const EndpointError&) {
             // Nothing started (or the connector already gave up): no stop_factory will come.
             auto keep = std::move(self_);
             result.errback(Failure(std::current_exception()));
+        } catch (const std::exception& e) {
+            // A TLS file that cannot be used, a socket that cannot be made: the attempt failed, as documented.
+            auto keep = std::move(self_);
+            result.errback(Failure(ConnectError(to_string(endpoint), Reason::error(e.what()))));
         }
         return result;
     }

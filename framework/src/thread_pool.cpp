@@ -1,6 +1,7 @@
 #include "weft/thread_pool.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -14,6 +15,10 @@
 
 namespace weft {
 namespace detail {
+
+class ThreadPoolImpl;
+/// The pool whose job this thread runs (null outside pool threads), for blocking_call.
+thread_local ThreadPoolImpl* current_pool = nullptr;
 
 class ThreadPoolImpl {
 public:
@@ -84,6 +89,8 @@ public:
         std::lock_guard lock(mutex_);
         return queue_.size();
     }
+    /// True once the pool is being destroyed: its jobs' blocking calls give up.
+    bool releasing() const noexcept { return releasing_; }
 
     void stop(std::function<void()> on_idle) {
         std::lock_guard lock(mutex_);
@@ -118,6 +125,15 @@ public:
         destroying_ = true;
         dropped.swap(queue_);
         work_.notify_all();
+        // A job waiting in blocking_call_from_thread for the loop would wait forever when the pool is destroyed
+        // on the loop's thread (the loop is this thread, which waits for the job): release it. The flag is set
+        // before the RunState mutex is taken, so a caller about to wait sees it.
+        releasing_ = true;
+        {
+            const auto state = reactor_.core().run_state;
+            std::lock_guard state_lock(state->mutex);
+            state->changed.notify_all();
+        }
         gone_.wait(lock, [this] { return threads_.empty(); });
         std::vector<std::thread> finished;
         finished.swap(exited_);
@@ -141,6 +157,7 @@ private:
     }
 
     void work() {
+        current_pool = this;
         std::unique_lock lock(mutex_);
         --spawned_unstarted_;
         while (!destroying_) {
@@ -186,6 +203,7 @@ private:
     std::uint64_t last_id_ = 0;
     bool stopped_ = false;
     bool destroying_ = false;
+    std::atomic<bool> releasing_{false};
     std::function<void()> on_idle_;
 };
 
@@ -229,10 +247,12 @@ void blocking_call(Reactor& reactor, std::function<void(std::function<void(std::
             finish(std::current_exception());
         }
     });
+    ThreadPoolImpl* const pool = current_pool;
     lock.lock();
-    state->changed.wait(lock, [&] { return call->done || state->runs != run; });
+    state->changed.wait(lock, [&] { return call->done || state->runs != run || (pool && pool->releasing()); });
     if (!call->done) {
         call->abandoned = true;
+        if (state->runs == run) throw ThreadPoolStopped("blocking_call_from_thread: the thread pool is being destroyed");
         throw ReactorNotRunning();
     }
     if (call->error) std::rethrow_exception(call->error);

@@ -127,6 +127,16 @@ TEST_CASE("endpoint_connect fails with ConnectError carrying the reason", "[clie
     CHECK(factory.events == std::vector<std::string>{"start", "stop"});
 }
 
+TEST_CASE("endpoint_connect: a TLS file that cannot be used is a ConnectError too", "[clients]") {
+    MemoryReactor reactor;
+    RecordingFactory factory;
+    auto out = watch(weft::endpoint_connect(reactor, "tls:127.0.0.1:7:ca=/nonexistent-weft/ca.pem", factory));
+    REQUIRE(out->failure);
+    REQUIRE(out->failure->check<weft::ConnectError>());  // was the TlsError itself (found in review)
+    CHECK(std::string(out->failure->what()).find("/nonexistent-weft/ca.pem") != std::string::npos);
+    CHECK(reactor.tcp_clients.empty());
+}
+
 TEST_CASE("endpoint_connect: cancelling before it connects stops the connector", "[clients]") {
     MemoryReactor reactor;
     RecordingFactory factory;
@@ -260,6 +270,13 @@ TEST_CASE("backoff_policy: initial * factor^n capped at max_delay, then jitter",
         if (d > 60s) saw_above_cap = true;
     }
     CHECK(saw_above_cap);
+
+    // Copies share the generator: services given one policy value do not reconnect in lockstep.
+    auto policy = weft::backoff_policy(1s, 1.5, 60s, 1s, 11);
+    auto copy = policy;
+    int same = 0;
+    for (std::uint32_t n = 0; n < 20; ++n) same += policy(n) == copy(n) ? 1 : 0;
+    CHECK(same < 5);
     CHECK_THROWS_AS(weft::backoff_policy(1s, 0.5), std::invalid_argument);
     CHECK_THROWS_AS(weft::backoff_policy(-1s), std::invalid_argument);
 }
@@ -447,12 +464,16 @@ TEST_CASE("for_protocol passes lvalues on as references: a TimeoutMixin protocol
     CHECK(&dynamic_cast<KvProtocol&>(*client->build_protocol({"h", 1})).store_ == &store);
 }
 
-TEST_CASE("for_protocol keeps copies of rvalues", "[clients][factory]") {
+TEST_CASE("for_protocol copies what P can be built from copies of; std::ref holds a reference", "[clients][factory]") {
     std::string name = "first";
     auto by_copy = weft::Factory::for_protocol<Named>(std::string(name));
-    auto by_ref = weft::Factory::for_protocol<Named>(name);
+    // Named takes a std::string: the lvalue is copied too, so a factory made from a function's parameter
+    // never dangles (found in review).
+    auto from_lvalue = weft::Factory::for_protocol<Named>(name);
+    auto by_ref = weft::Factory::for_protocol<Named>(std::ref(name));
     name = "second";
     CHECK(dynamic_cast<Named&>(*by_copy->build_protocol({"h", 1})).name == "first");
+    CHECK(dynamic_cast<Named&>(*from_lvalue->build_protocol({"h", 1})).name == "first");
     CHECK(dynamic_cast<Named&>(*by_ref->build_protocol({"h", 1})).name == "second");
     auto literal = weft::Factory::for_protocol<Named>("literal");
     CHECK(dynamic_cast<Named&>(*literal->build_protocol({"h", 1})).name == "literal");

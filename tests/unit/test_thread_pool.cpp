@@ -470,3 +470,36 @@ TEST_CASE("thread pool: stop_now() does not wait for the pool's jobs", "[thread]
         gate.open();
     }
 }
+
+TEST_CASE("thread pool: destroyed on the loop while a job waits in blocking_call_from_thread, the job is released",
+          "[thread]") {
+    // The loop's thread waits in ~ThreadPool for the job, and the job waits for the loop: without the release
+    // this deadlocks (found in review).
+    weft::Reactor reactor;
+    auto pool = std::make_unique<ThreadPool>(reactor, ThreadPoolOptions{1, 1, 8, std::chrono::seconds(30)});
+    Gate gate;
+    std::atomic<bool> stopped{false};
+    reactor.call_when_running([&] {
+        pool->call_in_thread([&] {
+            try {
+                weft::blocking_call_from_thread(reactor, [&] {
+                    gate.open();
+                    return Deferred<int>();  // never fires: only the pool's destruction can release the job
+                });
+            } catch (const weft::ThreadPoolStopped&) {
+                stopped = true;
+            }
+        });
+    });
+    std::thread destroyer([&] {
+        gate.pass();  // the blocking call has reached the loop
+        reactor.call_from_thread([&] {
+            pool.reset();  // on the loop's thread
+            reactor.stop();
+        });
+    });
+    REQUIRE(run_bounded(reactor));
+    destroyer.join();
+    CHECK(stopped.load());
+    CHECK(pool == nullptr);
+}

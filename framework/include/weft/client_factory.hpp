@@ -24,10 +24,11 @@ public:
     }
 
     /// A client factory that builds `P(args...)` (Twisted: ClientFactory.forProtocol); arguments are held
-    /// as Factory::for_protocol holds them (lvalues by reference).
+    /// as Factory::for_protocol holds them (copies, or references when P needs non-const references).
     template <class P, class... Args>
     static std::unique_ptr<ClientFactory> for_protocol(Args&&... args) {
-        return std::make_unique<detail::ProtocolFactory<ClientFactory, P, detail::HeldArgument<Args>...>>(
+        constexpr bool by_copy = detail::builds_from_copies<P, Args...>;
+        return std::make_unique<detail::ProtocolFactory<ClientFactory, P, detail::HeldArgument<by_copy, Args>...>>(
             std::forward<Args>(args)...);
     }
     /// A client factory whose build_protocol calls `build(peer)` or `build()` (Factory::from_function).

@@ -48,7 +48,8 @@ private:
 /// `factory`. The connection owns the protocol: the pointer is valid until its connection_lost returns.
 /// Cancelling the Deferred before it fired stops the attempt (CancelledError). Nothing needs to be kept:
 /// the attempt holds itself until it ends (the endpoint's timeout, 30 s by default, ends one that never
-/// connects), so dropping the Deferred is safe. `factory` is borrowed and must outlive the connection; the
+/// connects, and the reactor's orderly shutdown ends any), so dropping the Deferred is safe; a reactor
+/// destroyed without stop() and run() returning leaks the attempts still running. `factory` is borrowed and must outlive the connection; the
 /// shared_ptr overload shares ownership of it with the attempt and its connection instead.
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory,
                                      SourceLocation where = SourceLocation::current());

@@ -37,10 +37,12 @@ public:
     }
     [[nodiscard]] int num_ports() const noexcept { return num_ports_; }
 
-    /// A factory that builds `P(args...)` for each connection (Twisted: Factory.forProtocol). An lvalue
-    /// argument is held by reference and passed on as that reference (`for_protocol<Kv>(store, reactor)` for
-    /// `Kv(Store&, ReactorTime&)`): it must outlive the factory. An rvalue is moved into the factory and each
-    /// protocol gets it as an lvalue of that copy (`for_protocol<P>(std::string(name))` copies an lvalue). std::ref / std::cref arguments are unwrapped.
+    /// A factory that builds `P(args...)` for each connection (Twisted: Factory.forProtocol). The arguments
+    /// are copied into the factory and each protocol gets them as lvalues of those copies, unless P cannot be
+    /// built from copies (it takes a non-const reference, or an argument is not copyable): then lvalue
+    /// arguments are held by reference and passed on as that reference (`for_protocol<Kv>(store, reactor)`
+    /// for `Kv(Store&, ReactorTime&)`) and must outlive the factory. std::ref / std::cref arguments are always
+    /// held by reference and unwrapped.
     template <class P, class... Args>
     static std::unique_ptr<Factory> for_protocol(Args&&... args);
 
@@ -56,10 +58,17 @@ private:
 
 namespace detail {
 
-/// How for_protocol holds one argument: an lvalue by reference, an rvalue by value.
-template <class A>
-using HeldArgument = std::conditional_t<std::is_lvalue_reference_v<A>, std::reference_wrapper<std::remove_reference_t<A>>,
-                                        std::decay_t<A>>;
+/// True when P can be built from copies of the arguments (each copyable, P constructible from const
+/// copies): for_protocol then copies lvalues too, so a factory never refers to a caller's local. Only a P that
+/// needs a non-const reference (`Kv(Store&, ReactorTime&)`) gets its lvalue arguments held by reference.
+template <class P, class... Args>
+inline constexpr bool builds_from_copies =
+    (std::is_copy_constructible_v<std::decay_t<Args>> && ...) && std::is_constructible_v<P, const std::decay_t<Args>&...>;
+
+/// How for_protocol holds one argument: by value, except an lvalue when P cannot be built from copies.
+template <bool by_copy, class A>
+using HeldArgument = std::conditional_t<!by_copy && std::is_lvalue_reference_v<A>,
+                                        std::reference_wrapper<std::remove_reference_t<A>>, std::decay_t<A>>;
 
 /// Passes a held argument on: a reference_wrapper (ours or the caller's std::ref) as the reference.
 template <class T>
@@ -109,7 +118,9 @@ concept ProtocolBuilder = (std::is_invocable_v<F&, const Address&> &&
 
 template <class P, class... Args>
 std::unique_ptr<Factory> Factory::for_protocol(Args&&... args) {
-    return std::make_unique<detail::ProtocolFactory<Factory, P, detail::HeldArgument<Args>...>>(std::forward<Args>(args)...);
+    constexpr bool by_copy = detail::builds_from_copies<P, Args...>;
+    return std::make_unique<detail::ProtocolFactory<Factory, P, detail::HeldArgument<by_copy, Args>...>>(
+        std::forward<Args>(args)...);
 }
 
 template <class F>

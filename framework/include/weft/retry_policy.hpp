@@ -11,8 +11,9 @@
 namespace weft {
 
 /// How long ClientService waits before its next attempt, given how many attempts in a row have failed
-/// (1 for the first retry). A plain value: copy it, store it, call it; a policy with jitter carries its own
-/// random generator, so copies draw independently.
+/// (1 for the first retry). A plain value: copy it, store it, call it; the copies of a policy with jitter
+/// share its random generator, so services given the same policy draw different delays (call them on one
+/// thread: the reactor's).
 using RetryPolicy = std::function<Duration(std::uint32_t failed_attempts)>;
 
 /// Exponential back-off with a cap and additive jitter, exactly Twisted's backoffPolicy:

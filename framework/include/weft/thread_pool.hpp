@@ -54,11 +54,15 @@ void blocking_call(Reactor& reactor, std::function<void(std::function<void(std::
 /// A bounded pool of threads for blocking calls (file I/O, getaddrinfo, a blocking database client).
 /// Threads are started on demand up to max_threads; beyond min_threads an idle one exits after
 /// idle_timeout. At most max_queue jobs wait; one more is refused with ThreadPoolFull.
-/// Contract: submit from the reactor's thread (or any thread: submission is thread-safe); a job runs on one
-/// of the pool's threads and must not touch the reactor's objects (transports, Deferreds) except through
-/// Reactor::call_from_thread or blocking_call_from_thread. defer_to_thread's Deferred fires on the reactor's
-/// thread. Destroying the pool (done by ~Reactor for the reactor's pool) drops the queued jobs and joins
-/// the threads, waiting for the running jobs; destroy a pool of your own before its reactor.
+/// Contract: call_in_thread may be called from any thread (submission is thread-safe); defer_to_thread only
+/// from the reactor's thread (its Deferred is the reactor's). A job runs on one of the pool's threads and must
+/// not touch the reactor's objects (transports, Deferreds) except through Reactor::call_from_thread or
+/// blocking_call_from_thread. defer_to_thread's Deferred fires on the reactor's thread. max_queue counts the
+/// jobs no thread has taken yet, including those an idle thread is about to take: a burst of more than
+/// max_queue jobs at once is refused in part even with idle threads. Destroying the pool (done by ~Reactor for
+/// the reactor's pool) drops the queued jobs and joins the threads, waiting for the running jobs (a job
+/// waiting in blocking_call_from_thread is released with ThreadPoolStopped, so destroying a pool on the
+/// reactor's thread cannot deadlock); destroy a pool of your own before its reactor.
 class ThreadPool {
 public:
     /// Starts min_threads threads. Throws std::invalid_argument for max_threads 0, min_threads above
@@ -160,8 +164,9 @@ auto defer_to_thread(Reactor& reactor, F fn, SourceLocation where = SourceLocati
 /// From a thread that is not the reactor's: runs fn() on the reactor's thread and waits for its result;
 /// if fn returns a Deferred, waits for that Deferred's result. Returns the value or throws what fn threw
 /// (or the Deferred's failure) (Twisted: threads.blockingCallFromThread).
-/// Throws StateError when called on the reactor's thread (it would wait for itself forever), and
-/// ReactorNotRunning when the reactor is not running or stops before fn's result is there.
+/// Throws StateError when called on the reactor's thread (it would wait for itself forever),
+/// ReactorNotRunning when the reactor is not running or stops before fn's result is there, and
+/// ThreadPoolStopped when called from a pool job whose pool is being destroyed meanwhile.
 template <class F>
 auto blocking_call_from_thread(Reactor& reactor, F fn) {
     using R = std::invoke_result_t<F&>;
