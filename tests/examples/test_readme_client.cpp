@@ -27,7 +27,7 @@ std::string between_markers(const std::string& path, const std::string& begin, c
     const std::string text = all.str();
     const auto b = text.find(begin);
     REQUIRE(b != std::string::npos);
-    const auto start = text.find('\n', b) + 1;
+    const auto start = text.find('\n', b + begin.size()) + 1;  // the line after the marker
     const auto e = text.find(end, start);
     REQUIRE(e != std::string::npos);
     return text.substr(start, e - start);
