@@ -2,56 +2,23 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string_view>
 
+#include "systemd_environment.hpp"
+
 namespace weft {
-namespace {
 
-std::string shown(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size() && i < 40; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
-    }
-    if (s.size() > 40) out += "...";
-    return out;
-}
-
-// A positive decimal number at most `max`, as systemd's parse_pid / safe_atoi take them (no sign, no
-// spaces here: systemd writes these variables itself).
-long long positive(const std::string& name, const std::string& value, long long max) {
-    long long n = 0;
-    bool ok = !value.empty() && value.size() <= 19;
-    for (const char c : value) {
-        if (c < '0' || c > '9') {
-            ok = false;
-            break;
-        }
-        if (n <= max) n = n * 10 + (c - '0');
-    }
-    if (!ok || n <= 0 || n > max) {
-        throw SystemdError(name + "=\"" + shown(value) + "\" is not a number from 1 to " + std::to_string(max));
-    }
-    return n;
-}
-
-std::optional<std::string> from_environment(const std::string& name) {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-}
-
-}  // namespace
+using detail::from_environment;
+using detail::shown;
 
 std::vector<int> systemd_listen_fds(const EnvironmentLookup& lookup, pid_t pid) {
     const auto listen_pid = lookup("LISTEN_PID");
     if (!listen_pid) return {};
     // pid_t is an int on Linux.
-    if (positive("LISTEN_PID", *listen_pid, 2147483647) != pid) return {};
+    if (detail::systemd_positive("LISTEN_PID", *listen_pid, 2147483647) != pid) return {};
     const auto listen_fds = lookup("LISTEN_FDS");
     if (!listen_fds) return {};
-    const auto n = static_cast<int>(positive("LISTEN_FDS", *listen_fds, systemd_max_listen_fds));
+    const auto n = static_cast<int>(detail::systemd_positive("LISTEN_FDS", *listen_fds, systemd_max_listen_fds));
     std::vector<int> fds(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) fds[static_cast<std::size_t>(i)] = systemd_listen_fds_start + i;
     return fds;

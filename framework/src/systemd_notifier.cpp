@@ -1,41 +1,19 @@
 #include "weft/systemd_notifier.hpp"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "systemd_environment.hpp"
 #include "weft/log.hpp"
 #include "weft/looping_call.hpp"
 
 namespace weft {
+using detail::from_environment;
+
 namespace {
-
-std::optional<std::string> from_environment(const std::string& name) {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-}
-
-// A decimal number from 1 to `max` (systemd writes these variables itself: no sign, no spaces).
-long long positive(const char* name, const std::string& value, long long max) {
-    long long n = 0;
-    bool ok = !value.empty() && value.size() <= 19;
-    for (const char c : value) {
-        if (c < '0' || c > '9') {
-            ok = false;
-            break;
-        }
-        if (n <= max) n = n * 10 + (c - '0');
-    }
-    if (!ok || n <= 0 || n > max) {
-        throw SystemdError(std::string(name) + "=\"" + value.substr(0, 40) + "\" is not a number from 1 to " +
-                           std::to_string(max));
-    }
-    return n;
-}
 
 /// A closed-on-exit descriptor.
 struct Fd {
@@ -53,7 +31,7 @@ bool systemd_notify(std::string_view state, const EnvironmentLookup& lookup) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if ((*path)[0] != '/' && (*path)[0] != '@') {
-        throw SystemdError("NOTIFY_SOCKET=\"" + path->substr(0, 40) + "\" is neither an absolute path nor @name");
+        throw SystemdError("NOTIFY_SOCKET=\"" + detail::shown(*path) + "\" is neither an absolute path nor @name");
     }
     if (path->size() >= sizeof(addr.sun_path)) {
         throw SystemdError("NOTIFY_SOCKET is " + std::to_string(path->size()) + " bytes, over the " +
@@ -85,10 +63,10 @@ std::optional<Duration> systemd_watchdog_interval(const EnvironmentLookup& looku
     if (!usec) return std::nullopt;
     // As sd_watchdog_enabled: the watchdog is meant for another process when WATCHDOG_PID names one.
     if (const auto watchdog_pid = lookup("WATCHDOG_PID")) {
-        if (positive("WATCHDOG_PID", *watchdog_pid, 2147483647) != pid) return std::nullopt;
+        if (detail::systemd_positive("WATCHDOG_PID", *watchdog_pid, 2147483647) != pid) return std::nullopt;
     }
     // Up to a year: a larger value is a mistake, and a Duration of it cannot overflow.
-    const long long us = positive("WATCHDOG_USEC", *usec, 365LL * 24 * 3600 * 1'000'000);
+    const long long us = detail::systemd_positive("WATCHDOG_USEC", *usec, 365LL * 24 * 3600 * 1'000'000);
     return std::chrono::duration_cast<Duration>(std::chrono::microseconds(us));
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/deferred_results.hpp"
 #include "weft/coroutine.hpp"
 #include "weft/protocols/line_stream.hpp"
 #include "weft/testing/string_transport.hpp"
@@ -21,21 +22,8 @@ using Line = std::optional<std::string>;
 
 namespace {
 
-template <class T>
-std::optional<T> result_of(Deferred<T> d) {
-    std::optional<T> value;
-    d.add_callback([&](T v) { value.emplace(std::move(v)); });
-    return value;
-}
-template <class T>
-std::optional<Failure> failure_of(Deferred<T> d) {
-    std::optional<Failure> failure;
-    d.add_errback([&](Failure f) {
-        failure.emplace(f);
-        if constexpr (!std::is_void_v<T>) return T{};
-    });
-    return failure;
-}
+using weft_test::failure_of;
+using weft_test::result_of;
 
 struct Connected {
     StringTransport transport;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/allocation_counter.hpp"
+#include "support/deferred_results.hpp"
 #include "support/log_capture.hpp"
 #include "weft/coroutine.hpp"
 #include "weft/testing/clock.hpp"
@@ -28,21 +29,8 @@ struct GenericError : std::runtime_error {
     explicit GenericError(const std::string& what = "generic error") : std::runtime_error(what) {}
 };
 
-template <class T>
-std::optional<T> result_of(Deferred<T> d) {
-    std::optional<T> value;
-    d.add_callback([&](T v) { value.emplace(std::move(v)); });
-    return value;
-}
-template <class T>
-std::optional<Failure> failure_of(Deferred<T> d) {
-    std::optional<Failure> failure;
-    d.add_errback([&](Failure f) {
-        failure.emplace(f);
-        if constexpr (!std::is_void_v<T>) return T{};
-    });
-    return failure;
-}
+using weft_test::failure_of;
+using weft_test::result_of;
 template <class T>
 bool has_result(const Deferred<T>& d) {
     return d.called() && !d.paused();
