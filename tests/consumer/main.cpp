@@ -16,7 +16,7 @@
 #include "weft/testing/string_transport.hpp"
 #include "weft/testing/string_transport_with_disconnection.hpp"
 #include "weft/version.hpp"
-#include "weft/web/json.hpp"
+#include "weft/web/json_body.hpp"
 #include "weft/web/site.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "web_support.hpp"
-#include "weft/web/json.hpp"
+#include "weft/web/json_body.hpp"
 
 using namespace web_test;
 

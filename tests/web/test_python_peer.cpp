@@ -4,7 +4,7 @@
 
 #include "web_support.hpp"
 #include "weft/process_protocol.hpp"
-#include "weft/web/json.hpp"
+#include "weft/web/json_body.hpp"
 
 #include <boost/json.hpp>
 

@@ -9,7 +9,7 @@
 #include "support/log_capture.hpp"
 #include "web_support.hpp"
 #include "weft/log.hpp"
-#include "weft/web/json.hpp"
+#include "weft/web/json_body.hpp"
 #include "weft/web/request.hpp"
 
 using namespace web_test;

@@ -1,4 +1,4 @@
-#include "weft/web/json.hpp"
+#include "weft/web/json_body.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
