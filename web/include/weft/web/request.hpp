@@ -32,8 +32,10 @@ public:
 
 /// One header field, as received or to be sent.
 struct Header {
-    std::string name;   ///< the field name, spelled as received or given (compare it case-insensitively)
-    std::string value;  ///< the field value (a response header's has no CR, LF or NUL: set_header checks)
+    /// The field name, spelled as received or given (compare it case-insensitively).
+    std::string name;
+    /// The field value (a response header's has no CR, LF or NUL: set_header checks).
+    std::string value;
 };
 
 /// One request and its response, shared between the connection and whoever answers it.
@@ -48,13 +50,18 @@ class Request : public std::enable_shared_from_this<Request> {
 public:
     /// What the connection parsed from the request head; only the connection fills one in.
     struct Init {
-        std::string method;  ///< as sent ("GET")
-        std::string target;  ///< as sent ("/a/b?x=1")
+        /// The method as sent ("GET").
+        std::string method;
+        /// The request target as sent ("/a/b?x=1").
+        std::string target;
         /// 10 for HTTP/1.0, 11 for HTTP/1.1.
         int version = 11;  // 10 or 11
-        std::vector<Header> headers;  ///< the header fields in order, as received
-        Address peer;                 ///< the client's address
-        bool keep_alive = true;       ///< whether the request lets the connection stay open (see keep_alive())
+        /// The header fields in order, as received.
+        std::vector<Header> headers;
+        /// The client's address.
+        Address peer;
+        /// Whether the request lets the connection stay open (see Request::keep_alive()).
+        bool keep_alive = true;
     };
     /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
     Request(detail::RequestKey, Init init);
