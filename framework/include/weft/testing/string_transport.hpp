@@ -18,12 +18,10 @@ namespace weft::testing {
 /// can model a peer that does not read.
 class StringTransport : public TcpTransport {
 public:
-    /// Where the transport's own reading side stands, as a Producer driven by the protocol or a consumer.
-    enum class ProducerState {
-        producing,  ///< initially, and after resume_producing()
-        paused,     ///< after pause_producing()
-        stopped     ///< after stop_producing(), for good: pause/resume then throw StateError
-    };
+    /// Where the transport's own reading side stands, as a Producer: `producing` initially and after
+    /// resume_producing(), `paused` after pause_producing(), `stopped` after stop_producing() for good
+    /// (pause/resume then throw StateError).
+    enum class ProducerState { producing, paused, stopped };
 
     /// A connected transport with remote address `peer` and local address `host` (made-up defaults: the
     /// peer 192.168.1.1:54321, the host 10.0.0.1:1234), nothing written, 64 KiB/16 KiB watermarks.
