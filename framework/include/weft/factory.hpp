@@ -24,8 +24,8 @@ public:
     Factory& operator=(const Factory&) = delete;
 
     /// Builds the protocol for a new connection from `peer`, on the reactor thread. The connection takes
-    /// ownership and sets the protocol's factory() to this one. nullptr refuses the connection (it is closed
-    /// without a protocol); an exception is logged and counts as a refusal.
+    /// ownership, and the framework sets the protocol's factory(). nullptr refuses the connection (it is
+    /// closed without a protocol); an exception is logged and counts as a refusal.
     virtual std::unique_ptr<Protocol> build_protocol(const Address& peer) = 0;
     /// Called once before the first port or connector uses the factory (Twisted: startFactory): set up
     /// what the connections share. Default: nothing.

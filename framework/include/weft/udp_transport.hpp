@@ -20,7 +20,7 @@ namespace weft {
 /// counts the datagram as dropped, since it is sent after write() returned.
 class MessageLengthError : public Error {
 public:
-    /// A datagram of `size` bytes against a `limit` of bytes; the message names both.
+    /// `size`: the datagram's length; `limit`: the most UDP allows. Both in bytes; the message names both.
     MessageLengthError(std::size_t size, std::size_t limit)
         : Error("datagram of " + std::to_string(size) + " bytes is longer than UDP allows (" + std::to_string(limit) +
                 " bytes)") {}
