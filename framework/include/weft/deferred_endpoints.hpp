@@ -30,8 +30,10 @@ namespace weft {
 /// reason() is what the connector reported; what() says "cannot connect to DEST: REASON".
 class ConnectError : public Error {
 public:
+    /// `destination` as the connector names it ("host:port", a path); `reason` as it reported it.
     ConnectError(const std::string& destination, Reason reason)
         : Error("cannot connect to " + destination + ": " + reason.message()), reason_(std::move(reason)) {}
+    /// The connector's Reason: kind, operating system error code and message.
     [[nodiscard]] const Reason& reason() const noexcept { return reason_; }
 
 private:
