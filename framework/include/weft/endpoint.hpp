@@ -142,9 +142,11 @@ struct TlsClientEndpoint {
     friend bool operator==(const TlsClientEndpoint&, const TlsClientEndpoint&) = default;
 };
 
+/// Any parsed server description: what listen_on / endpoint_listen take.
 using ServerEndpoint =
     std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint, SslServerEndpoint,
                  UdpServerEndpoint>;
+/// Any parsed client description: what connect_on / endpoint_connect take.
 using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint, TlsClientEndpoint>;
 
 /// Parses a server description (Twisted: serverFromString without the listening). The syntax is Twisted's:
@@ -164,8 +166,10 @@ using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint, TlsCl
 /// The canonical description of `endpoint`: the type, the positional port or path, then only the keys that
 /// differ from their defaults, each value escaped. For any value a parse returned, parsing the result gives
 /// an equal value.
+/// @{
 [[nodiscard]] std::string to_string(const ServerEndpoint& endpoint);
 [[nodiscard]] std::string to_string(const ClientEndpoint& endpoint);
+/// @}
 
 /// Escapes `argument` so that it reads back as one literal value (Twisted: quoteStringArgument, which also
 /// escapes '=' here so that a positional value containing one is not taken for a key).

@@ -40,6 +40,7 @@ inline bool log_sink_ready() noexcept {
 
 namespace weft {
 
+/// A record's severity, trace < debug < info < warning < error < fatal (Boost.Log's trivial levels).
 using LogLevel = boost::log::trivial::severity_level;
 
 /// "trace".."fatal" (also "warn"), case-sensitive; nullopt for anything else.
