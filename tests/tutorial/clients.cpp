@@ -330,6 +330,7 @@ TEST_CASE("tutorial clients: LogBot logs weft-chat's room and answers what is ad
     CHECK(alice_lines.back() == "logbot: alice: I am a log bot");
     const std::string logged = log.str();
     CHECK(logged.starts_with("[connected]\nWelcome to the chat server, 127.0.0.1:"));
-    CHECK(logged.find("is now known as logbot\nalice: logbot: hello\nlogbot: alice: I am a log bot\n") != std::string::npos);
+    CHECK(logged.find("is now known as logbot\nalice: logbot: hello\nlogbot: alice: I am a log bot\n") !=
+          std::string::npos);
     CHECK(logged.find("[disconnected: ") != std::string::npos);  // the reactor's shutdown closed it
 }

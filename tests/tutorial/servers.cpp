@@ -51,6 +51,25 @@ private:
 };
 // tutorial:end counting
 
+// tutorial:begin configurable_qotd
+// The quote is the factory's configuration: for_protocol keeps the argument and builds each protocol with it.
+class ConfigurableQotd : public weft::Protocol {
+public:
+    explicit ConfigurableQotd(std::string quote) : quote_(std::move(quote)) {}
+    void connection_made() override {
+        transport().write(quote_ + "\r\n");
+        transport().lose_connection();
+    }
+
+private:
+    std::string quote_;
+};
+
+std::unique_ptr<weft::Factory> qotd_factory(std::string quote = "An apple a day keeps the doctor away") {
+    return weft::Factory::for_protocol<ConfigurableQotd>(std::move(quote));
+}
+// tutorial:end configurable_qotd
+
 // tutorial:begin answer
 #include <weft/protocols/basic.hpp>
 
@@ -157,6 +176,17 @@ TEST_CASE("tutorial servers: CountingEcho counts open connections and refuses th
     p[3]->connection_lost(weft::Reason::done());
     p[0]->connection_lost(weft::Reason::done());
     CHECK(census.open == 2);
+}
+
+TEST_CASE("tutorial servers: qotd_factory's protocols send its quote and close", "[tutorial]") {
+    auto factory = qotd_factory("configurable quote");
+    for (int i = 0; i < 2; ++i) {
+        StringTransport t;
+        auto p = factory->build_protocol({"127.0.0.1", 1000});
+        p->make_connection(t);
+        CHECK(t.value() == "configurable quote\r\n");
+        CHECK(t.disconnect_requested());
+    }
 }
 
 TEST_CASE("tutorial servers: Answer answers known and unknown lines, in any chunking", "[tutorial]") {

@@ -3,7 +3,6 @@
 // regions between the tutorial markers are copied into the chapter verbatim (test_snippets.cpp checks it).
 #include <catch2/catch.hpp>
 
-#include "support/deferred_results.hpp"
 
 // tutorial:begin calculation
 #include <cstdint>
@@ -31,7 +30,7 @@ private:
 // tutorial:end calculation
 
 // tutorial:begin calculation_tests
-TEST_CASE("Calculation adds, subtracts, multiplies and divides", "[tutorial]") {
+TEST_CASE("tutorial calculus: Calculation adds, subtracts, multiplies and divides", "[tutorial]") {
     const Calculation calc;
     CHECK(calc.add(3, 8) == 11);
     CHECK(calc.subtract(7, 3) == 4);
@@ -68,7 +67,9 @@ private:
         if (first == line.npos || second == line.npos) return "error";
         std::int64_t a = 0;
         std::int64_t b = 0;
-        if (!number(line.substr(first + 1, second - first - 1), a) || !number(line.substr(second + 1), b)) return "error";
+        if (!number(line.substr(first + 1, second - first - 1), a) || !number(line.substr(second + 1), b)) {
+            return "error";
+        }
         const auto op = line.substr(0, first);
         try {
             if (op == "add") return std::to_string(calc_.add(a, b));
@@ -108,22 +109,27 @@ struct ServerFixture {
     }
 };
 
-TEST_CASE_METHOD(ServerFixture, "RemoteCalculationProtocol computes each operation", "[tutorial]") {
+TEST_CASE_METHOD(ServerFixture, "tutorial calculus: RemoteCalculationProtocol computes each operation",
+                 "[tutorial]") {
     check("add", 7, 6, "13");
     check("subtract", 82, 78, "4");
     check("multiply", 2, 8, "16");
     check("divide", 14, 3, "4");
 }
 
-TEST_CASE_METHOD(ServerFixture, "RemoteCalculationProtocol answers error to what it cannot compute", "[tutorial]") {
+TEST_CASE_METHOD(ServerFixture, "tutorial calculus: RemoteCalculationProtocol answers error to what it cannot compute",
+                 "[tutorial]") {
     proto->data_received("add foo bar\r\n");
     proto->data_received("divide 1 0\r\n");
     proto->data_received("power 2 3\r\n");
     CHECK(tr.value() == "error\r\nerror\r\nerror\r\n");
     CHECK_FALSE(tr.disconnect_requested());
 }
+// tutorial:end server_tests
 
-TEST_CASE_METHOD(ServerFixture, "RemoteCalculationProtocol drops a client silent for 60 s", "[tutorial]") {
+// tutorial:begin server_timeout_test
+TEST_CASE_METHOD(ServerFixture, "tutorial calculus: RemoteCalculationProtocol drops a client silent for 60 s",
+                 "[tutorial]") {
     clock.advance(std::chrono::seconds(59));
     check("add", 1, 1, "2");  // activity restarts the countdown
     clock.advance(std::chrono::seconds(59));
@@ -131,7 +137,7 @@ TEST_CASE_METHOD(ServerFixture, "RemoteCalculationProtocol drops a client silent
     clock.advance(std::chrono::seconds(1));
     CHECK(tr.disconnect_requested());
 }
-// tutorial:end server_tests
+// tutorial:end server_timeout_test
 
 // tutorial:begin client
 #include <weft/deferred.hpp>
@@ -215,7 +221,8 @@ struct ClientFixture {
     ClientFixture() { proto.make_connection(tr); }
 };
 
-TEST_CASE_METHOD(ClientFixture, "RemoteCalculationClient sends operations and parses answers", "[tutorial]") {
+TEST_CASE_METHOD(ClientFixture, "tutorial calculus: RemoteCalculationClient sends operations and parses answers",
+                 "[tutorial]") {
     std::optional<std::int64_t> sum;
     std::optional<std::int64_t> product;
     proto.add(7, 6).add_callback([&](std::int64_t v) { sum = v; });
@@ -228,7 +235,8 @@ TEST_CASE_METHOD(ClientFixture, "RemoteCalculationClient sends operations and pa
     CHECK(product == 20);
 }
 
-TEST_CASE_METHOD(ClientFixture, "RemoteCalculationClient fails a call the server answers with error", "[tutorial]") {
+TEST_CASE_METHOD(ClientFixture, "tutorial calculus: RemoteCalculationClient fails a call the server answers with error",
+                 "[tutorial]") {
     std::optional<std::string> error;
     proto.divide(1, 0).add_errback([&](weft::Failure f) {
         f.trap<CalculationError>();
@@ -238,8 +246,13 @@ TEST_CASE_METHOD(ClientFixture, "RemoteCalculationClient fails a call the server
     proto.data_received("error\r\n");
     CHECK(error == "the server answered error");
 }
+// tutorial:end client_tests
 
-TEST_CASE_METHOD(ClientFixture, "RemoteCalculationClient times a call out after 60 s", "[tutorial]") {
+// tutorial:begin client_timeout_tests
+#include <weft/testing/string_transport_with_disconnection.hpp>
+
+TEST_CASE_METHOD(ClientFixture, "tutorial calculus: RemoteCalculationClient times a call out after 60 s",
+                 "[tutorial]") {
     bool timed_out = false;
     proto.add(9, 4).add_errback([&](weft::Failure f) {
         timed_out = f.check<ClientTimeoutError>();
@@ -252,7 +265,24 @@ TEST_CASE_METHOD(ClientFixture, "RemoteCalculationClient times a call out after 
     CHECK(tr.disconnect_requested());
     CHECK(clock.pending_calls().empty());
 }
-// tutorial:end client_tests
+
+TEST_CASE("tutorial calculus: RemoteCalculationClient's connection is closed by a timeout", "[tutorial]") {
+    weft::testing::Clock clock;
+    RemoteCalculationClient proto(clock);
+    weft::testing::StringTransportWithDisconnection tr;  // lose_connection() delivers connection_lost
+    tr.attach(proto);                                    // and calls make_connection
+    int failed = 0;
+    for (int i = 0; i < 2; ++i) {
+        proto.add(i, i).add_errback([&](weft::Failure f) {
+            failed += f.check<ClientTimeoutError>();
+            return std::int64_t{0};
+        });
+    }
+    clock.advance(std::chrono::seconds(60));
+    CHECK(failed == 2);  // every call waiting on that connection
+    CHECK(tr.state() == weft::ConnectionState::disconnected);
+}
+// tutorial:end client_timeout_tests
 
 // tutorial:begin remote_add
 #include <weft/coroutine.hpp>
@@ -272,9 +302,10 @@ weft::Deferred<std::int64_t> remote_add(weft::ReactorNetwork& network, weft::Rea
 // tutorial:begin memory_reactor_test
 #include <weft/testing/memory_reactor.hpp>
 
-TEST_CASE("remote_add connects where it is told and returns the server's sum", "[tutorial]") {
+TEST_CASE("tutorial calculus: remote_add connects where it is told and returns the server's sum", "[tutorial]") {
     weft::testing::MemoryReactor reactor;
-    auto d = remote_add(reactor, reactor, "tcp:calc.example:4000", 7, 6);
+    std::optional<std::int64_t> sum;
+    remote_add(reactor, reactor, "tcp:calc.example:4000", 7, 6).add_callback([&](std::int64_t v) { sum = v; });
     REQUIRE(reactor.tcp_clients.size() == 1);
     CHECK(reactor.tcp_clients[0].host == "calc.example");
     CHECK(reactor.tcp_clients[0].port == 4000);
@@ -282,7 +313,7 @@ TEST_CASE("remote_add connects where it is told and returns the server's sum", "
     auto server = weft::Factory::for_protocol<RemoteCalculationProtocol>(reactor);
     auto& pump = reactor.tcp_clients[0].connector->complete(*server);  // the client and a server, in memory
     pump.pump();                                                       // until nothing moves
-    CHECK(weft_test::result_of(d) == 13);
+    CHECK(sum == 13);
     CHECK(pump.disconnected());  // remote_add closed its connection
 }
 // tutorial:end memory_reactor_test
@@ -290,7 +321,7 @@ TEST_CASE("remote_add connects where it is told and returns the server's sum", "
 // tutorial:begin loopback_test
 #include <weft/reactor.hpp>
 
-TEST_CASE("remote_add against the server on loopback", "[tutorial]") {
+TEST_CASE("tutorial calculus: remote_add against the server on loopback", "[tutorial]") {
     weft::Reactor reactor;
     auto factory = weft::Factory::for_protocol<RemoteCalculationProtocol>(reactor);
     auto port = reactor.listen_tcp(0, *factory, {.interface = "127.0.0.1"});  // 0: a free port
