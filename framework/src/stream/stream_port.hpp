@@ -121,7 +121,7 @@ private:
     void accept_pending() {
         for (std::size_t i = 0; i < max_accepts_per_turn; ++i) {
             if (!listening_) return;
-            Socket socket(core_.io());
+            Socket socket(core_.socket_context());  // with the EdgePoller, a context nobody runs
             boost::system::error_code ec;
             acceptor_.accept(socket, ec);  // the acceptor is non-blocking: would_block when none is pending
             if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return accept();
