@@ -53,6 +53,7 @@ public:
         std::vector<Header> headers;
         Address peer;
         bool keep_alive = true;
+        bool secure = false;  // the connection speaks TLS
     };
     Request(detail::RequestKey, Init init);
     ~Request();
@@ -85,6 +86,8 @@ public:
     [[nodiscard]] const std::string& body() const noexcept { return body_; }
     /// The client's address (Twisted: getClientAddress).
     [[nodiscard]] const Address& peer() const noexcept { return init_.peer; }
+    /// True when the request came over TLS (an `ssl:` listener; Twisted: isSecure).
+    [[nodiscard]] bool is_secure() const noexcept { return init_.secure; }
 
     // --- the response -----------------------------------------------------------------------------------
     /// The status code (default 200) and, optionally, a reason phrase (default: the standard one).
