@@ -358,3 +358,23 @@ TEST_CASE("agent: a keep-alive connection the server drops as a request goes out
     };
     REQUIRE(run_scenario(reactor, scenario));
 }
+
+TEST_CASE("agent: a connection with bytes after a response is not reused", "[web][agent]") {
+    weft::Reactor reactor;
+    RawServer server(reactor, [](int n, weft::Transport& t, const std::string&) {
+        t.write(n == 0 ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"
+                       : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    Agent agent(reactor);
+    auto scenario = [&]() -> weft::Deferred<void> {
+        auto first = co_await settle(agent.get(server.url("/1")));
+        REQUIRE(first.response);
+        CHECK(first.response->body == "ok");
+        CHECK(agent.idle_connections() == 0);
+        auto second = co_await settle(agent.get(server.url("/2")));
+        REQUIRE(second.response);
+        CHECK(second.response->body == "ok");
+        CHECK(server.accepted == 2);
+    };
+    REQUIRE(run_scenario(reactor, scenario));
+}
