@@ -378,3 +378,38 @@ TEST_CASE("agent: a connection with bytes after a response is not reused", "[web
     };
     REQUIRE(run_scenario(reactor, scenario));
 }
+
+TEST_CASE("agent: a followed redirect to another origin drops Authorization and Cookie; the same origin keeps them",
+          "[web][agent]") {
+    weft::Reactor reactor;
+    std::vector<std::string> other_seen;
+    RawServer other(reactor, [&](int, weft::Transport& t, const std::string& request) {
+        other_seen.push_back(request);
+        t.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthere");
+    });
+    std::vector<std::string> first_seen;
+    RawServer first(reactor, [&](int n, weft::Transport& t, const std::string& request) {
+        first_seen.push_back(request);
+        const std::string to = n == 0 ? "/same" : other.url("/elsewhere");
+        t.write("HTTP/1.1 302 Found\r\nLocation: " + to + "\r\nContent-Length: 0\r\n\r\n");
+    });
+    AgentOptions options;
+    options.max_redirects = 2;
+    Agent agent(reactor, options);
+    std::vector<weft::web::Header> credentials{{"Authorization", "Bearer secret"}, {"Cookie", "a=b"}, {"X-Other", "kept"}};
+    auto scenario = [&]() -> weft::Deferred<void> {
+        auto o = co_await settle(agent.request("GET", first.url("/start"), credentials));
+        REQUIRE(o.response);
+        CHECK(o.response->body == "there");
+        CHECK(o.response->url == other.url("/elsewhere"));
+        REQUIRE(first_seen.size() == 2);
+        CHECK(first_seen[1].starts_with("GET /same HTTP/1.1\r\n"));
+        CHECK(first_seen[1].find("Authorization: Bearer secret\r\n") != std::string::npos);
+        REQUIRE(other_seen.size() == 1);
+        CHECK(other_seen[0].find("Authorization") == std::string::npos);
+        CHECK(other_seen[0].find("Cookie") == std::string::npos);
+        CHECK(other_seen[0].find("X-Other: kept\r\n") != std::string::npos);
+        CHECK(other_seen[0].find("Host: 127.0.0.1:" + std::to_string(other.port->port()) + "\r\n") != std::string::npos);
+    };
+    REQUIRE(run_scenario(reactor, scenario));
+}
