@@ -212,6 +212,11 @@ TEST_CASE("agent: malformed, oversized and truncated responses fail with Respons
         if (n == 3) t.write("HTTP/1.1 200 OK\r\nX-Big: " + std::string(2000, 'x') + "\r\n\r\n");
         if (n == 4) t.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
         if (n == 5) t.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+        if (n == 6) t.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + std::string(128, 'c') + "\r\n");
+        if (n == 7) {
+            t.write("HTTP/1.1 200 OK\r\n\r\n" + std::string(60, 'e'));
+            t.write(std::string(60, 'e'));  // the body ends with the connection, which never closes
+        }
     });
     AgentOptions options;
     options.max_body_bytes = 100;
@@ -223,7 +228,9 @@ TEST_CASE("agent: malformed, oversized and truncated responses fail with Respons
         {"/truncated", "lost before the response was complete"},
         {"/header", "header is larger than 1024 bytes"},
         {"/two-lengths", "malformed response"},
-        {"/bad-chunk", "malformed response"}};
+        {"/bad-chunk", "malformed response"},
+        {"/big-chunked", "body is larger than 100 bytes"},
+        {"/big-until-close", "body is larger than 100 bytes"}};
     auto scenario = [&]() -> weft::Deferred<void> {
         for (const auto& [path, words] : cases) {
             auto o = co_await settle(agent.get(server.url(path)));
@@ -234,7 +241,7 @@ TEST_CASE("agent: malformed, oversized and truncated responses fail with Respons
             CHECK(std::string(o.failure->what()).find(words) != std::string::npos);
         }
         CHECK(agent.idle_connections() == 0);
-        CHECK(server.accepted == 6);
+        CHECK(server.accepted == 8);
     };
     REQUIRE(run_scenario(reactor, scenario));
 }

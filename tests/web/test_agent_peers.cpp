@@ -36,6 +36,7 @@ struct Peer : weft::ProcessProtocol {
     std::optional<weft::ProcessStatus> status;
     std::shared_ptr<weft::ProcessTransport> process;
     bool announced = false;
+    bool exited = false;
 
     Peer(weft::Reactor& reactor, std::string m, std::vector<std::string> argv) : marker(std::move(m)) {
         std::string executable = argv.front();
@@ -55,6 +56,7 @@ struct Peer : weft::ProcessProtocol {
         ready.callback(port);
     }
     void err_received(std::string_view data) override { out.append(data); }
+    void process_exited(const weft::ProcessStatus&) override { exited = true; }
     void process_ended(const weft::ProcessStatus& s) override {
         status = s;
         if (!announced) {
@@ -65,7 +67,7 @@ struct Peer : weft::ProcessProtocol {
     }
     /// Stops the peer and waits for it.
     weft::Deferred<void> stop() {
-        if (!status) process->signal_process("KILL");
+        if (!exited) process->signal_process("KILL");  // s_server -naccept 1 may have gone by itself
         return ended;
     }
 };
