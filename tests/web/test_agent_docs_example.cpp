@@ -1,12 +1,17 @@
 // docs/web.md's client example, as written there, against weft's server over loopback.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "web_support.hpp"
 #include "weft/coroutine.hpp"
 #include "weft/web/agent.hpp"
+
+#ifndef WEFT_DOCS_WEB_MD
+#error "WEFT_DOCS_WEB_MD must name docs/web.md, WEFT_AGENT_DOCS_EXAMPLE this file"
+#endif
 
 using namespace std::chrono_literals;
 
@@ -44,4 +49,22 @@ TEST_CASE("agent: docs/web.md's client example fetches and posts", "[web][agent]
     }
     std::cout.rdbuf(saved);
     CHECK(out.str() == "200 hello\n200 text/plain\n");
+}
+
+namespace {
+// The text from the line opening fetch() to the line closing it.
+std::string fetch_function(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream all;
+    all << in.rdbuf();
+    const std::string text = all.str();
+    const auto from = text.find("weft::Deferred<void> fetch(");
+    const auto to = text.find("}   // ConnectError", from);
+    if (from == std::string::npos || to == std::string::npos) return "(not found in " + path + ")";
+    return text.substr(from, to - from);
+}
+}  // namespace
+
+TEST_CASE("agent: the client example here is docs/web.md's, line for line", "[web][agent][docs]") {
+    CHECK(fetch_function(WEFT_AGENT_DOCS_EXAMPLE) == fetch_function(WEFT_DOCS_WEB_MD));
 }
