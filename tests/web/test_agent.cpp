@@ -420,3 +420,20 @@ TEST_CASE("agent: a followed redirect to another origin drops Authorization and 
     };
     REQUIRE(run_scenario(reactor, scenario));
 }
+
+TEST_CASE("agent: an Agent destroyed with a request in flight lets it finish and keeps nothing", "[web][agent]") {
+    weft::Reactor reactor;
+    RawServer server(reactor, [&](int, weft::Transport& t, const std::string&) {
+        t.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate");
+    });
+    auto agent = std::make_unique<Agent>(reactor);
+    auto scenario = [&]() -> weft::Deferred<void> {
+        auto pending = agent->get(server.url("/"));
+        agent.reset();
+        auto o = co_await settle(std::move(pending));
+        REQUIRE(o.response);
+        CHECK(o.response->body == "late");
+        co_await server.lost_at_least(1);  // not kept idle: the pool is gone
+    };
+    REQUIRE(run_scenario(reactor, scenario));
+}
