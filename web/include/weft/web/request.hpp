@@ -62,6 +62,7 @@ public:
         Address peer;
         /// Whether the request lets the connection stay open (see Request::keep_alive()).
         bool keep_alive = true;
+        bool secure = false;  // the connection speaks TLS
     };
     /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
     Request(detail::RequestKey, Init init);
@@ -96,6 +97,8 @@ public:
     [[nodiscard]] const std::string& body() const noexcept { return body_; }
     /// The client's address (Twisted: getClientAddress).
     [[nodiscard]] const Address& peer() const noexcept { return init_.peer; }
+    /// True when the request came over TLS (an `ssl:` listener; Twisted: isSecure).
+    [[nodiscard]] bool is_secure() const noexcept { return init_.secure; }
 
     // --- the response -----------------------------------------------------------------------------------
     /// The status code (default 200) and, optionally, a reason phrase (default: the standard one).
