@@ -27,7 +27,9 @@ namespace weft::web {
 /// AgentOptions::max_body_bytes). what() says "HTTP response failed: REASON".
 class ResponseFailed : public Error {
 public:
+    /// `reason` says what went wrong ("connection lost before the body ended", "body over 16777216 bytes").
     explicit ResponseFailed(const std::string& reason) : Error("HTTP response failed: " + reason), reason_(reason) {}
+    /// The reason alone, without what()'s prefix.
     [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
 
 private:
@@ -36,7 +38,7 @@ private:
 
 /// One whole response (Twisted: IResponse with its body already read, as readBody gives it).
 struct Response {
-    int status = 0;
+    int status = 0;            ///< the status code (200, 404, ...)
     std::string reason;        ///< the reason phrase as sent ("OK")
     int version = 11;          ///< 10 or 11
     std::vector<Header> headers;  ///< in order, as received
@@ -71,7 +73,7 @@ struct AgentOptions {
     /// https: the CAs to trust (PEM); "" = the system's store. Certificates are always verified unless
     /// insecure_skip_certificate_verification (tests against throw-away certificates only).
     std::string ca_file;
-    bool insecure_skip_certificate_verification = false;
+    bool insecure_skip_certificate_verification = false;  ///< accept any certificate for any name (tests only)
     /// The User-Agent header sent when the request has none; "" sends none.
     std::string user_agent = "weft";
 };
@@ -90,6 +92,7 @@ struct AgentOptions {
 /// destroyed with requests in flight (they finish; its idle connections are closed).
 class Agent {
 public:
+    /// Connects through `network` and times out on `time`; both must outlive the Agent and its requests.
     Agent(ReactorNetwork& network, ReactorTime& time, AgentOptions options = {});
     /// With a reactor that is both (weft::Reactor).
     template <class R>
@@ -104,6 +107,7 @@ public:
     /// given) and `body` (Twisted: Agent.request + readBody).
     Deferred<Response> request(std::string method, std::string url, std::vector<Header> headers = {},
                                std::string body = {});
+    /// request("GET", url) (Twisted: treq.get).
     Deferred<Response> get(std::string url) { return request("GET", std::move(url)); }
 
     /// Idle connections in the pool now, over every host.
@@ -111,6 +115,7 @@ public:
     /// Closes every idle connection (Twisted: HTTPConnectionPool.closeCachedConnections).
     void close_idle_connections();
 
+    /// The settings it was made with.
     [[nodiscard]] const AgentOptions& options() const noexcept;
 
     struct Core;

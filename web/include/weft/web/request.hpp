@@ -62,7 +62,7 @@ public:
         Address peer;
         /// Whether the request lets the connection stay open (see Request::keep_alive()).
         bool keep_alive = true;
-        bool secure = false;  // the connection speaks TLS
+        bool secure = false;  ///< the connection speaks TLS (Request::is_secure())
     };
     /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
     Request(detail::RequestKey, Init init);
