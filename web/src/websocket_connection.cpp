@@ -173,7 +173,7 @@ bool WebSocketConnection::admit(std::size_t bytes) {
     const std::size_t hard = limit + std::max<std::size_t>(limit, 1024 * 1024);
     const std::size_t queued = transport().buffered_bytes();
     if (queued + bytes > hard) {
-        cut(queued);
+        cut(queued + bytes);
         return false;
     }
     return true;

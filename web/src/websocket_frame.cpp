@@ -90,8 +90,7 @@ std::optional<FrameError> FrameDecoder::parse_one(FrameHandler& handler, bool& p
     if (control && len7 > 125) return fail(close_code::protocol_error, "control frame over 125 bytes");
 
     const std::size_t extended = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-    const std::size_t header = 2 + extended + (masked ? 4 : 0);
-    if (available < header) return std::nullopt;
+    if (available < 2 + extended) return std::nullopt;
     std::uint64_t length = len7;
     if (extended > 0) {
         length = 0;
@@ -104,7 +103,8 @@ std::optional<FrameError> FrameDecoder::parse_one(FrameHandler& handler, bool& p
         // Checked on the header, before the payload is buffered: memory stays bounded by the limit.
         if (length > max_message_ - message_.size()) return fail(close_code::message_too_big, "message too big");
     }
-    if (available - header < length) return std::nullopt;
+    const std::size_t header = 2 + extended + (masked ? 4 : 0);
+    if (available < header || available - header < length) return std::nullopt;
 
     std::array<unsigned char, 4> mask{};
     if (masked) std::memcpy(mask.data(), p + 2 + extended, 4);

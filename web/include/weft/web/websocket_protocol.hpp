@@ -42,7 +42,8 @@ struct WebSocketOptions {
     std::size_t max_message_size = 1024 * 1024;
     /// Bytes a peer that does not read may have queued: a connection with more than this still unsent once
     /// the loop turn that queued it has flushed is cut (aborted, connection_lost with 1006), as weft-chat
-    /// cuts slow clients. Within one turn up to twice this (at least this plus 1 MiB) may be queued.
+    /// cuts slow clients. Within one turn up to twice this (at least this plus 1 MiB) may be queued. Keep
+    /// it above the largest message you send.
     std::size_t send_buffer_limit = 1024 * 1024;
     /// After close() sent a close frame, how long to wait for the peer's before dropping the connection.
     Duration close_timeout = std::chrono::seconds(5);
