@@ -18,6 +18,7 @@ struct WsEvents {
     std::vector<std::string> messages;
     std::optional<std::uint16_t> lost_code;
     std::string lost_reason;
+    std::function<void()> on_lost;
 };
 
 /// Echoes every message back with its type; "close" makes it close with 1000 "bye".
@@ -35,6 +36,7 @@ struct WsEcho : weft::web::WebSocketProtocol {
     void connection_lost(std::uint16_t code, std::string_view reason) override {
         events.lost_code = code;
         events.lost_reason = std::string(reason);
+        if (events.on_lost) events.on_lost();
     }
     WsEvents& events;
 };
@@ -51,7 +53,7 @@ struct WsServer : WebServer {
 };
 
 inline constexpr std::string_view rfc_key = "dGhlIHNhbXBsZSBub25jZQ==";
-inline constexpr std::string_view rfc_accept = "s3pPLMBiTxaQ9kCCxjYhHsZzoo0=";
+inline constexpr std::string_view rfc_accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 inline std::string handshake(std::string_view path = "/ws", std::string_view extra = {}) {
     return "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -11,6 +11,17 @@
 
 namespace weft::web {
 
+namespace {
+// send_error with one header of its own (Allow, Sec-WebSocket-Version), which send_error would clear.
+void refuse(Request& request, int status, std::string_view message, std::string_view header, std::string_view value) {
+    request.clear_response();
+    request.set_status(status);
+    request.set_header("Content-Type", "text/plain; charset=utf-8");
+    request.set_header(header, value);
+    request.finish(std::string(reason_phrase(status)) + ": " + std::string(message) + "\n");
+}
+}  // namespace
+
 WebSocketResource::WebSocketResource(ReactorTime& time, ProtocolFactory factory, WebSocketOptions options)
     : time_(time), factory_(std::move(factory)), options_(std::move(options)) {
     if (!factory_) throw std::invalid_argument("WebSocketResource: no protocol factory");
@@ -18,8 +29,7 @@ WebSocketResource::WebSocketResource(ReactorTime& time, ProtocolFactory factory,
 
 void WebSocketResource::render(Request& request) {
     if (request.method() != "GET") {
-        request.set_header("Allow", "GET");
-        return send_error(request, 405, "a WebSocket handshake is a GET");
+        return refuse(request, 405, "a WebSocket handshake is a GET", "Allow", "GET");
     }
     const auto upgrade = request.header("Upgrade");
     const auto connection = request.header("Connection");
@@ -29,8 +39,7 @@ void WebSocketResource::render(Request& request) {
     }
     const auto version = request.header("Sec-WebSocket-Version");
     if (!version || *version != "13") {
-        request.set_header("Sec-WebSocket-Version", "13");
-        return send_error(request, 426, "WebSocket version 13 only");
+        return refuse(request, 426, "WebSocket version 13 only", "Sec-WebSocket-Version", "13");
     }
     const auto key = request.header("Sec-WebSocket-Key");
     if (!key || !detail::valid_websocket_key(*key)) return send_error(request, 400, "bad Sec-WebSocket-Key");
