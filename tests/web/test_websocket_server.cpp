@@ -3,6 +3,8 @@
 // reading.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "websocket_support.hpp"
 
 using namespace web_test;
@@ -163,11 +165,13 @@ struct Flooder : WebSocketProtocol {
         if (lost) return;
         transport().send_binary(std::string(64 * 1024, 'f'));
         ++sent;
+        peak = std::max(peak, transport().buffered_bytes());
         call = reactor.call_later(std::chrono::milliseconds(0), [this] { next(); });
     }
     void connection_lost(std::uint16_t code, std::string_view reason) override {
         lost = true;
         if (call.active()) call.cancel();
+        events.messages.push_back(std::to_string(peak));
         events.lost_code = code;
         events.lost_reason = std::string(reason);
         reactor.stop();
@@ -177,6 +181,7 @@ struct Flooder : WebSocketProtocol {
     weft::DelayedCall call;
     bool lost = false;
     int sent = 0;
+    std::size_t peak = 0;  // the most bytes queued
 };
 }  // namespace
 
@@ -202,5 +207,8 @@ TEST_CASE("websocket backpressure: a client that stops reading is cut, as the ch
     REQUIRE(weft_test::run_bounded(server.reactor, std::chrono::seconds(20)));
     CHECK(events.lost_code == weft::web::close_code::abnormal);
     CHECK(events.lost_reason.starts_with("peer too slow"));
+    // Memory stayed bounded: never more queued than the hard limit (the limit plus 1 MiB).
+    REQUIRE(events.messages.size() == 1);
+    CHECK(std::stoul(events.messages[0]) <= 256 * 1024 + 1024 * 1024);
     (void)flooder;
 }

@@ -32,9 +32,14 @@ void WebSocketConnection::connection_made() {
     protocol_->make_connection(*this);
 }
 
-void WebSocketConnection::data_received(std::string_view data) {
+void WebSocketConnection::data_received(std::string_view data) { decode(data); }
+
+void WebSocketConnection::decode(std::string_view data) {
     if (lost_ || cut_) return;
-    if (auto error = decoder_.feed(data, *this)) fail(error->code, std::move(error->reason));
+    decoding_ = true;
+    auto error = decoder_.feed(data, *this);
+    decoding_ = false;
+    if (error) fail(error->code, std::move(error->reason));
 }
 
 void WebSocketConnection::connection_lost(const Reason&) {
@@ -106,8 +111,16 @@ void WebSocketConnection::register_producer(Producer& producer, bool streaming) 
     transport().register_producer(producer, streaming);
 }
 void WebSocketConnection::unregister_producer() { transport().unregister_producer(); }
-void WebSocketConnection::pause_producing() { transport().pause_producing(); }
-void WebSocketConnection::resume_producing() { transport().resume_producing(); }
+// A pause holds back the messages of the current read too, not only the next reads.
+void WebSocketConnection::pause_producing() {
+    decoder_.pause();
+    transport().pause_producing();
+}
+void WebSocketConnection::resume_producing() {
+    decoder_.resume();
+    transport().resume_producing();
+    if (!decoding_) decode({});
+}
 
 bool WebSocketConnection::write_frame(Opcode opcode, std::string_view payload,
                                       const std::shared_ptr<const std::string>& shared) {

@@ -57,6 +57,7 @@ private:
     void on_pong(std::string_view payload) override;
     void on_close(std::uint16_t code, std::string_view reason) override;
 
+    void decode(std::string_view data);
     void send_message(Opcode opcode, std::string_view payload);
     /// Writes one frame; false if it was not written (closing, or the peer was cut for not reading).
     bool write_frame(Opcode opcode, std::string_view payload, const std::shared_ptr<const std::string>& shared = {});
@@ -81,6 +82,7 @@ private:
     bool failed_ = false;        // we failed the connection: report our code
     bool cut_ = false;           // cut for not reading
     bool lost_ = false;
+    bool decoding_ = false;      // inside decoder_.feed: a resume_producing there needs no feed of its own
     std::uint16_t code_ = close_code::abnormal;  // what connection_lost reports
     std::string reason_;
     DelayedCall close_timer_;

@@ -54,7 +54,7 @@ std::optional<FrameError> FrameDecoder::feed(std::string_view data, FrameHandler
     if (stopped_ || close_received_) return std::nullopt;
     input_.append(data);
     bool progressed = true;
-    while (progressed && !stopped_ && !close_received_ && pos_ < input_.size()) {
+    while (progressed && !stopped_ && !paused_ && !close_received_ && pos_ < input_.size()) {
         progressed = false;
         if (auto e = parse_one(handler, progressed)) return e;
     }

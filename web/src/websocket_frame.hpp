@@ -57,7 +57,7 @@ struct FrameError {
 /// Contract: feed() takes any split of the input and calls the handler for each complete message
 /// (fragments joined) and control frame, in order. It stops at the first error (returned; later calls
 /// return it again), after a close frame (later input is ignored), or when stop() was called from a
-/// handler. Memory: at most max_message bytes of message plus one frame header are held.
+/// handler; pause() holds it until resume(). Memory: at most max_message bytes of message plus one frame header are held.
 class FrameDecoder {
 public:
     /// `expect_masked`: a server requires masked frames, a client requires unmasked ones.
@@ -67,6 +67,10 @@ public:
     std::optional<FrameError> feed(std::string_view data, FrameHandler& handler);
     /// No more callbacks, from now on (the connection is closing).
     void stop() noexcept { stopped_ = true; }
+    /// Holds back callbacks until resume(): input fed meanwhile is only buffered (the caller stops reading,
+    /// so at most one read's worth). feed({}) after resume() delivers what waits.
+    void pause() noexcept { paused_ = true; }
+    void resume() noexcept { paused_ = false; }
     [[nodiscard]] bool close_received() const noexcept { return close_received_; }
 
 private:
@@ -82,6 +86,7 @@ private:
     MessageType message_type_ = MessageType::text;
     Utf8Validator utf8_;
     bool stopped_ = false;
+    bool paused_ = false;
     bool close_received_ = false;
     std::optional<FrameError> error_;
 };

@@ -60,7 +60,7 @@ struct WebSocketOptions {
 /// Contract: sends never block and never call back into the protocol; after close() or once the
 /// connection is closing they are ignored. Server frames go out unmasked, client frames masked with a fresh
 /// random key each. As a Producer it pauses/resumes *reading* of the connection (pause_producing,
-/// resume_producing); stop_producing aborts. A streaming producer registered with register_producer is
+/// resume_producing; no message_received while paused, even for bytes already read); stop_producing aborts. A streaming producer registered with register_producer is
 /// paused while the connection's output is above its high watermark, as on a Transport.
 class WebSocketTransport : public Producer {
 public:
