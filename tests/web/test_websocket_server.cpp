@@ -212,3 +212,16 @@ TEST_CASE("websocket backpressure: a client that stops reading is cut, as the ch
     CHECK(std::stoul(events.messages[0]) <= 256 * 1024 + 1024 * 1024);
     (void)flooder;
 }
+
+TEST_CASE("websocket handshake: a protocol whose connection_made throws loses its connection", "[web][websocket]") {
+    struct Throws : WebSocketProtocol {
+        void connection_made() override { throw std::runtime_error("cannot start"); }
+    };
+    WebServer server;
+    server.root->put_child("ws", std::make_shared<WebSocketResource>(server.reactor, [](Request&) { return std::make_unique<Throws>(); }));
+    server.start();
+    auto seen = server.exchange({handshake()});
+    CHECK(seen.in_time);
+    CHECK(seen.closed_by_server);
+    CHECK(seen.bytes.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+}

@@ -618,7 +618,15 @@ void HttpChannel::switch_protocols(std::unique_ptr<Protocol> protocol) {
         paused_ = false;
         transport().resume_producing();
     }
-    switched_->make_connection(transport());
+    // This may run inside a resource's render(), whose error handling is for HTTP answers: a protocol
+    // that fails to start ends its connection here instead.
+    try {
+        switched_->make_connection(transport());
+    } catch (const std::exception& e) {
+        WEFT_LOG(error) << "http: the protocol switched to failed to start: " << e.what();
+        transport().abort_connection();
+        return;
+    }
     if (!rest.empty() && !lost_) switched_->data_received(rest);
 }
 

@@ -14,6 +14,7 @@
 #include <boost/url/url_view.hpp>
 
 #include "weft/deferred_endpoints.hpp"
+#include "weft/endpoint.hpp"
 #include "weft/protocol.hpp"
 #include "websocket_connection.hpp"
 #include "websocket_handshake.hpp"
@@ -166,7 +167,7 @@ Deferred<void> connect_websocket(Reactor& reactor, std::string_view url, std::un
                                  WebSocketOptions options) {
     if (!protocol) throw std::invalid_argument("connect_websocket: no protocol");
     Target target = parse_ws_url(url);
-    const std::string endpoint = "tcp:host=" + target.host + ":port=" + std::to_string(target.port);
+    const std::string endpoint = "tcp:host=" + quote_endpoint_argument(target.host) + ":port=" + std::to_string(target.port);
     Deferred<void> done;
     auto handshake = std::make_unique<ClientHandshake>(reactor, std::move(target), std::move(protocol),
                                                        std::move(options), done);
