@@ -222,6 +222,5 @@ TEST_CASE("websocket handshake: a protocol whose connection_made throws loses it
     server.start();
     auto seen = server.exchange({handshake()});
     CHECK(seen.in_time);
-    CHECK(seen.closed_by_server);
-    CHECK(seen.bytes.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+    CHECK(seen.closed_by_server);  // aborted: the 101 itself may be dropped with the connection
 }
