@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "support/log_capture.hpp"
 #include "websocket_support.hpp"
 
 using namespace web_test;
@@ -174,7 +175,11 @@ struct Flooder : WebSocketProtocol {
         events.messages.push_back(std::to_string(peak));
         events.lost_code = code;
         events.lost_reason = std::string(reason);
-        reactor.stop();
+        if (events.on_lost) {
+            events.on_lost();
+        } else {
+            reactor.stop();
+        }
     }
     weft::Reactor& reactor;
     WsEvents& events;
@@ -223,4 +228,35 @@ TEST_CASE("websocket handshake: a protocol whose connection_made throws loses it
     auto seen = server.exchange({handshake()});
     CHECK(seen.in_time);
     CHECK(seen.closed_by_server);  // aborted: the 101 itself may be dropped with the connection
+}
+
+TEST_CASE("websocket backpressure: cutting many slow peers logs one warning a second", "[web][websocket]") {
+    weft_test::LogCapture log;
+    WebServer server;
+    WsEvents events;
+    WebSocketOptions options;
+    options.send_buffer_limit = 64 * 1024;
+    constexpr int peers = 4;
+    int lost = 0;
+    events.on_lost = [&] {
+        if (++lost == peers) server.reactor.stop();
+    };
+    server.root->put_child("ws", std::make_shared<WebSocketResource>(server.reactor, [&](Request&) {
+        return std::make_unique<Flooder>(server.reactor, events);
+    }, options));
+    server.start();
+    weft_test::LambdaClientFactory client([&](const weft::Address&) {
+        auto p = std::make_unique<weft_test::Recorder>();
+        p->on_made = [](weft_test::Recorder& r) { r.transport().write(handshake()); };
+        p->on_data = [](weft_test::Recorder& r, std::string_view) { r.transport().pause_producing(); };
+        return p;
+    });
+    for (int i = 0; i < peers; ++i) server.reactor.connect_tcp("127.0.0.1", server.port->port(), client);
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(weft_test::run_bounded(server.reactor, std::chrono::seconds(20)));
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+    int warnings = 0;
+    for (const auto& m : log.messages()) warnings += m.find("is too slow") != std::string::npos;
+    CHECK(warnings >= 1);
+    CHECK(warnings <= 1 + seconds);
 }

@@ -14,13 +14,15 @@
 namespace weft::web::detail {
 
 WebSocketConnection::WebSocketConnection(ReactorTime& time, std::unique_ptr<WebSocketProtocol> protocol,
-                                         WebSocketOptions options, Role role, std::string subprotocol)
+                                         WebSocketOptions options, Role role, std::string subprotocol,
+                                         std::shared_ptr<LogRateLimiter> cut_log)
     : time_(time),
       protocol_(std::move(protocol)),
       options_(std::move(options)),
       role_(role),
       subprotocol_(std::move(subprotocol)),
-      decoder_(role == Role::server, options_.max_message_size) {}
+      decoder_(role == Role::server, options_.max_message_size),
+      cut_log_(std::move(cut_log)) {}
 
 WebSocketConnection::~WebSocketConnection() {
     if (close_timer_.active()) close_timer_.cancel();
@@ -221,8 +223,11 @@ void WebSocketConnection::check_over_limit() {
 
 void WebSocketConnection::cut(std::size_t queued) {
     if (cut_) return;
-    WEFT_LOG(warning) << "websocket: " << transport().peer().to_string() << " is too slow (" << queued
-                      << " bytes unsent); disconnecting";
+    if (!cut_log_ || cut_log_->allow(time_.now())) {
+        WEFT_LOG(warning) << "websocket: " << transport().peer().to_string() << " is too slow (" << queued
+                          << " bytes unsent); disconnecting"
+                          << (cut_log_ ? LogRateLimiter::note(*cut_log_) : LogRateLimiter::Note{0});
+    }
     cut_ = true;
     decoder_.stop();
     code_ = close_code::abnormal;

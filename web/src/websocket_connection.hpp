@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "weft/delayed_call.hpp"
+#include "weft/log.hpp"
 #include "weft/protocol.hpp"
 #include "weft/reactor_time.hpp"
 #include "weft/web/websocket_protocol.hpp"
@@ -22,8 +23,10 @@ namespace weft::web::detail {
 class WebSocketConnection final : public Protocol, public WebSocketTransport, private FrameHandler {
 public:
     enum class Role { server, client };
+    /// `cut_log` limits the warnings about cut peers, shared by the connections of a resource (a room of
+    /// peers that stopped reading is cut at once); null: one per cut.
     WebSocketConnection(ReactorTime& time, std::unique_ptr<WebSocketProtocol> protocol, WebSocketOptions options,
-                        Role role, std::string subprotocol);
+                        Role role, std::string subprotocol, std::shared_ptr<LogRateLimiter> cut_log = nullptr);
     ~WebSocketConnection() override;
 
     // Protocol
@@ -89,6 +92,7 @@ private:
     bool over_limit_ = false;
     std::size_t added_since_mark_ = 0;
     DelayedCall over_limit_check_;
+    std::shared_ptr<LogRateLimiter> cut_log_;
 };
 
 }  // namespace weft::web::detail

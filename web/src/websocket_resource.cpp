@@ -63,7 +63,8 @@ void WebSocketResource::render(Request& request) {
     request.set_header("Sec-WebSocket-Accept", detail::websocket_accept(*key));
     if (!subprotocol.empty()) request.set_header("Sec-WebSocket-Protocol", subprotocol);
     request.switch_protocols(std::make_unique<detail::WebSocketConnection>(
-        time_, std::move(protocol), options_, detail::WebSocketConnection::Role::server, std::move(subprotocol)));
+        time_, std::move(protocol), options_, detail::WebSocketConnection::Role::server, std::move(subprotocol),
+        cut_log_));
     request.finish();
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "weft/log.hpp"
 #include "weft/reactor_time.hpp"
 #include "weft/web/resource.hpp"
 #include "weft/web/websocket_protocol.hpp"
@@ -34,6 +35,8 @@ private:
     ReactorTime& time_;
     ProtocolFactory factory_;
     WebSocketOptions options_;
+    // One warning a second about peers cut for not reading, whatever their number.
+    std::shared_ptr<LogRateLimiter> cut_log_ = std::make_shared<LogRateLimiter>(std::chrono::seconds(1));
 };
 
 }  // namespace weft::web
