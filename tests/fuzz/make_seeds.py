@@ -213,3 +213,36 @@ write(HTTP, "many-fields", header(flags=0x04) + b"GET / HTTP/1.1\r\n" + b"".join
 write(HTTP, "targets", header() + b"GET /a%2Fb/%00?q=%zz HTTP/1.1\r\n\r\nGET http://h/a?b=c HTTP/1.1\r\n\r\n"
       b"OPTIONS * HTTP/1.1\r\n\r\nGET /../.. HTTP/1.1\r\n\r\n")
 write(HTTP, "versions", header() + b"GET / HTTP/1.2\r\n\r\n")
+
+
+# WebSocket frames (fuzz_websocket_frame). flags bit 0: the client side (unmasked frames expected);
+# limit: max_message_size = (limit + 1) * 64.
+WS = "websocket_frame"
+
+
+def ws_frame(first, payload, mask=b"\x37\xfa\x21\x3d"):
+    n = len(payload)
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([first, m | n])
+    elif n <= 0xFFFF:
+        head = bytes([first, m | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([first, m | 127]) + struct.pack(">Q", n)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+write(WS, "text-binary", header() + ws_frame(0x81, b"Hello") + ws_frame(0x82, bytes(range(200))))
+write(WS, "fragments-ping", header(chunk_max=5) + ws_frame(0x01, b"frag1") + ws_frame(0x89, b"ping")
+      + ws_frame(0x00, b"frag2") + ws_frame(0x80, "\u00b5\u00df".encode()))
+write(WS, "utf8-split", header(chunk_max=1) + ws_frame(0x01, b"\xce") + ws_frame(0x80, b"\xba\xe1\xbd\xb9"))
+write(WS, "utf8-invalid", header() + ws_frame(0x81, b"\xed\xa0\x80"))
+write(WS, "close-reason", header() + ws_frame(0x88, b"\x03\xe8bye"))
+write(WS, "close-bad-code", header() + ws_frame(0x88, b"\x03\xed"))
+write(WS, "too-big", header(limit=0) + ws_frame(0x82, b"x" * 65))
+write(WS, "len64", header(limit=255) + ws_frame(0x82, b"y" * 70000))
+write(WS, "reserved", header() + ws_frame(0xC1, b"rsv") + ws_frame(0x83, b""))
+write(WS, "client-side", header(flags=1) + ws_frame(0x81, b"server text", mask=None) + ws_frame(0x8A, b"", mask=None))

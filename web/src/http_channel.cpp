@@ -174,14 +174,16 @@ std::size_t HttpChannel::max_headers() const noexcept { return site_.options().m
 void HttpChannel::connection_made() { update_timers(); }
 
 void HttpChannel::data_received(std::string_view data) {
+    if (switched_) return switched_->data_received(data);
     if (closing_ || lost_) return;  // lingering after the last response: input is dropped
     if (idle_timer_.active()) idle_timer_.cancel();
     input_.append(data);
     process();
 }
 
-void HttpChannel::connection_lost(const Reason&) {
+void HttpChannel::connection_lost(const Reason& reason) {
     lost_ = true;
+    if (switched_) switched_->connection_lost(reason);
     cancel_timers();
     auto slots = std::move(slots_);
     slots_.clear();
@@ -202,14 +204,14 @@ void HttpChannel::process() {
     do {
         again_ = false;
         parse();
-    } while (again_ && !closing_ && !lost_);
+    } while (again_ && !closing_ && !lost_ && !switched_);
     processing_ = false;
     update_timers();
 }
 
 void HttpChannel::parse() {
     const auto& options = site_.options();
-    while (!closing_ && !lost_ && !paused_ && consumed_ < input_.size()) {
+    while (!closing_ && !lost_ && !paused_ && !upgrade_pending_ && !switched_ && consumed_ < input_.size()) {
         if (!parser_) {
             if (in_flight() >= std::max<std::size_t>(options.max_requests_in_flight, 1)) {
                 // Enough answers are owed: let the peer's bytes wait in its socket, not in our memory.
@@ -346,6 +348,15 @@ void HttpChannel::body_received(std::string_view data) {
 
 void HttpChannel::message_done() {
     auto request = std::move(parsing_);
+    // Bytes after an upgrade request belong to the protocol it may switch to: they wait for its answer.
+    // Reading pauses meanwhile, so that those bytes stay in the client's socket, not in our memory.
+    if (request && parser_->upgrade()) {
+        upgrade_pending_ = true;
+        if (!paused_) {
+            paused_ = true;
+            transport().pause_producing();
+        }
+    }
     parser_.reset();
     if (!request) return;
     Slot& slot = slots_.back();
@@ -410,7 +421,7 @@ void HttpChannel::serialise(Slot& slot) {
             declared_length = h.value;  // a HEAD handler may state the length of the body it does not send
             continue;
         }
-        if (iequals(h.name, "Connection") || iequals(h.name, "Transfer-Encoding")) continue;
+        if ((iequals(h.name, "Connection") && status != 101) || iequals(h.name, "Transfer-Encoding")) continue;
         has_date = has_date || iequals(h.name, "Date");
         has_server = has_server || iequals(h.name, "Server");
         out += h.name;
@@ -489,6 +500,7 @@ void HttpChannel::flush() {
         return;
     }
     flushing_ = true;
+    bool again = false;
     do {
         flush_again_ = false;
         while (!slots_.empty() && !lost_) {
@@ -509,6 +521,7 @@ void HttpChannel::flush() {
             if (site_.options().access_log) log_access(slot);
             auto request = std::move(slot.request);
             bool close = slot.close_after;
+            const int slot_status = slot.status;
             slots_.pop_front();
             if (close) {
                 linger();
@@ -523,6 +536,16 @@ void HttpChannel::flush() {
                     s.request->connection_lost();
                 }
             }
+            if (request && upgrade_pending_ && slots_.empty() && !close) {
+                upgrade_pending_ = false;
+                if (auto protocol = request->take_switch(); protocol && slot_status == 101) {
+                    request->attach(nullptr);
+                    request->response_sent();
+                    switch_protocols(std::move(protocol));
+                    break;
+                }
+                again = true;  // answered as plain HTTP: read the requests that followed it
+            }
             if (request) {
                 request->attach(nullptr);
                 request->response_sent();  // runs the handler's callbacks: may finish other requests
@@ -530,7 +553,9 @@ void HttpChannel::flush() {
         }
     } while (flush_again_ && !lost_);
     flushing_ = false;
-    if (paused_ && !closing_ && !lost_ &&
+    if (switched_) return;
+    if (again && !closing_ && !lost_) process();
+    if (paused_ && !closing_ && !lost_ && !upgrade_pending_ &&
         in_flight() < std::max<std::size_t>(site_.options().max_requests_in_flight, 1)) {
         paused_ = false;
         transport().resume_producing();
@@ -552,7 +577,7 @@ void HttpChannel::linger() {
 }
 
 void HttpChannel::update_timers() {
-    if (lost_ || !has_transport()) return;
+    if (lost_ || !has_transport() || switched_) return;
     const auto& options = site_.options();
     const bool idle = !closing_ && slots_.empty() && !parser_ && consumed_ == input_.size();
     if (idle && !idle_timer_.active()) {
@@ -564,7 +589,7 @@ void HttpChannel::update_timers() {
     } else if (!idle && idle_timer_.active()) {
         idle_timer_.cancel();
     }
-    const bool reading_header = !closing_ && !paused_ && (parser_ ? !parser_->is_header_done() : consumed_ < input_.size());
+    const bool reading_header = !closing_ && !paused_ && !upgrade_pending_ && (parser_ ? !parser_->is_header_done() : consumed_ < input_.size());
     if (reading_header && !header_timer_.active()) {
         header_timer_ = site_.time().call_later(options.header_timeout, [this] {
             fail(408, "the request header took too long");
@@ -578,6 +603,32 @@ void HttpChannel::cancel_timers() {
     if (idle_timer_.active()) idle_timer_.cancel();
     if (header_timer_.active()) header_timer_.cancel();
     if (linger_timer_.active() && lost_) linger_timer_.cancel();
+}
+
+// The connection becomes `protocol`'s: what the client sent after the upgrade request is its first input.
+void HttpChannel::switch_protocols(std::unique_ptr<Protocol> protocol) {
+    cancel_timers();
+    parser_.reset();
+    parsing_.reset();
+    std::string rest = input_.substr(consumed_);
+    input_.clear();
+    consumed_ = 0;
+    header_scan_ = 0;
+    switched_ = std::move(protocol);
+    if (paused_) {
+        paused_ = false;
+        transport().resume_producing();
+    }
+    // This may run inside a resource's render(), whose error handling is for HTTP answers: a protocol
+    // that fails to start ends its connection here instead.
+    try {
+        switched_->make_connection(transport());
+    } catch (const std::exception& e) {
+        WEFT_LOG(error) << "http: the protocol switched to failed to start: " << e.what();
+        transport().abort_connection();
+        return;
+    }
+    if (!rest.empty() && !lost_) switched_->data_received(rest);
 }
 
 void HttpChannel::log_access(const Slot& slot) {

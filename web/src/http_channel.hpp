@@ -64,6 +64,7 @@ private:
     void update_timers();
     void cancel_timers();
     void log_access(const Slot& slot);
+    void switch_protocols(std::unique_ptr<Protocol> protocol);
     [[nodiscard]] std::size_t in_flight() const noexcept { return slots_.size(); }
 
     Site& site_;
@@ -84,6 +85,8 @@ private:
     bool flushing_ = false;
     bool flush_again_ = false;
     bool lost_ = false;
+    bool upgrade_pending_ = false;  // an upgrade request awaits its answer: nothing more is parsed
+    std::unique_ptr<Protocol> switched_;  // the protocol the connection was handed to after a 101
     DelayedCall idle_timer_;
     DelayedCall header_timer_;
     DelayedCall linger_timer_;

@@ -12,6 +12,7 @@
 #include "weft/address.hpp"
 #include "weft/deferred.hpp"
 #include "weft/error.hpp"
+#include "weft/protocol.hpp"
 
 namespace weft::web {
 
@@ -127,6 +128,11 @@ public:
     /// A Deferred fired when the response was handed to the connection, or failed with ConnectionLostError
     /// when the client disconnected first (Twisted: notifyFinish). Each call gives a new Deferred.
     Deferred<void> notify_finish();
+    /// Hands the connection to `protocol` once this response (a 101 Switching Protocols) has been written:
+    /// no more requests are read on it, and from then on its bytes go to `protocol`, whose transport is the
+    /// connection's (Twisted: a WebSocket resource taking over the request's transport). Call it before
+    /// finish(). The connection is not handed over if the response closes it or the client has gone.
+    void switch_protocols(std::unique_ptr<Protocol> protocol) { switch_to_ = std::move(protocol); }
 
     // --- for the connection (detail) and resource traversal ----------------------------------------------
     /// Appends request body bytes as they arrive (the connection's call, not a handler's).
@@ -149,6 +155,8 @@ public:
     void connection_lost();
     /// The response was handed to the transport: fire the notify_finish Deferreds.
     void response_sent();
+    /// The protocol given to switch_protocols, taken once.
+    std::unique_ptr<Protocol> take_switch() noexcept { return std::move(switch_to_); }
 
 private:
     Init init_;
@@ -168,6 +176,7 @@ private:
     bool lost_ = false;
     std::vector<Deferred<void>> finish_waiters_;
     detail::HttpChannel* channel_ = nullptr;
+    std::unique_ptr<Protocol> switch_to_;
 };
 
 /// The standard reason phrase of an HTTP status code ("Not Found"), or "Unknown".

@@ -1,0 +1,146 @@
+#pragma once
+// WebSocketProtocol and WebSocketTransport: one WebSocket connection (RFC 6455) as a weft protocol
+// (Twisted/Autobahn: WebSocketServerProtocol, WebSocketClientProtocol).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weft/address.hpp"
+#include "weft/producer.hpp"
+#include "weft/time.hpp"
+#include "weft/transport.hpp"
+
+namespace weft::web {
+
+/// What a message carries: UTF-8 text (validated) or bytes.
+enum class MessageType { text, binary };
+
+/// Close codes (RFC 6455 7.4.1). no_status and abnormal are never sent: connection_lost reports them for a
+/// close frame without a code and for a connection that ended without a close handshake.
+namespace close_code {
+inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t going_away = 1001;
+inline constexpr std::uint16_t protocol_error = 1002;
+inline constexpr std::uint16_t unsupported_data = 1003;
+inline constexpr std::uint16_t no_status = 1005;
+inline constexpr std::uint16_t abnormal = 1006;
+inline constexpr std::uint16_t invalid_payload = 1007;
+inline constexpr std::uint16_t policy_violation = 1008;
+inline constexpr std::uint16_t message_too_big = 1009;
+inline constexpr std::uint16_t mandatory_extension = 1010;
+inline constexpr std::uint16_t internal_error = 1011;
+}  // namespace close_code
+
+/// Limits and timeouts of WebSocket connections (a WebSocketResource's or one client's). The defaults are
+/// safe to face the Internet with.
+struct WebSocketOptions {
+    /// Largest message (fragments joined), in bytes: beyond it the connection is closed with 1009.
+    std::size_t max_message_size = 1024 * 1024;
+    /// Bytes a peer that does not read may have queued: a connection with more than this still unsent once
+    /// the loop turn that queued it has flushed is cut (aborted, connection_lost with 1006), as weft-chat
+    /// cuts slow clients. Within one turn up to twice this (at least this plus 1 MiB) may be queued. Keep
+    /// it above the largest message you send.
+    std::size_t send_buffer_limit = 1024 * 1024;
+    /// After close() sent a close frame, how long to wait for the peer's before dropping the connection.
+    Duration close_timeout = std::chrono::seconds(5);
+    /// Client: from the TCP connection to the server's 101 (the handshake fails with
+    /// WebSocketHandshakeError after it).
+    Duration handshake_timeout = std::chrono::seconds(10);
+    /// Subprotocols (Sec-WebSocket-Protocol). Server: those supported, in order of preference; the first
+    /// of them the client offers is chosen, none if the client offers none of them. Client: those offered.
+    std::vector<std::string> subprotocols;
+};
+
+/// The protocol's handle on its WebSocket connection. Borrowed from connection_made until connection_lost.
+///
+/// Contract: sends never block and never call back into the protocol; after close() or once the
+/// connection is closing they are ignored. Server frames go out unmasked, client frames masked with a fresh
+/// random key each. As a Producer it pauses/resumes *reading* of the connection (pause_producing,
+/// resume_producing; no message_received while paused, even for bytes already read); stop_producing aborts. A streaming producer registered with register_producer is
+/// paused while the connection's output is above its high watermark, as on a Transport.
+class WebSocketTransport : public Producer {
+public:
+    /// Sends one text message; `text` must be UTF-8 (the peer closes the connection otherwise).
+    virtual void send_text(std::string_view text) = 0;
+    /// Sends one binary message.
+    virtual void send_binary(std::string_view data) = 0;
+    /// Sends one message whose payload is shared, not copied, on a server connection (a broadcast to many
+    /// connections builds it once). A client copies it to mask it.
+    virtual void send_shared(std::shared_ptr<const std::string> payload, MessageType type) = 0;
+    /// Sends a ping (at most 125 bytes of payload; longer throws std::invalid_argument); the peer's pong
+    /// comes to WebSocketProtocol::pong_received.
+    virtual void ping(std::string_view payload = {}) = 0;
+    /// Starts the close handshake: sends a close frame with `code` (close_code::normal, 3000-4999, ...) and
+    /// `reason` (UTF-8, cut to 123 bytes), then waits for the peer's close for close_timeout. An invalid
+    /// code throws std::invalid_argument. Later calls are ignored.
+    virtual void close(std::uint16_t code = close_code::normal, std::string_view reason = {}) = 0;
+    /// Drops the connection without a close handshake (connection_lost reports 1006).
+    virtual void abort() = 0;
+
+    /// Bytes queued and not yet accepted by the operating system.
+    [[nodiscard]] virtual std::size_t buffered_bytes() const noexcept = 0;
+    /// The subprotocol agreed in the handshake, or "".
+    [[nodiscard]] virtual const std::string& subprotocol() const noexcept = 0;
+    [[nodiscard]] virtual Address peer() const = 0;
+    [[nodiscard]] virtual Address host() const = 0;
+    /// The connection underneath (TCP, UNIX, TLS): for its options and watermarks, not to write to.
+    [[nodiscard]] virtual Transport& raw_transport() noexcept = 0;
+
+    /// Registers a producer of messages (Twisted: registerProducer); see Transport::register_producer.
+    virtual void register_producer(Producer& producer, bool streaming) = 0;
+    virtual void unregister_producer() = 0;
+
+protected:
+    WebSocketTransport() = default;
+    WebSocketTransport(const WebSocketTransport&) = default;
+    WebSocketTransport& operator=(const WebSocketTransport&) = default;
+};
+
+/// One WebSocket connection's behaviour (Autobahn: WebSocketServerProtocol/WebSocketClientProtocol). The
+/// same class serves on a WebSocketResource and connects with connect_websocket.
+///
+/// Contract: callbacks run on the reactor thread: connection_made once the handshake is done, then
+/// message_received per complete message (fragments joined, text validated as UTF-8) and pong_received,
+/// then connection_lost exactly once with the close code and reason: the peer's (close_code::no_status if
+/// its close frame had none), ours when we failed the connection (1002, 1007, 1009 ...) or closed it
+/// first, close_code::abnormal if it ended without a close handshake. Pings are answered by the
+/// connection itself. A callback that throws aborts the connection. The connection owns the protocol.
+class WebSocketProtocol {
+public:
+    virtual ~WebSocketProtocol() = default;
+    WebSocketProtocol() = default;
+    WebSocketProtocol(const WebSocketProtocol&) = delete;
+    WebSocketProtocol& operator=(const WebSocketProtocol&) = delete;
+
+    /// The handshake is done (Autobahn: onOpen); transport() is usable.
+    virtual void connection_made() {}
+    /// One complete message (Autobahn: onMessage). The view is valid only during the call.
+    virtual void message_received(std::string_view data, MessageType type) {
+        (void)data;
+        (void)type;
+    }
+    /// The answer to ping() (Autobahn: onPong).
+    virtual void pong_received(std::string_view payload) { (void)payload; }
+    /// The connection is closed (Autobahn: onClose). Do not touch transport() after this.
+    virtual void connection_lost(std::uint16_t code, std::string_view reason) {
+        (void)code;
+        (void)reason;
+    }
+
+    /// Called by the framework: attaches the transport and calls connection_made().
+    void make_connection(WebSocketTransport& transport) {
+        transport_ = &transport;
+        connection_made();
+    }
+    [[nodiscard]] WebSocketTransport& transport() const noexcept { return *transport_; }
+    [[nodiscard]] bool has_transport() const noexcept { return transport_ != nullptr; }
+
+private:
+    WebSocketTransport* transport_ = nullptr;
+};
+
+}  // namespace weft::web
