@@ -18,8 +18,10 @@ namespace weft::web {
 /// or handshake_timeout ran out first. status() is the HTTP status when one was read, else 0.
 class WebSocketHandshakeError : public Error {
 public:
+    /// `what` says which check failed; `status` is the HTTP status read, or 0.
     WebSocketHandshakeError(const std::string& what, int status = 0)
         : Error("WebSocket handshake failed: " + what), status_(status) {}
+    /// The HTTP status of the server's answer, or 0 when none was read.
     [[nodiscard]] int status() const noexcept { return status_; }
 
 private:

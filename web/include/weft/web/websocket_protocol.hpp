@@ -22,17 +22,17 @@ enum class MessageType { text, binary };
 /// Close codes (RFC 6455 7.4.1). no_status and abnormal are never sent: connection_lost reports them for a
 /// close frame without a code and for a connection that ended without a close handshake.
 namespace close_code {
-inline constexpr std::uint16_t normal = 1000;
-inline constexpr std::uint16_t going_away = 1001;
-inline constexpr std::uint16_t protocol_error = 1002;
-inline constexpr std::uint16_t unsupported_data = 1003;
-inline constexpr std::uint16_t no_status = 1005;
-inline constexpr std::uint16_t abnormal = 1006;
-inline constexpr std::uint16_t invalid_payload = 1007;
-inline constexpr std::uint16_t policy_violation = 1008;
-inline constexpr std::uint16_t message_too_big = 1009;
-inline constexpr std::uint16_t mandatory_extension = 1010;
-inline constexpr std::uint16_t internal_error = 1011;
+inline constexpr std::uint16_t normal = 1000;  ///< the purpose was fulfilled
+inline constexpr std::uint16_t going_away = 1001;  ///< the endpoint is going away (a server shutting down, a page left)
+inline constexpr std::uint16_t protocol_error = 1002;  ///< a protocol error (unmasked client frame, reserved bits, bad opcode ...)
+inline constexpr std::uint16_t unsupported_data = 1003;  ///< a message type it cannot accept (binary where text is expected)
+inline constexpr std::uint16_t no_status = 1005;  ///< reported only: the close frame carried no code
+inline constexpr std::uint16_t abnormal = 1006;  ///< reported only: the connection ended without a close handshake
+inline constexpr std::uint16_t invalid_payload = 1007;  ///< text that is not UTF-8
+inline constexpr std::uint16_t policy_violation = 1008;  ///< a message that breaks the endpoint's policy
+inline constexpr std::uint16_t message_too_big = 1009;  ///< a message over WebSocketOptions::max_message_size
+inline constexpr std::uint16_t mandatory_extension = 1010;  ///< client only: an extension the server did not agree to
+inline constexpr std::uint16_t internal_error = 1011;  ///< the server met an unexpected condition
 }  // namespace close_code
 
 /// Limits and timeouts of WebSocket connections (a WebSocketResource's or one client's). The defaults are
@@ -85,19 +85,25 @@ public:
     [[nodiscard]] virtual std::size_t buffered_bytes() const noexcept = 0;
     /// The subprotocol agreed in the handshake, or "".
     [[nodiscard]] virtual const std::string& subprotocol() const noexcept = 0;
+    /// The remote address of the connection underneath.
     [[nodiscard]] virtual Address peer() const = 0;
+    /// The local address of the connection underneath.
     [[nodiscard]] virtual Address host() const = 0;
     /// The connection underneath (TCP, UNIX, TLS): for its options and watermarks, not to write to.
     [[nodiscard]] virtual Transport& raw_transport() noexcept = 0;
 
     /// Registers a producer of messages (Twisted: registerProducer); see Transport::register_producer.
     virtual void register_producer(Producer& producer, bool streaming) = 0;
+    /// Forgets the registered producer without stopping it; see Transport::unregister_producer.
     virtual void unregister_producer() = 0;
 
 protected:
     WebSocketTransport() = default;
+    /// Copyable by the implementations only, so a WebSocketTransport cannot be sliced.
+    /// @{
     WebSocketTransport(const WebSocketTransport&) = default;
     WebSocketTransport& operator=(const WebSocketTransport&) = default;
+    /// @}
 };
 
 /// One WebSocket connection's behaviour (Autobahn: WebSocketServerProtocol/WebSocketClientProtocol). The
@@ -136,7 +142,9 @@ public:
         transport_ = &transport;
         connection_made();
     }
+    /// The connection, from connection_made until connection_lost returns; only while has_transport().
     [[nodiscard]] WebSocketTransport& transport() const noexcept { return *transport_; }
+    /// True once make_connection attached a transport.
     [[nodiscard]] bool has_transport() const noexcept { return transport_ != nullptr; }
 
 private:

@@ -24,11 +24,14 @@ namespace weft::web {
 /// connections' timers and must outlive them.
 class WebSocketResource : public Resource {
 public:
+    /// Makes the protocol of one upgraded request, or returns nullptr to refuse it with 403.
     using ProtocolFactory = std::function<std::unique_ptr<WebSocketProtocol>(Request&)>;
 
+    /// Upgrades with protocols from `factory`, under `options`; `time` must outlive the connections.
     WebSocketResource(ReactorTime& time, ProtocolFactory factory, WebSocketOptions options = {});
 
     void render(Request& request) override;
+    /// The limits its connections get.
     [[nodiscard]] const WebSocketOptions& options() const noexcept { return options_; }
 
 private:
