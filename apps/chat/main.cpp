@@ -149,7 +149,7 @@ int main(int argc, char* argv[]) {
         weft::SystemdNotifier systemd(reactor);
         auto listeners = weft::apps::listen_all(reactor, endpoints, room);
         // The web face (--http): the same room, reached through the page's WebSocket.
-        weft::web::Site site(reactor, weft::chat::make_web_root(room));
+        weft::web::Site site(reactor, weft::chat::make_web_root(room, reactor));
         if (!http_endpoints.empty()) {
             auto web = weft::apps::listen_all(reactor, http_endpoints, site, {}, "http");
             for (auto& web_port : web.ports) listeners.ports.push_back(std::move(web_port));

@@ -1,10 +1,14 @@
 #include "web_chat.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
 
+#include "chat_websocket.hpp"
 #include "web_assets.hpp"
 #include "weft/web/json_body.hpp"
 #include "weft/web/request.hpp"
+#include "weft/web/websocket_resource.hpp"
 
 namespace weft::chat {
 
@@ -39,7 +43,7 @@ void add_asset(web::Resource& parent, std::string segment, const WebAsset& asset
 
 }  // namespace
 
-std::shared_ptr<web::Resource> make_web_root(ChatFactory& room) {
+std::shared_ptr<web::Resource> make_web_root(ChatFactory& room, ReactorTime& time) {
     auto root = std::make_shared<web::Resource>();
     for (const auto& asset : web_assets()) {
         if (asset.name == "index.html") {
@@ -62,6 +66,13 @@ std::shared_ptr<web::Resource> make_web_root(ChatFactory& room) {
         request.finish("ok\n");
     });
     root->put_child("healthz", std::move(healthz));
+    web::WebSocketOptions options;
+    options.max_message_size = std::max<std::size_t>(2 * room.options().max_line, 64 * 1024);
+    options.send_buffer_limit = room.options().hard_send_limit();
+    root->put_child("ws", std::make_shared<web::WebSocketResource>(
+                              time,
+                              [&room](web::Request& request) { return std::make_unique<ChatWebSocket>(room, request.peer()); },
+                              options));
     return root;
 }
 

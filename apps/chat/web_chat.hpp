@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 
 #include "chat_protocol.hpp"
+#include "weft/reactor_time.hpp"
 #include "weft/web/resource.hpp"
 
 namespace weft::chat {
@@ -16,8 +17,11 @@ namespace weft::chat {
 [[nodiscard]] boost::json::object stats_json(const ChatFactory& room);
 
 /// The root of weft-chat's web site: GET / (the page: index.html, chat.css, chat.js from web_assets()),
-/// GET /stats (stats_json), GET /healthz ("ok"). Every other path is a 404. `room` must outlive the
-/// resources.
-[[nodiscard]] std::shared_ptr<web::Resource> make_web_root(ChatFactory& room);
+/// /ws (the page's WebSocket: a ChatWebSocket in `room`), GET /stats (stats_json), GET /healthz ("ok").
+/// Every other path is a 404. The WebSocket's limits defer to the room's: a message may be twice max_line
+/// (at least 64 KiB; so that the room, not the WebSocket layer, answers "! line too long"), and its send
+/// buffer bound is the room's hard_send_limit() (so that the room cuts a slow browser as it cuts any slow
+/// client). `room` and `time` must outlive the resources.
+[[nodiscard]] std::shared_ptr<web::Resource> make_web_root(ChatFactory& room, ReactorTime& time);
 
 }  // namespace weft::chat

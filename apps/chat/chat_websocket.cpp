@@ -1,0 +1,100 @@
+#include "chat_websocket.hpp"
+
+#include <utility>
+
+namespace weft::chat {
+
+void WebSocketLineTransport::write(std::string_view data) {
+    if (state_ != ConnectionState::connected) return;
+    // The room writes whole lines, one or many per call; a line cut across calls waits for its end.
+    while (!data.empty()) {
+        const auto end = data.find("\r\n");
+        if (end == std::string_view::npos) {
+            partial_.append(data);
+            return;
+        }
+        if (partial_.empty()) {
+            socket_.send_text(data.substr(0, end));
+        } else {
+            partial_.append(data.substr(0, end));
+            socket_.send_text(partial_);
+            partial_.clear();
+        }
+        data.remove_prefix(end + 2);
+    }
+}
+
+void WebSocketLineTransport::write_sequence(std::span<const std::string_view> pieces) {
+    for (const auto piece : pieces) write(piece);
+}
+
+// A broadcast's shared buffer holds whole "\r\n"-ended lines; each becomes a message of its own (the frame
+// header differs per message, so the buffer cannot be sent as it is).
+void WebSocketLineTransport::write_shared(std::shared_ptr<const std::string> data) {
+    if (data) write(*data);
+}
+
+void WebSocketLineTransport::lose_connection() {
+    if (state_ != ConnectionState::connected) return;
+    state_ = ConnectionState::disconnecting;
+    socket_.close(web::close_code::normal);
+}
+
+void WebSocketLineTransport::abort_connection() {
+    if (state_ == ConnectionState::disconnected) return;
+    state_ = ConnectionState::disconnecting;
+    socket_.abort();
+}
+
+// A WebSocket has no half-close: the room only uses it to end a conversation.
+void WebSocketLineTransport::lose_write_connection() { lose_connection(); }
+
+Address WebSocketLineTransport::peer() const { return socket_.peer(); }
+Address WebSocketLineTransport::host() const { return socket_.host(); }
+std::uint64_t WebSocketLineTransport::id() const noexcept { return socket_.raw_transport().id(); }
+std::size_t WebSocketLineTransport::buffered_bytes() const noexcept { return socket_.buffered_bytes(); }
+
+void WebSocketLineTransport::set_write_buffer_limits(std::size_t high, std::size_t low) {
+    socket_.raw_transport().set_write_buffer_limits(high, low);
+}
+void WebSocketLineTransport::register_producer(Producer& producer, bool streaming) {
+    socket_.register_producer(producer, streaming);
+}
+void WebSocketLineTransport::unregister_producer() { socket_.unregister_producer(); }
+void WebSocketLineTransport::pause_reading_while_backed_up() { socket_.raw_transport().pause_reading_while_backed_up(); }
+void WebSocketLineTransport::pause_producing() { socket_.pause_producing(); }
+void WebSocketLineTransport::resume_producing() { socket_.resume_producing(); }
+void WebSocketLineTransport::stop_producing() { abort_connection(); }
+
+ChatWebSocket::ChatWebSocket(ChatFactory& room, const Address& peer) : chat_(room.build_protocol(peer)) {}
+
+ChatWebSocket::~ChatWebSocket() = default;
+
+void ChatWebSocket::connection_made() {
+    lines_ = std::make_unique<WebSocketLineTransport>(transport());
+    chat_->make_connection(*lines_);
+}
+
+void ChatWebSocket::message_received(std::string_view data, web::MessageType type) {
+    if (!lines_ || lines_->state() != ConnectionState::connected) return;
+    if (type != web::MessageType::text) {
+        transport().close(web::close_code::unsupported_data, "chat lines are text");
+        return;
+    }
+    // One message is one line (a newline inside it makes several, as it would from nc).
+    input_.assign(data);
+    input_.push_back('\n');
+    chat_->data_received(input_);
+}
+
+void ChatWebSocket::connection_lost(std::uint16_t code, std::string_view reason) {
+    if (!lines_) return;
+    lines_->lost();
+    const bool clean = code == web::close_code::normal || code == web::close_code::going_away ||
+                       code == web::close_code::no_status;
+    chat_->connection_lost(clean ? Reason::done()
+                                 : Reason::error("WebSocket closed with " + std::to_string(code) +
+                                                 (reason.empty() ? "" : ": " + std::string(reason))));
+}
+
+}  // namespace weft::chat

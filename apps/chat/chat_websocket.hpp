@@ -1,0 +1,71 @@
+#pragma once
+// A browser in the chat room: a WebSocket connection (the page's /ws) carrying the chat's own lines, one text
+// message per line each way, so that the room treats it as any other client. docs/chat.md, "The chat room
+// on the web".
+
+#include <memory>
+#include <string>
+
+#include "chat_protocol.hpp"
+#include "weft/transport.hpp"
+#include "weft/web/websocket_protocol.hpp"
+
+namespace weft::chat {
+
+/// The chat's view of a WebSocket connection: a Transport whose writes are chat lines ("...\r\n"), each
+/// sent as one text message without its "\r\n", whose flow control and closing are the WebSocket's.
+///
+/// Contract: buffered_bytes() is the WebSocket connection's, so the room's slow-client rule cuts a browser
+/// that stops reading exactly as it cuts a TCP client; pause_producing() holds back the browser's
+/// messages (the room's input budget); lose_connection() closes with 1000 after what is queued,
+/// abort_connection() drops the connection. Valid while the WebSocket connection is.
+class WebSocketLineTransport final : public Transport {
+public:
+    explicit WebSocketLineTransport(web::WebSocketTransport& socket) : socket_(socket) {}
+
+    void write(std::string_view data) override;
+    void write_sequence(std::span<const std::string_view> pieces) override;
+    void write_shared(std::shared_ptr<const std::string> data) override;
+    void lose_connection() override;
+    void abort_connection() override;
+    void lose_write_connection() override;
+    [[nodiscard]] Address peer() const override;
+    [[nodiscard]] Address host() const override;
+    [[nodiscard]] std::uint64_t id() const noexcept override;
+    [[nodiscard]] ConnectionState state() const noexcept override { return state_; }
+    [[nodiscard]] std::size_t buffered_bytes() const noexcept override;
+    void set_write_buffer_limits(std::size_t high, std::size_t low) override;
+    void register_producer(Producer& producer, bool streaming) override;
+    void unregister_producer() override;
+    void pause_reading_while_backed_up() override;
+    void pause_producing() override;
+    void resume_producing() override;
+    void stop_producing() override;
+
+    /// The WebSocket connection ended.
+    void lost() noexcept { state_ = ConnectionState::disconnected; }
+
+private:
+    web::WebSocketTransport& socket_;
+    std::string partial_;  // a line written in pieces, until its "\r\n"
+    ConnectionState state_ = ConnectionState::connected;
+};
+
+/// One browser: the room's protocol for it (what ChatFactory::build_protocol gives any client) over a
+/// WebSocketLineTransport. A text message is one line of input; a binary message closes with 1003.
+class ChatWebSocket final : public web::WebSocketProtocol {
+public:
+    ChatWebSocket(ChatFactory& room, const Address& peer);
+    ~ChatWebSocket() override;
+
+    void connection_made() override;
+    void message_received(std::string_view data, web::MessageType type) override;
+    void connection_lost(std::uint16_t code, std::string_view reason) override;
+
+private:
+    std::unique_ptr<Protocol> chat_;
+    std::unique_ptr<WebSocketLineTransport> lines_;
+    std::string input_;
+};
+
+}  // namespace weft::chat
