@@ -49,6 +49,18 @@ void WebSocketLineTransport::abort_connection() {
 // A WebSocket has no half-close: the room only uses it to end a conversation.
 void WebSocketLineTransport::lose_write_connection() { lose_connection(); }
 
+ConnectionState WebSocketLineTransport::state() const noexcept {
+    if (state_ != ConnectionState::connected) return state_;
+    // The WebSocket layer closes the connection underneath when a close frame came or it failed the
+    // connection: the room must stop handing it lines then (LineReceiver checks disconnecting()).
+    switch (socket_.raw_transport().state()) {
+        case ConnectionState::connecting:
+        case ConnectionState::connected: return ConnectionState::connected;
+        case ConnectionState::disconnected: return ConnectionState::disconnected;
+        default: return ConnectionState::disconnecting;
+    }
+}
+
 Address WebSocketLineTransport::peer() const { return socket_.peer(); }
 Address WebSocketLineTransport::host() const { return socket_.host(); }
 std::uint64_t WebSocketLineTransport::id() const noexcept { return socket_.raw_transport().id(); }
@@ -78,6 +90,7 @@ void ChatWebSocket::connection_made() {
 void ChatWebSocket::message_received(std::string_view data, web::MessageType type) {
     if (!lines_ || lines_->state() != ConnectionState::connected) return;
     if (type != web::MessageType::text) {
+        lines_->closing();
         transport().close(web::close_code::unsupported_data, "chat lines are text");
         return;
     }

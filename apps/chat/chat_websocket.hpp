@@ -32,7 +32,9 @@ public:
     [[nodiscard]] Address peer() const override;
     [[nodiscard]] Address host() const override;
     [[nodiscard]] std::uint64_t id() const noexcept override;
-    [[nodiscard]] ConnectionState state() const noexcept override { return state_; }
+    /// Disconnecting once the room or the WebSocket began to close (a close frame either way, a failed
+    /// connection), disconnected once it ended.
+    [[nodiscard]] ConnectionState state() const noexcept override;
     [[nodiscard]] std::size_t buffered_bytes() const noexcept override;
     void set_write_buffer_limits(std::size_t high, std::size_t low) override;
     void register_producer(Producer& producer, bool streaming) override;
@@ -44,6 +46,10 @@ public:
 
     /// The WebSocket connection ended.
     void lost() noexcept { state_ = ConnectionState::disconnected; }
+    /// The WebSocket is being closed by someone other than the room (a refused message).
+    void closing() noexcept {
+        if (state_ == ConnectionState::connected) state_ = ConnectionState::disconnecting;
+    }
 
 private:
     web::WebSocketTransport& socket_;

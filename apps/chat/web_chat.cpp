@@ -35,6 +35,18 @@ void serve_asset(web::Request& request, const WebAsset& asset) {
     request.finish(asset.body);
 }
 
+// A browser sends Origin with every WebSocket handshake; one from another site's page is refused, so that
+// no other page can put its visitors in the room (cross-site WebSocket hijacking). Clients that are not
+// browsers send none and are let in, as nc is on the TCP port.
+bool same_origin(const web::Request& request) {
+    const auto origin = request.header("Origin");
+    if (!origin) return true;
+    const auto host = request.header("Host");
+    if (!host) return false;
+    const std::string scheme = request.is_secure() ? "https://" : "http://";
+    return *origin == scheme + std::string(*host);
+}
+
 void add_asset(web::Resource& parent, std::string segment, const WebAsset& asset) {
     auto leaf = std::make_shared<web::Resource>();
     leaf->on("GET", [&asset](web::Request& request) { serve_asset(request, asset); });
@@ -71,7 +83,10 @@ std::shared_ptr<web::Resource> make_web_root(ChatFactory& room, ReactorTime& tim
     options.send_buffer_limit = room.options().hard_send_limit();
     root->put_child("ws", std::make_shared<web::WebSocketResource>(
                               time,
-                              [&room](web::Request& request) { return std::make_unique<ChatWebSocket>(room, request.peer()); },
+                              [&room](web::Request& request) -> std::unique_ptr<web::WebSocketProtocol> {
+                                  if (!same_origin(request)) return nullptr;  // 403
+                                  return std::make_unique<ChatWebSocket>(room, request.peer());
+                              },
                               options));
     return root;
 }

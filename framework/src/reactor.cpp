@@ -43,7 +43,11 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
     timers = std::make_shared<TimerQueue>([this] { return now(); }, [this](TimePoint t) { arm_timer(t); });
     const char* poller = std::getenv("WEFT_POLLER");
     const std::string_view choice = poller != nullptr ? poller : "";
-    if (choice == "epoll") {
+    if (choice == "epoll" && adopted != nullptr) {
+        // Handlers left in a context that outlives the reactor may hold connections whose sockets live on
+        // socket_context_ and in the poller, both gone with the reactor: adopted contexts keep Asio's.
+        WEFT_LOG(info) << "WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio";
+    } else if (choice == "epoll") {
         socket_context_ = std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
         poller_ = std::make_unique<EdgePoller>(*io_);
     } else if (!choice.empty() && choice != "asio") {

@@ -67,7 +67,12 @@ Target parse_target(std::string_view text) {
     }
     const bool ipv6 = url.host_type() == boost::urls::host_type::ipv6;
     t.host = ipv6 ? std::string(url.encoded_host_address()) : std::string(url.host());
-    if (t.host.find('\0') != std::string::npos) throw std::invalid_argument("a host name with a NUL byte");
+    // url.host() is percent-decoded: "%0d%0a" would put a raw CR LF in the Host line.
+    for (const char c : t.host) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+            throw std::invalid_argument("a host name with a control character or a space: \"" + std::string(text) + "\"");
+        }
+    }
     const std::uint16_t default_port = t.https ? 443 : 80;
     t.port = default_port;
     if (url.has_port() && !url.port().empty()) {

@@ -142,6 +142,12 @@ void HttpClientProtocol::parse() {
                 return fail(Failure(ResponseFailed("the response header is larger than " +
                                                    std::to_string(limits_.max_header_bytes) + " bytes")));
             }
+            // In the body Beast takes chunk data as it comes; what it leaves is an unfinished chunk-size line
+            // (its extensions unbounded in Beast 1.81) or trailer section, which must not grow without end.
+            if (parser_->is_header_done() && input_.size() > limits_.max_header_bytes) {
+                return fail(Failure(ResponseFailed("a chunk header or the trailer is larger than " +
+                                                   std::to_string(limits_.max_header_bytes) + " bytes")));
+            }
             return;
         }
         if (ec == http::error::body_limit) {

@@ -3,7 +3,6 @@
 "use strict";
 
 const maxShown = 500;          // messages kept on the page; older ones are dropped
-const whoRefreshMs = 30000;    // the online list is re-read this often (departure summaries name no one)
 const maxBackoffMs = 5000;     // reconnection delays double from 250 ms up to this
 
 const $ = (id) => document.getElementById(id);
@@ -12,8 +11,8 @@ const online = new Set();
 let me = "";
 let socket = null;
 let backoffMs = 250;
-let whoTimer = null;
 let silentWho = 0;             // /who replies the page asked for itself: they update the list, unshown
+let lastLine = "";             // what the server said last: why it closed, if it said
 
 function setStatus(state, text) {
   const status = $("status");
@@ -67,6 +66,7 @@ function show(line) {
 function track(line) {
   let match;
   if ((match = /^Welcome to the chat server, (\S+)$/.exec(line))) {
+    backoffMs = 250;   // in the room again: the next drop retries quickly
     me = match[1];
     $("me").textContent = me;
     online.add(me);
@@ -102,20 +102,25 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   socket = new WebSocket(scheme + location.host + "/ws");
   socket.onopen = () => {
-    backoffMs = 250;
+    lastLine = "";
     setStatus("connected", "connected");
-    askWho();   // also the first line the server waits for
-    whoTimer = setInterval(askWho, whoRefreshMs);
+    askWho();   // also the first line the server waits for; no polling after it, so an idle tab is idle
   };
   socket.onmessage = (event) => {
     if (typeof event.data !== "string") return;
+    lastLine = event.data;
     if (track(event.data)) show(event.data);
   };
   socket.onclose = () => {
-    clearInterval(whoTimer);
     online.clear();
     renderOnline();
     silentWho = 0;
+    // The server said why it closed (/quit's "* bye", or an "! ..." error: idle, flooding, line too long,
+    // server full): coming back at once would only repeat it. Anything else (a restart) is retried.
+    if (lastLine === "* bye" || lastLine.startsWith("! ")) {
+      setStatus("disconnected", "disconnected; reload the page to join again");
+      return;
+    }
     setStatus("disconnected", "disconnected; reconnecting");
     setTimeout(connect, backoffMs);
     backoffMs = Math.min(backoffMs * 2, maxBackoffMs);

@@ -147,6 +147,13 @@ class BrowserChat(unittest.TestCase):
             terminal.wait_for(lambda line: line.startswith("Welcome"), "welcoming the terminal again")
             alice.say("back again")
             terminal.wait_for(lambda line: line.endswith(": back again"), "alice's line after the restart")
+
+            # A close the server explains (/quit's "* bye", an "! ..." error) is not retried: a refused or
+            # cut page would only come back to be refused again.
+            alice.say("/quit")
+            alice.wait_for_state("disconnected")
+            self.assertIn("reload the page", alice.driver.find_element(By.ID, "status").text)
+            terminal.wait_for(lambda line: line.endswith(" left"), "alice leaving")
         finally:
             if terminal:
                 terminal.close()

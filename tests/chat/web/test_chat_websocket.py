@@ -68,6 +68,18 @@ class WebSocketMember(unittest.TestCase):
         with ChatServer(BINARY) as server:
             run(scenario(server))
 
+    def test_a_page_of_another_site_is_refused_its_own_is_let_in(self):
+        # Cross-site WebSocket hijacking: a browser always sends Origin; only the chat's own page may join.
+        async def scenario(server):
+            url = f"ws://127.0.0.1:{server.http_port}/ws"
+            with self.assertRaises(websockets.InvalidStatusCode) as refused:
+                await websockets.connect(url, origin="http://evil.example")
+            self.assertEqual(refused.exception.status_code, 403)
+            async with websockets.connect(url, origin=f"http://127.0.0.1:{server.http_port}") as browser:
+                await receive_until(browser, lambda m: m.startswith("Welcome"), "welcoming the page's own socket")
+        with ChatServer(BINARY) as server:
+            run(scenario(server))
+
     def test_a_binary_message_is_refused_with_1003(self):
         async def scenario(server):
             async with websockets.connect(f"ws://127.0.0.1:{server.http_port}/ws") as browser:
