@@ -24,6 +24,9 @@ struct ListenOptions {
     std::string interface;
     int backlog = 511;
     bool reuse_address = true;
+    /// SO_REUSEPORT: other sockets with it may listen on the same port, and the kernel spreads new
+    /// connections over them (ReactorPool's reuse_port strategy: one socket per reactor).
+    bool reuse_port = false;
     /// A server TlsContext: every accepted connection speaks TLS (listen_ssl sets it).
     std::shared_ptr<TlsContext> tls{};
 };
