@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -132,6 +133,18 @@ int echo_clients(int n, std::uint16_t port, const std::string& path = "") {
     return echoed;
 }
 
+/// pool.join(), failing the test (and stopping the pool now) if it has not returned within `limit`.
+bool join_bounded(ReactorPool& pool, std::chrono::seconds limit = 20s) {
+    auto joined = std::async(std::launch::async, [&] { pool.join(); });
+    if (joined.wait_for(limit) == std::future_status::ready) {
+        joined.get();
+        return true;
+    }
+    pool.stop_now();
+    joined.wait();
+    return false;
+}
+
 /// Every connection's callbacks ran on one thread, the one of the reactor current() named.
 void check_one_thread_each(ReactorPool& pool, const std::vector<Seen>& ended, std::map<std::size_t, int>& per_reactor) {
     for (const auto& s : ended) {
@@ -161,7 +174,7 @@ TEST_CASE("ReactorPool: reuse_port spreads connections, each connection's callba
     CHECK(echo_clients(n, port->port()) == n);
     REQUIRE(board.wait_for(n));
     pool.stop();
-    pool.join();
+    REQUIRE(join_bounded(pool));
     std::map<std::size_t, int> per_reactor;
     check_one_thread_each(pool, board.ended, per_reactor);
     CHECK(per_reactor.size() == 2);
@@ -180,7 +193,7 @@ TEST_CASE("ReactorPool: the acceptor hands connections round-robin to every reac
     CHECK(echo_clients(n, port->port()) == n);
     REQUIRE(board.wait_for(n));
     pool.stop();
-    pool.join();
+    REQUIRE(join_bounded(pool));
     std::map<std::size_t, int> per_reactor;
     check_one_thread_each(pool, board.ended, per_reactor);
     CHECK(per_reactor == std::map<std::size_t, int>{{0, 10}, {1, 10}, {2, 10}});
@@ -204,7 +217,7 @@ TEST_CASE("ReactorPool: a UNIX socket is served by the acceptor; reuse_port refu
     CHECK(echo_clients(8, 0, path) == 8);
     REQUIRE(board.wait_for(8));
     pool.stop();
-    pool.join();
+    REQUIRE(join_bounded(pool));
     std::map<std::size_t, int> per_reactor;
     check_one_thread_each(pool, board.ended, per_reactor);
     CHECK(per_reactor == std::map<std::size_t, int>{{0, 4}, {1, 4}});
@@ -244,7 +257,7 @@ TEST_CASE("ReactorPool: call_from_thread runs each sender's functions in order o
         REQUIRE(done_cv.wait_for(lock, 20s, [&] { return done; }));
     }
     pool.stop();
-    pool.join();
+    REQUIRE(join_bounded(pool));
     REQUIRE(from_test.size() == static_cast<std::size_t>(n));
     REQUIRE(from_reactor0.size() == static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -276,7 +289,7 @@ TEST_CASE("ReactorPool: stop() from a reactor's thread ends live connections on 
     std::vector<std::shared_ptr<weft::Connector>> connectors;
     for (int i = 0; i < n; ++i) connectors.push_back(client.connect_tcp("127.0.0.1", port->port(), client_factory));
     REQUIRE(weft_test::run_bounded(client));
-    pool.join();  // bounded: the shutdown timeout is 5 s, the test's ctest timeout 120 s
+    REQUIRE(join_bounded(pool));
     CHECK(board.wait_for(n, 1s));
     CHECK(lost == n);
     CHECK_FALSE(pool.running());
@@ -297,7 +310,7 @@ TEST_CASE("ReactorPool: SIGTERM stops every reactor (reactor 0 handles the signa
     pool.start();
     CHECK(echo_clients(4, port->port()) == 4);
     ::kill(::getpid(), SIGTERM);
-    pool.join();
+    REQUIRE(join_bounded(pool));
     CHECK(after == 2);
     CHECK_FALSE(pool.running());
 }
@@ -321,7 +334,7 @@ TEST_CASE("ReactorPool: bad uses are refused with clear errors", "[pool]") {
         }
         pool.stop();
     });
-    pool.join();
+    REQUIRE(join_bounded(pool));
     CHECK(refused);
     CHECK(board.starts == 0);
 }
@@ -341,7 +354,7 @@ TEST_CASE("ReactorPool: next() goes round the reactors; current() names the call
             if (++ran == 3) pool.stop();
         });
     }
-    pool.join();
+    REQUIRE(join_bounded(pool));
     CHECK(right == 3);
 }
 
