@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 #include "support/loop.hpp"
+#include "support/tls_certs.hpp"
 #include "weft/endpoint.hpp"
 #include "weft/error.hpp"
 #include "weft/reactor_pool.hpp"
+#include "weft/tls_context.hpp"
 
 using namespace std::chrono_literals;
 using weft::PoolListenStrategy;
@@ -103,7 +105,8 @@ weft::ReactorPoolOptions quiet() {
 
 /// Connects `n` clients (TCP to 127.0.0.1:port, or the UNIX socket at `path`) from a reactor on this thread;
 /// each sends a line, waits for its echo and closes. Returns the number that got their echo back.
-int echo_clients(int n, std::uint16_t port, const std::string& path = "") {
+int echo_clients(int n, std::uint16_t port, const std::string& path = "",
+                 std::shared_ptr<weft::TlsContext> tls = nullptr) {
     weft::Reactor client;
     int done = 0;
     int echoed = 0;
@@ -126,8 +129,12 @@ int echo_clients(int n, std::uint16_t port, const std::string& path = "") {
         if (factory.failed && ++done == n) client.stop();
     };
     for (int i = 0; i < n; ++i) {
-        connectors.push_back(path.empty() ? client.connect_tcp("127.0.0.1", port, factory)
-                                          : client.connect_unix(path, factory));
+        if (tls) {
+            connectors.push_back(client.connect_ssl("127.0.0.1", port, factory, tls));
+        } else {
+            connectors.push_back(path.empty() ? client.connect_tcp("127.0.0.1", port, factory)
+                                              : client.connect_unix(path, factory));
+        }
     }
     REQUIRE(weft_test::run_bounded(client));
     return echoed;
@@ -143,6 +150,11 @@ bool join_bounded(ReactorPool& pool, std::chrono::seconds limit = 20s) {
     pool.stop_now();
     joined.wait();
     return false;
+}
+
+bool join_bounded_after_stop(ReactorPool& pool) {
+    pool.stop();
+    return join_bounded(pool);
 }
 
 /// Every connection's callbacks ran on one thread, the one of the reactor current() named.
@@ -223,6 +235,31 @@ TEST_CASE("ReactorPool: a UNIX socket is served by the acceptor; reuse_port refu
     CHECK(per_reactor == std::map<std::size_t, int>{{0, 4}, {1, 4}});
     port.reset();
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("ReactorPool: an ssl: endpoint gets a TLS context per reactor, with both strategies", "[pool][tls]") {
+    const auto& pki = weft_test::tls_certs();
+    const std::string endpoint =
+        "ssl:0:interface=127.0.0.1:private_key=" + pki.server_key + ":cert_key=" + pki.server;
+    weft::TlsClientOptions client_options;
+    client_options.server_name = "localhost";
+    client_options.ca_file = pki.ca;
+    for (const auto strategy : {PoolListenStrategy::reuse_port, PoolListenStrategy::acceptor}) {
+        ReactorPool pool(2, quiet());
+        Board board;
+        PoolEchoFactory factory(board, pool);
+        auto port = pool.listen(endpoint, factory, strategy);
+        REQUIRE(port->tls_contexts().size() == 2);
+        CHECK(port->tls_contexts()[0] != port->tls_contexts()[1]);
+        pool.start();
+        CHECK(echo_clients(12, port->port(), "", weft::TlsContext::client(client_options)) == 12);
+        REQUIRE(board.wait_for(12));
+        REQUIRE(join_bounded_after_stop(pool));
+        std::map<std::size_t, int> per_reactor;
+        check_one_thread_each(pool, board.ended, per_reactor);
+        CHECK(per_reactor.size() == 2);
+        port.reset();
+    }
 }
 
 TEST_CASE("ReactorPool: call_from_thread runs each sender's functions in order on the target reactor", "[pool]") {
