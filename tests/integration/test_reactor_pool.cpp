@@ -20,6 +20,8 @@
 
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "support/loop.hpp"
 #include "support/tls_certs.hpp"
 #include "weft/endpoint.hpp"
@@ -331,6 +333,35 @@ TEST_CASE("ReactorPool: stop() from a reactor's thread ends live connections on 
     CHECK(lost == n);
     CHECK_FALSE(pool.running());
     CHECK(board.stops == 1);
+}
+
+TEST_CASE("ReactorPool: shutdown is bounded by the pool's shutdown timeout when peers do not read", "[pool][shutdown]") {
+    weft::ReactorPoolOptions options = quiet();
+    options.shutdown_timeout = 300ms;
+    ReactorPool pool(2, options);
+    std::atomic<int> made{0};
+    std::atomic<int> lost{0};
+    weft_test::LambdaFactory factory([&](const weft::Address&) {
+        auto r = std::make_unique<weft_test::Recorder>();
+        // 16 MiB for a peer that never reads: far more than the sockets hold, so it cannot flush.
+        r->on_made = [&](weft_test::Recorder& self) {
+            self.transport().write(std::string(16 << 20, 'z'));
+            if (++made == 4) pool.stop();  // every connection is up (and stuck): stop from a pool thread
+        };
+        r->on_lost = [&](weft_test::Recorder&, const weft::Reason&) { ++lost; };
+        return r;
+    });
+    auto port = pool.listen("tcp:0:interface=127.0.0.1", factory, PoolListenStrategy::acceptor);
+    pool.start();
+    boost::asio::io_context io;
+    std::vector<boost::asio::ip::tcp::socket> peers;
+    for (int i = 0; i < 4; ++i) {
+        peers.emplace_back(io);
+        peers.back().connect({boost::asio::ip::make_address("127.0.0.1"), port->port()});
+    }
+    REQUIRE(join_bounded(pool, 5s));  // the default timeout (10 s) would not fit: the pool's option is applied
+    CHECK(made == 4);
+    CHECK(lost == 4);
 }
 
 TEST_CASE("ReactorPool: SIGTERM stops every reactor (reactor 0 handles the signals)", "[pool][signal]") {
