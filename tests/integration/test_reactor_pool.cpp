@@ -215,7 +215,7 @@ TEST_CASE("ReactorPool: the acceptor hands connections round-robin to every reac
     CHECK(board.stops == 1);
 }
 
-TEST_CASE("ReactorPool: a UNIX socket is served by the acceptor; reuse_port refuses it", "[pool][unix]") {
+TEST_CASE("ReactorPool: a UNIX socket is served by the acceptor, and reuse_port refuses it", "[pool][unix]") {
     const auto dir = std::filesystem::temp_directory_path() / ("weft-pool-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string path = (dir / "s").string();
@@ -407,7 +407,7 @@ TEST_CASE("ReactorPool: bad uses are refused with clear errors", "[pool]") {
     CHECK(board.starts == 0);
 }
 
-TEST_CASE("ReactorPool: next() goes round the reactors; current() names the caller's", "[pool]") {
+TEST_CASE("ReactorPool: next() goes round the reactors, and current() names the caller's", "[pool]") {
     ReactorPool pool(3, quiet());
     std::set<weft::Reactor*> seen;
     for (int i = 0; i < 3; ++i) seen.insert(&pool.next());
