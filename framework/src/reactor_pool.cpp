@@ -273,6 +273,9 @@ void ReactorPool::start() {
             if (!arrived[i].exchange(true)) latch.count_down();
         }
     };
+    // Also makes Boost.Log's global logger here, before the threads: they would otherwise race to make it
+    // on their first record (safe inside the library, but TSan cannot see its uninstrumented locks).
+    WEFT_LOG(debug) << "ReactorPool: starting " << size() << " reactors";
     auto gate = std::make_shared<Gate>(size());
     for (std::size_t i = 0; i < size(); ++i) {
         reactors_[i]->call_from_thread([this, gate, i] {

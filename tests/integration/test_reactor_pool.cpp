@@ -343,9 +343,10 @@ TEST_CASE("ReactorPool: shutdown is bounded by the pool's shutdown timeout when 
     std::atomic<int> lost{0};
     weft_test::LambdaFactory factory([&](const weft::Address&) {
         auto r = std::make_unique<weft_test::Recorder>();
-        // 16 MiB for a peer that never reads: far more than the sockets hold, so it cannot flush.
+        // 8 MiB for a peer that never reads (with a 4 KiB receive buffer): more than the sockets hold
+        // (Linux's default tcp_wmem maximum is 4 MiB), so it cannot flush.
         r->on_made = [&](weft_test::Recorder& self) {
-            self.transport().write(std::string(16 << 20, 'z'));
+            self.transport().write(std::string(8 << 20, 'z'));
             if (++made == 4) pool.stop();  // every connection is up (and stuck): stop from a pool thread
         };
         r->on_lost = [&](weft_test::Recorder&, const weft::Reason&) { ++lost; };
@@ -357,9 +358,13 @@ TEST_CASE("ReactorPool: shutdown is bounded by the pool's shutdown timeout when 
     std::vector<boost::asio::ip::tcp::socket> peers;
     for (int i = 0; i < 4; ++i) {
         peers.emplace_back(io);
+        peers.back().open(boost::asio::ip::tcp::v4());
+        peers.back().set_option(boost::asio::socket_base::receive_buffer_size(4096));
         peers.back().connect({boost::asio::ip::make_address("127.0.0.1"), port->port()});
     }
-    REQUIRE(join_bounded(pool, 5s));  // the default timeout (10 s) would not fit: the pool's option is applied
+    // Under 10 s, the reactors' default shutdown timeout: the pool's option is applied (with room for a
+    // loaded machine under TSan).
+    REQUIRE(join_bounded(pool, 9s));
     CHECK(made == 4);
     CHECK(lost == 4);
 }
