@@ -80,6 +80,16 @@ endforeach()
 add_custom_target(weft_man_pages ALL DEPENDS ${_weft_man_pages})
 install(FILES ${_weft_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT apps)
 
+# Debian strips debugging information from static libraries as well (dh_strip --strip-debug); CPack's
+# CPACK_STRIP_FILES strips only executables and shared libraries, which left libweft.a at 100 MB of DWARF
+# in libweft-dev. Symbols stay: a static library is linked by name.
+install(CODE "
+  file(GLOB _weft_archives \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/libweft*.a\")
+  foreach(_weft_archive IN LISTS _weft_archives)
+    execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug --enable-deterministic-archives \"\${_weft_archive}\"
+                    COMMAND_ERROR_IS_FATAL ANY)
+  endforeach()" COMPONENT dev)
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME weft)
 set(CPACK_PACKAGE_VENDOR "weft")

@@ -7,16 +7,20 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include <boost/program_options.hpp>
 
 #include "chat_protocol.hpp"
 #include "common/listen.hpp"
 #include "common/options.hpp"
+#include "web_chat.hpp"
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
 #include "weft/version.hpp"
+#include "weft/web/site.hpp"
 
 namespace po = boost::program_options;
 
@@ -50,6 +54,8 @@ int main(int argc, char* argv[]) {
     std::string log_level;
     std::vector<std::string> listen;
     std::vector<weft::ServerEndpoint> endpoints;
+    std::vector<std::string> http;
+    std::vector<weft::ServerEndpoint> http_endpoints;
     // Bounds: timeouts up to a year (a weft::Duration holds about 292 years); buffer limits up to 1 TiB,
     // so that hard_send_limit() (twice the limit) cannot overflow.
     constexpr double max_timeout = 365.0 * 24 * 3600;
@@ -66,6 +72,9 @@ int main(int argc, char* argv[]) {
          "tcp6:PORT, unix:PATH[:mode=660], fd:N, systemd:domain=INET:index=0, "
          "ssl:PORT:private_key=KEY.pem:cert_key=CERT.pem (docs/endpoints.md); "
          "with --listen, --host/--port add a TCP endpoint only when given")
+        ("http", po::value(&http)->composing(),
+         "also serve the room on the web at this endpoint (repeatable): the page at /, its WebSocket at /ws, "
+         "/stats (JSON) and /healthz; e.g. tcp:8080, ssl:8443:private_key=KEY.pem:cert_key=CERT.pem")
         ("max-line", number("--max-line", options.max_line, std::size_t{2}, std::size_t{16} << 20),
          "longest line a client may send, in bytes, the \\n included (2 to 16 MiB)")
         ("max-clients", number("--max-clients", options.max_clients, std::size_t{1}, std::size_t{10'000'000}),
@@ -100,6 +109,16 @@ int main(int argc, char* argv[]) {
         }
         po::notify(vm);
         endpoints = weft::apps::listen_endpoints(vm, listen, host, port);
+        for (const auto& description : http) {
+            try {
+                http_endpoints.push_back(weft::parse_server_endpoint(description));
+            } catch (const weft::EndpointError& e) {
+                throw po::error(std::string("--http: ") + e.what());
+            }
+            if (std::holds_alternative<weft::UdpServerEndpoint>(http_endpoints.back())) {
+                throw po::error("--http " + description + ": HTTP needs a stream endpoint, not udp:");
+            }
+        }
         weft::init_logging(log_level);
     } catch (const std::exception& e) {
         std::cerr << "weft-chat: " << e.what() << "\n(weft-chat --help lists the options)\n";
@@ -128,7 +147,15 @@ int main(int argc, char* argv[]) {
         // Type=notify under systemd: READY=1 once running, STOPPING=1 at shutdown, watchdog pings. Made
         // before listening, so that a malformed WATCHDOG_USEC stops the server before it binds.
         weft::SystemdNotifier systemd(reactor);
-        const auto listeners = weft::apps::listen_all(reactor, endpoints, room);
+        auto listeners = weft::apps::listen_all(reactor, endpoints, room);
+        // The web face (--http): the same room, reached through the page's WebSocket.
+        weft::web::Site site(reactor, weft::chat::make_web_root(room));
+        if (!http_endpoints.empty()) {
+            auto web = weft::apps::listen_all(reactor, http_endpoints, site, {}, "http");
+            for (auto& web_port : web.ports) listeners.ports.push_back(std::move(web_port));
+            for (auto& context : web.tls_contexts) listeners.tls_contexts.push_back(std::move(context));
+            for (auto& address : web.addresses) listeners.addresses.push_back(std::move(address));
+        }
         // With ssl: listeners, SIGUSR2 reads their certificates again (rotation without a restart).
         if (!listeners.tls_contexts.empty()) {
             reactor.on_signal(SIGUSR2, [&] { weft::apps::reload_tls(listeners.tls_contexts); });

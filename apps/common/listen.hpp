@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -65,11 +66,12 @@ using DatagramProtocolMaker = std::function<std::unique_ptr<DatagramProtocol>(co
 
 /// Listens on every endpoint, stream ones with one factory (one chat room over all of them), udp ones
 /// with a protocol from `datagram` each, and prints "listening on ADDRESS" for each: HOST:PORT for TCP,
-/// ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets, udp:HOST:PORT for UDP. Throws what listen_on and
-/// listen_udp throw (BindError, SystemdError, TlsError), or weft::Error for a udp endpoint when `datagram`
-/// is empty.
+/// ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets, udp:HOST:PORT for UDP. With a `scheme` ("http"),
+/// the lines say what is served there instead: http:HOST:PORT, https:HOST:PORT for TLS, http:unix:PATH.
+/// Throws what listen_on and listen_udp throw (BindError, SystemdError, TlsError), or weft::Error for a udp
+/// endpoint when `datagram` is empty.
 inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>& endpoints, Factory& factory,
-                            const DatagramProtocolMaker& datagram = {}) {
+                            const DatagramProtocolMaker& datagram = {}, std::string_view scheme = {}) {
     Listeners listeners;
     try {
         for (const auto& endpoint : endpoints) {
@@ -90,12 +92,14 @@ inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>&
                 options.backlog = ssl->tcp.backlog;
                 listeners.ports.push_back(reactor.listen_ssl(ssl->tcp.port, factory, context, options));
                 listeners.tls_contexts.push_back(std::move(context));
-                listeners.addresses.push_back("ssl:" + listeners.ports.back()->address().to_string());
+                listeners.addresses.push_back((scheme.empty() ? std::string("ssl") : std::string(scheme) + "s") + ":" +
+                                              listeners.ports.back()->address().to_string());
                 std::cout << "listening on " << listeners.addresses.back() << std::endl;
                 continue;
             }
             listeners.ports.push_back(listen_on(reactor, endpoint, factory));
-            listeners.addresses.push_back(listeners.ports.back()->address().to_string());
+            listeners.addresses.push_back((scheme.empty() ? std::string() : std::string(scheme) + ":") +
+                                          listeners.ports.back()->address().to_string());
             std::cout << "listening on " << listeners.addresses.back() << std::endl;
         }
     } catch (...) {

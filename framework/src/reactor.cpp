@@ -5,6 +5,8 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <cstdlib>
 #include <csignal>
 
 #include <unistd.h>
@@ -39,6 +41,14 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
       timer_(*io_) {
     timers = std::make_shared<TimerQueue>([this] { return now(); }, [this](TimePoint t) { arm_timer(t); });
+    const char* poller = std::getenv("WEFT_POLLER");
+    const std::string_view choice = poller != nullptr ? poller : "";
+    if (choice == "epoll") {
+        socket_context_ = std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+        poller_ = std::make_unique<EdgePoller>(*io_);
+    } else if (!choice.empty() && choice != "asio") {
+        WEFT_LOG(warning) << "WEFT_POLLER=" << choice << " is neither asio nor epoll: using asio";
+    }
 }
 
 ReactorCore::~ReactorCore() {
@@ -56,6 +66,8 @@ ReactorCore::~ReactorCore() {
     udp_ports_.clear();
     for (const auto& p : processes_) p->detach();
     processes_.clear();
+    // The waits the poller holds go before the context: they hold connections, which close their sockets.
+    if (poller_) poller_->shutdown();
     if (owned_) owned_->stop();
 }
 

@@ -23,6 +23,7 @@
 
 #include "socket_types.hpp"
 #include "timer_queue.hpp"
+#include "stream/edge_poller.hpp"
 #include "stream/live_transport.hpp"
 #include "stream/write_scratch.hpp"
 #include "weft/log.hpp"
@@ -101,6 +102,13 @@ public:
     // -- the read buffer every connection reads into: idle connections own none -------------------
     static constexpr std::size_t read_buffer_size = 64 * 1024;
     char* read_buffer() noexcept { return read_buffer_.get(); }
+
+    // -- readiness of the stream sockets: Asio's (re-armed per wait), or weft's own edge-triggered epoll
+    // instance (registered once), chosen by WEFT_POLLER=asio|epoll (docs/architecture.md, "Readiness").
+    // With the poller, stream sockets live on a context nobody runs (socket_context()): Asio still opens,
+    // configures and closes them, but never waits on them, so it never re-arms them.
+    EdgePoller* poller() noexcept { return poller_.get(); }
+    asio::io_context& socket_context() noexcept { return socket_context_ ? *socket_context_ : *io_; }
 
     // -- the plaintext buffer TLS connections decrypt into: allocated by the first one --------------
     static constexpr std::size_t tls_buffer_size = 64 * 1024;
@@ -193,6 +201,10 @@ private:
     void maybe_finish_during_shutdown();
     void finish_shutdown();
 
+    // Declared first, destroyed last: the transports that die with owned_'s pending handlers still close
+    // their sockets (bound to socket_context_) and leave the poller.
+    std::unique_ptr<asio::io_context> socket_context_;
+    std::unique_ptr<EdgePoller> poller_;
     std::unique_ptr<asio::io_context> owned_;
     asio::io_context* io_;
     std::unique_ptr<char[]> read_buffer_;

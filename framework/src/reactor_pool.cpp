@@ -80,7 +80,7 @@ void hand_off_from(ReactorPool& pool, StreamPort<Kind>& port, Factory& factory, 
         auto serve = [state, handed, target, protocol, &reactor] {
             ReactorCore& core = reactor.core();
             if (!core.running() || core.shutting_down()) return;  // `handed` closes it
-            Socket socket(core.io());
+            Socket socket(core.socket_context());  // as a port's own accept: with the EdgePoller, a context nobody runs
             boost::system::error_code error;
             socket.assign(protocol, handed->fd, error);
             if (error) {

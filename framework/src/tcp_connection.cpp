@@ -18,7 +18,7 @@ std::string TcpStream::describe(std::uint64_t id) const { return "conn " + std::
 
 TcpConnection::TcpConnection(ReactorCore& core, Socket socket, const boost::asio::ip::tcp::endpoint& peer,
                              std::unique_ptr<Protocol> protocol)
-    : StreamTransport(core, TcpStream(std::move(socket), peer), std::move(protocol)) {
+    : StreamTransport(core, TcpStream(core, std::move(socket), peer), std::move(protocol)) {
     // weft already gathers a turn's writes into one sendmsg, so Nagle's algorithm would only hold small
     // replies back waiting for an ACK. Off by default, as in Go; set_tcp_nodelay(false) turns it back on.
     set_tcp_nodelay(true);

@@ -69,6 +69,11 @@ expect "$APPS" usr/bin/weft-chat usr/bin/weft-chat-client usr/bin/weft-echo usr/
     usr/share/man/man1/weft-chat-client.1.gz usr/share/man/man1/weft-echo.1.gz \
     usr/lib/systemd/system/weft-chat.service usr/lib/systemd/system/weft-chat.socket
 dpkg-deb -c "$APPS" >"$WORK/apps-contents"
+# Like Debian's dh_strip: no debugging information in the static libraries (it made libweft.a 100 MB).
+mkdir -p "$WORK/dev-tree" && dpkg-deb -x "$DEV" "$WORK/dev-tree"
+for a in "$WORK/dev-tree/$LIB"/libweft*.a; do
+    if readelf -S "$a" | grep -q '\.debug_info'; then fail "$(basename "$a") in libweft-dev carries debugging information"; fi
+done
 if grep -q "$BUILD" "$WORK/dev-contents" "$WORK/apps-contents"; then fail "a package names the build tree"; fi
 dev_depends=$(dpkg-deb -f "$DEV" Depends)
 apps_depends=$(dpkg-deb -f "$APPS" Depends)

@@ -328,6 +328,7 @@ bool HttpChannel::check_header_bytes() {
 
 void HttpChannel::header_parsed(Request::Init init, bool expect_continue) {
     init.peer = transport().peer();
+    init.secure = transport().as_tls() != nullptr;
     auto request = std::make_shared<Request>(RequestKey{}, std::move(init));
     request->attach(this);
     Slot slot;

@@ -13,11 +13,18 @@ namespace weft {
 /// the reactor thread, never inside connect_tcp itself.
 class ClientFactory : public Factory {
 public:
+    /// An attempt begins, on a loop turn after the call that started it (connect_tcp, connector.connect())
+    /// returned. `connector` may be stopped from here (stop_connecting). Default: nothing.
     virtual void started_connecting(Connector& connector) { (void)connector; }
+    /// The attempt failed (refused, unresolvable, timed out, stopped, or build_protocol gave no protocol);
+    /// `connector` is disconnected again, so calling connector.connect() or retry_in() here retries.
+    /// Default: nothing.
     virtual void client_connection_failed(Connector& connector, const Reason& reason) {
         (void)connector;
         (void)reason;
     }
+    /// A connection this factory's protocol ran on has closed, after the protocol's connection_lost;
+    /// `connector` is disconnected again and may be reconnected from here. Default: nothing.
     virtual void client_connection_lost(Connector& connector, const Reason& reason) {
         (void)connector;
         (void)reason;

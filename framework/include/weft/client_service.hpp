@@ -41,15 +41,22 @@ namespace weft {
 ///    waiters are dropped unfired.
 class ClientService {
 public:
+    /// A stopped service for `endpoint`: nothing connects until start(). `network` and `time` are borrowed
+    /// and must outlive the service; `factory` is borrowed (Factory&) or shared (std::shared_ptr, which
+    /// must not be null: std::invalid_argument); `policy` gives the delay before each retry.
+    /// @{
     ClientService(ReactorNetwork& network, ReactorTime& time, ClientEndpoint endpoint, Factory& factory,
                   RetryPolicy policy = backoff_policy());
     ClientService(ReactorNetwork& network, ReactorTime& time, ClientEndpoint endpoint,
                   std::shared_ptr<Factory> factory, RetryPolicy policy = backoff_policy());
+    /// @}
     /// A description string instead of an endpoint (EndpointError if it does not parse).
+    /// @{
     ClientService(ReactorNetwork& network, ReactorTime& time, std::string_view description, Factory& factory,
                   RetryPolicy policy = backoff_policy());
     ClientService(ReactorNetwork& network, ReactorTime& time, std::string_view description,
                   std::shared_ptr<Factory> factory, RetryPolicy policy = backoff_policy());
+    /// @}
     /// One object that is both (weft::Reactor, testing::MemoryReactor).
     template <class R, class E, class F>
         requires std::derived_from<R, ReactorNetwork> && std::derived_from<R, ReactorTime>

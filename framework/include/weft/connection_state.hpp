@@ -15,6 +15,7 @@ enum class ConnectionState {
     disconnected,       ///< closed; connection_lost has been (or is about to be) delivered
 };
 
+/// The state's name as the logs write it ("connected", "read_half_closed", ...).
 constexpr std::string_view to_string(ConnectionState s) noexcept {
     switch (s) {
         case ConnectionState::connecting: return "connecting";

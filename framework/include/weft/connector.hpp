@@ -20,12 +20,25 @@ namespace weft {
 /// factory did not connect it again from that callback.
 class Connector {
 public:
-    enum class State { disconnected, connecting, connected };
+    /// Where the connector is; an attempt goes disconnected -> connecting -> connected (or back to
+    /// disconnected when it fails), and a connection lost makes it disconnected again.
+    enum class State {
+        disconnected,  ///< no attempt and no connection: connect() may start one
+        connecting,    ///< an attempt is resolving/connecting, guarded by the connect timeout
+        connected      ///< a protocol runs on the connection it made
+    };
 
     virtual ~Connector() = default;
+    /// Starts a new attempt (Twisted: connect); the factory hears of it on a later loop turn. Throws
+    /// StateError unless disconnected. Cancels a retry scheduled by retry_in().
     virtual void connect() = 0;
+    /// Aborts the attempt in progress (Twisted: stopConnecting); client_connection_failed follows on a
+    /// later turn with an "aborted" reason. Throws StateError when not connecting.
     virtual void stop_connecting() = 0;
+    /// Stops an attempt (as stop_connecting) or loses the connection (as Transport::lose_connection,
+    /// flushing first); does nothing when disconnected (Twisted: disconnect).
     virtual void disconnect() = 0;
+    /// The current state; see State.
     [[nodiscard]] virtual State state() const noexcept = 0;
     /// "host:port" as given to connect_tcp.
     [[nodiscard]] virtual std::string destination() const = 0;
@@ -42,8 +55,11 @@ public:
 
 protected:
     Connector() = default;
+    /// For implementations (and test doubles) only; the reactor's connectors are not copyable.
+    /// @{
     Connector(const Connector&) = default;
     Connector& operator=(const Connector&) = default;
+    /// @}
 };
 
 }  // namespace weft

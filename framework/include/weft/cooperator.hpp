@@ -44,6 +44,7 @@ namespace detail {
 struct CooperativeState;
 }
 
+/// @class CooperativeTask
 /// A job running in slices (Twisted: CooperativeTask). The handle may be dropped: the job goes on.
 /// Contract: each slice runs on a later turn of the loop (a call_later(next_slice_delay) on the ReactorTime), never inside
 /// cooperate(), resume() or stop(); step() runs on the loop's thread. The job ends when step() returns false
@@ -69,6 +70,7 @@ public:
     Deferred<void> when_done();
     /// True once step() returned false, threw, or stop() was called.
     [[nodiscard]] bool done() const noexcept;
+    /// True while pause() calls outnumber resume() calls.
     [[nodiscard]] bool paused() const noexcept;
     /// Steps run so far.
     [[nodiscard]] std::size_t steps() const noexcept;

@@ -293,15 +293,23 @@ public:
 template <class T>
 class [[nodiscard]] Coroutine {
 public:
+    /// The C++20 coroutine machinery's promise (the compiler uses it; user code never names it): the body
+    /// does not run until ensure_deferred() or a co_await starts it.
     struct promise_type : detail::ReturningPromise<T> {
         /// `where` (the coroutine, where the compiler supports it) is logged with an unhandled failure.
         explicit promise_type(SourceLocation where = SourceLocation::current()) : detail::ReturningPromise<T>(where) {}
+        /// The compiler's hooks: the Coroutine handle that owns the frame, and a suspended start.
+        /// @{
         Coroutine get_return_object() noexcept {
             return Coroutine(std::coroutine_handle<promise_type>::from_promise(*this));
         }
         std::suspend_always initial_suspend() const noexcept { return {}; }
+        /// @}
     };
 
+    /// Moves the unstarted coroutine; `other` is left empty (ensure_deferred on it throws). Assigning
+    /// destroys the frame this one held, if any.
+    /// @{
     Coroutine(Coroutine&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
     Coroutine& operator=(Coroutine&& other) noexcept {
         if (this != &other) {
@@ -310,12 +318,14 @@ public:
         }
         return *this;
     }
+    /// @}
     Coroutine(const Coroutine&) = delete;
     Coroutine& operator=(const Coroutine&) = delete;
     ~Coroutine() {
         if (handle_) handle_.destroy();
     }
 
+    /// ensure_deferred takes the frame out of the handle (see the function below).
     template <class U>
     friend Deferred<U> ensure_deferred(Coroutine<U> c);
 
@@ -349,13 +359,22 @@ auto detail::CoroutinePromise<T>::await_transform(Coroutine<U> c) {
 
 }  // namespace weft
 
+// Out of the API reference (cond section): doxygen has no scope for a specialization in namespace std and fails on
+// it; weft::Deferred's doc says what it does.
+/// @cond
 /// A function returning weft::Deferred<T> that uses co_await or co_return is a coroutine that starts at once.
 template <class T, class... Args>
 struct std::coroutine_traits<weft::Deferred<T>, Args...> {
+    /// The promise of such a coroutine (the compiler uses it; user code never names it).
     struct promise_type : weft::detail::ReturningPromise<T> {
+        /// `where` (the coroutine, where the compiler supports it) is logged with an unhandled failure.
         explicit promise_type(weft::SourceLocation where = weft::SourceLocation::current())
             : weft::detail::ReturningPromise<T>(where) {}
+        /// The compiler's hooks: the caller gets the result Deferred, and the body starts at once.
+        /// @{
         weft::Deferred<T> get_return_object() const { return this->result(); }
         std::suspend_never initial_suspend() const noexcept { return {}; }
+        /// @}
     };
 };
+/// @endcond

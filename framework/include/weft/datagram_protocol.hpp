@@ -59,6 +59,7 @@ public:
 
     /// Valid between make_connection and the end of stop_protocol.
     [[nodiscard]] UdpTransport& transport() const noexcept { return *transport_; }
+    /// True between make_connection and the end of stop_protocol: while transport() may be used.
     [[nodiscard]] bool has_transport() const noexcept { return transport_ != nullptr; }
 
 private:

@@ -142,17 +142,21 @@ void add_timeout(const CorePtr& core, Duration timeout, ReactorTime& time);
 /// each getting the previous one's result: a value goes to the next callback, a failure (an exception a
 /// callback threw, or errback()) to the next errback.
 ///
-/// Typing: add_callback(f) returns a Deferred<U> over the same chain, U being what f returns (or, for a
-/// Deferred<U>, what it will give). Add further callbacks through the handle returned; adding through a
+/// Typing: add_callback(f) returns a `Deferred<U>` over the same chain, U being what f returns (or, for a
+/// `Deferred<U>`, what it will give). Add further callbacks through the handle returned; adding through a
 /// handle whose type the chain has moved past throws std::logic_error. callback() is called through a
 /// handle of the type the Deferred was created with (any copy of the original handle).
 ///
 /// Contract: a second fire throws AlreadyCalledError, except the first fire after a cancel() without a
 /// canceller failed it (Twisted's rule: the source need not know of the cancel). A chain that ends in a failure nobody
 /// handled is logged at error level, with the place the Deferred was created, when its last holder lets go.
+///
+/// A function returning a Deferred<T> that uses co_await or co_return is a coroutine that starts at once
+/// and returns the Deferred of its result (weft/coroutine.hpp, docs/coroutines.md).
 template <class T>
 class Deferred {
 public:
+    /// T: what callback() fires with and the first callback receives (void: nothing).
     using value_type = T;
 
     /// A new, unfired Deferred; `where` is reported if it ends in an unhandled failure.
@@ -191,8 +195,8 @@ public:
         detail::DeferredCore::fire(core_);
     }
 
-    /// Adds f, called with the value (nothing for void); its return value (a U, a Deferred<U>, or nothing)
-    /// is the next result. A failure skips f. Returns the chain as a Deferred<U>.
+    /// Adds f, called with the value (nothing for void); its return value (a U, a `Deferred<U>`, or nothing)
+    /// is the next result. A failure skips f. Returns the chain as a `Deferred<U>`.
     template <class F>
     auto add_callback(F&& f) {
         using U = detail::ChainType<typename detail::CallbackResult<std::decay_t<F>, T>::type>;
@@ -291,27 +295,31 @@ Deferred<T> add_timeout(Deferred<T>&& d, Duration timeout, ReactorTime& time) {
 /// One input's result in deferred_list: success with a value (for void, a Unit) or a failure.
 template <class T>
 struct Outcome {
-    std::optional<detail::StoredType<T>> value;
-    std::optional<Failure> failure;
+    std::optional<detail::StoredType<T>> value;  ///< the input's value when it succeeded, else empty
+    std::optional<Failure> failure;              ///< the input's failure when it failed, else empty
+    /// True when the input succeeded (failure is empty; value holds its result).
     [[nodiscard]] bool success() const noexcept { return !failure.has_value(); }
 };
 
 /// first_of's result: which input succeeded first, and its value.
 template <class T>
 struct FirstOf {
-    std::size_t index;
-    T value;
+    std::size_t index;  ///< the position in first_of's input of the Deferred that succeeded first
+    T value;            ///< that Deferred's value
 };
+/// first_of's result for Deferred<void> inputs: only which one succeeded first.
 template <>
 struct FirstOf<void> {
-    std::size_t index;
+    std::size_t index;  ///< the position in first_of's input of the Deferred that succeeded first
 };
 
 /// first_of's failure when every input failed: their failures, in input order.
 class FirstOfError : public Error {
 public:
+    /// `failures` in input order (empty when first_of was given no Deferreds).
     explicit FirstOfError(std::vector<Failure> failures)
         : Error("every Deferred given to first_of failed"), failures_(std::move(failures)) {}
+    /// One failure per input, in input order.
     [[nodiscard]] const std::vector<Failure>& failures() const noexcept { return failures_; }
 
 private:

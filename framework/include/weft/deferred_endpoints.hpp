@@ -30,8 +30,10 @@ namespace weft {
 /// reason() is what the connector reported; what() says "cannot connect to DEST: REASON".
 class ConnectError : public Error {
 public:
+    /// `destination` as the connector names it ("host:port", a path); `reason` as it reported it.
     ConnectError(const std::string& destination, Reason reason)
         : Error("cannot connect to " + destination + ": " + reason.message()), reason_(std::move(reason)) {}
+    /// The connector's Reason: kind, operating system error code and message.
     [[nodiscard]] const Reason& reason() const noexcept { return reason_; }
 
 private:
@@ -51,16 +53,20 @@ private:
 /// connects, and the reactor's orderly shutdown ends any), so dropping the Deferred is safe; a reactor
 /// destroyed without stop() and run() returning leaks the attempts still running. `factory` is borrowed and must outlive the connection; the
 /// shared_ptr overload shares ownership of it with the attempt and its connection instead.
+/// @{
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint, Factory& factory,
                                      SourceLocation where = SourceLocation::current());
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, const ClientEndpoint& endpoint,
                                      std::shared_ptr<Factory> factory, SourceLocation where = SourceLocation::current());
+/// @}
 /// The same from a description (parse_client_endpoint). A description that does not parse throws
 /// EndpointError here, as Twisted's clientFromString raises; everything after is in the Deferred.
+/// @{
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description, Factory& factory,
                                      SourceLocation where = SourceLocation::current());
 Deferred<Protocol*> endpoint_connect(ReactorNetwork& reactor, std::string_view description,
                                      std::shared_ptr<Factory> factory, SourceLocation where = SourceLocation::current());
+/// @}
 
 /// Listens as `endpoint` says (listen_on) and gives the port (Twisted: endpoint.listen(factory)). weft
 /// binds synchronously, so the Deferred has fired when this returns: with the port, or with what

@@ -19,16 +19,20 @@ struct DelayedCallState;
 class DelayedCall {
 public:
     DelayedCall() = default;
+    /// For schedulers (the reactor, Clock): a handle on a call they scheduled. Users get handles from
+    /// call_later.
     explicit DelayedCall(std::shared_ptr<detail::DelayedCallState> state) : state_(std::move(state)) {}
 
     /// Stops the call from running.
     void cancel();
     /// Reschedules the call to run `delay` from now.
     void reset(Duration delay);
+    /// reset() with any std::chrono duration (`call.reset(2s)`, `call.reset(250ms)`).
     template <class Rep, class Period>
     void reset(std::chrono::duration<Rep, Period> d) { reset(to_duration(d)); }
     /// Postpones the call by `extra` beyond its current time.
     void delay(Duration extra);
+    /// delay() with any std::chrono duration.
     template <class Rep, class Period>
     void delay(std::chrono::duration<Rep, Period> d) { delay(to_duration(d)); }
     /// True while the call is pending (neither run nor cancelled).
@@ -40,6 +44,7 @@ public:
     /// True once the call was cancelled.
     [[nodiscard]] bool cancelled() const noexcept;
 
+    /// True when both handles are copies of one call (or both default-constructed).
     friend bool operator==(const DelayedCall& a, const DelayedCall& b) noexcept { return a.state_ == b.state_; }
 
 private:

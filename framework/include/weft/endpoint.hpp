@@ -16,13 +16,15 @@
 
 namespace weft {
 
-/// A description string that does not parse. The message quotes the description (control bytes as \xNN,
+/// A description string that does not parse. The message quotes the description (control bytes as `\xNN`,
 /// cut after 120 characters), names the endpoint type and the bad field and value, e.g.
 /// `tcp endpoint "tcp:99999": port 99999 is out of range (0-65535)`. field() is that field's key ("port",
 /// "mode", ...), "type" for a bad or unknown type, or "" for a syntax error of the whole string.
 class EndpointError : public Error {
 public:
+    /// `message` is what what() returns; `field` as field() returns it.
     EndpointError(const std::string& message, std::string field) : Error(message), field_(std::move(field)) {}
+    /// The key of the bad field ("port", "mode", ...), "type" for the type, "" for a syntax error.
     [[nodiscard]] const std::string& field() const noexcept { return field_; }
 
 private:
@@ -37,9 +39,10 @@ inline constexpr std::size_t max_unix_path_length = 107;
 /// address ("" = every IPv4 interface for tcp; tcp6 defaults to "::" and takes IPv6 addresses only).
 struct TcpServerEndpoint {
     std::uint16_t port = 0;  ///< 0 lets the system pick a free port
-    std::string interface;
+    std::string interface;   ///< numeric address to bind; "" = every IPv4 interface ("::" for tcp6)
     int backlog = 511;  ///< 1-65535
     bool ipv6 = false;  ///< written tcp6
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const TcpServerEndpoint&, const TcpServerEndpoint&) = default;
 };
 
@@ -49,31 +52,34 @@ struct TcpServerEndpoint {
 /// cert_key "" means the certificate is in the private_key file. client_ca without verify_client asks for
 /// client certificates optionally.
 struct SslServerEndpoint {
-    TcpServerEndpoint tcp;
-    std::string private_key;
-    std::string cert_key;
-    std::string extra_cert_chain;
-    std::string client_ca;
+    TcpServerEndpoint tcp;         ///< the port, interface and backlog, as for tcp:
+    std::string private_key;       ///< path of the PEM private key (required; may hold the certificate too)
+    std::string cert_key;          ///< path of the PEM certificate, leaf first; "" = in the private_key file
+    std::string extra_cert_chain;  ///< path of PEM intermediates sent after the leaf; "" = none
+    std::string client_ca;         ///< path of PEM CAs client certificates must chain to; "" = none
     std::string verify_client = "none";  ///< none, optional or required
-    std::vector<std::string> alpn;
-    Duration handshake_timeout = std::chrono::seconds(10);
+    std::vector<std::string> alpn;  ///< ALPN protocols in the server's order of preference; empty = no ALPN
+    Duration handshake_timeout = std::chrono::seconds(10);  ///< a client not through its handshake by then is cut
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const SslServerEndpoint&, const SslServerEndpoint&) = default;
 };
 
 /// `unix:PATH[:mode=660][:backlog=N][:lockfile=0|1]`: listen on a UNIX socket. A path starting with '@' is a
 /// name in Linux's abstract namespace (kept as given, '@' included; the listener turns it into the leading NUL).
 struct UnixServerEndpoint {
-    std::string path;
+    std::string path;     ///< the socket's path (the `address` key); at most max_unix_path_length bytes
     int mode = 0666;      ///< permissions of the socket file; written in octal ("660")
     int backlog = 511;    ///< 1-65535
     bool lockfile = true; ///< Twisted's wantPID: a PATH.lock file so a live listener is never replaced
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const UnixServerEndpoint&, const UnixServerEndpoint&) = default;
 };
 
 /// `fd:N` or `fd:fileno=N[:domain=INET|INET6|UNIX]`: adopt an inherited, already listening socket.
 struct FdServerEndpoint {
-    int fd = 0;
-    std::string domain = "INET";
+    int fd = 0;                   ///< the inherited listening socket (the `fileno` key), 0-2147483647
+    std::string domain = "INET";  ///< its address family: INET, INET6 or UNIX
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const FdServerEndpoint&, const FdServerEndpoint&) = default;
 };
 
@@ -81,9 +87,10 @@ struct FdServerEndpoint {
 /// activation (LISTEN_FDS; weft/systemd.hpp reads it). index counts from the first passed descriptor (fd 3);
 /// name, when not empty, picks the descriptor by its FileDescriptorName= (LISTEN_FDNAMES) instead.
 struct SystemdServerEndpoint {
-    std::string domain = "INET";
-    int index = 0;
-    std::string name;
+    std::string domain = "INET";  ///< the socket's address family: INET, INET6 or UNIX
+    int index = 0;                ///< which passed socket: 0 is fd 3 (ignored when name is set)
+    std::string name;             ///< its FileDescriptorName=; "" = pick by index
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const SystemdServerEndpoint&, const SystemdServerEndpoint&) = default;
 };
 
@@ -91,28 +98,31 @@ struct SystemdServerEndpoint {
 /// stream listeners (listen_on) refuse it. interface as for tcp ("" = every IPv4 interface; an IPv6 address
 /// makes an IPv6 socket); max_packet_size 1-65536, default 8192 (UdpOptions).
 struct UdpServerEndpoint {
-    std::uint16_t port = 0;
-    std::string interface;
-    std::size_t max_packet_size = 8192;
+    std::uint16_t port = 0;              ///< 0 lets the system pick a free port
+    std::string interface;               ///< numeric address to bind; "" = every IPv4 interface
+    std::size_t max_packet_size = 8192;  ///< bytes, 1-65536: longer datagrams are reported as truncated
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const UdpServerEndpoint&, const UdpServerEndpoint&) = default;
 };
 
 /// `tcp:host=HOST:port=PORT[:timeout=SECONDS][:bind_address=ADDR]`, positional `tcp:HOST:PORT`, and `tcp6:`
 /// the same (then only IPv6 addresses are wanted). host is a name or a numeric address; it is not resolved here.
 struct TcpClientEndpoint {
-    std::string host;
+    std::string host;        ///< a name or a numeric address, resolved when connecting
     std::uint16_t port = 0;  ///< 1-65535
-    Duration timeout = std::chrono::seconds(30);
+    Duration timeout = std::chrono::seconds(30);  ///< the connect timeout; more than 0, at most a year
     std::string bind_address;  ///< local numeric address to bind first ("" = any)
     bool ipv6 = false;         ///< written tcp6
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const TcpClientEndpoint&, const TcpClientEndpoint&) = default;
 };
 
 /// `unix:path=PATH[:timeout=SECONDS][:check_pid=0|1]` or positional `unix:PATH`. '@' as for the server.
 struct UnixClientEndpoint {
-    std::string path;
-    Duration timeout = std::chrono::seconds(30);
+    std::string path;  ///< the socket's path, or "@name" in the abstract namespace
+    Duration timeout = std::chrono::seconds(30);  ///< the connect timeout; more than 0, at most a year
     bool check_pid = false;  ///< refuse to connect unless PATH.lock names a live process (Twisted's checkPID)
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const UnixClientEndpoint&, const UnixClientEndpoint&) = default;
 };
 
@@ -121,19 +131,22 @@ struct UnixClientEndpoint {
 /// positional `tls:HOST:PORT`: a TCP connection speaking TLS. The server's certificate is verified against
 /// `ca` (default: the system's CAs) for `server_name` (default: host).
 struct TlsClientEndpoint {
-    TcpClientEndpoint tcp;
-    std::string ca;
-    std::string server_name;
-    std::string certificate;
-    std::string private_key;
-    std::vector<std::string> alpn;
-    bool insecure_skip_certificate_verification = false;
+    TcpClientEndpoint tcp;    ///< host, port, timeout and bind address, as for tcp:
+    std::string ca;           ///< path of the PEM CAs the server's certificate must chain to; "" = the system's
+    std::string server_name;  ///< the name sent as SNI and checked against the certificate; "" = tcp.host
+    std::string certificate;  ///< path of a PEM client certificate; "" = none
+    std::string private_key;  ///< path of its PEM key; "" = in the certificate file
+    std::vector<std::string> alpn;  ///< ALPN protocols to offer; empty = no ALPN
+    bool insecure_skip_certificate_verification = false;  ///< accept any certificate for any name (tests only)
+    /// Field by field; a value and its to_string() parsed back compare equal.
     friend bool operator==(const TlsClientEndpoint&, const TlsClientEndpoint&) = default;
 };
 
+/// Any parsed server description: what listen_on / endpoint_listen take.
 using ServerEndpoint =
     std::variant<TcpServerEndpoint, UnixServerEndpoint, FdServerEndpoint, SystemdServerEndpoint, SslServerEndpoint,
                  UdpServerEndpoint>;
+/// Any parsed client description: what connect_on / endpoint_connect take.
 using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint, TlsClientEndpoint>;
 
 /// Parses a server description (Twisted: serverFromString without the listening). The syntax is Twisted's:
@@ -153,8 +166,10 @@ using ClientEndpoint = std::variant<TcpClientEndpoint, UnixClientEndpoint, TlsCl
 /// The canonical description of `endpoint`: the type, the positional port or path, then only the keys that
 /// differ from their defaults, each value escaped. For any value a parse returned, parsing the result gives
 /// an equal value.
+/// @{
 [[nodiscard]] std::string to_string(const ServerEndpoint& endpoint);
 [[nodiscard]] std::string to_string(const ClientEndpoint& endpoint);
+/// @}
 
 /// Escapes `argument` so that it reads back as one literal value (Twisted: quoteStringArgument, which also
 /// escapes '=' here so that a positional value containing one is not taken for a key).

@@ -41,8 +41,10 @@ public:
 /// listen_tcp could not bind or listen: says the address and the operating system's reason.
 class BindError : public Error {
 public:
+    /// The message is "cannot listen on ADDRESS: " and `code`'s text.
     BindError(const std::string& address, std::error_code code)
         : Error("cannot listen on " + address + ": " + code.message()), code_(code) {}
+    /// The operating system's error (EADDRINUSE, EACCES, EADDRNOTAVAIL, ...).
     [[nodiscard]] std::error_code code() const noexcept { return code_; }
 
 private:
@@ -53,8 +55,10 @@ private:
 /// working directory it could not set up) and the operating system's reason.
 class SpawnError : public Error {
 public:
+    /// The message is `what` followed by `code`'s text.
     SpawnError(const std::string& what, std::error_code code)
         : Error(what + ": " + code.message()), code_(code) {}
+    /// The operating system's error (ENOENT, EACCES, ...).
     [[nodiscard]] std::error_code code() const noexcept { return code_; }
 
 private:

@@ -23,18 +23,27 @@ public:
     Factory(const Factory&) = delete;
     Factory& operator=(const Factory&) = delete;
 
+    /// Builds the protocol for a new connection from `peer`, on the reactor thread. The connection takes
+    /// ownership, and the framework sets the protocol's factory(). nullptr refuses the connection (it is
+    /// closed without a protocol); an exception is logged and counts as a refusal.
     virtual std::unique_ptr<Protocol> build_protocol(const Address& peer) = 0;
+    /// Called once before the first port or connector uses the factory (Twisted: startFactory): set up
+    /// what the connections share. Default: nothing.
     virtual void start_factory() {}
+    /// Called once the last port or connector stops using it (Twisted: stopFactory); start_factory may
+    /// follow again if it is used anew. Default: nothing.
     virtual void stop_factory() {}
 
     /// Counted start/stop (Twisted: doStart/doStop), called by ports and connectors.
     void do_start() {
         if (num_ports_++ == 0) start_factory();
     }
+    /// Undoes one do_start(); the last one calls stop_factory(). Extra calls (count already 0) are ignored.
     void do_stop() {
         if (num_ports_ == 0) return;
         if (--num_ports_ == 0) stop_factory();
     }
+    /// How many ports/connectors currently use the factory: do_start() calls not yet undone by do_stop().
     [[nodiscard]] int num_ports() const noexcept { return num_ports_; }
 
     /// A factory that builds `P(args...)` for each connection (Twisted: Factory.forProtocol). The arguments

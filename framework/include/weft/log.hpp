@@ -40,6 +40,7 @@ inline bool log_sink_ready() noexcept {
 
 namespace weft {
 
+/// A record's severity, trace < debug < info < warning < error < fatal (Boost.Log's trivial levels).
 using LogLevel = boost::log::trivial::severity_level;
 
 /// "trace".."fatal" (also "warn"), case-sensitive; nullopt for anything else.
@@ -67,6 +68,7 @@ bool flush_log(std::chrono::milliseconds limit = std::chrono::milliseconds(250))
 ///     if (limiter.allow(now)) WEFT_LOG(warning) << "accept failed" << LogRateLimiter::note(limiter);
 class LogRateLimiter {
 public:
+    /// At most one record per `interval` (the reactor's ports use one second).
     explicit LogRateLimiter(Duration interval) noexcept : interval_(interval) {}
 
     /// True if a record may be made at `now`: the first call, and then the first call at least `interval`
@@ -90,13 +92,15 @@ public:
 
     /// Streams " (N similar records suppressed)" after a record, or nothing when N is 0.
     struct Note {
-        std::uint64_t suppressed;
+        std::uint64_t suppressed;  ///< how many records were held back
+        /// Writes the note to any ostream-like `out` (WEFT_LOG's stream included).
         template <class Stream>
         friend Stream& operator<<(Stream& out, const Note& n) {
             if (n.suppressed != 0) out << " (" << n.suppressed << " similar records suppressed)";
             return out;
         }
     };
+    /// The note for `l`'s suppressed() count, to stream after a record `l` allowed.
     [[nodiscard]] static Note note(const LogRateLimiter& l) noexcept { return {l.suppressed()}; }
 
 private:

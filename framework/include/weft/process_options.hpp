@@ -10,6 +10,7 @@ namespace weft {
 /// What one of the child's descriptors is (Twisted: a value of spawnProcess's childFDs).
 class ChildFd {
 public:
+    /// Which of the three an entry is.
     enum class Kind {
         to_child,    ///< a new pipe the parent writes and the child reads (Twisted: "w"; stdin)
         from_child,  ///< a new pipe the child writes and the parent reads (Twisted: "r"; stdout, stderr)
@@ -23,10 +24,12 @@ public:
     /// The parent's descriptor `parent_fd`, shared with the child (the parent keeps its own).
     static ChildFd inherit(int parent_fd) noexcept { return ChildFd(Kind::inherit, parent_fd); }
 
+    /// Which kind of entry this is.
     [[nodiscard]] Kind kind() const noexcept { return kind_; }
     /// The parent's descriptor of an `inherit` entry, -1 otherwise.
     [[nodiscard]] int parent_fd() const noexcept { return parent_fd_; }
 
+    /// The same kind and, for `inherit`, the same parent descriptor.
     friend bool operator==(const ChildFd&, const ChildFd&) = default;
 
 private:

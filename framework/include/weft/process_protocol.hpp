@@ -79,6 +79,7 @@ public:
 
     /// Valid from make_connection until process_ended returns.
     [[nodiscard]] ProcessTransport& transport() const noexcept { return *transport_; }
+    /// True once make_connection attached a transport, i.e. once the child was spawned for this protocol.
     [[nodiscard]] bool has_transport() const noexcept { return transport_ != nullptr; }
 
 private:

@@ -28,11 +28,13 @@ public:
     [[nodiscard]] std::optional<int> signal() const noexcept {
         return signal_ != 0 ? std::optional<int>(signal_) : std::nullopt;
     }
+    /// True when a signal killed it and the kernel reported a core dump; false for an exit.
     [[nodiscard]] bool core_dumped() const noexcept { return core_dumped_; }
 
     /// "exit code 3", "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
     [[nodiscard]] std::string to_string() const;
 
+    /// The same exit code, or the same signal and core dump flag.
     friend bool operator==(const ProcessStatus&, const ProcessStatus&) = default;
 
 private:

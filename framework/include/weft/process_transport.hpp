@@ -71,6 +71,8 @@ public:
     /// Registers the producer that feeds the child's stdin (Twisted: registerProducer). Throws
     /// StateError if one is already registered; with stdin closed the producer is stopped instead.
     virtual void register_producer(Producer& producer, bool streaming) = 0;
+    /// Forgets the registered producer without stopping it (Twisted: unregisterProducer); a no-op when
+    /// none is registered or stdin is not a pipe.
     virtual void unregister_producer() = 0;
 
     // Producer: pause_producing()/resume_producing() stop and restart reading every pipe the parent reads
@@ -78,8 +80,11 @@ public:
 
 protected:
     ProcessTransport() = default;
+    /// For implementations only; users reach it through ProcessProtocol::transport().
+    /// @{
     ProcessTransport(const ProcessTransport&) = default;
     ProcessTransport& operator=(const ProcessTransport&) = default;
+    /// @}
 };
 
 }  // namespace weft

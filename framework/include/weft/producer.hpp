@@ -22,8 +22,11 @@ public:
 
 protected:
     Producer() = default;
+    /// For implementations only: producers are registered by reference, not copied through this base.
+    /// @{
     Producer(const Producer&) = default;
     Producer& operator=(const Producer&) = default;
+    /// @}
 };
 
 }  // namespace weft

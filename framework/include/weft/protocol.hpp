@@ -45,6 +45,7 @@ public:
 
     /// Valid between make_connection and the end of connection_lost.
     [[nodiscard]] Transport& transport() const noexcept { return *transport_; }
+    /// True once make_connection attached a transport; a protocol built but not (yet) connected has none.
     [[nodiscard]] bool has_transport() const noexcept { return transport_ != nullptr; }
     /// The factory that built this protocol, or nullptr.
     [[nodiscard]] Factory* factory() const noexcept { return factory_; }
@@ -68,8 +69,11 @@ public:
 
 protected:
     HalfCloseable() = default;
+    /// For the protocol class that mixes this in; the mix-in has no state of its own.
+    /// @{
     HalfCloseable(const HalfCloseable&) = default;
     HalfCloseable& operator=(const HalfCloseable&) = default;
+    /// @}
 };
 
 }  // namespace weft

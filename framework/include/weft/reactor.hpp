@@ -86,6 +86,8 @@ public:
     Reactor(const Reactor&) = delete;
     Reactor& operator=(const Reactor&) = delete;
 
+    /// The io_context the loop runs (its own, or the one given); for Asio objects that should run on the
+    /// reactor's thread. Valid as long as the reactor.
     [[nodiscard]] boost::asio::io_context& context() noexcept;
 
     /// Runs the loop until stopped and shut down. With handle_signals, the signals of the contract above
@@ -103,6 +105,7 @@ public:
     /// (StateError otherwise).
     /// Example: weft-chat logs its statistics on SIGUSR1.
     void on_signal(int signo, std::function<void()> fn);
+    /// True from the start of run() until it returns, shutdown included. Callable from any thread.
     [[nodiscard]] bool running() const noexcept;
 
     /// Bound of each wait during shutdown (before-triggers, flushing connections and lingering closes,
@@ -126,6 +129,7 @@ public:
     /// Runs `fn` once the reactor is running (at once on the next turn if it already is).
     void call_when_running(std::function<void()> fn);
 
+    /// Names a trigger for remove_system_event_trigger.
     using TriggerId = std::uint64_t;
     /// Runs `fn` at `phase` of `event`.
     TriggerId add_system_event_trigger(TriggerPhase phase, SystemEvent event, std::function<void()> fn);
@@ -194,6 +198,7 @@ public:
 
     /// Live transports: connections accepted and outgoing, of every kind (TCP, UNIX, stdio, processes).
     [[nodiscard]] std::size_t connection_count() const noexcept;
+    /// The system-call counters since construction; read on the reactor thread.
     [[nodiscard]] const ReactorStats& stats() const noexcept;
 
     /// For weft's own classes.

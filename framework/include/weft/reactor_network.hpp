@@ -18,11 +18,14 @@ namespace weft {
 
 class TlsContext;
 
+/// Options of ReactorNetwork::listen_tcp (Twisted: listenTCP's interface and backlog).
 struct ListenOptions {
     /// Address to bind: "" or "0.0.0.0" for every IPv4 interface, "::" for every IPv6 one (and IPv4
     /// where the system maps it), or one address such as "127.0.0.1" or "::1".
     std::string interface;
-    int backlog = 511;
+    int backlog = 511;  ///< listen(2)'s queue of unaccepted connections (the kernel caps it at somaxconn)
+    /// SO_REUSEADDR before binding, so a restarted server can bind while old connections are in TIME_WAIT
+    /// (on by default, as in Twisted). It does not let two live listeners share the port.
     bool reuse_address = true;
     /// SO_REUSEPORT: other sockets with it may listen on the same port, and the kernel spreads new
     /// connections over them (ReactorPool's reuse_port strategy: one socket per reactor).
@@ -31,6 +34,7 @@ struct ListenOptions {
     std::shared_ptr<TlsContext> tls{};
 };
 
+/// Options of ReactorNetwork::connect_tcp (Twisted: connectTCP's timeout and bindAddress).
 struct ConnectOptions {
     /// Give up on an attempt (resolution and connect) after this long.
     Duration timeout = std::chrono::seconds(30);
@@ -41,10 +45,11 @@ struct ConnectOptions {
     std::shared_ptr<TlsContext> tls{};
 };
 
+/// Options of ReactorNetwork::listen_unix (Twisted: listenUNIX's mode, backlog and wantPID).
 struct UnixListenOptions {
     /// Permission bits of the socket file (octal, as chmod takes them); ignored for abstract names.
     unsigned mode = 0666;
-    int backlog = 511;
+    int backlog = 511;  ///< listen(2)'s queue of unaccepted connections (the kernel caps it at somaxconn)
     /// Guard the path with PATH.lock holding our pid (Twisted's wantPID): a socket file left by a dead
     /// process is replaced, one of a live process is never taken over. Without it an existing file is
     /// an error (EADDRINUSE).
@@ -53,6 +58,7 @@ struct UnixListenOptions {
     std::shared_ptr<TlsContext> tls{};
 };
 
+/// Options of ReactorNetwork::connect_unix (Twisted: connectUNIX's timeout and checkPID).
 struct UnixConnectOptions {
     /// Give up on an attempt after this long.
     Duration timeout = std::chrono::seconds(30);
@@ -105,8 +111,11 @@ public:
 
 protected:
     ReactorNetwork() = default;
+    /// For implementations only; users hold the reactor itself.
+    /// @{
     ReactorNetwork(const ReactorNetwork&) = default;
     ReactorNetwork& operator=(const ReactorNetwork&) = default;
+    /// @}
 };
 
 }  // namespace weft

@@ -23,6 +23,7 @@ public:
     [[nodiscard]] virtual TimePoint now() const = 0;
     /// Runs `fn` once, `delay` from now (Twisted: callLater).
     virtual DelayedCall call_later(Duration delay, std::function<void()> fn) = 0;
+    /// call_later with any std::chrono duration (`call_later(2s, fn)`, `call_later(250ms, fn)`).
     template <class Rep, class Period>
     DelayedCall call_later(std::chrono::duration<Rep, Period> delay, std::function<void()> fn) {
         return call_later(to_duration(delay), std::move(fn));
@@ -32,8 +33,11 @@ public:
 
 protected:
     ReactorTime() = default;
+    /// For implementations only; users hold a ReactorTime by reference.
+    /// @{
     ReactorTime(const ReactorTime&) = default;
     ReactorTime& operator=(const ReactorTime&) = default;
+    /// @}
 };
 
 }  // namespace weft

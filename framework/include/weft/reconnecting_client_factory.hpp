@@ -37,6 +37,8 @@ namespace weft {
 /// Timers run on the given ReactorTime, so a test drives it with weft::testing::Clock.
 class ReconnectingClientFactory : public ClientFactory {
 public:
+    /// Retries are scheduled on `time` (borrowed: it must outlive the factory); `seed` seeds the jitter's
+    /// random numbers (fix it for reproducible delays in tests).
     explicit ReconnectingClientFactory(ReactorTime& time, std::uint32_t seed = std::random_device{}())
         : time_(time), rng_(seed) {}
     ~ReconnectingClientFactory() override;
@@ -47,8 +49,11 @@ public:
     double max_delay = 3600.0;                 ///< cap of the delay before jitter, seconds
     std::optional<std::uint32_t> max_retries;  ///< give up after this many retries (none: never); see above
 
+    /// Logs the reason at debug level and calls retry(connector), unless stop_trying() was called.
+    /// @{
     void client_connection_failed(Connector& connector, const Reason& reason) override;
     void client_connection_lost(Connector& connector, const Reason& reason) override;
+    /// @}
 
     /// Steps 1-4 above: grows the delay and has the connector connect() again after it (Connector::retry_in).
     void retry(Connector& connector);
@@ -58,8 +63,12 @@ public:
     /// Back to initial_delay and zero retries; call it when a connection succeeded.
     void reset_delay();
 
+    /// The delay of the latest retry in seconds, jitter included; initial_delay after reset_delay(), 1.0
+    /// before the first retry.
     [[nodiscard]] double delay() const noexcept { return delay_; }
+    /// Retries since construction or the last reset_delay() (step 1 above).
     [[nodiscard]] std::uint32_t retries() const noexcept { return retries_; }
+    /// False after stop_trying() until reset_delay(); giving up at max_retries does not clear it.
     [[nodiscard]] bool continue_trying() const noexcept { return continue_trying_; }
     /// The scheduled retry (inactive when none is scheduled).
     [[nodiscard]] const DelayedCall& pending_retry() const noexcept { return call_; }

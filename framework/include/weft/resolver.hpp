@@ -17,8 +17,10 @@ class Reactor;
 /// A name that could not be resolved: the host, and the resolver's reason.
 class ResolveError : public Error {
 public:
+    /// The message is "cannot resolve HOST: REASON".
     ResolveError(const std::string& host, const std::string& reason)
         : Error("cannot resolve " + host + ": " + reason), host_(host) {}
+    /// The name that did not resolve, as given.
     [[nodiscard]] const std::string& host() const noexcept { return host_; }
 
 private:
@@ -35,12 +37,16 @@ private:
 class Resolver {
 public:
     virtual ~Resolver() = default;
+    /// The addresses of `host` with `port` filled in, in the order to try them; see the class contract.
     virtual Deferred<std::vector<Address>> resolve(const std::string& host, std::uint16_t port) = 0;
 
 protected:
     Resolver() = default;
+    /// For implementations only.
+    /// @{
     Resolver(const Resolver&) = default;
     Resolver& operator=(const Resolver&) = default;
+    /// @}
 };
 
 /// The default resolver: a numeric IPv4/IPv6 address at once, without a thread; any other name with
@@ -49,6 +55,8 @@ protected:
 /// runs to its end on its thread (getaddrinfo cannot be interrupted) and its answer is dropped.
 class ThreadedResolver final : public Resolver {
 public:
+    /// Uses `reactor`'s thread pool and loop; the reactor is borrowed and must outlive the resolver (the
+    /// reactor makes its own default one on first use of Reactor::resolver()).
     explicit ThreadedResolver(Reactor& reactor) : reactor_(reactor) {}
     Deferred<std::vector<Address>> resolve(const std::string& host, std::uint16_t port) override;
 

@@ -18,6 +18,7 @@ using SourceLocation = std::source_location;
 /// argument records the caller's place (std::source_location's contract, for the members it has).
 class SourceLocation {
 public:
+    /// The place of the call: used as a default argument, the caller's file, line and function.
     [[nodiscard]] static constexpr SourceLocation current(const char* file = __builtin_FILE(),
                                                           unsigned line = __builtin_LINE(),
                                                           const char* function = __builtin_FUNCTION()) noexcept {
@@ -25,8 +26,11 @@ public:
     }
     constexpr SourceLocation() noexcept = default;
 
+    /// The source file's name as the compiler spelled it; "" for a default-constructed location.
     [[nodiscard]] constexpr const char* file_name() const noexcept { return file_; }
+    /// The line number, from 1; 0 for a default-constructed location.
     [[nodiscard]] constexpr unsigned line() const noexcept { return line_; }
+    /// The enclosing function's name; "" for a default-constructed location or outside a function.
     [[nodiscard]] constexpr const char* function_name() const noexcept { return function_; }
 
 private:

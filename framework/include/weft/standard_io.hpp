@@ -58,6 +58,8 @@ public:
     StandardIO(const StandardIO&) = delete;
     StandardIO& operator=(const StandardIO&) = delete;
 
+    /// The protocol given to the constructor (also after start_tls), owned by this StandardIO and kept after
+    /// connection_lost until it is destroyed.
     [[nodiscard]] Protocol& protocol() const noexcept;
     /// True once connection_lost has been delivered.
     [[nodiscard]] bool lost() const noexcept;

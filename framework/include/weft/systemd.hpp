@@ -28,8 +28,9 @@ inline constexpr int systemd_max_listen_fds = 1 << 20;
 
 /// One passed descriptor and its FileDescriptorName= ("unknown" without LISTEN_FDNAMES, as systemd says).
 struct SystemdFd {
-    int fd = -1;
-    std::string name;
+    int fd = -1;       ///< the descriptor number (3, 4, ...); -1 in a default-constructed value
+    std::string name;  ///< its FileDescriptorName=, or "unknown"
+    /// The same descriptor and name.
     friend bool operator==(const SystemdFd&, const SystemdFd&) = default;
 };
 

@@ -38,6 +38,7 @@ public:
 /// A job refused (or dropped from the queue) because the pool is stopping: the reactor shuts down.
 class ThreadPoolStopped : public StateError {
 public:
+    /// `what` is the message; the default says only that the pool is stopped.
     explicit ThreadPoolStopped(const std::string& what = "the thread pool is stopped") : StateError(what) {}
 };
 
@@ -87,12 +88,16 @@ public:
     /// Changes the sizes (Twisted: adjustPoolsize); extra idle threads exit, queued jobs get new threads.
     /// Throws std::invalid_argument if max_threads is 0 or below min_threads.
     void set_size(std::size_t min_threads, std::size_t max_threads);
+    /// The current sizes (after set_size()). Safe from any thread.
     [[nodiscard]] ThreadPoolOptions options() const;
 
-    /// Threads alive, threads running a job, jobs waiting (a snapshot, for tests and statistics).
+    /// Threads alive, threads running a job, jobs waiting (a snapshot, for tests and statistics). Safe
+    /// from any thread.
+    /// @{
     [[nodiscard]] std::size_t threads() const;
     [[nodiscard]] std::size_t working() const;
     [[nodiscard]] std::size_t queued() const;
+    /// @}
 
     /// Refuses new jobs (ThreadPoolStopped) and calls `on_idle` on the reactor's thread once no job runs
     /// or waits. Used by the reactor's shutdown; start() takes jobs again.

@@ -5,8 +5,11 @@
 
 namespace weft {
 
+/// The clock every timer runs on: monotonic, so changing the system time never fires or delays one.
 using Clock_t = std::chrono::steady_clock;
+/// A span of time, in nanoseconds (about 292 years either way).
 using Duration = std::chrono::nanoseconds;
+/// A point on Clock_t with nanosecond resolution: what ReactorTime::seconds() and timers deal in.
 using TimePoint = std::chrono::time_point<std::chrono::steady_clock, Duration>;
 
 /// Converts any std::chrono duration (1s, 250ms, 1.5s) to weft's Duration, rounding to nanoseconds.

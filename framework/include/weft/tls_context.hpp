@@ -36,26 +36,30 @@ struct TlsCertificateFiles {
     std::string certificate_file{};  ///< the certificate (leaf first; may hold the chain and the key too)
     std::string private_key_file{};  ///< "" = the key is in certificate_file
     std::string chain_file{};        ///< intermediate certificates sent after the leaf ("" = none)
+    /// True when no certificate is set (certificate_file is ""): no certificate is presented.
     [[nodiscard]] bool empty() const noexcept { return certificate_file.empty(); }
 };
 
+/// What TlsContext::server() builds a server context from; only `certificate` is required.
 struct TlsServerOptions {
     /// The certificate of every handshake whose server name has no entry in `sni` (required).
     TlsCertificateFiles certificate{};
     /// Per server name (SNI, compared case-insensitively): the certificate a client asking for that name
     /// gets.
     std::map<std::string, TlsCertificateFiles> sni{};
-    ClientCertificates client_certificates = ClientCertificates::none;
+    ClientCertificates client_certificates = ClientCertificates::none;  ///< whether clients must present one
     /// The CAs client certificates must chain to (PEM); required unless client_certificates is none.
     std::string client_ca_file{};
     /// ALPN protocols the server speaks, in its order of preference ("h2", "http/1.1"); empty = no ALPN.
     /// A client offering none of them goes on without an ALPN protocol.
     std::vector<std::string> alpn{};
-    TlsVersion min_version = TlsVersion::tls1_2;
+    TlsVersion min_version = TlsVersion::tls1_2;  ///< older clients are refused in the handshake
     /// A client that has not completed its handshake this long after connecting is cut off.
     Duration handshake_timeout = std::chrono::seconds(10);
 };
 
+/// What TlsContext::client() builds a client context from; every field has a usable default (verify the
+/// server against the system's CAs for the host connected to).
 struct TlsClientOptions {
     /// Sent as SNI and checked against the server's certificate. "" = the host given to connect_ssl
     /// (or, for start_tls, the peer's address).
@@ -66,7 +70,9 @@ struct TlsClientOptions {
     TlsCertificateFiles certificate{};
     /// ALPN protocols to offer, in order of preference; empty = no ALPN.
     std::vector<std::string> alpn{};
-    TlsVersion min_version = TlsVersion::tls1_2;
+    TlsVersion min_version = TlsVersion::tls1_2;  ///< a server offering only older versions is refused
+    /// A handshake not complete this long after it began is aborted (the connection fails with an error
+    /// Reason); zero or less: no limit.
     Duration handshake_timeout = std::chrono::seconds(10);
     /// Resume sessions with servers this context has talked to (each host name:port keeps its latest).
     bool resume_sessions = true;
@@ -91,10 +97,13 @@ public:
     TlsContext(const TlsContext&) = delete;
     TlsContext& operator=(const TlsContext&) = delete;
 
+    /// True for a context made by server(), false for client().
     [[nodiscard]] bool is_server() const noexcept;
     /// Reads the certificate, key, chain and CA files again (certificate rotation without a restart): new
     /// handshakes use the new ones, live connections keep theirs. On error (TlsError) the old ones stay.
     void reload();
+    /// The options' handshake_timeout: how long a connection using this context may take to complete its
+    /// handshake.
     [[nodiscard]] Duration handshake_timeout() const noexcept;
     /// The client's server_name option ("" for a server context, or when none was set).
     [[nodiscard]] const std::string& server_name() const noexcept;

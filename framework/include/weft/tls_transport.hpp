@@ -10,6 +10,8 @@ namespace weft {
 class TlsTransport {
 public:
     virtual ~TlsTransport() = default;
+    /// True once the TLS handshake completed (the peer verified as the context asks); the other answers are
+    /// meaningful only from then on.
     [[nodiscard]] virtual bool handshake_done() const noexcept = 0;
     /// "TLSv1.3", "TLSv1.2".
     [[nodiscard]] virtual std::string protocol_version() const = 0;
@@ -26,8 +28,11 @@ public:
 
 protected:
     TlsTransport() = default;
+    /// For implementations only; users reach it through `transport().as_tls()`.
+    /// @{
     TlsTransport(const TlsTransport&) = default;
     TlsTransport& operator=(const TlsTransport&) = default;
+    /// @}
 };
 
 /// Mixed into a Protocol that wants to hear when its TLS handshake completes (Twisted: IHandshakeListener).
@@ -35,12 +40,17 @@ protected:
 class TlsHandshakeListener {
 public:
     virtual ~TlsHandshakeListener() = default;
+    /// The handshake completed: TlsTransport's answers (ALPN, peer certificate) are now known. Called once,
+    /// on the reactor thread, before any data_received of application data.
     virtual void handshake_completed() = 0;
 
 protected:
     TlsHandshakeListener() = default;
+    /// For the protocol class that mixes this in; the mix-in has no state of its own.
+    /// @{
     TlsHandshakeListener(const TlsHandshakeListener&) = default;
     TlsHandshakeListener& operator=(const TlsHandshakeListener&) = default;
+    /// @}
 };
 
 }  // namespace weft

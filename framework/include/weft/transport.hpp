@@ -62,6 +62,7 @@ public:
     [[nodiscard]] virtual Address host() const = 0;
     /// A number unique among the reactor's connections, used in log lines.
     [[nodiscard]] virtual std::uint64_t id() const noexcept = 0;
+    /// Where the connection is in its life (connection_state.hpp; docs/architecture.md has the transitions).
     [[nodiscard]] virtual ConnectionState state() const noexcept = 0;
     /// True once lose_connection/abort_connection was called or the connection closed (Twisted:
     /// transport.disconnecting): a protocol stops delivering buffered input when it sees this.
@@ -101,6 +102,8 @@ public:
     /// one is already registered; on a closed transport the producer is stopped instead. The producer is
     /// borrowed: unregister it before it is destroyed.
     virtual void register_producer(Producer& producer, bool streaming) = 0;
+    /// Forgets the registered producer without stopping it (Twisted: unregisterProducer); a no-op when
+    /// none is registered. After it the producer is no longer paused, resumed or stopped by this transport.
     virtual void unregister_producer() = 0;
 
     /// Back-pressure for a protocol that writes in reply to what it reads (an echo, a proxy, a
@@ -116,8 +119,11 @@ public:
 
 protected:
     Transport() = default;
+    /// For implementations only; a transport is used through a reference, never copied by users.
+    /// @{
     Transport(const Transport&) = default;
     Transport& operator=(const Transport&) = default;
+    /// @}
 };
 
 }  // namespace weft

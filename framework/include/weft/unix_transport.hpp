@@ -11,9 +11,10 @@ namespace weft {
 /// Who is at the other end of a UNIX socket, as the kernel recorded it when the connection was made
 /// (SO_PEERCRED): not forgeable by the peer.
 struct PeerCredentials {
-    pid_t pid = 0;
-    uid_t uid = 0;
-    gid_t gid = 0;
+    pid_t pid = 0;  ///< the peer's process id when it connected (or listened); it may have exited since
+    uid_t uid = 0;  ///< the peer's effective user id
+    gid_t gid = 0;  ///< the peer's effective group id
+    /// All three fields equal.
     friend bool operator==(const PeerCredentials&, const PeerCredentials&) = default;
 };
 

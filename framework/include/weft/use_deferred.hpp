@@ -148,11 +148,16 @@ private:
 }  // namespace detail
 }  // namespace weft
 
+/// What makes weft::use_deferred a completion token: an operation with completion signature R(Args...)
+/// returns a weft::Deferred (the header's comment has the signatures, threading and cancellation).
 template <class R, class... Args>
 struct boost::asio::async_result<weft::UseDeferred, R(Args...)> {
+    /// The Deferred's type: void, or the signature's value (its error_code or exception_ptr removed).
     using value_type = typename weft::detail::UseDeferredSignature<std::decay_t<Args>...>::type;
+    /// What the asynchronous operation returns: a Deferred of value_type.
     using return_type = weft::Deferred<value_type>;
 
+    /// Asio's hook: starts the operation with a handler that fires the returned Deferred.
     template <class Initiation, class... InitArgs>
     static return_type initiate(Initiation&& initiation, weft::UseDeferred, InitArgs&&... args) {
         auto state = weft::detail::UseDeferredState<value_type>::make();

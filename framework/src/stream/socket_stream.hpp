@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include <unistd.h>
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -28,10 +30,30 @@ public:
     using Interface = InterfaceT;
     using Socket = boost::asio::basic_stream_socket<Protocol, boost::asio::io_context::executor_type>;
 
-    SocketStream(Socket socket, Peer peer) : socket_(std::move(socket)), peer_(std::move(peer)) {
+    /// With the core's EdgePoller, the socket moves to the core's socket_context() (a context nobody runs:
+    /// Asio never waits on it, so never re-arms it) and registers with the poller, once.
+    SocketStream(ReactorCore& core, Socket socket, Peer peer) : socket_(std::move(socket)), peer_(std::move(peer)) {
         boost::system::error_code ec;
         socket_.non_blocking(true, ec);
+        if (EdgePoller* poller = core.poller()) {
+            if (&socket_.get_executor().context() != &core.socket_context()) rebind(core.socket_context());
+            poller_id_ = poller->add(socket_.native_handle());
+            if (poller_id_ != EdgePoller::none) {
+                poller_ = poller;
+            } else {
+                rebind(core.io());  // the kernel refused the registration: Asio's readiness for this one
+            }
+        }
     }
+    SocketStream(SocketStream&& other) noexcept
+        : socket_(std::move(other.socket_)),
+          peer_(std::move(other.peer_)),
+          poller_(std::exchange(other.poller_, nullptr)),
+          poller_id_(std::exchange(other.poller_id_, EdgePoller::none)) {}
+    SocketStream& operator=(SocketStream&&) = delete;
+    SocketStream(const SocketStream&) = delete;
+    SocketStream& operator=(const SocketStream&) = delete;
+    ~SocketStream() { leave_poller(false); }
 
     ssize_t read(char* buffer, std::size_t size) noexcept { return ::recv(socket_.native_handle(), buffer, size, 0); }
     ssize_t write(const ::iovec* iov, std::size_t count) noexcept {
@@ -42,10 +64,12 @@ public:
     }
     template <class Handler>
     void wait_readable(Handler&& handler) {
+        if (poller_ != nullptr) return poller_->wait_read(poller_id_, std::forward<Handler>(handler));
         socket_.async_wait(Socket::wait_read, std::forward<Handler>(handler));
     }
     template <class Handler>
     void wait_writable(Handler&& handler) {
+        if (poller_ != nullptr) return poller_->wait_write(poller_id_, std::forward<Handler>(handler));
         socket_.async_wait(Socket::wait_write, std::forward<Handler>(handler));
     }
     [[nodiscard]] static constexpr bool wait_after_short_read() noexcept { return true; }
@@ -59,6 +83,7 @@ public:
     /// and let the reactor read and discard until the peer's EOF (ReactorCore::linger), so that closing
     /// with unread input does not destroy what we sent (TCP: a reset; UNIX: ECONNRESET after the data).
     void close(ReactorCore& core, bool reset, bool linger) noexcept {
+        leave_poller(linger);  // a lingering descriptor stays open, on Asio's reactor
         boost::system::error_code ec;
         if (reset) {
             socket_.set_option(boost::asio::socket_base::linger(true, 0), ec);
@@ -82,6 +107,31 @@ public:
 protected:
     Socket socket_;
     Peer peer_;
+
+private:
+    /// Moves the open descriptor to `context` (Asio deregisters it from the old reactor, registers it with
+    /// the new one).
+    void rebind(boost::asio::io_context& context) noexcept {
+        boost::system::error_code ec;
+        const auto protocol = socket_.local_endpoint(ec).protocol();
+        if (ec) return;
+        const int fd = socket_.release(ec);
+        if (ec) return;
+        Socket moved(context);
+        moved.assign(protocol, fd, ec);
+        if (ec) {
+            ::close(fd);
+            return;
+        }
+        socket_ = std::move(moved);
+    }
+    void leave_poller(bool still_open) noexcept {
+        if (poller_ != nullptr) std::exchange(poller_, nullptr)->remove(poller_id_, still_open);
+        poller_id_ = EdgePoller::none;
+    }
+
+    EdgePoller* poller_ = nullptr;
+    EdgePoller::Id poller_id_ = EdgePoller::none;
 };
 
 }  // namespace weft::detail

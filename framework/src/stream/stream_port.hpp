@@ -171,7 +171,7 @@ private:
                 hand_off_(fd);
                 continue;
             }
-            Socket socket(core_.io());
+            Socket socket(core_.socket_context());  // with the EdgePoller, a context nobody runs
             boost::system::error_code ec;
             acceptor_.accept(socket, ec);  // the acceptor is non-blocking: would_block when none is pending
             if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return accept();

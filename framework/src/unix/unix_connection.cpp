@@ -41,7 +41,7 @@ Address UnixStream::host() const {
 }
 
 UnixConnection::UnixConnection(ReactorCore& core, LocalSocket socket, Address peer, std::unique_ptr<Protocol> protocol)
-    : StreamTransport(core, UnixStream(std::move(socket), std::move(peer)), std::move(protocol)) {
+    : StreamTransport(core, UnixStream(core, std::move(socket), std::move(peer)), std::move(protocol)) {
     // Read once, now: the kernel recorded them at connect time, and they must still be there in
     // connection_lost ("uid 1000 left"), after the socket is closed.
     ::ucred cred{};

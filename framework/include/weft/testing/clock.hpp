@@ -24,12 +24,17 @@ public:
 
     [[nodiscard]] double seconds() const override;
     [[nodiscard]] TimePoint now() const override;
+    /// Runs `fn` once, `delay` of fake time from now (any std::chrono duration); it runs only inside a later
+    /// advance() that reaches its deadline, never inside call_later.
     using ReactorTime::call_later;
     DelayedCall call_later(Duration delay, std::function<void()> fn) override;
     [[nodiscard]] std::vector<DelayedCall> pending_calls() const override;
 
-    /// Moves time forward by `amount`, running what falls due.
+    /// Moves time forward by `amount`, running what falls due. Each call runs with now() at its own
+    /// deadline; afterwards now() is the old time plus `amount`. A negative amount is not checked and moves
+    /// now() back: don't pass one.
     void advance(Duration amount);
+    /// advance() with any std::chrono duration (1s, 250ms, 1.5s), rounded to nanoseconds.
     template <class Rep, class Period>
     void advance(std::chrono::duration<Rep, Period> d) { advance(to_duration(d)); }
 

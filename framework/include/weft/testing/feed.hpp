@@ -42,7 +42,9 @@ struct Chunking {
 /// result differed from it.
 template <class Result>
 struct ChunkingReport {
-    Result whole;
+    Result whole;  ///< what `run` returned for the whole input fed at once
+    /// (chunk size, result) for each chunk size whose result was not == whole, in increasing size; empty
+    /// when every chunking agreed.
     std::vector<std::pair<std::size_t, Result>> differing;
     /// Every chunking gave the same result as the whole input.
     [[nodiscard]] bool consistent() const noexcept { return differing.empty(); }

@@ -24,6 +24,9 @@ class IOPump;
 /// credentials to give).
 class FakeTransport final : public TcpTransport {
 public:
+    /// An end with remote address `peer`, local address `host` and id() `id`, connected, with 64 KiB/16 KiB
+    /// watermarks. IOPump makes both ends (the server's has id 1, the client's 2); only the pump delivers
+    /// anything, so an end made alone just buffers what is written.
     FakeTransport(Address peer, Address host, std::uint64_t id);
 
     // Transport
@@ -56,14 +59,16 @@ public:
     [[nodiscard]] bool reading_paused() const noexcept { return reading_paused_; }
     /// True while pause_reading_while_backed_up() holds reading (output above the high watermark).
     [[nodiscard]] bool backed_up() const noexcept { return backed_up_; }
+    /// The producer registered with register_producer(), or nullptr (also once the end was lost, which
+    /// unregisters and stops it).
     [[nodiscard]] Producer* producer() const noexcept { return producer_; }
     /// Whether the registered streaming producer is paused by the watermarks.
     [[nodiscard]] bool producer_paused() const noexcept { return producer_paused_; }
     /// The reason delivered with connection_lost, once it was.
     [[nodiscard]] const std::optional<Reason>& lost_reason() const noexcept { return lost_reason_; }
 
-    bool nodelay = false;
-    bool keepalive = false;
+    bool nodelay = false;    ///< the last value given to set_tcp_nodelay(); it changes nothing else
+    bool keepalive = false;  ///< the last value given to set_tcp_keepalive(); it changes nothing else
 
 private:
     friend class IOPump;
@@ -156,12 +161,21 @@ public:
     /// One round; returns whether anything moved (Twisted: IOPump.pump).
     bool step();
 
+    /// The server's end: the transport the server protocol writes to (host() is the server address). Valid
+    /// for the pump's lifetime, also after connection_lost.
     [[nodiscard]] FakeTransport& server_transport() noexcept { return *transports_[0]; }
+    /// The client's end: the transport the client protocol writes to (host() is the client address). Valid
+    /// for the pump's lifetime, also after connection_lost.
     [[nodiscard]] FakeTransport& client_transport() noexcept { return *transports_[1]; }
+    /// The server protocol, owned by the pump or borrowed from the test (the constructor used says which);
+    /// alive until the pump is destroyed.
     [[nodiscard]] Protocol& server() noexcept { return *protocols_[0]; }
+    /// The client protocol, owned by the pump or borrowed from the test (the constructor used says which);
+    /// alive until the pump is destroyed.
     [[nodiscard]] Protocol& client() noexcept { return *protocols_[1]; }
     /// Bytes moved so far, client to server and server to client.
     [[nodiscard]] std::size_t bytes_to_server() const noexcept { return moved_[0]; }
+    /// Bytes moved so far from the server to the client (delivered to the client's data_received).
     [[nodiscard]] std::size_t bytes_to_client() const noexcept { return moved_[1]; }
     /// Both ends got connection_lost.
     [[nodiscard]] bool disconnected() const noexcept;

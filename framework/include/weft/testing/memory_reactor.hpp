@@ -23,15 +23,20 @@ namespace weft::testing {
 /// its factory (do_start) when made and stops it (do_stop) on the first stop_listening().
 class MemoryPort final : public ListeningPort {
 public:
+    /// A port listening on `address` for `factory` (borrowed: it must outlive the port); calls
+    /// factory.do_start() at once. MemoryReactor makes these; a test rarely needs to.
     MemoryPort(Address address, Factory& factory);
 
     [[nodiscard]] std::uint16_t port() const noexcept override { return address_.port; }
+    /// The address given at construction: for listen_tcp, the asked interface ("0.0.0.0" for "") and
+    /// port (a made-up one for 0); for listen_unix, the path.
     [[nodiscard]] Address address() const override { return address_; }
     void stop_listening() override;
     [[nodiscard]] bool listening() const noexcept override { return listening_; }
 
     /// How many times stop_listening() was called.
     [[nodiscard]] int stop_listening_calls() const noexcept { return stop_listening_calls_; }
+    /// The factory this port was made for (the one given to listen_tcp/listen_unix/adopt_stream_port).
     [[nodiscard]] Factory& factory() const noexcept { return factory_; }
 
 private:
@@ -52,10 +57,21 @@ private:
 /// connected loses the client's connection (pump to see it happen).
 class MemoryConnector final : public Connector {
 public:
+    /// A disconnected connector to `server_address` for `factory` (borrowed: it must outlive the
+    /// connector). MemoryReactor makes these and calls connect() at once.
     MemoryConnector(Address server_address, ClientFactory& factory);
 
+    /// Starts a new attempt: the state becomes `connecting` and stays so until complete() or fail(). The
+    /// factory's do_start runs here on the first attempt after a stop; started_connecting waits for the
+    /// outcome. Throws StateError unless disconnected. Counted by connect_calls().
     void connect() override;
+    /// Only recorded (stop_connecting_calls()): the attempt stays `connecting` until the test calls fail(),
+    /// as a reactor would deliver client_connection_failed on a later turn. Throws StateError unless
+    /// connecting (the call is counted either way).
     void stop_connecting() override;
+    /// Counted by disconnect_calls(). While connecting: stop_connecting(). While connected: the client
+    /// end's lose_connection(), so connection_lost and client_connection_lost come from the next pump().
+    /// While disconnected: nothing.
     void disconnect() override;
     [[nodiscard]] State state() const noexcept override { return state_; }
     /// "host:port" (or "unix:PATH") as given to connect_tcp/connect_unix.
@@ -74,9 +90,14 @@ public:
 
     /// The pair of the last completed attempt, or nullptr.
     [[nodiscard]] IOPump* pump() const noexcept { return pumps_.empty() ? nullptr : pumps_.back().get(); }
+    /// The client factory given to connect_tcp/connect_unix.
     [[nodiscard]] ClientFactory& factory() const noexcept { return factory_; }
+    /// How many times connect() started an attempt (the reactor's own call included; one that threw is
+    /// not counted).
     [[nodiscard]] int connect_calls() const noexcept { return connect_calls_; }
+    /// How many times stop_connecting() was called, directly or by disconnect(), including calls that threw.
     [[nodiscard]] int stop_connecting_calls() const noexcept { return stop_connecting_calls_; }
+    /// How many times disconnect() was called.
     [[nodiscard]] int disconnect_calls() const noexcept { return disconnect_calls_; }
 
 private:
@@ -105,35 +126,41 @@ private:
 /// descriptor and does not close it. The factories are borrowed, as with a real reactor.
 class MemoryReactor final : public ReactorTime, public ReactorNetwork {
 public:
+    /// One listen_tcp call, as made.
     struct TcpServer {
-        std::uint16_t port;  // as asked (0 included)
-        Factory& factory;
-        ListenOptions options;
-        std::shared_ptr<MemoryPort> listening_port;
+        std::uint16_t port;     ///< the port as asked (0 included; the made-up one is listening_port->port())
+        Factory& factory;       ///< the factory given (borrowed)
+        ListenOptions options;  ///< the options given (only recorded)
+        std::shared_ptr<MemoryPort> listening_port;  ///< the port returned to the caller
     };
+    /// One connect_tcp call, as made.
     struct TcpClient {
-        std::string host;
-        std::uint16_t port;
-        ClientFactory& factory;
-        ConnectOptions options;
-        std::shared_ptr<MemoryConnector> connector;
+        std::string host;        ///< the host as given (not resolved)
+        std::uint16_t port;      ///< the port as given
+        ClientFactory& factory;  ///< the factory given (borrowed)
+        ConnectOptions options;  ///< the options given (only recorded: no timeout is scheduled)
+        std::shared_ptr<MemoryConnector> connector;  ///< the connector returned, already connecting
     };
+    /// One listen_unix call, as made.
     struct UnixServer {
-        std::string path;
-        Factory& factory;
-        UnixListenOptions options;
-        std::shared_ptr<MemoryPort> listening_port;
+        std::string path;           ///< the socket path as given (no file is made)
+        Factory& factory;           ///< the factory given (borrowed)
+        UnixListenOptions options;  ///< the options given (only recorded)
+        std::shared_ptr<MemoryPort> listening_port;  ///< the port returned to the caller
     };
+    /// One connect_unix call, as made.
     struct UnixClient {
-        std::string path;
-        ClientFactory& factory;
-        UnixConnectOptions options;
-        std::shared_ptr<MemoryConnector> connector;
+        std::string path;            ///< the socket path as given
+        ClientFactory& factory;      ///< the factory given (borrowed)
+        UnixConnectOptions options;  ///< the options given (only recorded: no timeout is scheduled)
+        std::shared_ptr<MemoryConnector> connector;  ///< the connector returned, already connecting
     };
+    /// One adopt_stream_port call, as made.
     struct AdoptedPort {
-        int fd;
-        SocketFamily family;
-        Factory& factory;
+        int fd;               ///< the descriptor given; the MemoryReactor neither uses nor closes it
+        SocketFamily family;  ///< the family given
+        Factory& factory;     ///< the factory given (borrowed)
+        /// The port returned; its address is made up: 0.0.0.0:1234, [::]:1234 or an unnamed UNIX socket.
         std::shared_ptr<MemoryPort> listening_port;
     };
 
@@ -153,6 +180,7 @@ public:
     // ReactorTime, answered by clock()
     [[nodiscard]] double seconds() const override { return clock_.seconds(); }
     [[nodiscard]] TimePoint now() const override { return clock_.now(); }
+    /// Runs `fn` once, `delay` of fake time from now (any std::chrono duration), from a later advance().
     using ReactorTime::call_later;
     DelayedCall call_later(Duration delay, std::function<void()> fn) override {
         return clock_.call_later(delay, std::move(fn));
@@ -160,15 +188,21 @@ public:
     [[nodiscard]] std::vector<DelayedCall> pending_calls() const override { return clock_.pending_calls(); }
     /// Moves the clock forward, running what falls due (Clock::advance).
     void advance(Duration amount) { clock_.advance(amount); }
+    /// advance() with any std::chrono duration (1s, 250ms, 1.5s), rounded to nanoseconds.
     template <class Rep, class Period>
     void advance(std::chrono::duration<Rep, Period> d) { advance(to_duration(d)); }
+    /// The embedded Clock that answers the ReactorTime calls, for code that wants a Clock& itself.
     [[nodiscard]] Clock& clock() noexcept { return clock_; }
 
-    std::vector<TcpServer> tcp_servers;
-    std::vector<TcpClient> tcp_clients;
-    std::vector<UnixServer> unix_servers;
-    std::vector<UnixClient> unix_clients;
-    std::vector<AdoptedPort> adopted;
+    /// @name What was asked of the reactor
+    /// Every call in order, appended as made; a test may inspect or clear them.
+    /// @{
+    std::vector<TcpServer> tcp_servers;    ///< listen_tcp calls
+    std::vector<TcpClient> tcp_clients;    ///< connect_tcp calls
+    std::vector<UnixServer> unix_servers;  ///< listen_unix calls
+    std::vector<UnixClient> unix_clients;  ///< connect_unix calls
+    std::vector<AdoptedPort> adopted;      ///< adopt_stream_port calls
+    /// @}
 
 private:
     std::uint16_t next_port_ = 49152;

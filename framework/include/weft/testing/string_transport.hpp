@@ -18,8 +18,13 @@ namespace weft::testing {
 /// can model a peer that does not read.
 class StringTransport : public TcpTransport {
 public:
+    /// Where the transport's own reading side stands, as a Producer: `producing` initially and after
+    /// resume_producing(), `paused` after pause_producing(), `stopped` after stop_producing() for good
+    /// (pause/resume then throw StateError).
     enum class ProducerState { producing, paused, stopped };
 
+    /// A connected transport with remote address `peer` and local address `host` (made-up defaults: the
+    /// peer 192.168.1.1:54321, the host 10.0.0.1:1234), nothing written, 64 KiB/16 KiB watermarks.
     explicit StringTransport(Address peer = {"192.168.1.1", 54321}, Address host = {"10.0.0.1", 1234})
         : peer_(std::move(peer)), host_(std::move(host)) {}
 
@@ -38,6 +43,8 @@ public:
     [[nodiscard]] Address peer() const override { return peer_; }
     [[nodiscard]] Address host() const override { return host_; }
     [[nodiscard]] std::uint64_t id() const noexcept override { return 0; }
+    /// connected, then disconnecting after lose_connection()/abort_connection()/stop_producing() or
+    /// write_half_closed after lose_write_connection(); it becomes disconnected only through set_state().
     [[nodiscard]] ConnectionState state() const noexcept override { return state_; }
     [[nodiscard]] std::size_t buffered_bytes() const noexcept override { return written_.size(); }
     void set_write_buffer_limits(std::size_t high, std::size_t low) override;
@@ -55,19 +62,27 @@ public:
 
     /// Test-side inspection.
     [[nodiscard]] bool disconnect_requested() const noexcept { return lose_called_; }
+    /// Whether abort_connection() was called (it sets disconnect_requested() too).
     [[nodiscard]] bool aborted() const noexcept { return aborted_; }
+    /// Whether lose_write_connection() was called.
     [[nodiscard]] bool write_closed() const noexcept { return write_closed_; }
+    /// Where pause_producing()/resume_producing()/stop_producing() left the reading side.
     [[nodiscard]] ProducerState producer_state() const noexcept { return producer_state_; }
+    /// The producer registered with register_producer(), or nullptr. Nothing drives it: the test pauses
+    /// or resumes it itself.
     [[nodiscard]] Producer* producer() const noexcept { return producer_; }
+    /// Whether the registered producer was registered as streaming (push); false with none.
     [[nodiscard]] bool streaming() const noexcept { return streaming_; }
+    /// The high watermark in bytes set by set_write_buffer_limits() (default 64 KiB); only recorded.
     [[nodiscard]] std::size_t high_water() const noexcept { return high_; }
+    /// The low watermark in bytes set by set_write_buffer_limits() (default 16 KiB); only recorded.
     [[nodiscard]] std::size_t low_water() const noexcept { return low_; }
     /// Sets the connection's state, e.g. disconnected once the test delivered connection_lost.
     void set_state(ConnectionState state) noexcept { state_ = state; }
 
-    bool nodelay = false;
-    bool keepalive = false;
-    bool reading_backpressure = false;
+    bool nodelay = false;               ///< the last value given to set_tcp_nodelay(); only recorded
+    bool keepalive = false;             ///< the last value given to set_tcp_keepalive(); only recorded
+    bool reading_backpressure = false;  ///< whether pause_reading_while_backed_up() was called
 
 protected:
     /// For subclasses that replace abort_connection(): records it as StringTransport's does.

@@ -19,6 +19,8 @@ namespace weft::testing {
 /// (Twisted's class delivers ConnectionDone for an abort too; weft says aborted, as its transports do.)
 class StringTransportWithDisconnection : public StringTransport {
 public:
+    /// The StringTransport constructors (peer and host addresses); attach() a protocol before anything
+    /// can disconnect.
     using StringTransport::StringTransport;
 
     /// Sets protocol() and calls protocol.make_connection(*this) (Twisted: `transport.protocol = p;

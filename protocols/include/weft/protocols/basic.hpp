@@ -68,20 +68,26 @@ public:
     /// Further input goes to line_received; `extra` (unparsed bytes a raw_data_received has left) is
     /// parsed as lines first. Do not pass `extra` from line_received (it would go after the buffer).
     void set_line_mode(std::string_view extra = {});
+    /// True in line mode (the initial mode), false after set_raw_mode().
     [[nodiscard]] bool line_mode() const noexcept { return line_mode_; }
 
     /// Empties the buffer and returns what it held; callable from inside line_received (it then returns
     /// the input after the current line).
     std::string clear_line_buffer();
 
+    /// The line delimiter; default "\r\n".
     [[nodiscard]] const std::string& delimiter() const noexcept { return delimiter_; }
     /// Any non-empty byte string; throws std::invalid_argument for an empty one. Applies to the input
     /// not yet parsed, also when called from line_received.
     void set_delimiter(std::string_view delimiter);
+    /// The longest line accepted, in bytes without the delimiter; default 16384 (Twisted: MAX_LENGTH).
     [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
+    /// Sets max_length(); it applies to the input not yet parsed. It bounds the memory the receiver buffers
+    /// for a partial line.
     void set_max_length(std::size_t max_length) noexcept { max_length_ = max_length; }
 
     // Producer
+    /// True after pause_producing() (and for good after stop_producing()) until resume_producing().
     [[nodiscard]] bool paused() const noexcept { return paused_; }
     /// Stops delivering and pauses the transport's reading.
     void pause_producing() override;
@@ -129,6 +135,7 @@ public:
 
     void data_received(std::string_view data) override;
 
+    /// One line, delimiter removed; the view is valid only during the call.
     virtual void line_received(std::string_view line) = 0;
     /// Default: lose the connection.
     virtual void line_length_exceeded(std::string_view line);
@@ -136,10 +143,14 @@ public:
     /// Writes `line` and the delimiter in one write.
     void send_line(std::string_view line);
 
+    /// The line delimiter; default "\r\n".
     [[nodiscard]] const std::string& delimiter() const noexcept { return delimiter_; }
     /// Any non-empty byte string; throws std::invalid_argument for an empty one.
     void set_delimiter(std::string_view delimiter);
+    /// The longest line accepted, in bytes without the delimiter; default 16384 (Twisted: MAX_LENGTH).
     [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
+    /// Sets max_length(); it applies to the input not yet parsed. It bounds the memory the receiver buffers
+    /// for a partial line.
     void set_max_length(std::size_t max_length) noexcept { max_length_ = max_length; }
 
 private:
@@ -169,6 +180,7 @@ class IntNStringReceiver : public Protocol, public Producer {
 public:
     void data_received(std::string_view data) override;
 
+    /// One string, prefix removed; the view is valid only during the call.
     virtual void string_received(std::string_view string) = 0;
     /// Default: lose the connection.
     virtual void length_limit_exceeded(std::size_t length);
@@ -177,11 +189,16 @@ public:
     /// the prefix.
     void send_string(std::string_view string);
 
+    /// The size of the length prefix in bytes: 1, 2 or 4 (Twisted: prefixLength).
     [[nodiscard]] std::size_t prefix_length() const noexcept { return prefix_length_; }
+    /// The longest string accepted, in bytes without the prefix; default 99999 (Twisted: MAX_LENGTH).
     [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
+    /// Sets max_length(); it applies to prefixes not yet read (a string whose prefix was read is not
+    /// checked again).
     void set_max_length(std::size_t max_length) noexcept { max_length_ = max_length; }
 
     // Producer (Twisted's _PauseableMixin)
+    /// True after pause_producing() (and for good after stop_producing()) until resume_producing().
     [[nodiscard]] bool paused() const noexcept { return paused_; }
     void pause_producing() override;
     void resume_producing() override;
@@ -236,6 +253,7 @@ class NetstringReceiver : public Protocol {
 public:
     void data_received(std::string_view data) override;
 
+    /// One string, framing removed; the view is valid only during the call.
     virtual void string_received(std::string_view string) = 0;
 
     /// Writes `<len>:<string>,` in one write.
@@ -243,7 +261,10 @@ public:
 
     /// True once the peer sent something that is not a netstring (Twisted: brokenPeer).
     [[nodiscard]] bool broken_peer() const noexcept { return state_ == State::broken; }
+    /// The longest string accepted, in bytes; default 99999 (Twisted: MAX_LENGTH). A longer length is a
+    /// parse error as soon as its digits exceed it, so a huge length is never buffered.
     [[nodiscard]] std::size_t max_length() const noexcept { return max_length_; }
+    /// Sets max_length(); it applies to lengths not yet read.
     void set_max_length(std::size_t max_length) noexcept { max_length_ = max_length; }
 
 private:

@@ -31,7 +31,9 @@ namespace weft::protocols {
 /// why (Twisted: ConnectionLost; asyncio: ConnectionResetError).
 class ConnectionLostError : public Error {
 public:
+    /// The message is "connection lost: " and the reason's text.
     explicit ConnectionLostError(Reason reason) : Error("connection lost: " + reason.to_string()), reason_(std::move(reason)) {}
+    /// The reason the connection_lost delivered.
     [[nodiscard]] const Reason& reason() const noexcept { return reason_; }
 
 private:
@@ -103,9 +105,13 @@ public:
     /// Runs for each connection, with the stream's handle, from connection_made (a coroutine: it runs to
     /// its first wait there). Its Deferred is not kept: a failure nobody handles is logged.
     using Handler = std::function<Deferred<void>(LineStreamHandle)>;
+    /// The default read_buffer_limit: 64 KiB of unread lines (32 bytes a line included).
     static constexpr std::size_t kDefaultReadBufferLimit = 64 * 1024;
 
+    /// A stream without a handler: whoever builds it reads through handle() (e.g. a client's coroutine).
+    /// `read_buffer_limit` is in bytes, as counted above.
     explicit LineStream(std::size_t read_buffer_limit = kDefaultReadBufferLimit);
+    /// A stream that runs `handler` from connection_made; `read_buffer_limit` is in bytes, as counted above.
     explicit LineStream(Handler handler, std::size_t read_buffer_limit = kDefaultReadBufferLimit);
     ~LineStream() override;
     LineStream(const LineStream&) = delete;
@@ -114,10 +120,15 @@ public:
     /// A handle that outlives this protocol (coroutines should keep this rather than the protocol).
     [[nodiscard]] LineStreamHandle handle() const { return LineStreamHandle(state_); }
 
+    /// handle().read_line(): the next line, nullopt at a clean end (LineStreamHandle::read_line).
     Deferred<std::optional<std::string>> read_line() { return handle().read_line(); }
+    /// handle().write_line(): queues `line` and the delimiter; dropped once the connection is closing.
     void write_line(std::string_view line) { handle().write_line(line); }
+    /// handle().drain(): fires when the write buffer is below its watermark (LineStreamHandle::drain).
     Deferred<void> drain() { return handle().drain(); }
+    /// handle().close(): flushes what is queued, then closes.
     void close() { handle().close(); }
+    /// handle().closed(): fires at connection_lost, whatever the reason.
     Deferred<void> closed() { return handle().closed(); }
 
     /// Lines received and not yet read.

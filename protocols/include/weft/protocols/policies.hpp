@@ -36,6 +36,7 @@ namespace weft::protocols {
 /// transport. Destroying the object cancels a pending countdown, so it never fires into a dead protocol.
 class TimeoutMixin {
 public:
+    /// Borrows `time` (it must outlive this object), which runs the countdown; none runs before set_timeout().
     explicit TimeoutMixin(ReactorTime& time) noexcept : time_(&time) {}
     virtual ~TimeoutMixin();
     TimeoutMixin(const TimeoutMixin&) = delete;
@@ -43,17 +44,20 @@ public:
 
     /// Changes the period (std::nullopt: no timeout); returns the previous one.
     std::optional<Duration> set_timeout(std::optional<Duration> period);
+    /// set_timeout() with any std::chrono duration (30s, 500ms), rounded to nanoseconds.
     template <class Rep, class Period>
     std::optional<Duration> set_timeout(std::chrono::duration<Rep, Period> period) {
         return set_timeout(std::optional<Duration>(to_duration(period)));
     }
     /// Restarts the countdown from now, if one is running.
     void reset_timeout();
+    /// The period last given to set_timeout() (it stays after the countdown fired); std::nullopt: none.
     [[nodiscard]] std::optional<Duration> timeout() const noexcept { return period_; }
 
     /// The countdown ended. Default: lose the connection (see the class comment).
     virtual void timeout_connection();
 
+    /// The ReactorTime given to the constructor, which runs the countdown.
     [[nodiscard]] ReactorTime& reactor_time() const noexcept { return *time_; }
 
 private:
@@ -74,10 +78,14 @@ class WrappingFactory;
 /// framework does for it unwrapped.
 class ProtocolWrapper : public Protocol, public Transport, public HalfCloseable {
 public:
+    /// Owns `wrapped` (throws std::invalid_argument if it is null); borrows `factory`, which must outlive
+    /// the wrapper (it is told when the wrapper goes). Normally made by the factory's wrap().
     ProtocolWrapper(WrappingFactory& factory, std::unique_ptr<Protocol> wrapped);
     ~ProtocolWrapper() override;
 
+    /// The wrapped protocol, owned by this wrapper.
     [[nodiscard]] Protocol& wrapped_protocol() const noexcept { return *wrapped_; }
+    /// The factory that built this wrapper and counts it.
     [[nodiscard]] WrappingFactory& wrapping_factory() const noexcept { return *wrapping_factory_; }
 
     // Protocol
@@ -99,6 +107,9 @@ public:
     [[nodiscard]] Address peer() const override;
     [[nodiscard]] Address host() const override;
     [[nodiscard]] std::uint64_t id() const noexcept override;
+    /// connecting before connection_made, disconnected once connection_lost was forwarded, the real
+    /// transport's state in between. Every other Transport call is ignored (or answers empty) outside that
+    /// span; register_producer() then stops the producer, as a closed transport does.
     [[nodiscard]] ConnectionState state() const noexcept override;
     [[nodiscard]] std::size_t buffered_bytes() const noexcept override;
     void set_write_buffer_limits(std::size_t high, std::size_t low) override;
@@ -130,15 +141,24 @@ private:
 /// having been connected, so counts never leak. The wrapped factory must outlive this one.
 class WrappingFactory : public ClientFactory {
 public:
+    /// Wraps `wrapped` (borrowed).
     explicit WrappingFactory(Factory& wrapped) noexcept : wrapped_(&wrapped) {}
 
+    /// The wrapped factory's protocol for `peer` (its factory() set to the wrapped factory), inside the
+    /// wrapper wrap() makes; nullptr if the wrapped factory builds none.
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
+    /// Starts the wrapped factory (its do_start(), so a factory wrapped and used directly starts once).
     void start_factory() override { wrapped_->do_start(); }
+    /// Stops the wrapped factory (its do_stop()).
     void stop_factory() override { wrapped_->do_stop(); }
+    /// Forwarded to the wrapped factory when it is a ClientFactory; otherwise nothing happens.
+    /// @{
     void started_connecting(Connector& connector) override;
     void client_connection_failed(Connector& connector, const Reason& reason) override;
     void client_connection_lost(Connector& connector, const Reason& reason) override;
+    /// @}
 
+    /// The factory whose protocols are wrapped (borrowed).
     [[nodiscard]] Factory& wrapped_factory() const noexcept { return *wrapped_; }
     /// The wrappers whose connection is up.
     [[nodiscard]] const std::unordered_set<ProtocolWrapper*>& protocols() const noexcept { return protocols_; }
@@ -168,12 +188,20 @@ public:
     LimitTotalConnectionsFactory(Factory& wrapped, std::optional<std::size_t> limit, Factory* overflow = nullptr)
         : WrappingFactory(wrapped), limit_(limit), overflow_(overflow) {}
 
+    /// Under the limit, the wrapped factory's protocol; at the limit, the overflow factory's, or nullptr
+    /// (logged at info level) without one. A protocol returned is wrapped and counted.
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
     void unregister_protocol(ProtocolWrapper& protocol) override;
 
+    /// Connections counted now: protocols built and not yet lost (or destroyed unconnected), overflow
+    /// ones included.
     [[nodiscard]] std::size_t connection_count() const noexcept { return count_; }
+    /// The limit; std::nullopt: none.
     [[nodiscard]] std::optional<std::size_t> connection_limit() const noexcept { return limit_; }
+    /// Changes the limit for connections still to come; those already counted are not closed.
     void set_connection_limit(std::optional<std::size_t> limit) noexcept { limit_ = limit; }
+    /// Sets the factory that serves connections over the limit (borrowed: it must outlive this one), or
+    /// with nullptr refuses them instead.
     void set_overflow_factory(Factory* overflow) noexcept { overflow_ = overflow; }
 
 private:
@@ -197,13 +225,19 @@ private:
 /// connection is refused. The host is the one build_protocol was given, so it is counted down exactly.
 class LimitConnectionsByPeer : public WrappingFactory {
 public:
+    /// At most `max_per_peer` connections (default 5, Twisted's) from one host to `wrapped`'s protocols
+    /// (`wrapped` is borrowed).
     explicit LimitConnectionsByPeer(Factory& wrapped, std::size_t max_per_peer = 5)
         : WrappingFactory(wrapped), max_per_peer_(max_per_peer) {}
 
+    /// nullptr (logged at info level) when `peer.host` already has max_per_peer() connections; otherwise
+    /// the wrapped factory's protocol, wrapped and counted for that host.
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
     void unregister_protocol(ProtocolWrapper& protocol) override;
 
+    /// Connections counted now for `host` (compared as spelled in Address::host); 0 for a host never seen.
     [[nodiscard]] std::size_t connections_from(const std::string& host) const;
+    /// The per-host limit given to the constructor.
     [[nodiscard]] std::size_t max_per_peer() const noexcept { return max_per_peer_; }
 
 private:
@@ -216,6 +250,8 @@ private:
 /// (Twisted: TimeoutProtocol). The countdown starts at connection_made.
 class TimeoutProtocol : public ProtocolWrapper {
 public:
+    /// Owns `wrapped`; borrows `factory` and `time` (both must outlive it). `period` std::nullopt: no
+    /// timeout until set_timeout(). Normally made by TimeoutFactory.
     TimeoutProtocol(WrappingFactory& factory, std::unique_ptr<Protocol> wrapped, ReactorTime& time,
                     std::optional<Duration> period);
     ~TimeoutProtocol() override;
@@ -226,6 +262,7 @@ public:
     void cancel_timeout() noexcept;
     /// Restarts a running countdown.
     void reset_timeout();
+    /// The current period; std::nullopt after cancel_timeout() or connection_lost (which cancels).
     [[nodiscard]] std::optional<Duration> timeout() const noexcept { return period_; }
 
     /// The countdown ended. Default: lose the connection.
@@ -247,9 +284,12 @@ private:
 /// Times out idle connections of any protocol (Twisted: TimeoutFactory). Default period 30 minutes.
 class TimeoutFactory : public WrappingFactory {
 public:
+    /// Wraps each of `wrapped`'s protocols in a TimeoutProtocol counting `period` on `time` (both factory
+    /// and time borrowed: they must outlive this one).
     TimeoutFactory(Factory& wrapped, ReactorTime& time, Duration period = std::chrono::minutes(30))
         : WrappingFactory(wrapped), time_(&time), period_(period) {}
 
+    /// The idle period each new connection gets.
     [[nodiscard]] Duration timeout_period() const noexcept { return period_; }
 
 protected:
@@ -260,6 +300,7 @@ private:
     Duration period_;
 };
 
+/// The limits of a ThrottlingFactory; the defaults limit nothing.
 struct ThrottlingOptions {
     /// Connections over this count are refused.
     std::size_t max_connection_count = std::numeric_limits<std::size_t>::max();
@@ -281,6 +322,7 @@ class ThrottlingFactory;
 /// while writes are throttled.
 class ThrottlingProtocol : public ProtocolWrapper {
 public:
+    /// Owns `wrapped`; borrows `factory`. Normally made by ThrottlingFactory.
     ThrottlingProtocol(ThrottlingFactory& factory, std::unique_ptr<Protocol> wrapped);
     ~ThrottlingProtocol() override;
 
@@ -294,12 +336,20 @@ public:
     void pause_producing() override;
     void resume_producing() override;
 
+    /// Pauses the real transport's reading until unthrottle_reads() (the factory calls it over read_limit).
     void throttle_reads();
+    /// Lifts throttle_reads(); reading resumes unless the protocol itself paused it.
     void unthrottle_reads();
+    /// Pauses a streaming producer, or stops asking a pull producer for more, until unthrottle_writes().
+    /// Plain write() calls are not held back (the factory calls it over write_limit).
     void throttle_writes();
+    /// Lifts throttle_writes(): a streaming producer resumes unless the transport's buffer is full; a pull
+    /// producer asked for more meanwhile is asked now.
     void unthrottle_writes();
 
+    /// Whether this connection's reading is throttled now.
     [[nodiscard]] bool reads_throttled() const noexcept { return reads_throttled_; }
+    /// Whether this connection's producer is throttled now.
     [[nodiscard]] bool writes_throttled() const noexcept { return writes_throttled_; }
 
 private:
@@ -336,21 +386,33 @@ private:
 /// reading (writing) is paused for (bytes / limit - 1) seconds.
 class ThrottlingFactory : public WrappingFactory {
 public:
+    /// Borrows `wrapped` and `time` (they must outlive this one). Throws std::invalid_argument for a
+    /// read_limit or write_limit of 0. The once-a-second checks run on `time` only while there are
+    /// connections.
     ThrottlingFactory(Factory& wrapped, ReactorTime& time, ThrottlingOptions options = {});
     ~ThrottlingFactory() override;
 
+    /// nullptr (logged at info level) at max_connection_count connections; otherwise the wrapped factory's
+    /// protocol in a ThrottlingProtocol, counted. The first connection starts the bandwidth checks.
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
     void unregister_protocol(ProtocolWrapper& protocol) override;
 
     /// Called by the protocols.
     void register_written(std::size_t length) noexcept { written_this_second_ += length; }
+    /// Counts `length` bytes read in this second (called by the protocols' data_received).
     void register_read(std::size_t length) noexcept { read_this_second_ += length; }
 
+    /// Connections counted now: built and not yet lost (or destroyed unconnected).
     [[nodiscard]] std::size_t connection_count() const noexcept { return count_; }
+    /// Bytes read over all connections since the last once-a-second check.
     [[nodiscard]] std::size_t read_this_second() const noexcept { return read_this_second_; }
+    /// Bytes written over all connections since the last once-a-second check.
     [[nodiscard]] std::size_t written_this_second() const noexcept { return written_this_second_; }
+    /// Whether every connection's reading is throttled now (a connection made meanwhile starts throttled).
     [[nodiscard]] bool reads_throttled() const noexcept { return reads_throttled_; }
+    /// Whether every connection's producer is throttled now (a connection made meanwhile starts throttled).
     [[nodiscard]] bool writes_throttled() const noexcept { return writes_throttled_; }
+    /// The options given to the constructor.
     [[nodiscard]] const ThrottlingOptions& options() const noexcept { return options_; }
 
 protected:

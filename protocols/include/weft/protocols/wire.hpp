@@ -60,6 +60,7 @@ private:
 /// Sends a quote and closes (RFC 865; Twisted: QOTD).
 class QOTD : public Protocol {
 public:
+    /// Sends `quote` as given (bytes, line end included) unless get_quote() is overridden.
     explicit QOTD(std::string quote = "An apple a day keeps the doctor away.\r\n") : quote_(std::move(quote)) {}
     void connection_made() override;
     /// The quote to send; override for a different one per connection.
@@ -72,8 +73,10 @@ private:
 /// Sends the list of active users and closes (RFC 866; Twisted: Who).
 class Who : public Protocol {
 public:
+    /// Sends `users` as given (bytes, one user a line, line ends included) unless get_users() is overridden.
     explicit Who(std::string users = "root\r\n") : users_(std::move(users)) {}
     void connection_made() override;
+    /// The text to send; override for a real list per connection. The default is the constructor's.
     virtual std::string get_users() { return users_; }
 
 private:
@@ -88,6 +91,7 @@ using WallClock = std::function<std::chrono::system_clock::time_point()>;
 /// (RFC 867; Twisted: Daytime).
 class Daytime : public Protocol {
 public:
+    /// Reads the time from `now` at connection_made; the default reads the system clock.
     explicit Daytime(WallClock now = [] { return std::chrono::system_clock::now(); }) : now_(std::move(now)) {}
     void connection_made() override;
     /// The text sent for time `t`.
@@ -101,6 +105,7 @@ private:
 /// Twisted: Time).
 class Time : public Protocol {
 public:
+    /// Reads the time from `now` at connection_made; the default reads the system clock.
     explicit Time(WallClock now = [] { return std::chrono::system_clock::now(); }) : now_(std::move(now)) {}
     void connection_made() override;
     /// RFC 868 seconds for `t`, modulo 2^32 (the field wraps in 2036, as the RFC's does).

@@ -32,7 +32,9 @@ public:
 
 /// One header field, as received or to be sent.
 struct Header {
+    /// The field name, spelled as received or given (compare it case-insensitively).
     std::string name;
+    /// The field value (a response header's has no CR, LF or NUL: set_header checks).
     std::string value;
 };
 
@@ -46,14 +48,23 @@ struct Header {
 /// notify_finish()'s Deferreds fail with ConnectionLostError. finish() twice throws StateError.
 class Request : public std::enable_shared_from_this<Request> {
 public:
+    /// What the connection parsed from the request head; only the connection fills one in.
     struct Init {
+        /// The method as sent ("GET").
         std::string method;
+        /// The request target as sent ("/a/b?x=1").
         std::string target;
+        /// 10 for HTTP/1.0, 11 for HTTP/1.1.
         int version = 11;  // 10 or 11
+        /// The header fields in order, as received.
         std::vector<Header> headers;
+        /// The client's address.
         Address peer;
+        /// Whether the request lets the connection stay open (see Request::keep_alive()).
         bool keep_alive = true;
+        bool secure = false;  ///< the connection speaks TLS (Request::is_secure())
     };
+    /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
     Request(detail::RequestKey, Init init);
     ~Request();
     Request(const Request&) = delete;
@@ -72,6 +83,7 @@ public:
     [[nodiscard]] const std::vector<std::string>& segments() const noexcept { return segments_; }
     /// Segments consumed by resource traversal so far, and those left (Twisted: prepath, postpath).
     [[nodiscard]] const std::vector<std::string>& prepath() const noexcept { return prepath_; }
+    /// The segments traversal has not consumed yet; a leaf resource handles them itself.
     [[nodiscard]] const std::vector<std::string>& postpath() const noexcept { return postpath_; }
     /// Decoded query parameters in order ("?a=1&b=2&a=3"); '+' is a space.
     [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& query() const noexcept { return query_; }
@@ -85,16 +97,22 @@ public:
     [[nodiscard]] const std::string& body() const noexcept { return body_; }
     /// The client's address (Twisted: getClientAddress).
     [[nodiscard]] const Address& peer() const noexcept { return init_.peer; }
+    /// True when the request came over TLS (an `ssl:` listener; Twisted: isSecure).
+    [[nodiscard]] bool is_secure() const noexcept { return init_.secure; }
 
     // --- the response -----------------------------------------------------------------------------------
     /// The status code (default 200) and, optionally, a reason phrase (default: the standard one).
     void set_status(int code, std::string reason = {});
+    /// The response's status code so far: 200 until set_status() changes it.
     [[nodiscard]] int status() const noexcept { return status_; }
     /// Replaces every response header named `name` (case-insensitive) with one (Twisted: setHeader).
     void set_header(std::string_view name, std::string_view value);
     /// Adds a response header, keeping any of the same name.
     void add_header(std::string_view name, std::string_view value);
+    /// The first value of response header `name` (case-insensitive) set so far, if any.
     [[nodiscard]] std::optional<std::string_view> response_header(std::string_view name) const;
+    /// The response headers set so far, in order. When sending, the connection writes Content-Length,
+    /// Connection and Transfer-Encoding itself and adds Date and Server when they are missing.
     [[nodiscard]] const std::vector<Header>& response_headers() const noexcept { return response_headers_; }
     /// Drops the status, headers and body set so far (before an error answer).
     void clear_response();
@@ -111,14 +129,21 @@ public:
     Deferred<void> notify_finish();
 
     // --- for the connection (detail) and resource traversal ----------------------------------------------
+    /// Appends request body bytes as they arrive (the connection's call, not a handler's).
     void append_body(std::string_view data) { body_.append(data); }
     /// Parses the target into path, segments and query; false if it is not a valid request target.
     bool parse_target();
     /// Moves the next segment from postpath to prepath and returns it (Twisted: postpath.pop(0)).
     std::string consume_segment();
+    /// Whether the request lets the connection stay open, as HTTP says: HTTP/1.1 unless it sent
+    /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
     [[nodiscard]] bool keep_alive() const noexcept { return init_.keep_alive; }
+    /// The response body written so far (write() and finish()).
     [[nodiscard]] const std::string& response_body() const noexcept { return response_body_; }
+    /// The reason phrase given to set_status(); empty: the standard one (reason_phrase()) is sent.
     [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+    /// Sets the connection that sends the response on finish() (the connection's call); nullptr detaches
+    /// it, after which finish() only records.
     void attach(detail::HttpChannel* channel) noexcept { channel_ = channel; }
     /// The connection is gone: fail the pending notify_finish Deferreds.
     void connection_lost();

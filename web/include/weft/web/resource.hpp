@@ -23,6 +23,8 @@ namespace weft::web {
 /// before finishing gets a 500.
 class Resource : public std::enable_shared_from_this<Resource> {
 public:
+    /// Answers one request of its method: finishes it now, or keeps request.shared_from_this() and finishes
+    /// it later. Called on the reactor's thread.
     using Handler = std::function<void(Request&)>;
 
     Resource() = default;
@@ -54,6 +56,8 @@ private:
 /// Answers every request with a fixed status and a short text body (Twisted: ErrorPage, NoResource).
 class ErrorResource : public Resource {
 public:
+    /// Answers `status` with the body "<reason phrase>: <message>\n" (send_error), whatever the method and
+    /// whatever the path below it (it is a leaf).
     ErrorResource(int status, std::string message) : status_(status), message_(std::move(message)) {}
     void render(Request& request) override;
     [[nodiscard]] bool is_leaf() const noexcept override { return true; }

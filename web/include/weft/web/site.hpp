@@ -18,12 +18,18 @@ namespace weft::web {
 /// timeouts on `time`). The site, its root and `time` must outlive its connections.
 class Site : public Factory {
 public:
+    /// Serves `root` (shared; throws std::invalid_argument if null) with `options`; `time` is borrowed and
+    /// runs every connection's timeouts.
     Site(ReactorTime& time, std::shared_ptr<Resource> root, ServerOptions options = {});
 
+    /// A new HTTP connection for `peer`; never nullptr (connection limits belong in a policies.hpp wrapper).
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
 
+    /// The root of the resource tree.
     [[nodiscard]] Resource& root() const noexcept { return *root_; }
+    /// The limits and timeouts given to the constructor, applied to every connection.
     [[nodiscard]] const ServerOptions& options() const noexcept { return options_; }
+    /// The ReactorTime the connections' timeouts run on.
     [[nodiscard]] ReactorTime& time() const noexcept { return *time_; }
 
     /// Finds the resource for `request` from the root, segment by segment (Twisted: getResourceFor).
