@@ -46,12 +46,16 @@ enum class PoolListenStrategy {
 /// (acceptor). Each port belongs to its reactor's thread. Release it before the pool is destroyed.
 class PoolPort {
 public:
+    /// Made by ReactorPool::listen.
     PoolPort(PoolListenStrategy strategy, std::vector<std::shared_ptr<ListeningPort>> ports,
              std::vector<std::shared_ptr<TlsContext>> tls_contexts)
         : strategy_(strategy), ports_(std::move(ports)), tls_contexts_(std::move(tls_contexts)) {}
 
+    /// The strategy used (automatic resolved to reuse_port or acceptor).
     [[nodiscard]] PoolListenStrategy strategy() const noexcept { return strategy_; }
+    /// The port every socket of it is bound to (the one the system picked for port 0).
     [[nodiscard]] std::uint16_t port() const { return ports_.front()->port(); }
+    /// The bound address (a UNIX socket's path for unix:).
     [[nodiscard]] Address address() const { return ports_.front()->address(); }
     /// reuse_port: ports()[i] listens on the pool's reactor i; acceptor: one port, on reactor 0.
     [[nodiscard]] const std::vector<std::shared_ptr<ListeningPort>>& ports() const noexcept { return ports_; }
@@ -67,6 +71,7 @@ private:
     std::vector<std::shared_ptr<TlsContext>> tls_contexts_;
 };
 
+/// How a ReactorPool runs its reactors.
 struct ReactorPoolOptions {
     /// Reactor 0 handles the signals of Reactor::run(true) for the whole pool: SIGINT, SIGTERM, SIGHUP and
     /// SIGQUIT stop every reactor (a second SIGINT/SIGTERM: stop_now()); at(0).on_signal() takes others.
@@ -100,7 +105,9 @@ public:
     ReactorPool(const ReactorPool&) = delete;
     ReactorPool& operator=(const ReactorPool&) = delete;
 
+    /// The number of reactors.
     [[nodiscard]] std::size_t size() const noexcept { return reactors_.size(); }
+    /// Reactor `i` (0 <= i < size(); std::out_of_range otherwise).
     [[nodiscard]] Reactor& at(std::size_t i) { return *reactors_.at(i); }
     /// The next reactor in round-robin order. Thread-safe.
     Reactor& next() noexcept;
