@@ -19,6 +19,7 @@
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
+#include "weft/reactor_pool.hpp"
 #include "weft/string_endpoints.hpp"
 #include "weft/systemd_notifier.hpp"
 #include "weft/tls_context.hpp"
@@ -110,14 +111,57 @@ inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>&
     return listeners;
 }
 
+/// listen_all for a ReactorPool (--threads N): every stream endpoint with every reactor
+/// (ReactorPool::listen's automatic strategy: SO_REUSEPORT for TCP, one acceptor otherwise), udp ones on
+/// reactor 0. The TLS contexts are listed per reactor: reload_tls_on(pool, ...) reloads each on its thread.
+/// Call before pool.start().
+struct PoolListeners {
+    std::vector<std::shared_ptr<PoolPort>> ports;
+    std::vector<std::shared_ptr<UdpTransport>> datagram_ports;
+    std::vector<std::string> addresses;
+};
+
+inline PoolListeners listen_all(ReactorPool& pool, const std::vector<ServerEndpoint>& endpoints, Factory& factory,
+                                const DatagramProtocolMaker& datagram = {}) {
+    PoolListeners listeners;
+    try {
+        for (const auto& endpoint : endpoints) {
+            if (const auto* udp = std::get_if<UdpServerEndpoint>(&endpoint)) {
+                if (!datagram) throw Error("--listen " + to_string(endpoint) + ": this server does not serve datagrams (udp:)");
+                UdpOptions options;
+                options.interface = udp->interface;
+                options.max_packet_size = udp->max_packet_size;
+                listeners.datagram_ports.push_back(pool.at(0).listen_udp(udp->port, datagram(*udp), options));
+                listeners.addresses.push_back("udp:" + listeners.datagram_ports.back()->host().to_string());
+            } else {
+                listeners.ports.push_back(pool.listen(endpoint, factory));
+                const bool ssl = std::holds_alternative<SslServerEndpoint>(endpoint);
+                listeners.addresses.push_back((ssl ? "ssl:" : "") + listeners.ports.back()->address().to_string());
+            }
+            std::cout << "listening on " << listeners.addresses.back() << std::endl;
+        }
+    } catch (...) {
+        for (const auto& port : listeners.ports) {
+            for (const auto& p : port->ports()) p->stop_listening();
+        }
+        for (const auto& port : listeners.datagram_ports) port->stop_listening();
+        throw;
+    }
+    return listeners;
+}
+
 /// Tells systemd (Type=notify units; without NOTIFY_SOCKET it does nothing) that the server is ready once
 /// the loop runs, with the addresses as its STATUS=, and that it is stopping when shutdown begins; sends
 /// the watchdog's pings when the unit has WatchdogSec=. `notifier` must live as long as `reactor` runs.
-inline void notify_systemd(Reactor& reactor, SystemdNotifier& notifier, const Listeners& listeners) {
+inline void notify_systemd(Reactor& reactor, SystemdNotifier& notifier, const std::vector<std::string>& addresses) {
     std::string status = "listening on";
-    for (const auto& address : listeners.addresses) status += " " + address;
+    for (const auto& address : addresses) status += " " + address;
     reactor.call_when_running([&notifier, status] { notifier.ready(status); });
     reactor.add_system_event_trigger(TriggerPhase::before, SystemEvent::shutdown, [&notifier] { notifier.stopping(); });
+}
+
+inline void notify_systemd(Reactor& reactor, SystemdNotifier& notifier, const Listeners& listeners) {
+    notify_systemd(reactor, notifier, listeners.addresses);
 }
 
 /// Reads every TLS certificate and key again (certificate rotation, on SIGUSR2): new handshakes use the new
@@ -129,6 +173,15 @@ inline void reload_tls(const std::vector<std::shared_ptr<TlsContext>>& contexts)
             WEFT_LOG(info) << "TLS certificates reloaded";
         } catch (const TlsError& e) {
             WEFT_LOG(error) << "TLS certificates not reloaded, the old ones stay: " << e.what();
+        }
+    }
+}
+
+/// Reloads every ssl: listener's certificates, each reactor's context on that reactor's thread.
+inline void reload_tls_on(ReactorPool& pool, const PoolListeners& listeners) {
+    for (const auto& port : listeners.ports) {
+        for (std::size_t i = 0; i < port->tls_contexts().size(); ++i) {
+            pool.at(i).call_from_thread([context = port->tls_contexts()[i]] { reload_tls({context}); });
         }
     }
 }

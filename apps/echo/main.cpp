@@ -17,6 +17,7 @@
 #include "weft/log.hpp"
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor.hpp"
+#include "weft/reactor_pool.hpp"
 #include "weft/version.hpp"
 
 namespace {
@@ -58,6 +59,25 @@ class DatagramEcho : public weft::DatagramProtocol {
     void datagram_received(std::string_view data, const weft::Address& from) override { transport().write(data, from); }
 };
 
+/// --threads N > 1: the same server on a ReactorPool. The echo protocols share nothing, so the factory
+/// builds them on any reactor's thread as it is.
+int serve_on_pool(unsigned threads, const std::vector<weft::ServerEndpoint>& endpoints, weft::Factory& factory) {
+    try {
+        weft::ReactorPool pool(threads);
+        weft::SystemdNotifier systemd(pool.at(0));
+        const auto listeners = weft::apps::listen_all(pool, endpoints, factory, [](const weft::UdpServerEndpoint&) {
+            return std::make_unique<DatagramEcho>();
+        });
+        pool.at(0).on_signal(SIGUSR2, [&] { weft::apps::reload_tls_on(pool, listeners); });
+        weft::apps::notify_systemd(pool.at(0), systemd, listeners.addresses);
+        pool.run();
+    } catch (const weft::Error& e) {
+        std::cerr << "weft-echo: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -67,6 +87,7 @@ int main(int argc, char* argv[]) {
     std::string log_level;
     unsigned port = 7;
     std::size_t max_line = 16384;
+    unsigned threads = 1;
     std::vector<std::string> listen;
     std::vector<weft::ServerEndpoint> endpoints;
     po::options_description options("weft-echo: echo server\nOptions");
@@ -83,6 +104,9 @@ int main(int argc, char* argv[]) {
         ("mode", po::value(&mode)->default_value(mode), "raw (echo bytes) or line (echo \\n-terminated lines)")
         ("max-line", weft::apps::number("--max-line", max_line, std::size_t{2}, std::size_t{16} << 20),
          "line mode: longest line in bytes, its \\n included (2 to 16 MiB)")
+        ("threads", weft::apps::number("--threads", threads, 1U, 256U),
+         "reactors, each on its own thread (1 to 256): TCP endpoints get a SO_REUSEPORT socket per reactor, "
+         "others one acceptor handing connections round-robin (docs/reactor-pool.md); udp: stays on the first")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: $WEFT_LOG_LEVEL or info)");
     po::variables_map vm;
     try {
@@ -104,9 +128,10 @@ int main(int argc, char* argv[]) {
         return 2;
     }
 
-    weft::Reactor reactor;
     auto factory = mode == "raw" ? weft::Factory::for_protocol<RawEcho>()
                                  : weft::Factory::for_protocol<LineEcho>(max_line);
+    if (threads > 1) return serve_on_pool(threads, endpoints, *factory);
+    weft::Reactor reactor;
     try {
         weft::SystemdNotifier systemd(reactor);  // Type=notify under systemd (apps/common/listen.hpp)
         const auto listeners = weft::apps::listen_all(reactor, endpoints, *factory, [](const weft::UdpServerEndpoint&) {

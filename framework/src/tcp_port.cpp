@@ -43,6 +43,12 @@ std::shared_ptr<TcpPort> listen_tcp(ReactorCore& core, std::uint16_t port, Facto
     boost::asio::ip::tcp::endpoint ep(addr, port);
     acceptor.open(ep.protocol(), ec);
     if (!ec && options.reuse_address) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
+    if (!ec && options.reuse_port) {
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+            ec.assign(errno, boost::system::system_category());
+        }
+    }
     if (!ec) acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(options.backlog, ec);
     if (ec) {

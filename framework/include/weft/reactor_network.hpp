@@ -27,6 +27,9 @@ struct ListenOptions {
     /// SO_REUSEADDR before binding, so a restarted server can bind while old connections are in TIME_WAIT
     /// (on by default, as in Twisted). It does not let two live listeners share the port.
     bool reuse_address = true;
+    /// SO_REUSEPORT: other sockets with it may listen on the same port, and the kernel spreads new
+    /// connections over them (ReactorPool's reuse_port strategy: one socket per reactor).
+    bool reuse_port = false;
     /// A server TlsContext: every accepted connection speaks TLS (listen_ssl sets it).
     std::shared_ptr<TlsContext> tls{};
 };

@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+
+#include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/basic_socket_acceptor.hpp>
@@ -37,6 +40,32 @@ namespace weft::detail {
 /// Checks that `fd` is a listening stream socket of `domain` (AF_INET, AF_INET6, AF_UNIX) before a port
 /// adopts it; throws BindError naming `what` otherwise.
 void check_listening_socket(int fd, int domain, const std::string& what);
+
+/// Builds the protocol of an accepted `socket` with `factory` and starts its connection on `core`: what a
+/// port does with each socket it accepts, and what ReactorPool's acceptor strategy does on the reactor it
+/// hands a socket to. A refusal (build_protocol returned nullptr) closes the socket, logged through
+/// `refused_log`. The protocol's factory is `factory` unless build_protocol set one.
+template <class Kind, class Socket>
+void serve_accepted(ReactorCore& core, Socket socket, Factory& factory, const std::shared_ptr<TlsContext>& tls,
+                    LogRateLimiter& refused_log) {
+    const std::optional<typename Kind::Peer> peer = Kind::peer_of(socket);
+    if (!peer) return;  // the peer is already gone
+    const Address address = Kind::address_of(*peer);
+    std::unique_ptr<Protocol> protocol;
+    run_guarded("build_protocol", [&] { protocol = factory.build_protocol(address); });
+    if (!protocol) {
+        if (refused_log.allow(core.now())) {
+            WEFT_LOG(info) << "connection from " << address.to_string() << " refused by the factory"
+                           << LogRateLimiter::note(refused_log);
+        }
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        return;
+    }
+    if (protocol->factory() == nullptr) protocol->set_factory(&factory);
+    if (tls) protocol = wrap_in_tls(core, std::move(protocol), tls, {});
+    Kind::start_connection(core, std::move(socket), *peer, std::move(protocol));
+}
 
 template <class Kind>
 class StreamPort final : public ListeningPort, public std::enable_shared_from_this<StreamPort<Kind>> {
@@ -87,6 +116,12 @@ public:
         accept();
     }
 
+    /// From now on every accepted socket goes to `hand_off` as a non-blocking descriptor, which it owns,
+    /// instead of becoming a connection here (ReactorPool's acceptor strategy: another reactor serves it).
+    /// Call on the port's reactor thread, or before it runs.
+    void hand_off_to(std::function<void(int fd)> hand_off) { hand_off_ = std::move(hand_off); }
+    [[nodiscard]] const std::shared_ptr<TlsContext>& tls() const noexcept { return tls_; }
+
     [[nodiscard]] std::uint16_t port() const noexcept override { return bound_.port; }
     [[nodiscard]] Address address() const override { return bound_; }
     [[nodiscard]] bool listening() const noexcept override { return listening_; }
@@ -121,6 +156,21 @@ private:
     void accept_pending() {
         for (std::size_t i = 0; i < max_accepts_per_turn; ++i) {
             if (!listening_) return;
+            if (hand_off_) {
+                // A plain accept4: the socket is registered only with the reactor that serves it.
+                const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                    const boost::system::error_code ec(errno, boost::system::system_category());
+                    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return accept();
+                    if (ec == boost::asio::error::interrupted) continue;
+                    if (!accept_failed(ec)) return;
+                    continue;
+                }
+                backoff_ = std::chrono::milliseconds(0);
+                ++core_.stats.accepted;
+                hand_off_(fd);
+                continue;
+            }
             Socket socket(core_.socket_context());  // with the EdgePoller, a context nobody runs
             boost::system::error_code ec;
             acceptor_.accept(socket, ec);  // the acceptor is non-blocking: would_block when none is pending
@@ -164,23 +214,7 @@ private:
     void accepted(Socket socket) {
         backoff_ = std::chrono::milliseconds(0);
         ++core_.stats.accepted;
-        const std::optional<typename Kind::Peer> peer = Kind::peer_of(socket);
-        if (!peer) return;  // the peer is already gone
-        const Address address = Kind::address_of(*peer);
-        std::unique_ptr<Protocol> protocol;
-        run_guarded("build_protocol", [&] { protocol = factory_.build_protocol(address); });
-        if (!protocol) {
-            if (refused_log_.allow(core_.now())) {
-                WEFT_LOG(info) << "connection from " << address.to_string() << " refused by the factory"
-                               << LogRateLimiter::note(refused_log_);
-            }
-            boost::system::error_code ignored;
-            socket.close(ignored);
-            return;
-        }
-        protocol->set_factory(&factory_);
-        if (tls_) protocol = wrap_in_tls(core_, std::move(protocol), tls_, {});
-        Kind::start_connection(core_, std::move(socket), *peer, std::move(protocol));
+        serve_accepted<Kind>(core_, std::move(socket), factory_, tls_, refused_log_);
     }
 
     ReactorCore& core_;
@@ -195,6 +229,7 @@ private:
     LogRateLimiter refused_log_{repeated_log_interval};  // build_protocol returned nullptr
     Address bound_;
     bool listening_ = false;
+    std::function<void(int fd)> hand_off_;
 };
 
 }  // namespace weft::detail
