@@ -3,36 +3,16 @@
 // pipelined streamed responses and the timers on a fake clock.
 #include <catch2/catch.hpp>
 
+#include "memory_channel.hpp"
 #include "web_support.hpp"
-#include "weft/testing/clock.hpp"
-#include "weft/testing/string_transport.hpp"
 #include "weft/web/request.hpp"
 
 using namespace web_test;
-using weft::testing::StringTransport;
+using web_test::MemoryChannel;
 using weft::web::Request;
 using weft::web::Resource;
 
 namespace {
-
-// A Site's channel on a StringTransport and a fake clock.
-struct MemoryChannel {
-    weft::testing::Clock clock;
-    std::shared_ptr<Resource> root = std::make_shared<Resource>();
-    std::unique_ptr<weft::web::Site> site;
-    std::unique_ptr<weft::Protocol> protocol;
-    StringTransport transport;
-
-    void start(weft::web::ServerOptions options = {}) {
-        options.access_log = false;
-        site = std::make_unique<weft::web::Site>(clock, root, std::move(options));
-        protocol = site->build_protocol(transport.peer());
-        protocol->make_connection(transport);
-    }
-    ~MemoryChannel() {
-        if (protocol) protocol->connection_lost(weft::Reason::done());
-    }
-};
 
 // A push producer writing `total` bytes in `piece`-byte writes for as long as it is not paused.
 struct Generator final : weft::Producer {
