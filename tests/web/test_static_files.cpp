@@ -323,6 +323,74 @@ TEST_CASE("web: a 4 MiB static file arrives whole over loopback, behind a pipeli
     CHECK(responses[1].body == "hello, world\n");
 }
 
+TEST_CASE("web: over plain TCP a 64 MiB static file goes by sendfile, to a client that stops reading a while",
+          "[web][static][memory]") {
+    Tree tree;
+    constexpr std::size_t total = 64u * 1024 * 1024;
+    {
+        std::ofstream out(tree.root / "big.bin", std::ios::binary);
+        std::string block(1024 * 1024, '\0');
+        for (std::size_t i = 0; i < total / block.size(); ++i) {
+            std::fill(block.begin(), block.end(), static_cast<char>('A' + i % 26));
+            out << block;
+        }
+    }
+    WebServer server;
+    server.root->put_child("static", std::make_shared<StaticFiles>(tree.root));
+    server.start();
+    const auto calls_before = server.reactor.stats().write_calls;
+
+    weft_test::Recorder* client = nullptr;
+    std::size_t received = 0;
+    std::size_t body_at = std::string::npos;
+    std::string head;
+    bool content_ok = true;
+    weft_test::LambdaClientFactory factory([&](const weft::Address&) {
+        auto p = std::make_unique<weft_test::Recorder>();
+        p->on_made = [&](weft_test::Recorder& r) {
+            client = &r;
+            r.transport().pause_producing();  // the socket fills: sendfile meets EAGAIN and waits
+            r.transport().write("GET /static/big.bin HTTP/1.1\r\nRange: bytes=1-\r\n\r\n");
+        };
+        p->on_data = [&](weft_test::Recorder& r, std::string_view data) {
+            r.received.clear();  // the test keeps counts, not 64 MiB
+            const std::size_t start = received;  // where data[0] is in the whole response
+            received += data.size();
+            if (body_at == std::string::npos) {
+                head.append(data.substr(0, 1024));
+                auto end = head.find("\r\n\r\n");
+                if (end == std::string::npos) return;
+                body_at = end + 4;
+            }
+            for (std::size_t i = start < body_at ? body_at - start : 0; i < data.size(); i += 997) {
+                const std::size_t at = 1 + start + i - body_at;  // the range starts at byte 1
+                content_ok = content_ok && data[i] == static_cast<char>('A' + (at / (1024 * 1024)) % 26);
+            }
+            if (received - body_at >= total - 1 && r.transport().state() == weft::ConnectionState::connected) {
+                r.transport().lose_connection();
+            }
+        };
+        return p;
+    });
+    factory.on_end = [&] { server.reactor.stop(); };
+    int turns = 0;
+    std::function<void()> watch = [&] {
+        if (++turns >= 50 && client != nullptr) return client->transport().resume_producing();
+        server.reactor.call_later(std::chrono::milliseconds(1), [&] { watch(); });
+    };
+    server.reactor.call_later(0s, [&] { watch(); });
+    server.reactor.connect_tcp("127.0.0.1", server.port->port(), factory);
+    REQUIRE(weft_test::run_bounded(server.reactor, 60s));
+    CHECK(head.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+    CHECK(head.find("Content-Range: bytes 1-67108863/67108864\r\n") != std::string::npos);
+    CHECK(received - body_at == total - 1);
+    CHECK(content_ok);
+    // Read and written a 64 KiB chunk at a time, this would take over a thousand writes.
+    const auto calls = server.reactor.stats().write_calls - calls_before;
+    INFO("write calls " << calls);
+    CHECK(calls < 300);
+}
+
 TEST_CASE("web: Python's http.client gets a range of a static file", "[web][static][peers]") {
     StaticServer s;
     auto server = s.fresh();

@@ -10,6 +10,11 @@
 
 namespace weft::web::detail {
 
+namespace {
+// Per sendfile(2) call: the kernel takes at most what fits the socket's buffer anyway.
+constexpr std::uint64_t max_send_file = 4 * 1024 * 1024;
+}  // namespace
+
 void FileProducer::start(const std::shared_ptr<Request>& request, int fd, std::uint64_t offset, std::uint64_t length,
                          std::size_t chunk_size) {
     auto producer = std::make_shared<FileProducer>(fd, offset, length, chunk_size);
@@ -38,6 +43,14 @@ void FileProducer::resume_producing() {
     if (!request_) return;
     auto keep = self_;  // finishing the request unregisters us: stay alive to the end of this call
     if (left_ == 0) return end();
+    // Plain TCP: the kernel copies from the page cache to the socket, up to what the socket takes now;
+    // the transport asks again once it can take more.
+    if (auto sent = request_->send_file(fd_, offset_, static_cast<std::size_t>(std::min<std::uint64_t>(left_, max_send_file)))) {
+        offset_ += *sent;
+        left_ -= *sent;
+        if (left_ == 0) end();
+        return;
+    }
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left_, buffer_.size()));
     ssize_t n;
     do {

@@ -42,6 +42,7 @@ public:
     void response_data(Request& request, std::string_view data);
     void producer_registered(Request& request);
     void producer_unregistered(Request& request);
+    std::optional<std::size_t> send_file(Request& request, int fd, std::uint64_t offset, std::size_t count);
 
     // Called by the parser.
     void header_parsed(Request::Init init, bool expect_continue);

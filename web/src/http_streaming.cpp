@@ -110,6 +110,20 @@ bool HttpChannel::send_streamed(Slot& slot) {
     return true;
 }
 
+std::optional<std::size_t> HttpChannel::send_file(Request& request, int fd, std::uint64_t offset, std::size_t count) {
+    Slot* slot = slot_of(request);
+    if (slot == nullptr || lost_ || slot != &slots_.front() || !slot->head_sent || slot->chunked || !slot->with_body) {
+        return std::nullopt;
+    }
+    if (slot->length_left) count = static_cast<std::size_t>(std::min<std::uint64_t>(*slot->length_left, count));
+    if (count == 0) return 0;
+    auto sent = transport().send_file(fd, offset, count);
+    if (!sent) return sent;
+    if (slot->length_left) *slot->length_left -= *sent;
+    slot->body_bytes += *sent;
+    return sent;
+}
+
 void HttpChannel::producer_registered(Request& request) {
     Slot* slot = slot_of(request);
     if (slot == nullptr || lost_) return;

@@ -179,6 +179,12 @@ void Request::unregister_producer() {
     producer_ = nullptr;
 }
 
+std::optional<std::size_t> Request::send_file(int fd, std::uint64_t offset, std::size_t count) {
+    if (finished_) throw StateError("Request::send_file after finish");
+    if (!streaming_ || lost_ || channel_ == nullptr) return std::nullopt;
+    return channel_->send_file(*this, fd, offset, count);
+}
+
 void Request::stop_producer() {
     if (Producer* p = std::exchange(producer_, nullptr)) p->stop_producing();
 }

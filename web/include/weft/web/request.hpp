@@ -150,6 +150,10 @@ public:
     [[nodiscard]] bool producer_streaming() const noexcept { return producer_streaming_; }
     /// Stops and forgets the producer, if any (the connection is gone).
     void stop_producer();
+    /// Part of a streamed identity body straight from a file (Transport::send_file, sendfile(2)): the bytes
+    /// the kernel took, or std::nullopt when the connection cannot (TLS, chunked framing, this response not
+    /// yet on the wire, output waiting): write() them instead. StaticFiles uses it from its pull producer.
+    std::optional<std::size_t> send_file(int fd, std::uint64_t offset, std::size_t count);
 
 private:
     Init init_;
