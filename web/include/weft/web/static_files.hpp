@@ -33,10 +33,10 @@ struct StaticFilesOptions {
 /// index file (a path without its final slash is redirected to it, 301), else 403; there is no listing.
 /// Nothing outside the root is ever served: a path with a "." or ".." segment (however encoded), an
 /// encoded slash or backslash, a NUL byte, an empty segment, or one whose real path (symlinks resolved)
-/// leaves the root gets 404; so do files that are not regular (devices, FIFOs, sockets). The body is read
-/// from the open file in chunks of `chunk_size` through a pull producer, one chunk each time the
-/// connection's write buffer empties, so a client that reads slowly holds at most about one chunk
-/// and the transport's watermark in memory, on TCP and TLS alike; files are never read whole.
+/// leaves the root gets 404; so do files that are not regular (devices, FIFOs, sockets). Files are never
+/// read whole: a pull producer sends more each time the connection's write buffer is empty, by
+/// sendfile(2) on a plain TCP or UNIX socket, else (TLS) one `chunk_size` chunk read with pread; a client
+/// that reads slowly holds at most one chunk in memory.
 class StaticFiles : public Resource {
 public:
     using Options = StaticFilesOptions;
