@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "memory_channel.hpp"
+#include "support/tls_certs.hpp"
 #include "web_support.hpp"
 #include "weft/process_protocol.hpp"
+#include "weft/tls_context.hpp"
 #include "weft/web/request.hpp"
 #include "weft/web/static_files.hpp"
 
@@ -389,6 +391,43 @@ TEST_CASE("web: over plain TCP a 64 MiB static file goes by sendfile, to a clien
     const auto calls = server.reactor.stats().write_calls - calls_before;
     INFO("write calls " << calls);
     CHECK(calls < 300);
+}
+
+TEST_CASE("web: over TLS a static file goes through the producer in chunks, never by sendfile",
+          "[web][static][tls]") {
+    Tree tree;
+    std::string content;
+    for (int i = 0; i < 2 * 1024 * 1024 / 16; ++i) content += "0123456789abcde\n";
+    Tree::put(tree.root / "two.txt", content);
+    const auto& certs = weft_test::tls_certs();
+    WebServer server;
+    server.root->put_child("static", std::make_shared<StaticFiles>(tree.root));
+    server.start();
+    weft::TlsServerOptions server_options;
+    server_options.certificate.certificate_file = certs.server;
+    server_options.certificate.private_key_file = certs.server_key;
+    auto tls_port = server.reactor.listen_ssl(0, *server.site, weft::TlsContext::server(server_options), {"127.0.0.1"});
+    weft::TlsClientOptions client_options;
+    client_options.ca_file = certs.ca;
+    client_options.server_name = "localhost";
+
+    std::string received;
+    weft_test::LambdaClientFactory factory([&](const weft::Address&) {
+        auto p = std::make_unique<weft_test::Recorder>();
+        p->on_made = [](weft_test::Recorder& r) { r.transport().write("GET /static/two.txt HTTP/1.1\r\n\r\n"); };
+        p->on_data = [&](weft_test::Recorder& r, std::string_view) {
+            received = r.received;
+            if (split_responses(received).size() == 1) r.transport().lose_connection();
+        };
+        return p;
+    });
+    factory.on_end = [&] { server.reactor.stop(); };
+    server.reactor.connect_ssl("127.0.0.1", tls_port->port(), factory, weft::TlsContext::client(client_options));
+    REQUIRE(weft_test::run_bounded(server.reactor, 30s));
+    auto responses = split_responses(received);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status_line == "HTTP/1.1 200 OK");
+    CHECK(responses[0].body == content);  // plaintext from sendfile would have broken the TLS stream
 }
 
 TEST_CASE("web: Python's http.client gets a range of a static file", "[web][static][peers]") {
