@@ -183,6 +183,7 @@ void HttpChannel::data_received(std::string_view data) {
 
 void HttpChannel::connection_lost(const Reason& reason) {
     lost_ = true;
+    relayed_ = nullptr;  // the transport forgot its producer
     if (switched_) switched_->connection_lost(reason);
     cancel_timers();
     auto slots = std::move(slots_);
@@ -384,7 +385,12 @@ void HttpChannel::render(const std::shared_ptr<Request>& request) {
     } catch (const std::exception& e) {
         WEFT_LOG(error) << "http: " << request->method() << " " << escape_for_log(request->target())
                         << " failed: " << e.what();
-        if (!request->finished() && !request->disconnected()) send_error(*request, 500);
+        if (request->finished() || request->disconnected()) return;
+        if (request->is_streaming()) {
+            transport().abort_connection();  // its head is out: a 500 cannot follow, a cut body must show
+        } else {
+            send_error(*request, 500);
+        }
     }
 }
 
@@ -392,7 +398,11 @@ void HttpChannel::request_finished(Request& request) {
     for (auto& slot : slots_) {
         if (slot.request.get() != &request) continue;
         if (&request == parsing_.get()) return;  // cannot happen: a request renders once its body is in
-        serialise(slot);
+        if (slot.streaming) {
+            slot.ready = true;  // its head was serialised by start_streaming
+        } else {
+            serialise(slot);
+        }
         break;
     }
     flush();
@@ -439,7 +449,9 @@ void HttpChannel::serialise(Slot& slot) {
         out += site_.options().server_name;
         out += "\r\n";
     }
-    if (!bodiless_status) {
+    if (!bodiless_status && slot.streaming) {
+        streamed_framing(slot, declared_length, out);
+    } else if (!bodiless_status) {
         out += "Content-Length: ";
         if (head && r.response_body().empty() && declared_length) {
             out += *declared_length;
@@ -457,7 +469,7 @@ void HttpChannel::serialise(Slot& slot) {
     slot.with_body = !head && !bodiless_status;
     slot.status = status;
     slot.body_bytes = slot.with_body ? r.response_body().size() : 0;
-    slot.ready = true;
+    slot.ready = !slot.streaming;
 }
 
 void HttpChannel::fail(int status, std::string_view message) {
@@ -505,14 +517,15 @@ void HttpChannel::flush() {
         flush_again_ = false;
         while (!slots_.empty() && !lost_) {
             Slot& slot = slots_.front();
-            if (!slot.ready) {
+            if (slot.streaming) {
+                if (!send_streamed(slot)) break;  // the rest of its body comes later
+            } else if (!slot.ready) {
                 if (slot.send_continue) {
                     slot.send_continue = false;
                     transport().write("HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 break;
-            }
-            if (slot.request && slot.with_body) {
+            } else if (slot.request && slot.with_body) {
                 std::string_view pieces[] = {slot.response, slot.request->response_body()};
                 transport().write_sequence(pieces);
             } else {
@@ -597,11 +610,26 @@ void HttpChannel::update_timers() {
     } else if (!reading_header && header_timer_.active()) {
         header_timer_.cancel();
     }
+    update_body_timer();
+}
+
+// A client that sends a header and then trickles or withholds the body would hold the connection and
+// its request for ever: the body has body_timeout from the end of the header.
+void HttpChannel::update_body_timer() {
+    const bool reading_body = !closing_ && parser_ && parser_->is_header_done() && !parser_->is_done();
+    if (reading_body && !body_timer_.active()) {
+        body_timer_ = site_.time().call_later(site_.options().body_timeout, [this] {
+            fail(408, "the request body took too long");
+        });
+    } else if (!reading_body && body_timer_.active()) {
+        body_timer_.cancel();
+    }
 }
 
 void HttpChannel::cancel_timers() {
     if (idle_timer_.active()) idle_timer_.cancel();
     if (header_timer_.active()) header_timer_.cancel();
+    if (body_timer_.active()) body_timer_.cancel();
     if (linger_timer_.active() && lost_) linger_timer_.cancel();
 }
 

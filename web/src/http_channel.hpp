@@ -2,7 +2,9 @@
 // HttpChannel: the per-connection HTTP/1.1 protocol behind Site (Twisted: HTTPChannel). Private.
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +35,15 @@ public:
     /// A request's response is complete (Request::finish).
     void request_finished(Request& request);
 
+    // Streamed responses (http_streaming.cpp).
+    /// The request's response is streamed from now on (Request::start_streaming).
+    void start_streaming(Request& request);
+    /// A piece of a streamed body (Request::write).
+    void response_data(Request& request, std::string_view data);
+    void producer_registered(Request& request);
+    void producer_unregistered(Request& request);
+    std::optional<std::size_t> send_file(Request& request, int fd, std::uint64_t offset, std::size_t count);
+
     // Called by the parser.
     void header_parsed(Request::Init init, bool expect_continue);
     void body_received(std::string_view data);
@@ -49,6 +60,25 @@ private:
         int status = 0;
         std::size_t body_bytes = 0;
         std::string request_line;          // for the access log
+        // A streamed response (Request::start_streaming): `response` is its head, `ready` means finished.
+        bool streaming = false;
+        bool head_sent = false;
+        bool chunked = false;
+        std::optional<std::uint64_t> length_left;  // identity framing: bytes the Content-Length still allows
+        std::string pending;               // body bytes written before this response's turn
+        bool held = false;                 // its push producer is paused until this response's turn
+    };
+
+    /// Forwards the transport's pause/resume/stop to the producer of the streamed response on the wire.
+    class BodyRelay final : public Producer {
+    public:
+        explicit BodyRelay(HttpChannel& channel) : channel_(channel) {}
+        void pause_producing() override;
+        void resume_producing() override;
+        void stop_producing() override;
+
+    private:
+        HttpChannel& channel_;
     };
 
     void process();
@@ -60,6 +90,12 @@ private:
     void fail(int status, std::string_view message);
     void flush();
     void serialise(Slot& slot);
+    Slot* slot_of(const Request& request);
+    void streamed_framing(Slot& slot, std::optional<std::string_view> declared_length, std::string& out);
+    /// Sends a streamed response's head and what waited; true once it is finished (then it is popped).
+    bool send_streamed(Slot& slot);
+    void relay_to(Request* request);
+    void update_body_timer();
     void linger();
     void update_timers();
     void cancel_timers();
@@ -90,6 +126,9 @@ private:
     DelayedCall idle_timer_;
     DelayedCall header_timer_;
     DelayedCall linger_timer_;
+    DelayedCall body_timer_;
+    BodyRelay relay_{*this};
+    Request* relayed_ = nullptr;  // the request whose producer the transport drives through relay_
 };
 
 }  // namespace weft::web::detail

@@ -86,6 +86,7 @@ std::string Request::consume_segment() {
 }
 
 void Request::set_status(int code, std::string reason) {
+    if (streaming_) throw StateError("Request::set_status after start_streaming: the status is sent");
     if (code < 100 || code > 999) throw std::invalid_argument("HTTP status out of range: " + std::to_string(code));
     if (reason.find_first_of("\r\n\0"sv) != std::string::npos) {
         throw std::invalid_argument("HTTP reason phrase with CR, LF or NUL");
@@ -95,12 +96,14 @@ void Request::set_status(int code, std::string reason) {
 }
 
 void Request::set_header(std::string_view name, std::string_view value) {
+    if (streaming_) throw StateError("Request::set_header after start_streaming: the headers are sent");
     check_header(name, value);
     std::erase_if(response_headers_, [&](const Header& h) { return iequals(h.name, name); });
     response_headers_.push_back({std::string(name), std::string(value)});
 }
 
 void Request::add_header(std::string_view name, std::string_view value) {
+    if (streaming_) throw StateError("Request::add_header after start_streaming: the headers are sent");
     check_header(name, value);
     response_headers_.push_back({std::string(name), std::string(value)});
 }
@@ -113,6 +116,7 @@ std::optional<std::string_view> Request::response_header(std::string_view name) 
 }
 
 void Request::clear_response() {
+    if (streaming_) throw StateError("Request::clear_response after start_streaming: the response is on its way");
     status_ = 200;
     reason_.clear();
     response_headers_.clear();
@@ -122,12 +126,17 @@ void Request::clear_response() {
 void Request::write(std::string_view data) {
     if (finished_) throw StateError("Request::write after finish");
     if (lost_) return;
+    if (streaming_) {
+        if (channel_ != nullptr) channel_->response_data(*this, data);
+        return;
+    }
     response_body_.append(data);
 }
 
 void Request::finish(std::string_view data) {
     if (finished_) throw StateError("Request::finish called twice");
-    if (!lost_) response_body_.append(data);
+    if (!lost_) write(data);
+    unregister_producer();
     finished_ = true;
     if (channel_ != nullptr) channel_->request_finished(*this);
 }
@@ -144,7 +153,44 @@ Deferred<void> Request::notify_finish() {
     return d;
 }
 
+void Request::start_streaming() {
+    if (streaming_) return;
+    if (finished_) throw StateError("Request::start_streaming after finish");
+    streaming_ = true;
+    if (channel_ != nullptr) channel_->start_streaming(*this);
+}
+
+void Request::register_producer(Producer& producer, bool streaming) {
+    if (producer_ != nullptr) throw StateError("Request::register_producer: a producer is registered already");
+    if (finished_) throw StateError("Request::register_producer after finish");
+    start_streaming();
+    if (lost_ || channel_ == nullptr) {
+        producer.stop_producing();
+        return;
+    }
+    producer_ = &producer;
+    producer_streaming_ = streaming;
+    channel_->producer_registered(*this);
+}
+
+void Request::unregister_producer() {
+    if (producer_ == nullptr) return;
+    if (channel_ != nullptr) channel_->producer_unregistered(*this);
+    producer_ = nullptr;
+}
+
+std::optional<std::size_t> Request::send_file(int fd, std::uint64_t offset, std::size_t count) {
+    if (finished_) throw StateError("Request::send_file after finish");
+    if (!streaming_ || lost_ || channel_ == nullptr) return std::nullopt;
+    return channel_->send_file(*this, fd, offset, count);
+}
+
+void Request::stop_producer() {
+    if (Producer* p = std::exchange(producer_, nullptr)) p->stop_producing();
+}
+
 void Request::connection_lost() {
+    stop_producer();
     if (sent_ || lost_) return;
     lost_ = true;
     auto waiters = std::move(finish_waiters_);

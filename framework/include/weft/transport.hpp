@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -96,6 +97,20 @@ public:
         (void)context;
         (void)already_received;
         throw StateError("start_tls: this transport cannot carry TLS");
+    }
+
+    /// Sends `count` bytes of the open file `fd` from `offset` with sendfile(2), the kernel copying them
+    /// from the page cache to the socket, in order after everything written before. Only a plain TCP or
+    /// UNIX socket connection whose write buffer is empty does it (buffered_bytes() == 0): anything else
+    /// (TLS, pipes, output waiting, a closing connection) answers std::nullopt, and the caller writes the
+    /// bytes instead. Otherwise it answers how many bytes the kernel took, possibly 0 or fewer than
+    /// `count` when the socket is full; a registered pull producer is asked for more (resume_producing)
+    /// once the socket can take more. A failed send closes the connection (0 is answered).
+    virtual std::optional<std::size_t> send_file(int fd, std::uint64_t offset, std::size_t count) {
+        (void)fd;
+        (void)offset;
+        (void)count;
+        return std::nullopt;
     }
 
     /// Registers the producer that feeds this transport (Twisted: registerProducer). Throws StateError if

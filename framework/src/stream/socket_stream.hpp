@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -61,6 +62,10 @@ public:
         message.msg_iov = const_cast<::iovec*>(iov);
         message.msg_iovlen = count;
         return ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL);
+    }
+    /// sendfile(2) from `fd` at `*offset` (advanced) to the socket; errno as the system call's.
+    ssize_t send_file(int fd, off_t* offset, std::size_t count) noexcept {
+        return ::sendfile(socket_.native_handle(), fd, offset, count);
     }
     template <class Handler>
     void wait_readable(Handler&& handler) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -202,6 +203,17 @@ public:
         if (low > high) throw StateError("write buffer limits: low watermark above high watermark");
         high_water_ = high;
         low_water_ = low;
+    }
+
+    std::optional<std::size_t> send_file(int fd, std::uint64_t offset, std::size_t count) override {
+        assert_in_loop();
+        if constexpr (requires(Backend& b, off_t* o) { b.send_file(fd, o, count); }) {
+            // TLS on top must see every byte; output waiting (or in the write scratch) must leave first.
+            if (top_ != this || !writing_allowed() || buffered_ != 0 || in_data_received_) return std::nullopt;
+            return send_file_now(fd, offset, count);
+        } else {
+            return std::nullopt;
+        }
     }
 
     void register_producer(Producer& producer, bool streaming) override {
@@ -451,6 +463,30 @@ private:
         if (flushed.blocked) return wait_writable();
         if (buffered_ > 0) return schedule_flush();  // yielded after max_flush_per_turn
         on_drained();
+    }
+
+    std::size_t send_file_now(int fd, std::uint64_t offset, std::size_t count) {
+        auto at = static_cast<off_t>(offset);
+        ssize_t sent;
+        ++core_.stats.write_calls;
+        do {
+            sent = backend_.send_file(fd, &at, count);
+        } while (sent < 0 && errno == EINTR);
+        if (sent < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                close(Reason::lost(std::error_code(errno, std::system_category())), false, "sendfile error");
+                return 0;
+            }
+            sent = 0;
+        }
+        // Full: the writability wait flushes (nothing) and asks the pull producer for more. Else the
+        // producer is asked on the next turn, as after a write.
+        if (static_cast<std::size_t>(sent) < count) {
+            wait_writable();
+        } else {
+            schedule_flush();
+        }
+        return static_cast<std::size_t>(sent);
     }
 
     void wait_writable() {

@@ -13,6 +13,7 @@
 #include "weft/deferred.hpp"
 #include "weft/error.hpp"
 #include "weft/protocol.hpp"
+#include "weft/producer.hpp"
 
 namespace weft::web {
 
@@ -45,7 +46,8 @@ struct Header {
 /// resource renders it (the whole body has been read). The response is made with set_status/set_header/
 /// write and sent by finish(); a handler that answers later keeps the shared_ptr (shared_from_this())
 /// and calls finish() afterwards, on the reactor's thread. Responses leave in request order whatever
-/// order they finish in. After the client disconnected, writes and finish() are ignored and
+/// order they finish in. By default the body is gathered and sent with its Content-Length by finish();
+/// after start_streaming() (or register_producer()) it leaves as it is written (see start_streaming). After the client disconnected, writes and finish() are ignored and
 /// notify_finish()'s Deferreds fail with ConnectionLostError. finish() twice throws StateError.
 class Request : public std::enable_shared_from_this<Request> {
 public:
@@ -123,6 +125,26 @@ public:
     void finish(std::string_view data = {});
     /// True once finish() was called.
     [[nodiscard]] bool finished() const noexcept { return finished_; }
+
+    /// Makes this a streamed response: the status and headers are frozen (changing them afterwards throws
+    /// StateError) and sent as soon as the responses before this one have left; from then on each write()
+    /// goes out as it is made, finish() ends the body. The framing: identity when a Content-Length header
+    /// was set (bytes beyond it are dropped; a body that ends short closes the connection), chunked for an
+    /// HTTP/1.1 client otherwise, delimited by closing the connection for HTTP/1.0. Writes made while
+    /// earlier responses are still in the way are buffered: give large bodies a producer, which is paused
+    /// once 64 KiB wait. Calling it twice does nothing.
+    void start_streaming();
+    /// True once start_streaming() or register_producer() was called.
+    [[nodiscard]] bool is_streaming() const noexcept { return streaming_; }
+    /// Registers the producer of the body (Twisted: Request.registerProducer) and starts streaming. A
+    /// streaming (push) producer writes on its own and is paused while the connection's write buffer is
+    /// above its high watermark (or, before this response's turn, once 64 KiB wait), resumed when it
+    /// drains. A pull producer's resume_producing() is called each time the buffer is empty, from this
+    /// response's turn on. The producer is borrowed: unregister it (or finish) before it is destroyed. It
+    /// gets stop_producing() if the client goes away first. Throws StateError if one is registered.
+    void register_producer(Producer& producer, bool streaming);
+    /// Forgets the producer (Twisted: Request.unregisterProducer); finish() does it too.
+    void unregister_producer();
     /// True once the client went away (writes are ignored from then on).
     [[nodiscard]] bool disconnected() const noexcept { return lost_; }
     /// A Deferred fired when the response was handed to the connection, or failed with ConnectionLostError
@@ -157,6 +179,14 @@ public:
     void response_sent();
     /// The protocol given to switch_protocols, taken once.
     std::unique_ptr<Protocol> take_switch() noexcept { return std::move(switch_to_); }
+    [[nodiscard]] Producer* producer() const noexcept { return producer_; }
+    [[nodiscard]] bool producer_streaming() const noexcept { return producer_streaming_; }
+    /// Stops and forgets the producer, if any (the connection is gone).
+    void stop_producer();
+    /// Part of a streamed identity body straight from a file (Transport::send_file, sendfile(2)): the bytes
+    /// the kernel took, or std::nullopt when the connection cannot (TLS, chunked framing, this response not
+    /// yet on the wire, output waiting): write() them instead. StaticFiles uses it from its pull producer.
+    std::optional<std::size_t> send_file(int fd, std::uint64_t offset, std::size_t count);
 
 private:
     Init init_;
@@ -174,6 +204,9 @@ private:
     bool finished_ = false;
     bool sent_ = false;
     bool lost_ = false;
+    bool streaming_ = false;
+    Producer* producer_ = nullptr;
+    bool producer_streaming_ = false;
     std::vector<Deferred<void>> finish_waiters_;
     detail::HttpChannel* channel_ = nullptr;
     std::unique_ptr<Protocol> switch_to_;

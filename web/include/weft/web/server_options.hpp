@@ -29,6 +29,9 @@ struct ServerOptions {
     /// From the first byte of a request (or from the connection's start) to the end of its header: 408
     /// when it runs out (slow-header attacks).
     Duration header_timeout = std::chrono::seconds(10);
+    /// From the end of a request's header to the end of its body, however it trickles: 408 when it runs
+    /// out (slow-body attacks). A whole deadline, not an idle one, so a byte now and then does not extend it.
+    Duration body_timeout = std::chrono::seconds(60);
     /// A connection idle between requests (nothing pending, nothing unanswered) is closed after this.
     Duration keep_alive_timeout = std::chrono::seconds(15);
     /// After the last response of a connection the server closes, the client's input is read and dropped

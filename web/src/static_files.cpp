@@ -1,0 +1,255 @@
+// StaticFiles: the path rules that keep requests inside the root, conditional requests and ranges.
+
+#include "weft/web/static_files.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <ctime>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file_producer.hpp"
+
+namespace weft::web {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::string http_date(std::time_t t) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return {buf, n};
+}
+
+// IMF-fixdate only (what every current client sends); anything else is not a date.
+std::optional<std::time_t> parse_http_date(std::string_view s) {
+    std::string text(trim(s));
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == nullptr || *end != '\0') return std::nullopt;
+    return timegm(&tm);
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view s) {
+    if (s.empty() || s.size() > 19) return std::nullopt;
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return n;
+}
+
+// A path segment that could name something other than an entry of the directory it is looked up in.
+bool unsafe_segment(std::string_view segment) {
+    return segment == "." || segment == ".." || segment.find_first_of(std::string_view("/\\\0", 3)) != std::string_view::npos;
+}
+
+bool inside(const std::filesystem::path& root, const std::filesystem::path& p) {
+    const std::string& r = root.native();
+    const std::string& c = p.native();
+    if (r == "/") return true;
+    return c.compare(0, r.size(), r) == 0 && (c.size() == r.size() || c[r.size()] == '/');
+}
+
+void answer(Request& request, int status, std::string_view message) { send_error(request, status, message); }
+
+struct ByteRange {
+    std::uint64_t first;
+    std::uint64_t last;  // inclusive
+};
+
+enum class RangeAnswer { whole, partial, unsatisfiable };
+
+// One "bytes=" range-spec of a file of `size` bytes. Anything not understood is ignored (the whole file),
+// as RFC 9110 allows; so are several ranges, which would need multipart/byteranges.
+RangeAnswer parse_range(std::string_view header, std::uint64_t size, ByteRange& range) {
+    header = trim(header);
+    auto eq = header.find('=');
+    if (eq == std::string_view::npos || !iequals(trim(header.substr(0, eq)), "bytes")) return RangeAnswer::whole;
+    std::string_view spec = trim(header.substr(eq + 1));
+    if (spec.find(',') != std::string_view::npos) return RangeAnswer::whole;
+    auto dash = spec.find('-');
+    if (dash == std::string_view::npos) return RangeAnswer::whole;
+    std::string_view a = spec.substr(0, dash);
+    std::string_view b = spec.substr(dash + 1);
+    if (a.empty()) {  // "-n": the last n bytes
+        auto n = parse_number(b);
+        if (!n) return RangeAnswer::whole;
+        if (*n == 0 || size == 0) return RangeAnswer::unsatisfiable;
+        range = {size - std::min(*n, size), size - 1};
+        return RangeAnswer::partial;
+    }
+    auto first = parse_number(a);
+    if (!first) return RangeAnswer::whole;
+    std::uint64_t last = size == 0 ? 0 : size - 1;
+    if (!b.empty()) {
+        auto l = parse_number(b);
+        if (!l || *l < *first) return RangeAnswer::whole;
+        last = std::min(*l, last);
+    }
+    if (*first >= size) return RangeAnswer::unsatisfiable;
+    range = {*first, last};
+    return RangeAnswer::partial;
+}
+
+bool etag_listed(std::string_view list, std::string_view etag) {
+    // If-None-Match compares weakly: W/"x" matches "x".
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        std::string_view item = trim(list.substr(0, comma));
+        if (item == "*") return true;
+        if (item.starts_with("W/")) item.remove_prefix(2);
+        if (item == etag) return true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+}  // namespace
+
+StaticFiles::StaticFiles(const std::filesystem::path& root, Options options) : options_(std::move(options)) {
+    std::error_code ec;
+    root_ = std::filesystem::canonical(root, ec);
+    if (ec || !std::filesystem::is_directory(root_, ec)) {
+        throw std::invalid_argument("StaticFiles: not a directory: " + root.string());
+    }
+}
+
+void StaticFiles::render(Request& request) {
+    if (request.method() != "GET" && request.method() != "HEAD") {
+        request.set_status(405);
+        request.set_header("Allow", "GET, HEAD");
+        request.set_header("Content-Type", "text/plain; charset=utf-8");
+        return request.finish("Method Not Allowed\n");
+    }
+    const auto& segments = request.postpath();
+    std::filesystem::path candidate = root_;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        const std::string& segment = segments[i];
+        if (segment.empty() && i + 1 == segments.size()) break;  // a trailing slash: a directory
+        if (segment.empty() || unsafe_segment(segment)) return answer(request, 404, "No such file");
+        candidate /= segment;
+    }
+    std::error_code ec;
+    std::filesystem::path real = std::filesystem::canonical(candidate, ec);
+    if (ec || !inside(root_, real)) return answer(request, 404, "No such file");
+    if (std::filesystem::is_directory(real, ec)) {
+        if (segments.empty() || !segments.back().empty()) {
+            // Relative links in the index resolve against the directory only with the final slash.
+            const std::string& target = request.target();
+            auto q = target.find('?');
+            std::string location = target.substr(0, q) + "/" + (q == std::string::npos ? "" : target.substr(q));
+            request.set_status(301);
+            request.set_header("Location", location);
+            request.set_header("Content-Type", "text/plain; charset=utf-8");
+            return request.finish("Moved Permanently\n");
+        }
+        if (options_.index.empty()) return answer(request, 403, "Directory listing is not allowed");
+        real = std::filesystem::canonical(real / options_.index, ec);
+        if (ec || !inside(root_, real)) return answer(request, 403, "Directory listing is not allowed");
+    }
+    // The real path has no symlink left: O_NOFOLLOW refuses one swapped in since. O_NONBLOCK keeps a
+    // FIFO from blocking the loop in open().
+    int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        return errno == EACCES ? answer(request, 403, "Forbidden") : answer(request, 404, "No such file");
+    }
+    serve_file(request, fd, real.filename().string());
+}
+
+void StaticFiles::serve_file(Request& request, int fd, const std::string& name) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return answer(request, 404, "No such file");
+    }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    const std::int64_t mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    char etag_buf[64];
+    int etag_len = std::snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
+                                 static_cast<unsigned long long>(mtime_ns));
+    const std::string etag(etag_buf, static_cast<std::size_t>(etag_len));
+    const std::string last_modified = http_date(st.st_mtim.tv_sec);
+
+    request.set_header("ETag", etag);
+    request.set_header("Last-Modified", last_modified);
+    request.set_header("Accept-Ranges", "bytes");
+
+    // RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it.
+    bool not_modified = false;
+    if (auto inm = request.header("If-None-Match")) {
+        not_modified = etag_listed(*inm, etag);
+    } else if (auto ims = request.header("If-Modified-Since")) {
+        auto since = parse_http_date(*ims);
+        not_modified = since && st.st_mtim.tv_sec <= *since;
+    }
+    if (not_modified) {
+        ::close(fd);
+        request.set_status(304);
+        return request.finish();
+    }
+
+    auto type = mime_type_for(name);
+    request.set_header("Content-Type", type.empty() ? std::string_view(options_.default_type) : type);
+
+    std::uint64_t offset = 0;
+    std::uint64_t length = size;
+    if (auto range_header = request.header("Range"); range_header && request.method() == "GET") {
+        bool use_range = true;
+        if (auto if_range = request.header("If-Range")) {
+            std::string_view v = trim(*if_range);
+            if (v.starts_with('"')) {
+                use_range = v == etag;
+            } else {
+                auto date = parse_http_date(v);
+                use_range = date && *date == st.st_mtim.tv_sec;
+            }
+        }
+        ByteRange range{};
+        switch (use_range ? parse_range(*range_header, size, range) : RangeAnswer::whole) {
+            case RangeAnswer::whole:
+                break;
+            case RangeAnswer::unsatisfiable:
+                ::close(fd);
+                request.set_status(416);
+                request.set_header("Content-Range", "bytes */" + std::to_string(size));
+                request.set_header("Content-Type", "text/plain; charset=utf-8");
+                return request.finish("Range Not Satisfiable\n");
+            case RangeAnswer::partial:
+                request.set_status(206);
+                request.set_header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                                        std::to_string(range.last) + "/" + std::to_string(size));
+                offset = range.first;
+                length = range.last - range.first + 1;
+                break;
+        }
+    }
+    request.set_header("Content-Length", std::to_string(length));
+    if (request.method() == "HEAD") {
+        ::close(fd);
+        return request.finish();  // the channel keeps the declared Content-Length for HEAD
+    }
+    detail::FileProducer::start(request.shared_from_this(), fd, offset, length, options_.chunk_size);
+}
+
+}  // namespace weft::web
