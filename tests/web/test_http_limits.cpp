@@ -133,6 +133,28 @@ TEST_CASE("web: smuggling vectors get 400 and the connection is closed", "[web][
     }
 }
 
+TEST_CASE("web: a chunk-size line or trailer that never ends is bounded like a header: 400 and a close",
+          "[web][limits]") {
+    // Beast 1.81 bounds neither a chunk-size line's extensions nor the trailer section: without the server's
+    // own bound these bytes pile up in memory until body_timeout (a minute).
+    for (const auto& [name, tail] : std::vector<std::pair<std::string, std::string>>{
+             {"chunk extension", "1;" + std::string(20000, 'a')},
+             {"trailer", "0\r\nX-Trailer: " + std::string(20000, 't')}}) {
+        INFO(name);
+        WebServer server;
+        int calls = 0;
+        server.root->put_child("echo", counting(calls));
+        server.start(weft::web::ServerOptions{});  // max_header_bytes 16 KiB
+        auto seen = server.exchange({"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + tail});
+        REQUIRE(seen.in_time);
+        CHECK(seen.closed_by_server);
+        auto responses = split_responses(seen.bytes);
+        REQUIRE(responses.size() == 1);
+        CHECK(responses[0].status_line == "HTTP/1.1 400 Bad Request");
+        CHECK(calls == 0);
+    }
+}
+
 TEST_CASE("web: a header that is not finished within header_timeout gets 408 and a close", "[web][limits]") {
     WebServer server;
     int calls = 0;
