@@ -143,7 +143,8 @@ def summary(runs):
     for sc in scenarios_in_order(runs):
         if mode_of(runs, sc) == "udp-echo":
             print(f"{describe(runs, sc)}: lost % " + ", ".join(
-                f"{PEER_NAMES[p]} {fmt_pct(median_of(runs, sc, p, 'loss_pct'))}" for p in peers))
+                f"{PEER_NAMES[p]} {fmt_pct(median_of(runs, sc, p, 'loss_pct'))}" for p in peers
+                if any(r["scenario"] == sc and r["peer"] == p for r in runs)))
         if mode_of(runs, sc).startswith("tls-"):
             print(f"{describe(runs, sc)}: " + "; ".join(
                 f"{PEER_NAMES[p]} {tls_negotiated(runs, sc, p)}" for p in peers if tls_negotiated(runs, sc, p)))
