@@ -2,6 +2,7 @@
 // is HttpClientProtocol.
 
 #include "weft/web/agent.hpp"
+#include "http_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -23,11 +24,7 @@ namespace weft::web {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
+using detail::iequals;
 
 // RFC 9110's token: a method or a field name.
 bool is_token(std::string_view s) noexcept {

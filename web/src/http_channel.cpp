@@ -2,6 +2,7 @@
 // compile, and no public header needs it.
 
 #include "http_channel.hpp"
+#include "http_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -23,18 +24,6 @@ namespace weft::web::detail {
 namespace http = boost::beast::http;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate) or the common log format's
 // "06/Nov/1994:08:49:37 +0000".

@@ -1,4 +1,5 @@
 #include "weft/web/request.hpp"
+#include "http_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -15,11 +16,7 @@ using namespace std::string_view_literals;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
+using detail::iequals;
 
 // A header that could end the header block early (CR, LF, NUL) would let a handler's input forge headers.
 void check_header(std::string_view name, std::string_view value) {

@@ -1,6 +1,7 @@
 // StaticFiles: the path rules that keep requests inside the root, conditional requests and ranges.
 
 #include "weft/web/static_files.hpp"
+#include "http_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -21,17 +22,8 @@ namespace weft::web {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using detail::iequals;
+using detail::trim;
 
 std::string http_date(std::time_t t) {
     std::tm tm{};

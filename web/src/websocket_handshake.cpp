@@ -2,6 +2,7 @@
 // OpenSSL: no hand-written crypto.
 
 #include "websocket_handshake.hpp"
+#include "http_text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -25,11 +26,6 @@ std::string base64(const unsigned char* data, std::size_t size) {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
 std::string websocket_accept(std::string_view key) {
     std::string input(key);
     input.append(guid);

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http_text.hpp"
+
 namespace weft::web::detail {
 
 /// Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + the RFC's GUID)), with OpenSSL.
@@ -15,8 +17,6 @@ namespace weft::web::detail {
 [[nodiscard]] std::string make_websocket_key();
 /// The comma-separated tokens of a header value, trimmed ("Upgrade, keep-alive").
 [[nodiscard]] std::vector<std::string_view> header_tokens(std::string_view value);
-/// ASCII case-insensitive equality (header names, tokens).
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
 /// True if the comma-separated `value` holds `token` (case-insensitively).
 [[nodiscard]] bool has_token(std::string_view value, std::string_view token);
 
