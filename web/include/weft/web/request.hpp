@@ -179,7 +179,9 @@ public:
     void response_sent();
     /// The protocol given to switch_protocols, taken once.
     std::unique_ptr<Protocol> take_switch() noexcept { return std::move(switch_to_); }
+    /// The producer given to register_producer, or nullptr (the connection paces it).
     [[nodiscard]] Producer* producer() const noexcept { return producer_; }
+    /// Whether that producer is a streaming (push) one.
     [[nodiscard]] bool producer_streaming() const noexcept { return producer_streaming_; }
     /// Stops and forgets the producer, if any (the connection is gone).
     void stop_producer();

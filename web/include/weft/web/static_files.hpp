@@ -39,6 +39,7 @@ struct StaticFilesOptions {
 /// that reads slowly holds at most one chunk in memory.
 class StaticFiles : public Resource {
 public:
+    /// Its settings (StaticFilesOptions).
     using Options = StaticFilesOptions;
 
     /// Throws std::invalid_argument if `root` is not a directory.
