@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 
 #include <sys/stat.h>
@@ -298,15 +299,20 @@ TEST_CASE("web: a client gone in the middle of a static file releases it", "[web
     MemoryChannel c;
     c.root->put_child("static", std::make_shared<StaticFiles>(tree.root));
     c.start();
+    const auto open_descriptors = [] {
+        return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
+    };
+    const auto before = open_descriptors();
     c.protocol->data_received("GET /static/mid.bin HTTP/1.1\r\n\r\n");
     REQUIRE(c.transport.producer() != nullptr);
+    CHECK(open_descriptors() == before + 1);  // the file, held by its producer
     c.transport.producer()->resume_producing();
     weft::Producer* producer = c.transport.producer();
     producer->stop_producing();  // what the transport does when the connection is lost
     c.transport.unregister_producer();
     c.protocol->connection_lost(weft::Reason::done());
     c.protocol.reset();
-    SUCCEED("no leak or use after free (checked under the sanitizers)");
+    CHECK(open_descriptors() == before);  // the file was closed (and the sanitizers see no leak or use after free)
 }
 
 TEST_CASE("web: a 4 MiB static file arrives whole over loopback, behind a pipelined request", "[web][static]") {
