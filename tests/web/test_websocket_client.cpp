@@ -152,7 +152,9 @@ TEST_CASE("websocket client: a wrong accept key, a non-101 answer and a refused 
 
     weft::Reactor reactor;
     std::string error;
-    auto port = reactor.listen_tcp(0, *weft::Factory::for_protocol<weft::Protocol>(), {"127.0.0.1"});
+    // The factory must outlive the port: stop_listening() calls its stop_factory().
+    auto unused = weft::Factory::for_protocol<weft::Protocol>();
+    auto port = reactor.listen_tcp(0, *unused, {"127.0.0.1"});
     const auto free_port = port->port();
     port->stop_listening();
     std::vector<std::string> log;
