@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -10,9 +13,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 
+#include "support/log_capture.hpp"
 #include "support/loop.hpp"
 #include "weft/error.hpp"
+#include "weft/log.hpp"
 
 using namespace weft_test;
 using weft::SystemEvent;
@@ -255,6 +261,70 @@ TEST_CASE("a reactor adopts an existing io_context; other Asio work runs alongsi
     reactor.call_later(5ms, [&] { reactor.stop(); });
     REQUIRE(run_bounded(reactor));
     CHECK(asio_work);
+}
+
+namespace {
+// Sets an environment variable for one test and puts back what was there.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old;
+        ::setenv(name, value, 1);
+    }
+    ~ScopedEnv() {
+        if (old_) {
+            ::setenv(name_, old_->c_str(), 1);
+        } else {
+            ::unsetenv(name_);
+        }
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+}  // namespace
+
+// The edge poller parks sockets on a context of the reactor's own; handlers left in an adopted context that
+// outlives the reactor could then reach sockets freed with it, so an adopted context keeps Asio's readiness
+// whatever WEFT_POLLER says. The case also runs what the reactor left in the context after it is gone.
+TEST_CASE("WEFT_POLLER=epoll is not used on an adopted io_context, which may outlive the reactor", "[reactor][poller]") {
+    ScopedEnv poller("WEFT_POLLER", "epoll");
+    weft::init_logging(weft::LogLevel::info);  // the choice is logged at info
+    struct RestoreLevel {
+        ~RestoreLevel() { weft::init_logging("", weft::LogLevel::warning); }
+    } restore_level;
+    LogCapture log;
+    { weft::Reactor owned; }
+    CHECK_FALSE(log.any_contains("not for a reactor on an adopted io_context"));
+
+    asio::io_context context;
+    asio::ip::tcp::socket client(context);
+    std::string echoed(5, '\0');
+    {
+        weft::Reactor reactor(context);
+        CHECK(log.any_contains("WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio"));
+        LambdaFactory server([](const weft::Address&) {
+            auto p = std::make_unique<Recorder>();
+            p->on_data = [](Recorder& r, std::string_view data) { r.transport().write(data); };
+            return p;
+        });
+        auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+        client.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+        asio::write(client, asio::buffer(std::string_view("hello")));
+        asio::async_read(client, asio::buffer(echoed), [&](const boost::system::error_code& ec, std::size_t) {
+            CHECK_FALSE(ec);
+            reactor.stop();
+        });
+        REQUIRE(run_bounded(reactor));
+        // The reactor goes while the connection is still open, with its handlers left in the context.
+    }
+    CHECK(echoed == "hello");
+    client.close();
+    context.restart();
+    context.poll();  // what the reactor left behind runs or is destroyed here: no socket it touches is gone
 }
 
 TEST_CASE("an async during-shutdown trigger is waited for even after the last connection closed", "[reactor][triggers][shutdown]") {
