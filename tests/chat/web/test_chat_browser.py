@@ -4,11 +4,13 @@ joins, renames and departures, a line of HTML shows as text, and the page reconn
 restarts. Run by ctest (tests/chat/CMakeLists.txt) with WEFT_CHAT_BINARY; WEFT_CHAT_SCREENSHOT=FILE saves
 a picture of the page (docs/chat.md's)."""
 
+import json
 import os
 import shutil
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -158,6 +160,27 @@ class BrowserChat(unittest.TestCase):
             if terminal:
                 terminal.close()
             for browser in browsers:
+                browser.quit()
+            server.stop()
+
+    def test_an_idle_tab_is_cut_by_the_idle_timeout_and_not_retried(self):
+        # The page asks /who once when it connects and sends nothing on its own after that (no polling):
+        # a tab nobody types in is idle like any other client, and the idle cut is a close the server
+        # explained, so the page does not knock again.
+        server = ChatServer(BINARY, "--idle-timeout", "2").start()
+        browser = None
+        try:
+            browser = Browser()
+            browser.open(server.http_port)
+            browser.wait_for_message("! idle for 2 s, disconnecting")
+            browser.wait_for_state("disconnected")
+            self.assertIn("reload the page", browser.driver.find_element(By.ID, "status").text)
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/stats", timeout=DEADLINE) as answer:
+                stats = json.load(answer)
+            self.assertEqual(stats["cut"]["idle"], 1)
+            self.assertEqual(stats["clients_online"], 0)
+        finally:
+            if browser:
                 browser.quit()
             server.stop()
 
