@@ -210,8 +210,9 @@ public:
 
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
 
-    /// Tells every client "* server shutting down". Call it from a "before shutdown" trigger: the reactor
-    /// then flushes and closes every connection.
+    /// Tells every client "* server shutting down" (in a ChatPool: this shard's; each reactor's trigger
+    /// tells its own). Call it from a "before shutdown" trigger: the reactor then flushes and closes every
+    /// connection.
     void shutting_down();
 
     [[nodiscard]] const ChatOptions& options() const noexcept { return options_; }
@@ -220,7 +221,7 @@ public:
     [[nodiscard]] std::size_t client_count() const noexcept { return members_.size(); }
     /// Clients in the whole room: client_count(), or in a ChatPool every shard's (its ChatRoster).
     [[nodiscard]] std::size_t room_count() const;
-    /// The client called `name` (in any case), or nullptr.
+    /// The client called `name` (in any case), or nullptr. In a ChatPool: among this shard's clients.
     [[nodiscard]] ChatProtocol* find(std::string_view name) const;
 
     /// How long departures after the first of a burst are gathered before they are announced.
