@@ -26,10 +26,10 @@ std::unique_ptr<Protocol> ChatPool::build_protocol(const Address& peer) {
     return shards_[*current]->build_protocol(peer);
 }
 
-void ChatPool::hand_to_others(std::size_t from, const std::shared_ptr<const std::string>& lines) {
+void ChatPool::hand_to_others(std::size_t from, const std::shared_ptr<const ChatFactory::Forwarded>& lines) {
     for (std::size_t i = 0; i < shards_.size(); ++i) {
         if (i == from) continue;
-        pool_.at(i).call_from_thread([shard = shards_[i].get(), lines] { shard->receive(lines); });
+        pool_.at(i).call_from_thread([shard = shards_[i].get(), lines] { shard->receive(*lines); });
     }
 }
 

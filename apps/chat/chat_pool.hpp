@@ -27,6 +27,8 @@ namespace weft::chat {
 ///   per other reactor and turn), which writes them to its clients. The posts of one reactor to another run
 ///   in order, so each sender's lines (and its joins, nick changes and departures) arrive in order on every
 ///   reactor; lines of different senders on different reactors may interleave differently per reactor.
+///   A line reaches the clients that had joined (ChatRoster::joins()) when it was said, on every reactor:
+///   a client that joins on one reactor while a line from another travels does not get it.
 /// - Names (unique in any case), max_clients, max_per_address and /who hold for the whole room: the
 ///   ChatRoster, under a mutex taken only on a join, a leave, a /nick and a /who.
 /// - Shutdown: a "before shutdown" trigger on each reactor tells that reactor's clients "* server shutting
@@ -61,7 +63,7 @@ public:
 private:
     friend class ChatFactory;
     /// Posts `lines` (a shard's turn of broadcasts) to every shard but `from`, each on its own thread.
-    void hand_to_others(std::size_t from, const std::shared_ptr<const std::string>& lines);
+    void hand_to_others(std::size_t from, const std::shared_ptr<const ChatFactory::Forwarded>& lines);
 
     ReactorPool& pool_;
     ChatRoster roster_;

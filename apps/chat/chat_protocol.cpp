@@ -408,7 +408,7 @@ std::string ChatFactory::join(ChatProtocol& client) {
     };
     if (pool_ != nullptr) {
         // Across the reactors: the roster counts, limits and names the whole room in one step.
-        switch (pool_->roster_.join(client.name_, client.address_)) {
+        switch (pool_->roster_.join(client.name_, client.address_, client.join_number_)) {
             case ChatRoster::Admission::full: ++stats_.refused_full; return "! server full";
             case ChatRoster::Admission::address_full: return refused_address();
             case ChatRoster::Admission::admitted: break;
@@ -424,7 +424,9 @@ std::string ChatFactory::join(ChatProtocol& client) {
         // while its old connection is still in the room.
         while (names_.contains(fold_nick(client.name_))) client.name_ += '_';
     }
-    broadcast("* " + client.name_ + " joined");
+    // Told to those who joined before: in a ChatPool, a client that joined on another reactor while the
+    // notice travelled does not get it (in one room it would not have either).
+    broadcast("* " + client.name_ + " joined", client.join_number_ - 1);
     client.slot_ = members_.size();
     members_.push_back(&client);
     names_.emplace(fold_nick(client.name_), &client);
@@ -492,7 +494,7 @@ void ChatFactory::flush_departures() {
     // One shared buffer for everyone; clients it cuts off leave after the loop, in a later batch.
     const auto shared = std::make_shared<const std::string>(std::move(batch));
     deliver_to_members(shared);
-    forward(shared);
+    forward(shared, pool_ != nullptr ? pool_->roster_.joins() : 0);
 }
 
 void ChatFactory::schedule_trim() {
@@ -543,11 +545,16 @@ void ChatFactory::shutting_down() {
 }
 
 void ChatFactory::broadcast(std::string line) {
+    const std::uint64_t audience = pool_ != nullptr ? pool_->roster_.joins() : 0;
+    broadcast(std::move(line), audience);
+}
+
+void ChatFactory::broadcast(std::string line, std::uint64_t audience) {
     flush_departures();  // departures announced before anything that came after them
     line.append(crlf);
     const auto shared = std::make_shared<const std::string>(std::move(line));
     deliver_to_members(shared);
-    forward(shared);
+    forward(shared, audience);
 }
 
 void ChatFactory::deliver_to_members(const std::shared_ptr<const std::string>& line) {
@@ -556,9 +563,9 @@ void ChatFactory::deliver_to_members(const std::shared_ptr<const std::string>& l
     reap_cut_clients();
 }
 
-void ChatFactory::forward(const std::shared_ptr<const std::string>& line) {
+void ChatFactory::forward(const std::shared_ptr<const std::string>& line, std::uint64_t audience) {
     if (pool_ == nullptr || pool_->size() < 2) return;
-    outbox_.push_back(line);
+    outbox_.emplace_back(audience, line);
     if (std::exchange(outbox_posted_, true)) return;
     // Once this turn is over: everything broadcast in it goes to each other shard in one post.
     reactor_->call_soon([this] { send_outbox(); });
@@ -567,26 +574,41 @@ void ChatFactory::forward(const std::shared_ptr<const std::string>& line) {
 void ChatFactory::send_outbox() {
     outbox_posted_ = false;
     if (outbox_.empty()) return;
-    std::shared_ptr<const std::string> batch;
+    auto batch = std::make_shared<Forwarded>();
+    batch->smallest_audience = outbox_.front().first;
     if (outbox_.size() == 1) {
-        batch = std::move(outbox_.front());
+        batch->all = outbox_.front().second;
     } else {
         std::size_t size = 0;
-        for (const auto& line : outbox_) size += line->size();
+        for (const auto& [audience, line] : outbox_) {
+            size += line->size();
+            batch->smallest_audience = std::min(batch->smallest_audience, audience);
+        }
         std::string joined;
         joined.reserve(size);
-        for (const auto& line : outbox_) joined.append(*line);
-        batch = std::make_shared<const std::string>(std::move(joined));
+        for (const auto& entry : outbox_) joined.append(*entry.second);
+        batch->all = std::make_shared<const std::string>(std::move(joined));
     }
+    batch->lines = std::move(outbox_);
     outbox_.clear();
     pool_->hand_to_others(shard_, batch);
 }
 
-void ChatFactory::receive(const std::shared_ptr<const std::string>& lines) {
+void ChatFactory::receive(const Forwarded& lines) {
     // After "* server shutting down" nothing more: this reactor is flushing and closing its clients.
     if (shutting_down_) return;
     flush_departures();  // this shard's departures before any later line, as for its own broadcasts
-    deliver_to_members(lines);
+    for (ChatProtocol* m : members_) {
+        if (m->join_number_ <= lines.smallest_audience) {
+            deliver(*m, lines.all);
+            continue;
+        }
+        // Joined while these lines travelled (rare: only around a join): only those said after it joined.
+        for (const auto& [audience, line] : lines.lines) {
+            if (m->join_number_ <= audience) deliver(*m, line);
+        }
+    }
+    reap_cut_clients();
 }
 
 void ChatFactory::send(ChatProtocol& client, std::string line) {

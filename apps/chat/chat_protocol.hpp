@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "weft/delayed_call.hpp"
@@ -176,6 +177,7 @@ private:
     DelayedCall flood_timer_;
     bool eof_pending_ = false;        // EOF came while lines were still waiting behind the budget
     std::uint64_t received_ = 0;
+    std::uint64_t join_number_ = 0;   // in a ChatPool: its place in the room's order of joins (ChatRoster)
     std::uint64_t consumed_ = 0;
 };
 
@@ -252,6 +254,9 @@ private:
 
     /// Sends `line` + "\r\n" to everyone in the room.
     void broadcast(std::string line);
+    /// The same, and in a ChatPool for the clients of other shards that joined as the `audience`-th or
+    /// earlier (ChatRoster::joins()).
+    void broadcast(std::string line, std::uint64_t audience);
     /// Sends `line` + "\r\n" to one client.
     void send(ChatProtocol& client, std::string line);
     /// Writes a finished line to one client, or cuts the client off if it would pass the hard limit.
@@ -267,11 +272,18 @@ private:
     /// Writes `line` (whole "\r\n"-ended lines) to every client here, then reaps the ones it cut off.
     void deliver_to_members(const std::shared_ptr<const std::string>& line);
     /// In a ChatPool: queues a broadcast for the other shards; the turn's lines leave together.
-    void forward(const std::shared_ptr<const std::string>& line);
+    void forward(const std::shared_ptr<const std::string>& line, std::uint64_t audience);
     /// Hands the queued lines to every other shard, as one buffer.
     void send_outbox();
     /// In a ChatPool, on this shard's thread: lines another shard broadcast (its turn's, in order).
-    void receive(const std::shared_ptr<const std::string>& lines);
+    /// Each line goes to the clients here that joined before it was sent (its audience): a client that
+    /// joined while it travelled did not see it said, as in a single room.
+    struct Forwarded {
+        std::shared_ptr<const std::string> all;  // the lines, in one buffer
+        std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> lines;  // audience, line
+        std::uint64_t smallest_audience = 0;
+    };
+    void receive(const Forwarded& lines);
 
     ReactorTime& time_;
     ChatOptions options_;
@@ -295,7 +307,7 @@ private:
     ChatPool* pool_ = nullptr;
     std::size_t shard_ = 0;
     Reactor* reactor_ = nullptr;
-    std::vector<std::shared_ptr<const std::string>> outbox_;
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> outbox_;  // audience, line
     bool outbox_posted_ = false;
     // Refusals and cut-offs repeat per connection under attack (a connect flood, a room of non-readers):
     // one record per second each, with the count of those held back.

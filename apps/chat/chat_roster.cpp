@@ -9,7 +9,7 @@ namespace weft::chat {
 ChatRoster::ChatRoster(std::size_t max_clients, std::size_t max_per_address)
     : max_clients_(max_clients), max_per_address_(max_per_address) {}
 
-ChatRoster::Admission ChatRoster::join(std::string& name, const std::string& address) {
+ChatRoster::Admission ChatRoster::join(std::string& name, const std::string& address, std::uint64_t& number) {
     std::string key = fold_nick(name);
     std::lock_guard lock(mutex_);
     if (names_.size() >= max_clients_) return Admission::full;
@@ -25,6 +25,8 @@ ChatRoster::Admission ChatRoster::join(std::string& name, const std::string& add
     }
     names_.emplace(std::move(key), name);
     if (max_per_address_ != 0) ++per_address_[address];
+    number = joins_.load(std::memory_order_relaxed) + 1;
+    joins_.store(number, std::memory_order_release);
     return Admission::admitted;
 }
 

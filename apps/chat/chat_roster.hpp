@@ -1,7 +1,9 @@
 #pragma once
 // weft-chat --threads N: who is in the room, across the reactors. docs/chat.md, "One room on N reactors".
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -27,8 +29,8 @@ public:
         address_full,  ///< max_per_address connections from that address already: nothing changed
     };
     /// Admits a client: counts it and its address, and reserves `name`, appending '_' until no one holds it
-    /// in any case (`name` is updated).
-    Admission join(std::string& name, const std::string& address);
+    /// in any case (`name` is updated); `number` becomes its place in the order of joins (1, 2, ...).
+    Admission join(std::string& name, const std::string& address, std::uint64_t& number);
     /// Forgets a client that join() admitted as `name` (its current name) from `address`.
     void leave(std::string_view name, const std::string& address);
     /// Moves a client from `old_name` to `new_name`: false (nothing changed) if someone else holds
@@ -36,6 +38,9 @@ public:
     bool rename(std::string_view old_name, std::string_view new_name);
     /// Clients in the room, on every reactor.
     [[nodiscard]] std::size_t size() const;
+    /// The number of the latest join (0 before any). Lock-free: read for every broadcast, so that a line
+    /// reaches the clients that joined before it was said and no later one (ChatPool's contract).
+    [[nodiscard]] std::uint64_t joins() const noexcept { return joins_.load(std::memory_order_acquire); }
     /// The /who reply for the whole room ("* online (N): a, b, ... and K more").
     [[nodiscard]] std::string who() const;
 
@@ -45,6 +50,7 @@ private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::string> names_;  // fold_nick(name) -> name, as shown
     std::unordered_map<std::string, std::size_t> per_address_;  // only with a per-address limit
+    std::atomic<std::uint64_t> joins_{0};  // written under mutex_
 };
 
 }  // namespace weft::chat

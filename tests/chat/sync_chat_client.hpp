@@ -26,8 +26,8 @@ class SyncClient {
 public:
     using clock = std::chrono::steady_clock;
 
-    /// Connects to 127.0.0.1:port and reads the welcome line (its name).
-    explicit SyncClient(std::uint16_t port, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    /// Connects to 127.0.0.1:port and, unless told not to, reads the welcome line (read_welcome()).
+    explicit SyncClient(std::uint16_t port, bool welcome = true) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         if (fd_ < 0) throw std::runtime_error("socket");
         sockaddr_in sa{};
@@ -35,6 +35,10 @@ public:
         sa.sin_port = htons(port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) throw std::runtime_error("connect");
+        if (welcome) read_welcome();
+    }
+    /// Reads the first line: the welcome (name gets the client's name), or a refusal.
+    void read_welcome(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
         const auto welcome = line(limit);
         constexpr std::string_view prefix = "Welcome to the chat server, ";
         if (welcome && welcome->starts_with(prefix)) name = welcome->substr(prefix.size());

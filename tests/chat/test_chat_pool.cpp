@@ -5,6 +5,7 @@
 // runs them under TSan.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -148,6 +149,41 @@ TEST_CASE("ChatPool: clients on every reactor see each other's lines, nick chang
     CHECK(online == 2 * n - 1);
     CHECK(stats.joined == 2 * n);
     CHECK(stats.lines_relayed == 2);  // "/me waves" and the line
+}
+
+TEST_CASE("ChatPool: clients joining at once on different reactors: of any two, exactly one sees the other join",
+          "[chat][pool]") {
+    // A join notice travelling to another reactor must not reach a client that joined there meanwhile
+    // (in one room, the later of two clients never hears the earlier one join).
+    const std::size_t n = GENERATE(2, 3);
+    constexpr std::size_t count = 30;
+    PoolRoom room(n, ChatOptions{.flood_limit = 0});
+    std::vector<std::unique_ptr<SyncClient>> clients;
+    for (std::size_t i = 0; i < count; ++i) clients.push_back(std::make_unique<SyncClient>(room.port_number(), false));
+    for (auto& c : clients) {
+        c->read_welcome();
+        REQUIRE_FALSE(c->name.empty());
+    }
+    for (std::size_t s : room.counts()) CHECK(s == count / n);
+    // Every client's "done" comes after its reactor's join notices (one reactor's lines arrive in order),
+    // and every reactor has a client: once a client has every "done", it has every notice meant for it.
+    for (auto& c : clients) c->send("done\n");
+    for (auto& c : clients) {
+        std::set<std::string> done;
+        while (done.size() < count) {
+            const auto l = c->line();
+            REQUIRE(l);
+            if (l->ends_with(": done")) done.insert(l->substr(0, l->size() - 6));
+        }
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        for (std::size_t j = i + 1; j < count; ++j) {
+            const bool i_saw_j = std::count(clients[i]->seen.begin(), clients[i]->seen.end(), "* " + clients[j]->name + " joined") != 0;
+            const bool j_saw_i = std::count(clients[j]->seen.begin(), clients[j]->seen.end(), "* " + clients[i]->name + " joined") != 0;
+            INFO(clients[i]->name << " and " << clients[j]->name);
+            CHECK(i_saw_j != j_saw_i);
+        }
+    }
 }
 
 TEST_CASE("ChatPool: max-clients and max-per-address count the whole room", "[chat][pool]") {
