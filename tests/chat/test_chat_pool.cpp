@@ -186,6 +186,26 @@ TEST_CASE("ChatPool: clients joining at once on different reactors: of any two, 
     }
 }
 
+TEST_CASE("ChatPool: departures on every reactor at once, batched by each, reach everyone who stays",
+          "[chat][pool]") {
+    const std::size_t n = GENERATE(2, 3);
+    PoolRoom room(n);
+    auto clients = join(room, 4 * n);
+    CHECK(room.counts() == std::vector<std::size_t>(n, 4));
+    // Every other client quits (two on each reactor): the first departure of a burst goes out at once, the
+    // ones after it in the reactor's next batch, and every batch to every reactor.
+    for (std::size_t i = 0; i < clients.size(); i += 2) clients[i]->send("/quit\n");
+    for (std::size_t i = 0; i < clients.size(); i += 2) CHECK(clients[i]->expect_eof());
+    for (std::size_t j = 1; j < clients.size(); j += 2) {
+        for (std::size_t i = 0; i < clients.size(); i += 2) {
+            const std::string left = "* " + clients[i]->name + " left";
+            if (std::count(clients[j]->seen.begin(), clients[j]->seen.end(), left) == 0) REQUIRE(clients[j]->expect(left));
+        }
+    }
+    CHECK(room.room.client_count() == 2 * n);
+    CHECK(room.stats().first.departure_flushes >= n);  // at least one per reactor
+}
+
 TEST_CASE("ChatPool: max-clients and max-per-address count the whole room", "[chat][pool]") {
     const std::size_t n = GENERATE(2, 3);
     SECTION("max-clients") {
