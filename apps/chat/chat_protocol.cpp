@@ -9,7 +9,9 @@
 #include <malloc.h>
 #endif
 
+#include "chat_pool.hpp"
 #include "weft/log.hpp"
+#include "weft/reactor.hpp"
 #include "weft/transport.hpp"
 
 namespace weft::chat {
@@ -79,6 +81,16 @@ std::string fold_nick(std::string_view name) {
     for (char& c : out) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
+    return out;
+}
+
+std::string who_line(std::vector<std::string_view> names) {
+    // Only the first max_who_listed in order: the reply, and the work, stay bounded in a big room.
+    const std::size_t listed = std::min(names.size(), max_who_listed);
+    std::partial_sort(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(listed), names.end());
+    std::string out = "* online (" + std::to_string(names.size()) + "):";
+    for (std::size_t i = 0; i < listed; ++i) out.append(i == 0 ? " " : ", ").append(names[i]);
+    if (listed < names.size()) out += ", and " + std::to_string(names.size() - listed) + " more";
     return out;
 }
 
@@ -278,10 +290,7 @@ void ChatProtocol::nick(std::string_view new_name) {
     if (reserved_nick(new_name)) return room_.send(*this, "! reserved name: " + std::string(new_name));
     if (new_name == name_) return room_.send(*this, "! you are already known as " + name_);
     // Unique in any case ("Bob" and "bob" are one name); changing only the case of one's own name is fine.
-    if (const ChatProtocol* holder = room_.find(new_name); holder != nullptr && holder != this) {
-        return room_.send(*this, "! name taken: " + std::string(new_name));
-    }
-    room_.rename(*this, new_name);
+    if (!room_.rename(*this, new_name)) return room_.send(*this, "! name taken: " + std::string(new_name));
 }
 
 void ChatProtocol::line_length_exceeded(std::string_view line) {
@@ -357,6 +366,9 @@ void ChatProtocol::idle_check() {
 
 ChatFactory::ChatFactory(ReactorTime& time, ChatOptions options) : time_(time), options_(options) {}
 
+ChatFactory::ChatFactory(Reactor& reactor, ChatOptions options, ChatPool& pool, std::size_t index)
+    : time_(reactor), options_(options), pool_(&pool), shard_(index), reactor_(&reactor) {}
+
 ChatFactory::~ChatFactory() {
     if (over_limit_check_.active()) over_limit_check_.cancel();
     if (departure_flush_.active()) departure_flush_.cancel();
@@ -366,6 +378,8 @@ ChatFactory::~ChatFactory() {
 std::unique_ptr<Protocol> ChatFactory::build_protocol(const Address& /*peer*/) {
     return std::make_unique<ChatProtocol>(*this);
 }
+
+std::size_t ChatFactory::room_count() const { return pool_ ? pool_->roster_.size() : members_.size(); }
 
 ChatProtocol* ChatFactory::find(std::string_view name) const {
     auto it = names_.find(fold_nick(name));
@@ -388,18 +402,31 @@ void ChatFactory::release_address(ChatProtocol& client) {
 }
 
 std::string ChatFactory::join(ChatProtocol& client) {
-    if (members_.size() >= options_.max_clients) {
-        ++stats_.refused_full;
-        return "! server full";
-    }
-    if (!admit_address(client)) {
+    const auto refused_address = [&] {
         ++stats_.refused_address;
         return "! too many connections from your address (max " + std::to_string(options_.max_per_address) + ")";
+    };
+    if (pool_ != nullptr) {
+        // Across the reactors: the roster counts, limits and names the whole room in one step.
+        switch (pool_->roster_.join(client.name_, client.address_, client.join_number_)) {
+            case ChatRoster::Admission::full: ++stats_.refused_full; return "! server full";
+            case ChatRoster::Admission::address_full: return refused_address();
+            case ChatRoster::Admission::admitted: break;
+        }
+        client.counted_address_ = true;
+    } else {
+        if (members_.size() >= options_.max_clients) {
+            ++stats_.refused_full;
+            return "! server full";
+        }
+        if (!admit_address(client)) return refused_address();
+        // ip:port is unique among live connections; the loop only guards against a peer address reused
+        // while its old connection is still in the room.
+        while (names_.contains(fold_nick(client.name_))) client.name_ += '_';
     }
-    // ip:port is unique among live connections; the loop only guards against a peer address reused
-    // while its old connection is still in the room.
-    while (names_.contains(fold_nick(client.name_))) client.name_ += '_';
-    broadcast("* " + client.name_ + " joined");
+    // Told to those who joined before: in a ChatPool, a client that joined on another reactor while the
+    // notice travelled does not get it (in one room it would not have either).
+    broadcast("* " + client.name_ + " joined", client.join_number_ - 1);
     client.slot_ = members_.size();
     members_.push_back(&client);
     names_.emplace(fold_nick(client.name_), &client);
@@ -418,7 +445,12 @@ void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
     members_.pop_back();
     client.slot_ = ChatProtocol::not_in_room;
     names_.erase(fold_nick(client.name_));
-    release_address(client);
+    if (pool_ != nullptr) {
+        client.counted_address_ = false;
+        pool_->roster_.leave(client.name_, client.address_);
+    } else {
+        release_address(client);
+    }
     if (std::exchange(client.over_limit_, false)) {
         if (auto it = std::find(over_limit_.begin(), over_limit_.end(), &client); it != over_limit_.end()) {
             over_limit_.erase(it);
@@ -461,8 +493,8 @@ void ChatFactory::flush_departures() {
     ++stats_.departure_flushes;
     // One shared buffer for everyone; clients it cuts off leave after the loop, in a later batch.
     const auto shared = std::make_shared<const std::string>(std::move(batch));
-    for (ChatProtocol* m : members_) deliver(*m, shared);
-    reap_cut_clients();
+    deliver_to_members(shared);
+    forward(shared, pool_ != nullptr ? pool_->roster_.joins() : 0);
 }
 
 void ChatFactory::schedule_trim() {
@@ -477,40 +509,105 @@ void ChatFactory::schedule_trim() {
     });
 }
 
-void ChatFactory::rename(ChatProtocol& client, std::string_view new_name) {
+bool ChatFactory::rename(ChatProtocol& client, std::string_view new_name) {
+    if (pool_ != nullptr) {
+        if (!pool_->roster_.rename(client.name_, new_name)) return false;
+    } else if (const ChatProtocol* holder = find(new_name); holder != nullptr && holder != &client) {
+        return false;
+    }
     names_.erase(fold_nick(client.name_));
     std::string old = std::exchange(client.name_, std::string(new_name));
     names_.emplace(fold_nick(client.name_), &client);
     WEFT_LOG(info) << client.log_prefix() << old << " is now known as " << client.name_;
     broadcast("* " + old + " is now known as " + client.name_);
+    return true;
 }
 
 std::string ChatFactory::who() const {
+    if (pool_ != nullptr) return pool_->roster_.who();
     std::vector<std::string_view> names;
     names.reserve(members_.size());
     for (const ChatProtocol* m : members_) names.emplace_back(m->name_);
-    // Only the first max_who_listed in order: the reply, and the work, stay bounded in a big room.
-    const std::size_t listed = std::min(names.size(), max_who_listed);
-    std::partial_sort(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(listed), names.end());
-    std::string out = "* online (" + std::to_string(names.size()) + "):";
-    for (std::size_t i = 0; i < listed; ++i) out.append(i == 0 ? " " : ", ").append(names[i]);
-    if (listed < names.size()) out += ", and " + std::to_string(names.size() - listed) + " more";
-    return out;
+    return who_line(std::move(names));
 }
 
 void ChatFactory::shutting_down() {
     if (shutting_down_) return;
     WEFT_LOG(info) << "chat: shutting down, " << members_.size() << " clients online";
-    broadcast("* server shutting down");
+    if (pool_ != nullptr) {
+        // Every shard tells its own clients (each reactor runs its own shutdown): not forwarded.
+        flush_departures();
+        deliver_to_members(std::make_shared<const std::string>(std::string("* server shutting down").append(crlf)));
+    } else {
+        broadcast("* server shutting down");
+    }
     shutting_down_ = true;
 }
 
 void ChatFactory::broadcast(std::string line) {
+    const std::uint64_t audience = pool_ != nullptr ? pool_->roster_.joins() : 0;
+    broadcast(std::move(line), audience);
+}
+
+void ChatFactory::broadcast(std::string line, std::uint64_t audience) {
     flush_departures();  // departures announced before anything that came after them
     line.append(crlf);
     const auto shared = std::make_shared<const std::string>(std::move(line));
+    deliver_to_members(shared);
+    forward(shared, audience);
+}
+
+void ChatFactory::deliver_to_members(const std::shared_ptr<const std::string>& line) {
     // deliver() never changes members_: clients cut off here leave in reap_cut_clients(), after the loop.
-    for (ChatProtocol* m : members_) deliver(*m, shared);
+    for (ChatProtocol* m : members_) deliver(*m, line);
+    reap_cut_clients();
+}
+
+void ChatFactory::forward(const std::shared_ptr<const std::string>& line, std::uint64_t audience) {
+    if (pool_ == nullptr || pool_->size() < 2) return;
+    outbox_.emplace_back(audience, line);
+    if (std::exchange(outbox_posted_, true)) return;
+    // Once this turn is over: everything broadcast in it goes to each other shard in one post.
+    reactor_->call_soon([this] { send_outbox(); });
+}
+
+void ChatFactory::send_outbox() {
+    outbox_posted_ = false;
+    if (outbox_.empty()) return;
+    auto batch = std::make_shared<Forwarded>();
+    batch->smallest_audience = outbox_.front().first;
+    if (outbox_.size() == 1) {
+        batch->all = outbox_.front().second;
+    } else {
+        std::size_t size = 0;
+        for (const auto& [audience, line] : outbox_) {
+            size += line->size();
+            batch->smallest_audience = std::min(batch->smallest_audience, audience);
+        }
+        std::string joined;
+        joined.reserve(size);
+        for (const auto& entry : outbox_) joined.append(*entry.second);
+        batch->all = std::make_shared<const std::string>(std::move(joined));
+    }
+    batch->lines = std::move(outbox_);
+    outbox_.clear();
+    pool_->hand_to_others(shard_, batch);
+}
+
+void ChatFactory::receive(const Forwarded& lines) {
+    // After "* server shutting down" nothing more: this reactor is flushing and closing its clients.
+    if (shutting_down_) return;
+    flush_departures();  // this shard's departures before any later line, as for its own broadcasts
+    for (ChatProtocol* m : members_) {
+        if (m->join_number_ <= lines.smallest_audience) {
+            deliver(*m, lines.all);
+            continue;
+        }
+        // Joined while these lines travelled (rare: only around a join): only those said after it joined.
+        for (const auto& [audience, line] : lines.lines) {
+            if (m->join_number_ <= audience) deliver(*m, line);
+        }
+    }
     reap_cut_clients();
 }
 
@@ -521,6 +618,7 @@ void ChatFactory::send(ChatProtocol& client, std::string line) {
     deliver(client, std::make_shared<const std::string>(std::move(line)));
     reap_cut_clients();
 }
+
 void ChatFactory::deliver(ChatProtocol& client, const std::shared_ptr<const std::string>& line) {
     if (client.cut_) return;
     Transport& t = client.transport();

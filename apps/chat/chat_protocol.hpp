@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "weft/delayed_call.hpp"
@@ -19,6 +20,10 @@
 #include "weft/protocols/basic.hpp"
 #include "weft/reactor_time.hpp"
 #include "weft/time.hpp"
+
+namespace weft {
+class Reactor;
+}  // namespace weft
 
 namespace weft::chat {
 
@@ -76,6 +81,10 @@ inline constexpr std::size_t max_who_listed = 100;
 /// The key under which a name is unique: ASCII letters folded to lower case ("Bob" and "bob" clash).
 [[nodiscard]] std::string fold_nick(std::string_view name);
 
+/// The /who reply for these names: "* online (N): a, b, c" sorted, only the first max_who_listed, then
+/// "and K more".
+[[nodiscard]] std::string who_line(std::vector<std::string_view> names);
+
 /// Appends `text` to `out` made safe for any terminal: the result is valid UTF-8 without control
 /// characters. Every C0 control but TAB, DEL, every C1 control (U+0080..U+009F) and every byte that is
 /// not part of a well-formed UTF-8 sequence becomes '?'; everything else is kept as it is.
@@ -98,6 +107,7 @@ struct ChatStats {
 };
 
 class ChatFactory;
+class ChatPool;
 
 /// One chat client. Lines end with "\n" (a "\r" before it is dropped); the server's lines end with "\r\n".
 ///
@@ -167,6 +177,7 @@ private:
     DelayedCall flood_timer_;
     bool eof_pending_ = false;        // EOF came while lines were still waiting behind the budget
     std::uint64_t received_ = 0;
+    std::uint64_t join_number_ = 0;   // in a ChatPool: its place in the room's order of joins (ChatRoster)
     std::uint64_t consumed_ = 0;
 };
 
@@ -187,21 +198,32 @@ private:
 /// costs each remaining member a few writes, not one per departure, and the memory it freed is handed
 /// back to the system afterwards (malloc_trim).
 /// `time` drives the idle timers (the Reactor, or testing::Clock in tests) and must outlive the factory.
+///
+/// A ChatPool (weft-chat --threads N) makes one ChatFactory per reactor, a shard of one room: the shard
+/// holds the clients of its reactor and applies every rule above to them on that reactor's thread; what
+/// it broadcasts it also hands, once per loop turn and as one shared buffer, to every other shard, which
+/// writes it to its own clients. Names, max_clients, max_per_address and /who are the pool's ChatRoster's.
 class ChatFactory final : public Factory {
 public:
     explicit ChatFactory(ReactorTime& time, ChatOptions options = {});
+    /// Shard `index` of `pool`, on `reactor` (reactor `index` of the pool's ReactorPool). Made by ChatPool.
+    ChatFactory(Reactor& reactor, ChatOptions options, ChatPool& pool, std::size_t index);
     ~ChatFactory() override;
 
     std::unique_ptr<Protocol> build_protocol(const Address& peer) override;
 
-    /// Tells every client "* server shutting down". Call it from a "before shutdown" trigger: the reactor
-    /// then flushes and closes every connection.
+    /// Tells every client "* server shutting down" (in a ChatPool: this shard's; each reactor's trigger
+    /// tells its own). Call it from a "before shutdown" trigger: the reactor then flushes and closes every
+    /// connection.
     void shutting_down();
 
     [[nodiscard]] const ChatOptions& options() const noexcept { return options_; }
     [[nodiscard]] const ChatStats& stats() const noexcept { return stats_; }
+    /// Clients in this factory (in a ChatPool: on this shard's reactor).
     [[nodiscard]] std::size_t client_count() const noexcept { return members_.size(); }
-    /// The client called `name` (in any case), or nullptr.
+    /// Clients in the whole room: client_count(), or in a ChatPool every shard's (its ChatRoster).
+    [[nodiscard]] std::size_t room_count() const;
+    /// The client called `name` (in any case), or nullptr. In a ChatPool: among this shard's clients.
     [[nodiscard]] ChatProtocol* find(std::string_view name) const;
 
     /// How long departures after the first of a burst are gathered before they are announced.
@@ -209,6 +231,7 @@ public:
 
 private:
     friend class ChatProtocol;
+    friend class ChatPool;
 
     /// Adds the client, welcomes it and tells the others. If the room is full or the client's address has
     /// max_per_address connections, nothing changes and the refusal line is returned ("! server full").
@@ -223,13 +246,17 @@ private:
     void release_address(ChatProtocol& client);
     /// Hands freed heap back to the system once a mass departure is over.
     void schedule_trim();
-    /// Renames the client and tells everyone; the name must be valid and free.
-    void rename(ChatProtocol& client, std::string_view new_name);
+    /// Renames the client and tells everyone, unless someone else holds the name in any case (false).
+    /// The name must be valid.
+    bool rename(ChatProtocol& client, std::string_view new_name);
     /// "* online (N): a, b, c" with the names sorted; only the first max_who_listed, then "and K more".
     [[nodiscard]] std::string who() const;
 
     /// Sends `line` + "\r\n" to everyone in the room.
     void broadcast(std::string line);
+    /// The same, and in a ChatPool for the clients of other shards that joined as the `audience`-th or
+    /// earlier (ChatRoster::joins()).
+    void broadcast(std::string line, std::uint64_t audience);
     /// Sends `line` + "\r\n" to one client.
     void send(ChatProtocol& client, std::string line);
     /// Writes a finished line to one client, or cuts the client off if it would pass the hard limit.
@@ -242,6 +269,21 @@ private:
     void mark_over_limit(ChatProtocol& client);
     /// Makes the clients cut off during a broadcast leave, once no broadcast is running.
     void reap_cut_clients();
+    /// Writes `line` (whole "\r\n"-ended lines) to every client here, then reaps the ones it cut off.
+    void deliver_to_members(const std::shared_ptr<const std::string>& line);
+    /// In a ChatPool: queues a broadcast for the other shards; the turn's lines leave together.
+    void forward(const std::shared_ptr<const std::string>& line, std::uint64_t audience);
+    /// Hands the queued lines to every other shard, as one buffer.
+    void send_outbox();
+    /// In a ChatPool, on this shard's thread: lines another shard broadcast (its turn's, in order).
+    /// Each line goes to the clients here that joined before it was sent (its audience): a client that
+    /// joined while it travelled did not see it said, as in a single room.
+    struct Forwarded {
+        std::shared_ptr<const std::string> all;  // the lines, in one buffer
+        std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> lines;  // audience, line
+        std::uint64_t smallest_audience = 0;
+    };
+    void receive(const Forwarded& lines);
 
     ReactorTime& time_;
     ChatOptions options_;
@@ -260,6 +302,13 @@ private:
     DelayedCall over_limit_check_;
     bool reaping_ = false;
     bool shutting_down_ = false;
+    // In a ChatPool (null otherwise): the pool, this shard's index and reactor, and the broadcasts of this
+    // turn not yet handed to the other shards.
+    ChatPool* pool_ = nullptr;
+    std::size_t shard_ = 0;
+    Reactor* reactor_ = nullptr;
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> outbox_;  // audience, line
+    bool outbox_posted_ = false;
     // Refusals and cut-offs repeat per connection under attack (a connect flood, a room of non-readers):
     // one record per second each, with the count of those held back.
     LogRateLimiter refusal_log_{std::chrono::seconds(1)};

@@ -12,6 +12,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "chat_pool.hpp"
 #include "chat_protocol.hpp"
 #include "common/listen.hpp"
 #include "common/options.hpp"
@@ -19,6 +20,7 @@
 #include "weft/error.hpp"
 #include "weft/log.hpp"
 #include "weft/reactor.hpp"
+#include "weft/reactor_pool.hpp"
 #include "weft/version.hpp"
 #include "weft/web/site.hpp"
 
@@ -41,6 +43,47 @@ void raise_descriptor_limit(std::size_t wanted) {
     }
 }
 
+void log_stats(const char* state, const weft::chat::ChatStats& stats) {
+    WEFT_LOG(info) << "chat: " << state << "; " << stats.joined << " joined, " << stats.lines_relayed
+                   << " lines relayed, " << stats.cut_slow << " cut off as too slow, " << stats.cut_idle
+                   << " idle, " << stats.cut_flood << " flooding, " << stats.refused_full << " refused (full), "
+                   << stats.refused_address << " refused (per address)";
+}
+
+/// --threads N > 1: one room over a ReactorPool (docs/chat.md, "One room on N reactors"). The web face
+/// (--http) is served by reactor 0, its browsers in reactor 0's shard of the same room.
+int serve_on_pool(unsigned threads, const weft::chat::ChatOptions& options, double shutdown_timeout,
+                  const std::vector<weft::ServerEndpoint>& endpoints,
+                  const std::vector<weft::ServerEndpoint>& http_endpoints) {
+    weft::ReactorPoolOptions pool_options;
+    pool_options.shutdown_timeout = weft::to_duration(std::chrono::duration<double>(shutdown_timeout));
+    weft::ReactorPool pool(threads, pool_options);
+    weft::chat::ChatPool room(pool, options);
+    weft::Reactor& first = pool.at(0);
+    first.on_signal(SIGUSR1, [&room] {
+        room.collect_stats([](const weft::chat::ChatStats& stats, std::size_t online) {
+            log_stats(("running, " + std::to_string(online) + " online").c_str(), stats);
+        });
+    });
+    weft::SystemdNotifier systemd(first);
+    const auto listeners = weft::apps::listen_all(pool, endpoints, room);
+    std::vector<std::string> addresses = listeners.addresses;
+    weft::web::Site site(first, weft::chat::make_web_root(room.shard(0), first));
+    weft::apps::Listeners web;
+    if (!http_endpoints.empty()) {
+        web = weft::apps::listen_all(first, http_endpoints, site, {}, "http");
+        addresses.insert(addresses.end(), web.addresses.begin(), web.addresses.end());
+    }
+    first.on_signal(SIGUSR2, [&] {
+        weft::apps::reload_tls_on(pool, listeners);
+        weft::apps::reload_tls(web.tls_contexts);
+    });
+    weft::apps::notify_systemd(first, systemd, addresses);
+    pool.run();
+    log_stats("stopped", room.stats());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -52,6 +95,7 @@ int main(int argc, char* argv[]) {
     double first_line_timeout = std::chrono::duration<double>(options.first_line_timeout).count();
     double shutdown_timeout = 5;
     std::string log_level;
+    unsigned threads = 1;
     std::vector<std::string> listen;
     std::vector<weft::ServerEndpoint> endpoints;
     std::vector<std::string> http;
@@ -93,6 +137,10 @@ int main(int argc, char* argv[]) {
          "seconds a new client has to send its first complete line; 0 = no deadline")
         ("shutdown-timeout", number("--shutdown-timeout", shutdown_timeout, 0.0, max_timeout),
          "seconds SIGINT/SIGTERM waits for output to be flushed before closing anyway")
+        ("threads", number("--threads", threads, 1U, 256U),
+         "reactors, each on its own thread (1 to 256), one room over all: TCP endpoints get a SO_REUSEPORT "
+         "socket per reactor, others one acceptor handing connections round-robin; --http stays on the first "
+         "(docs/chat.md)")
         ("log-level", po::value(&log_level), "trace, debug, info, warning, error or fatal (default: "
                                              "$WEFT_LOG_LEVEL, else info)");
 
@@ -129,21 +177,17 @@ int main(int argc, char* argv[]) {
 
     try {
         raise_descriptor_limit(options.max_clients);
+        if (threads > 1) return serve_on_pool(threads, options, shutdown_timeout, endpoints, http_endpoints);
         weft::Reactor reactor;
         reactor.set_shutdown_timeout(weft::to_duration(std::chrono::duration<double>(shutdown_timeout)));
         weft::chat::ChatFactory room(reactor, options);
         // On SIGINT/SIGTERM the reactor runs this, then flushes and closes every connection.
         reactor.add_system_event_trigger(weft::TriggerPhase::before, weft::SystemEvent::shutdown,
                                          [&room] { room.shutting_down(); });
-        const auto log_stats = [&room](const char* state) {
-            const auto& stats = room.stats();
-            WEFT_LOG(info) << "chat: " << state << "; " << stats.joined << " joined, " << stats.lines_relayed
-                           << " lines relayed, " << stats.cut_slow << " cut off as too slow, " << stats.cut_idle
-                           << " idle, " << stats.cut_flood << " flooding, " << stats.refused_full
-                           << " refused (full), " << stats.refused_address << " refused (per address)";
-        };
         // SIGUSR1 logs the statistics and changes nothing; the other signals are the reactor's (docs/chat.md).
-        reactor.on_signal(SIGUSR1, [&] { log_stats(("running, " + std::to_string(room.client_count()) + " online").c_str()); });
+        reactor.on_signal(SIGUSR1, [&] {
+            log_stats(("running, " + std::to_string(room.client_count()) + " online").c_str(), room.stats());
+        });
         // Type=notify under systemd: READY=1 once running, STOPPING=1 at shutdown, watchdog pings. Made
         // before listening, so that a malformed WATCHDOG_USEC stops the server before it binds.
         weft::SystemdNotifier systemd(reactor);
@@ -162,7 +206,7 @@ int main(int argc, char* argv[]) {
         }
         weft::apps::notify_systemd(reactor, systemd, listeners);
         reactor.run();
-        log_stats("stopped");
+        log_stats("stopped", room.stats());
         return 0;
     } catch (const weft::BindError& e) {
         std::cerr << "weft-chat: " << e.what() << '\n';

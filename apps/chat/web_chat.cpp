@@ -15,7 +15,7 @@ namespace weft::chat {
 boost::json::object stats_json(const ChatFactory& room) {
     const auto& stats = room.stats();
     return {
-        {"clients_online", room.client_count()},
+        {"clients_online", room.room_count()},
         {"joined", stats.joined},
         {"lines_relayed", stats.lines_relayed},
         {"cut", {{"slow", stats.cut_slow}, {"idle", stats.cut_idle}, {"flood", stats.cut_flood}}},

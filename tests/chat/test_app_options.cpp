@@ -78,6 +78,10 @@ TEST_CASE("weft-chat: every numeric option out of range exits 2 naming the optio
                       {{"--max-per-address", "-1"}, "--max-per-address"},
                       {{"--flood-limit", "-1"}, "--flood-limit"},
                       {{"--flood-limit", "ten"}, "--flood-limit"},
+                      {{"--threads", "0"}, "--threads"},
+                      {{"--threads", "257"}, "--threads"},
+                      {{"--threads", "-1"}, "--threads"},
+                      {{"--threads", "two"}, "--threads"},
                   });
     check_refused(WEFT_CHAT_BINARY, {}, {{{"--port", "65536"}, "--port"}, {{"--port", "-1"}, "--port"}});
 }

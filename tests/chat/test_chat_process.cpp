@@ -186,7 +186,7 @@ TEST_CASE("weft-chat: --help lists every option, a bad option exits 2", "[chat][
         while (auto line = help.read_line(10s)) text += *line + "\n";  // to the end of its output
         for (const char* option : {"--host", "--port", "--max-line", "--max-clients", "--max-per-address",
                                    "--send-buffer-limit", "--flood-limit", "--idle-timeout", "--first-line-timeout",
-                                   "--shutdown-timeout", "--log-level"}) {
+                                   "--shutdown-timeout", "--threads", "--log-level"}) {
             CHECK(text.find(option) != std::string::npos);
         }
         const auto status = help.wait(10s);

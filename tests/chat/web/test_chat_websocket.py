@@ -1,6 +1,7 @@
 """weft-chat --http's /ws with a real WebSocket client (Debian's python3-websockets): a browser's connection
 without the browser. The room's rules hold for it as for a TCP client: lines both ways, the line limit,
-binary refused with 1003, a reader that stops is cut as too slow. Run by ctest with WEFT_CHAT_BINARY."""
+binary refused with 1003, a reader that stops is cut as too slow; with --threads 2, in the room of every
+reactor. Run by ctest with WEFT_CHAT_BINARY."""
 
 import asyncio
 import http.client
@@ -66,6 +67,41 @@ class WebSocketMember(unittest.TestCase):
                 terminal.wait_for(lambda line: line == "* webby left", "the browser leaving")
                 terminal.close()
         with ChatServer(BINARY) as server:
+            run(scenario(server))
+
+    def test_with_threads_the_websocket_joins_the_room_of_every_reactor(self):
+        # weft-chat --threads 2: the web face is reactor 0's, the TCP clients spread by SO_REUSEPORT. /stats
+        # counts the whole room online but reactor 0's joins only: terminals are added until one is
+        # elsewhere (all of 16 on one reactor: 1 in 65536).
+        async def scenario(server):
+            async with websockets.connect(f"ws://127.0.0.1:{server.http_port}/ws") as browser:
+                await receive_until(browser, lambda m: m.startswith("Welcome"), "welcoming")
+                await browser.send("/nick webby")
+                await receive_until(browser, lambda m: m.endswith("is now known as webby"), "renaming")
+                terminals = []
+                while len(terminals) < 16:
+                    terminal = LineClient(server.tcp_port)
+                    terminal.wait_for(lambda line: line.startswith("Welcome"), "welcoming a terminal")
+                    terminals.append(terminal)
+                    numbers = stats(server)
+                    self.assertEqual(numbers["clients_online"], len(terminals) + 1)
+                    if numbers["joined"] < numbers["clients_online"]:
+                        break
+                self.assertLess(stats(server)["joined"], len(terminals) + 1, "every terminal on reactor 0")
+                await browser.send("hello from a websocket")
+                for terminal in terminals:
+                    terminal.wait_for(lambda line: line == "webby: hello from a websocket", "the browser's line")
+                for i, terminal in enumerate(terminals):
+                    terminal.send(f"line {i}")
+                # Lines from two reactors may come in either order: each terminal's must come.
+                wanted = {f"line {i}" for i in range(len(terminals))}
+                await receive_until(browser, lambda m: not wanted.discard(m.split(": ", 1)[-1]) and not wanted,
+                                    f"every terminal's line ({wanted})")
+                await browser.send("/who")
+                await receive_until(browser, lambda m: m.startswith(f"* online ({len(terminals) + 1}): "), "/who")
+                for terminal in terminals:
+                    terminal.close()
+        with ChatServer(BINARY, "--threads", "2", "--flood-limit", "0") as server:
             run(scenario(server))
 
     def test_a_page_of_another_site_is_refused_its_own_is_let_in(self):

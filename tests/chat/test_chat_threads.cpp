@@ -1,0 +1,73 @@
+// weft-chat --threads 2, the binary: one room over two reactors (SO_REUSEPORT, so the kernel picks each
+// client's reactor; test_chat_pool.cpp pins them with an acceptor), SIGUSR1's statistics summed over the
+// reactors, SIGTERM telling every client. The names contain "thread": tests/run-all runs them under TSan.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/child_process.hpp"
+#include "sync_chat_client.hpp"
+
+using chat_test::SyncClient;
+using weft_test::ChildProcess;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Reads the child's output (stdout and stderr) until a line containing `text`; false at its end.
+bool read_until(ChildProcess& child, const std::string& text) {
+    while (auto line = child.read_line(10s)) {
+        if (line->find(text) != std::string::npos) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("weft-chat --threads 2: one room, SIGUSR1 sums the reactors, SIGTERM tells everyone", "[chat][process]") {
+    ChildProcess server({"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", WEFT_CHAT_BINARY, "--threads", "2", "--host",
+                         "127.0.0.1", "--port", "0", "--flood-limit", "0", "--log-level", "info"});
+    std::string listening;
+    while (auto line = server.read_line(10s)) {
+        if (line->starts_with("listening on 127.0.0.1:")) {
+            listening = *line;
+            break;
+        }
+    }
+    REQUIRE_FALSE(listening.empty());
+    const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
+
+    std::vector<std::unique_ptr<SyncClient>> clients;
+    for (int i = 0; i < 4; ++i) {
+        auto client = std::make_unique<SyncClient>(port);
+        REQUIRE_FALSE(client->name.empty());
+        for (auto& earlier : clients) REQUIRE(earlier->expect("* " + client->name + " joined"));
+        clients.push_back(std::move(client));
+    }
+    const std::string old_name = clients[0]->name;
+    clients[0]->send("/nick alice\n");
+    for (auto& c : clients) REQUIRE(c->expect("* " + old_name + " is now known as alice"));
+    clients[3]->send("/nick Alice\nhi\n");
+    REQUIRE(clients[3]->expect("! name taken: Alice"));
+    for (auto& c : clients) REQUIRE(c->expect(clients[3]->name + ": hi"));
+
+    server.signal(SIGUSR1);
+    CHECK(read_until(server, "chat: running, 4 online; 4 joined, 1 lines relayed"));
+
+    server.signal(SIGTERM);
+    for (auto& c : clients) {
+        REQUIRE(c->expect("* server shutting down"));
+        CHECK(c->expect_eof());
+    }
+    CHECK(read_until(server, "chat: stopped; 4 joined, 1 lines relayed"));
+    const auto status = server.wait(10s);
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+}
