@@ -64,6 +64,16 @@ struct Listeners {
 /// Makes the protocol of one UDP endpoint (a server that serves datagrams passes one to listen_all).
 using DatagramProtocolMaker = std::function<std::unique_ptr<DatagramProtocol>(const UdpServerEndpoint&)>;
 
+/// Listens on one udp: endpoint with a protocol from `datagram`; weft::Error if the server serves none.
+inline std::shared_ptr<UdpTransport> listen_datagrams(Reactor& reactor, const UdpServerEndpoint& udp,
+                                                      const DatagramProtocolMaker& datagram) {
+    if (!datagram) throw Error("--listen " + to_string(ServerEndpoint(udp)) + ": this server does not serve datagrams (udp:)");
+    UdpOptions options;
+    options.interface = udp.interface;
+    options.max_packet_size = udp.max_packet_size;
+    return reactor.listen_udp(udp.port, datagram(udp), options);
+}
+
 /// Listens on every endpoint, stream ones with one factory (one chat room over all of them), udp ones
 /// with a protocol from `datagram` each, and prints "listening on ADDRESS" for each: HOST:PORT for TCP,
 /// ssl:HOST:PORT for TLS, unix:PATH for UNIX sockets, udp:HOST:PORT for UDP. With a `scheme` ("http"),
@@ -76,11 +86,7 @@ inline Listeners listen_all(Reactor& reactor, const std::vector<ServerEndpoint>&
     try {
         for (const auto& endpoint : endpoints) {
             if (const auto* udp = std::get_if<UdpServerEndpoint>(&endpoint)) {
-                if (!datagram) throw Error("--listen " + to_string(endpoint) + ": this server does not serve datagrams (udp:)");
-                UdpOptions options;
-                options.interface = udp->interface;
-                options.max_packet_size = udp->max_packet_size;
-                listeners.datagram_ports.push_back(reactor.listen_udp(udp->port, datagram(*udp), options));
+                listeners.datagram_ports.push_back(listen_datagrams(reactor, *udp, datagram));
                 listeners.addresses.push_back("udp:" + listeners.datagram_ports.back()->host().to_string());
                 std::cout << "listening on " << listeners.addresses.back() << std::endl;
                 continue;
@@ -127,11 +133,7 @@ inline PoolListeners listen_all(ReactorPool& pool, const std::vector<ServerEndpo
     try {
         for (const auto& endpoint : endpoints) {
             if (const auto* udp = std::get_if<UdpServerEndpoint>(&endpoint)) {
-                if (!datagram) throw Error("--listen " + to_string(endpoint) + ": this server does not serve datagrams (udp:)");
-                UdpOptions options;
-                options.interface = udp->interface;
-                options.max_packet_size = udp->max_packet_size;
-                listeners.datagram_ports.push_back(pool.at(0).listen_udp(udp->port, datagram(*udp), options));
+                listeners.datagram_ports.push_back(listen_datagrams(pool.at(0), *udp, datagram));
                 listeners.addresses.push_back("udp:" + listeners.datagram_ports.back()->host().to_string());
             } else {
                 listeners.ports.push_back(pool.listen(endpoint, factory));
