@@ -6,6 +6,7 @@
 //   echo       N connections send 64-byte lines, up to W in flight each; lines/s, p50/p99 round trip.
 //   chat       N chat clients each send M lines, up to W of their own un-echoed; deliveries/s, p50/p99.
 //   broadcast  N chat clients; one line is broadcast R times; time until all N have it (median, max).
+//   ws-chat    chat over WebSocket (Boost.Beast's client) to weft-chat --http's /ws; deliveries/s, p50/p99.
 //   idle       N idle connections; growth of the server's VmRSS (--pid) per connection.
 //   tls-pingpong   pingpong over TLS (boost::asio::ssl, OpenSSL 3), after every session's handshake.
 //   tls-handshake  N at a time: connect, full TLS handshake, one small echo, close; handshakes/s.
@@ -43,6 +44,8 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/program_options.hpp>
 #include <openssl/ssl.h>
 
@@ -54,6 +57,8 @@ namespace {
 namespace asio = boost::asio;
 namespace po = boost::program_options;
 namespace ssl = asio::ssl;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using udp = asio::ip::udp;
 using TlsStream = ssl::stream<tcp::socket>;
@@ -906,10 +911,12 @@ int run_echo(const Options& opt) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// chat and broadcast. Server lines: "Welcome to the chat server, NAME", "* NAME joined",
-// "* NAME left", "NAME: text", each ending "\r\n". Our text: "m <client> <seq> <send-ns> xxx...".
+// chat, broadcast and ws-chat. Server lines: "Welcome to the chat server, NAME", "* NAME joined",
+// "* NAME left", "NAME: text", each ending "\r\n" (over WebSocket: one text message per line, without it).
+// Our text: "m <client> <seq> <send-ns> xxx...".
 struct ChatShared {
     const Options* opt = nullptr;
+    bool broadcast = false;
     bool stopping = false;
     bool measuring = false;
     std::uint64_t welcomes = 0;
@@ -926,9 +933,15 @@ struct ChatShared {
     std::function<void()> on_delivery;
 };
 
-class ChatClient : public LineConn {
+/// One chat client's side of the conversation, whatever carries its lines: it parses the server's lines
+/// (handle_line) and makes its own (send_message); a transport subclass moves them (write_line).
+class ChatClient {
 public:
-    ChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : LineConn(std::move(s)), id(id_), shared(sh) {}
+    ChatClient(std::size_t id_, ChatShared& sh) : id(id_), shared(sh) {}
+    virtual ~ChatClient() = default;
+    ChatClient(const ChatClient&) = delete;
+    ChatClient& operator=(const ChatClient&) = delete;
+
     std::size_t id;
     bool welcomed = false;
     std::uint64_t sent = 0;
@@ -942,14 +955,17 @@ public:
         if (line.size() + 1 < shared.opt->line_size) {
             line.resize(shared.opt->line_size - 1, 'x');
         }
-        line.push_back('\n');
         ++sent;
         ++inflight;
-        send(line);
+        write_line(std::move(line));
     }
 
 protected:
-    void on_line(std::string_view line) override {
+    /// Sends one line of ours (without its "\n").
+    virtual void write_line(std::string line) = 0;
+
+    /// One line from the server; `received_ns`: when the read that brought it completed.
+    void handle_line(std::string_view line, std::int64_t received_ns) {
         if (!line.empty() && line.back() == '\r') {
             line.remove_suffix(1);
         }
@@ -965,22 +981,23 @@ protected:
             auto r2 = std::from_chars(r1.ptr + 1, end, seq);
             auto r3 = std::from_chars(r2.ptr + 1, end, sent_ns);
             if (r1.ec != std::errc{} || r2.ec != std::errc{} || r3.ec != std::errc{}) {
-                fail("chat: client " + std::to_string(id) + " cannot parse '" + std::string(line.substr(0, 100)) + "'");
+                fail(shared.opt->mode + ": client " + std::to_string(id) + " cannot parse '" +
+                     std::string(line.substr(0, 100)) + "'");
             }
             ++shared.deliveries;
-            if (shared.opt->mode == "broadcast") {
+            if (shared.broadcast) {
                 if (seq == shared.current_seq) {
                     ++shared.have_current;
                 }
             }
             if (client == id) {
                 if (inflight == 0) {
-                    fail("chat: client " + std::to_string(id) + " got an echo it did not send");
+                    fail(shared.opt->mode + ": client " + std::to_string(id) + " got an echo it did not send");
                 }
                 --inflight;
                 ++shared.own_echoes;
                 if (shared.measuring) {
-                    shared.hist.record(batch_ns - sent_ns);
+                    shared.hist.record(received_ns - sent_ns);
                 }
                 shared.on_own_echo(id, seq);
             }
@@ -991,7 +1008,7 @@ protected:
         }
         if (line.rfind("Welcome to the chat server, ", 0) == 0) {
             if (welcomed) {
-                fail("chat: client " + std::to_string(id) + " welcomed twice");
+                fail(shared.opt->mode + ": client " + std::to_string(id) + " welcomed twice");
             }
             welcomed = true;
             ++shared.welcomes;
@@ -1010,15 +1027,99 @@ protected:
         }
         // Any other server line is ignored.
     }
-    void on_error(const std::string& what) override { fail("chat: client " + std::to_string(id) + " " + what); }
+    void client_error(const std::string& what) { fail(shared.opt->mode + ": client " + std::to_string(id) + " " + what); }
 
-private:
     ChatShared& shared;
 };
 
-int run_chat(const Options& opt, bool broadcast) {
+/// chat, broadcast: the chat's lines over TCP as they are.
+class TcpChatClient final : public ChatClient, public LineConn {
+public:
+    TcpChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : ChatClient(id_, sh), LineConn(std::move(s)) {
+        start_reading(sh.stopping);
+    }
+
+protected:
+    void write_line(std::string line) override {
+        line.push_back('\n');
+        send(line);
+    }
+    void on_line(std::string_view line) override { handle_line(line, batch_ns); }
+    void on_error(const std::string& what) override { client_error(what); }
+};
+
+/// ws-chat: the same lines as WebSocket text messages, one per line, to weft-chat's /ws (its web page's
+/// endpoint), through Boost.Beast's client: an implementation independent of weft's, which masks every
+/// frame as RFC 6455 requires of a client. No Origin header: weft-chat admits clients that are not
+/// browsers, as nc on its TCP port. One write in flight at a time (Beast's rule); the others queue.
+class WsChatClient final : public ChatClient {
+public:
+    WsChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : ChatClient(id_, sh), ws_(std::move(s)) {
+        ws_.text(true);
+        const auto& opt = *sh.opt;
+        ws_.async_handshake(opt.host + ":" + std::to_string(opt.port), "/ws", [this](const error_code& ec) {
+            if (shared.stopping) {
+                return;
+            }
+            if (ec) {
+                client_error("WebSocket handshake with /ws: " + describe(ec));
+            }
+            read();
+        });
+    }
+
+protected:
+    void write_line(std::string line) override {
+        queue_.push_back(std::move(line));
+        if (!writing_) {
+            write_next();
+        }
+    }
+
+private:
+    void read() {
+        ws_.async_read(rbuf_, [this](const error_code& ec, std::size_t) {
+            if (shared.stopping) {
+                return;
+            }
+            if (ec) {
+                client_error("read: " + describe(ec));
+            }
+            const auto data = rbuf_.cdata();
+            handle_line(std::string_view(static_cast<const char*>(data.data()), data.size()), now_ns());
+            rbuf_.clear();
+            read();
+        });
+    }
+    void write_next() {
+        writing_ = true;
+        ws_.async_write(asio::buffer(queue_.front()), [this](const error_code& ec, std::size_t) {
+            writing_ = false;
+            if (shared.stopping) {
+                return;
+            }
+            if (ec) {
+                client_error("write: " + describe(ec));
+            }
+            queue_.pop_front();
+            if (!queue_.empty()) {
+                write_next();
+            }
+        });
+    }
+
+    websocket::stream<tcp::socket> ws_;
+    beast::flat_buffer rbuf_;
+    std::deque<std::string> queue_;
+    bool writing_ = false;
+};
+
+enum class ChatTransport { plain, websocket };
+
+int run_chat(const Options& opt, bool broadcast, ChatTransport transport = ChatTransport::plain) {
     ChatShared shared;
     shared.opt = &opt;
+    shared.broadcast = broadcast;
     const auto n = static_cast<std::uint64_t>(opt.connections);
     const std::uint64_t expected_joins = n * (n - 1) / 2;  // one per pair: the earlier one hears the later
     const auto messages = static_cast<std::uint64_t>(opt.messages);
@@ -1045,11 +1146,11 @@ int run_chat(const Options& opt, bool broadcast) {
             double rate = static_cast<double>(shared.deliveries) / secs;
             double p50 = shared.hist.quantile(0.50) / 1000.0;
             double p99 = shared.hist.quantile(0.99) / 1000.0;
-            std::cout << "chat: " << n << " clients x " << messages << " lines, window " << opt.window << ", "
+            std::cout << opt.mode << ": " << n << " clients x " << messages << " lines, window " << opt.window << ", "
                       << shared.deliveries << " deliveries in " << fmt("%.3f", secs) << " s: " << fmt("%.0f", rate)
                       << " deliveries/s, own echo p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99)
                       << " us (" << cpu.human() << "; setup " << fmt("%.2f", setup_secs) << " s)\n";
-            std::cout << "RESULT mode=chat conns=" << n << " messages=" << messages << " window=" << opt.window
+            std::cout << "RESULT mode=" << opt.mode << " conns=" << n << " messages=" << messages << " window=" << opt.window
                       << " secs=" << fmt("%.3f", secs) << " deliveries=" << shared.deliveries
                       << " deliveries_s=" << fmt("%.1f", rate) << " p50_us=" << fmt("%.1f", p50)
                       << " p99_us=" << fmt("%.1f", p99) << " setup_s=" << fmt("%.3f", setup_secs) << " "
@@ -1117,7 +1218,7 @@ int run_chat(const Options& opt, bool broadcast) {
             return;
         }
         if (shared.joins > expected_joins || shared.lefts != 0) {
-            fail("chat: unexpected notices: " + std::to_string(shared.joins) + " joined (expected " +
+            fail(opt.mode + ": unexpected notices: " + std::to_string(shared.joins) + " joined (expected " +
                  std::to_string(expected_joins) + "), " + std::to_string(shared.lefts) + " left");
         }
         phase_name = "measuring";
@@ -1142,8 +1243,11 @@ int run_chat(const Options& opt, bool broadcast) {
     Connector connector(
         io, opt,
         [&](std::size_t i, tcp::socket socket) {
-            clients[i] = std::make_unique<ChatClient>(std::move(socket), i, shared);
-            clients[i]->start_reading(shared.stopping);
+            if (transport == ChatTransport::websocket) {
+                clients[i] = std::make_unique<WsChatClient>(std::move(socket), i, shared);
+            } else {
+                clients[i] = std::make_unique<TcpChatClient>(std::move(socket), i, shared);
+            }
         },
         [&] {
             ready_all = true;
@@ -1592,16 +1696,16 @@ int main(int argc, char** argv) {
     desc.add_options()
         ("help,h", "show this help")
         ("version", "print \"weft-bench VERSION\" and exit")
-        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle | tls-pingpong | tls-handshake | udp-echo")
+        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | ws-chat | broadcast | idle | tls-pingpong | tls-handshake | udp-echo")
         ("host", po::value(&opt.host)->default_value(opt.host), "server address")
         ("port", optional_number("--port", opt.port, 1U, 65535U)->required(), "server port")
         ("connections,n", number("--connections", opt.connections, 1, 1'000'000), "N: connections / sessions / chat clients; connections at a time (tls-handshake); sockets (udp-echo)")
         ("duration,t", number("--duration", opt.duration, 0.001, max_seconds), "T: measured seconds (pingpong, echo, tls-*, udp-echo)")
         ("warmup", number("--warmup", opt.warmup, 0.0, max_seconds), "seconds of load before measuring (pingpong, echo, tls-*, udp-echo)")
         ("block,b", number("--block", opt.block, std::size_t{1}, std::size_t{1} << 30), "B: block size in bytes (pingpong); datagram size (udp-echo)")
-        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat); datagrams per socket (udp-echo)")
-        ("messages,m", number("--messages", opt.messages, 0, 1'000'000'000), "M: lines per client (chat); broadcasts (broadcast)")
-        ("line-size", number("--line-size", opt.line_size, std::size_t{2}, std::size_t{16} << 20), "bytes per line sent, \\n included (echo, chat)")
+        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat, ws-chat); datagrams per socket (udp-echo)")
+        ("messages,m", number("--messages", opt.messages, 0, 1'000'000'000), "M: lines per client (chat, ws-chat); broadcasts (broadcast)")
+        ("line-size", number("--line-size", opt.line_size, std::size_t{2}, std::size_t{16} << 20), "bytes per line sent, \\n included (echo, chat, ws-chat: the message is the line without it)")
         ("pid", optional_number("--pid", opt.pid, 1L, 4'194'304L), "server process id whose VmRSS is read (idle)")
         ("settle", number("--settle", opt.settle, 0.0, max_seconds), "seconds to wait before reading VmRSS (idle)")
         ("connect-concurrency", number("--connect-concurrency", opt.connect_concurrency, 1, 1'000'000), "connections being set up at once")
@@ -1638,6 +1742,9 @@ int main(int argc, char** argv) {
         }
         if (opt.mode == "chat") {
             return run_chat(opt, false);
+        }
+        if (opt.mode == "ws-chat") {
+            return run_chat(opt, false, ChatTransport::websocket);
         }
         if (opt.mode == "broadcast") {
             if (opt.messages < 1) {
