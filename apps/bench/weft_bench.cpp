@@ -1048,13 +1048,162 @@ protected:
     void on_error(const std::string& what) override { client_error(what); }
 };
 
+/// ws-chat's socket under Beast's WebSocket stream, which gives it the load generator's TCP habits:
+/// - reads up to 64 KiB per system call and hands Beast what it asks for from that. Beast reads through a
+///   1536-byte buffer of its own (one TCP frame): a recvmsg (and often an epoll_wait) per 18 chat lines,
+///   where the TCP client's LineConn reads 64 KiB.
+/// - Beast's (synchronous) frame writes are queued and leave as LineConn's lines do: at once when no write
+///   is on the wire, else gathered until it completes. Beast allows one write at a time, so without this
+///   each line would be a TCP segment and a server read of its own, where the TCP client's replies to one
+///   read share a write.
+/// - its socket's executor is the io_context's own, not the polymorphic any_io_executor that Beast's
+///   composed operations would copy several times per message.
+/// Only the handshake writes asynchronously, before any frame.
+class BufferedSocket {
+public:
+    using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+    using executor_type = Socket::executor_type;
+
+    BufferedSocket(tcp::socket s, std::function<void(const std::string&)> on_error)
+        : socket(adopt(std::move(s))),
+          on_error_(std::move(on_error)),
+          buffer_(64 * 1024) {}
+
+    executor_type get_executor() noexcept { return socket.get_executor(); }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(error_code, std::size_t)>(
+            [this](auto handler, const MutableBuffers& into) {
+                if (begin_ < end_) {
+                    // Completed on a later turn, never inside the initiating call (Asio's rule).
+                    const std::size_t n = take(into);
+                    asio::post(socket.get_executor(), beast::bind_front_handler(std::move(handler), error_code{}, n));
+                    return;
+                }
+                socket.async_read_some(asio::buffer(buffer_), [this, into, handler = std::move(handler)](
+                                                                  const error_code& ec, std::size_t got) mutable {
+                    begin_ = 0;
+                    end_ = ec ? 0 : got;
+                    const std::size_t n = ec ? 0 : take(into);
+                    std::move(handler)(ec, n);
+                });
+            },
+            token, buffers);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+        return socket.async_write_some(buffers, std::forward<Token>(token));
+    }
+
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+        ec = {};
+        const std::size_t n = asio::buffer_size(buffers);
+        const std::size_t at = pending_.size();
+        pending_.resize(at + n);
+        asio::buffer_copy(asio::buffer(pending_.data() + at, n), buffers);
+        flush();
+        return n;
+    }
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers) {
+        error_code ec;
+        return write_some(buffers, ec);
+    }
+    /// Beast's synchronous reads, after an asynchronous one (WsChatClient::read): from what was read ahead;
+    /// with nothing left (a frame cut by the end of the last read), a blocking read for the rest, which
+    /// the server sent with the frame's start (it writes whole frames).
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& into, error_code& ec) {
+        ec = {};
+        if (begin_ == end_) {
+            begin_ = 0;
+            end_ = socket.read_some(asio::buffer(buffer_), ec);
+            if (ec) {
+                end_ = 0;
+                return 0;
+            }
+        }
+        return take(into);
+    }
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& into) {
+        error_code ec;
+        const std::size_t n = read_some(into, ec);
+        if (ec) {
+            throw boost::system::system_error(ec);
+        }
+        return n;
+    }
+    /// Bytes read ahead that Beast has not taken yet.
+    [[nodiscard]] std::size_t buffered() const noexcept { return end_ - begin_; }
+
+    Socket socket;
+
+private:
+    static Socket adopt(tcp::socket s) {
+        const auto protocol = s.local_endpoint().protocol();
+        const auto executor = *s.get_executor().target<asio::io_context::executor_type>();
+        return Socket(executor, protocol, s.release());
+    }
+    template <class MutableBuffers>
+    std::size_t take(const MutableBuffers& into) {
+        const std::size_t n = asio::buffer_copy(into, asio::buffer(buffer_.data() + begin_, end_ - begin_));
+        begin_ += n;
+        return n;
+    }
+    void flush() {
+        if (writing_active_ || pending_.empty()) {
+            return;
+        }
+        writing_active_ = true;
+        writing_.swap(pending_);
+        pending_.clear();
+        asio::async_write(socket, asio::buffer(writing_), [this](const error_code& ec, std::size_t) {
+            writing_active_ = false;
+            if (ec) {
+                on_error_("write: " + describe(ec));
+                return;
+            }
+            writing_.clear();
+            flush();
+        });
+    }
+
+    std::function<void(const std::string&)> on_error_;
+    std::vector<char> buffer_;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+    std::vector<char> pending_;
+    std::vector<char> writing_;
+    bool writing_active_ = false;
+};
+
+// Beast's closing handshake ends with a teardown of the layer below, and its timeouts close it: found by
+// argument-dependent lookup.
+[[maybe_unused]] void beast_close_socket(BufferedSocket& s) { beast::close_socket(s.socket); }
+[[maybe_unused]] void teardown(beast::role_type role, BufferedSocket& s, error_code& ec) {
+    websocket::teardown(role, s.socket, ec);
+}
+template <class Handler>
+void async_teardown(beast::role_type role, BufferedSocket& s, Handler&& handler) {
+    websocket::async_teardown(role, s.socket, std::forward<Handler>(handler));
+}
+
 /// ws-chat: the same lines as WebSocket text messages, one per line, to weft-chat's /ws (its web page's
 /// endpoint), through Boost.Beast's client: an implementation independent of weft's, which masks every
 /// frame as RFC 6455 requires of a client. No Origin header: weft-chat admits clients that are not
-/// browsers, as nc on its TCP port. One write in flight at a time (Beast's rule); the others queue.
+/// browsers, as nc on its TCP port.
 class WsChatClient final : public ChatClient {
 public:
-    WsChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : ChatClient(id_, sh), ws_(std::move(s)) {
+    WsChatClient(tcp::socket s, std::size_t id_, ChatShared& sh)
+        : ChatClient(id_, sh), ws_(std::move(s), [this](const std::string& what) {
+              if (!shared.stopping) {
+                  client_error(what);
+              }
+          }) {
         ws_.text(true);
         const auto& opt = *sh.opt;
         ws_.async_handshake(opt.host + ":" + std::to_string(opt.port), "/ws", [this](const error_code& ec) {
@@ -1069,14 +1218,19 @@ public:
     }
 
 protected:
+    // Beast frames and masks the line; BufferedSocket takes the frame at once and sends it.
     void write_line(std::string line) override {
-        queue_.push_back(std::move(line));
-        if (!writing_) {
-            write_next();
+        error_code ec;
+        ws_.write(asio::buffer(line), ec);
+        if (ec) {
+            client_error("write: " + describe(ec));
         }
     }
 
 private:
+    // One asynchronous read, then the messages already read ahead synchronously: Beast's asynchronous read
+    // costs a handler allocation, a post and executor copies per message, several times what the TCP
+    // client pays per line, and the load generator must not be what sets the pace.
     void read() {
         ws_.async_read(rbuf_, [this](const error_code& ec, std::size_t) {
             if (shared.stopping) {
@@ -1085,33 +1239,29 @@ private:
             if (ec) {
                 client_error("read: " + describe(ec));
             }
-            const auto data = rbuf_.cdata();
-            handle_line(std::string_view(static_cast<const char*>(data.data()), data.size()), now_ns());
-            rbuf_.clear();
-            read();
+            std::int64_t received_ns = now_ns();
+            take_message(received_ns);
+            while (ws_.next_layer().buffered() > 0 && !shared.stopping) {
+                error_code rec;
+                ws_.read(rbuf_, rec);
+                if (rec) {
+                    client_error("read: " + describe(rec));
+                }
+                take_message(received_ns);
+            }
+            if (!shared.stopping) {
+                read();
+            }
         });
     }
-    void write_next() {
-        writing_ = true;
-        ws_.async_write(asio::buffer(queue_.front()), [this](const error_code& ec, std::size_t) {
-            writing_ = false;
-            if (shared.stopping) {
-                return;
-            }
-            if (ec) {
-                client_error("write: " + describe(ec));
-            }
-            queue_.pop_front();
-            if (!queue_.empty()) {
-                write_next();
-            }
-        });
+    void take_message(std::int64_t received_ns) {
+        const auto data = rbuf_.cdata();
+        handle_line(std::string_view(static_cast<const char*>(data.data()), data.size()), received_ns);
+        rbuf_.clear();
     }
 
-    websocket::stream<tcp::socket> ws_;
+    websocket::stream<BufferedSocket> ws_;
     beast::flat_buffer rbuf_;
-    std::deque<std::string> queue_;
-    bool writing_ = false;
 };
 
 enum class ChatTransport { plain, websocket };
