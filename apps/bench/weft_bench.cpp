@@ -675,26 +675,70 @@ int run_tls_handshake(const Options& opt) {
     return 0;
 }
 // ---------------------------------------------------------------------------------------------
+// Output with one write on the wire at a time: what is sent meanwhile gathers in `pending` and leaves in one
+// write as soon as the one on the wire completes. Errors go to on_error, unless `stopping` is set by then.
+template <class Socket>
+class GatheredWrites {
+public:
+    using OnError = std::function<void(const std::string&)>;
+    GatheredWrites(Socket& socket, OnError on_error) : socket_(socket), on_error_(std::move(on_error)) {}
+
+    std::string pending;
+
+    void stop_when(const bool& stopping) { stopping_ = &stopping; }
+    void flush() {
+        if (active_ || pending.empty()) {
+            return;
+        }
+        active_ = true;
+        writing_.swap(pending);
+        pending.clear();
+        asio::async_write(socket_, asio::buffer(writing_), [this](const error_code& ec, std::size_t) {
+            active_ = false;
+            if (stopping_ != nullptr && *stopping_) {
+                return;
+            }
+            if (ec) {
+                on_error_("write: " + describe(ec));
+                return;
+            }
+            writing_.clear();
+            flush();
+        });
+    }
+
+private:
+    Socket& socket_;
+    OnError on_error_;
+    std::string writing_;
+    bool active_ = false;
+    const bool* stopping_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
 // A line connection: read buffer split into lines, and a write queue with one write in flight
-// (pending lines gather in `pending` while `writing` is on the wire).
+// (GatheredWrites).
 class LineConn {
 public:
-    explicit LineConn(tcp::socket s) : socket(std::move(s)) { rbuf.resize(64 * 1024); }
+    explicit LineConn(tcp::socket s) : socket(std::move(s)), out(socket, [this](const std::string& what) { on_error(what); }) {
+        rbuf.resize(64 * 1024);
+    }
     virtual ~LineConn() = default;
     LineConn(const LineConn&) = delete;
     LineConn& operator=(const LineConn&) = delete;
 
     tcp::socket socket;
+    GatheredWrites<tcp::socket> out;
 
     void start_reading(const bool& stopping) {
         stopping_ = &stopping;
+        out.stop_when(stopping);
         read();
     }
     void send(std::string_view data) {
-        pending.append(data);
-        flush();
+        out.pending.append(data);
+        out.flush();
     }
-    std::string pending;
     /// When the read being split into lines completed.
     std::int64_t batch_ns = 0;
 
@@ -739,33 +783,9 @@ private:
                                });
     }
 
-public:
-    void flush() {
-        if (writing_active || pending.empty()) {
-            return;
-        }
-        writing_active = true;
-        writing.swap(pending);
-        pending.clear();
-        asio::async_write(socket, asio::buffer(writing), [this](const error_code& ec, std::size_t) {
-            writing_active = false;
-            if (*stopping_) {
-                return;
-            }
-            if (ec) {
-                on_error("write: " + describe(ec));
-                return;
-            }
-            writing.clear();
-            flush();
-        });
-    }
-
 private:
     std::vector<char> rbuf;
     std::size_t rlen = 0;
-    std::string writing;
-    bool writing_active = false;
     const bool* stopping_ = nullptr;
 };
 
@@ -797,11 +817,11 @@ int run_echo(const Options& opt) {
                     added = true;
                 }
                 set_seq(next_seq++);
-                pending.append(line);
+                out.pending.append(line);
                 sent.push_back(now);
             }
             if (added) {
-                flush();
+                out.flush();
             }
         }
 
@@ -1064,10 +1084,8 @@ public:
     using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
     using executor_type = Socket::executor_type;
 
-    BufferedSocket(tcp::socket s, std::function<void(const std::string&)> on_error)
-        : socket(adopt(std::move(s))),
-          on_error_(std::move(on_error)),
-          buffer_(64 * 1024) {}
+    BufferedSocket(tcp::socket s, GatheredWrites<Socket>::OnError on_error)
+        : socket(adopt(std::move(s))), out_(socket, std::move(on_error)), buffer_(64 * 1024) {}
 
     executor_type get_executor() noexcept { return socket.get_executor(); }
 
@@ -1101,10 +1119,10 @@ public:
     std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
         ec = {};
         const std::size_t n = asio::buffer_size(buffers);
-        const std::size_t at = pending_.size();
-        pending_.resize(at + n);
-        asio::buffer_copy(asio::buffer(pending_.data() + at, n), buffers);
-        flush();
+        const std::size_t at = out_.pending.size();
+        out_.pending.resize(at + n);
+        asio::buffer_copy(asio::buffer(out_.pending.data() + at, n), buffers);
+        out_.flush();
         return n;
     }
     template <class ConstBuffers>
@@ -1154,31 +1172,10 @@ private:
         begin_ += n;
         return n;
     }
-    void flush() {
-        if (writing_active_ || pending_.empty()) {
-            return;
-        }
-        writing_active_ = true;
-        writing_.swap(pending_);
-        pending_.clear();
-        asio::async_write(socket, asio::buffer(writing_), [this](const error_code& ec, std::size_t) {
-            writing_active_ = false;
-            if (ec) {
-                on_error_("write: " + describe(ec));
-                return;
-            }
-            writing_.clear();
-            flush();
-        });
-    }
-
-    std::function<void(const std::string&)> on_error_;
+    GatheredWrites<Socket> out_;
     std::vector<char> buffer_;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
-    std::vector<char> pending_;
-    std::vector<char> writing_;
-    bool writing_active_ = false;
 };
 
 // Beast's closing handshake ends with a teardown of the layer below, and its timeouts close it: found by
