@@ -1257,7 +1257,7 @@ private:
         rbuf_.clear();
     }
 
-    websocket::stream<BufferedSocket> ws_;
+    websocket::stream<BufferedSocket, false> ws_;  // no permessage-deflate (off by default): compiled out
     beast::flat_buffer rbuf_;
 };
 
