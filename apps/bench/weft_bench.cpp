@@ -1016,8 +1016,11 @@ protected:
             std::uint64_t sent_ns = 0;
             const char* end = text.data() + text.size();
             const char* p = decimal(text.data(), end, client, ' ');
-            p = p != nullptr ? decimal(p, end, seq, ' ') : nullptr;
-            p = p != nullptr ? decimal(p, end, sent_ns, ' ') : nullptr;
+            // Another client's line needs only its sender's number (and in broadcast its sequence number).
+            if (p != nullptr && (client == id || shared.broadcast)) {
+                p = decimal(p, end, seq, ' ');
+                p = p != nullptr ? decimal(p, end, sent_ns, ' ') : nullptr;
+            }
             if (p == nullptr) {
                 fail(shared.opt->mode + ": client " + std::to_string(id) + " cannot parse '" +
                      std::string(line.substr(0, 100)) + "'");
