@@ -91,8 +91,11 @@ TEST_CASE("websocket prepared message: the frame encoded once is sent as it is, 
     CHECK(*PreparedMessage(big, MessageType::binary).frame() == std::string("\x82\x7e\x01\x2c") + big);
 
     WsServer server;
-    auto seen = parse_server(server.exchange({handshake() + ws_text("twice hi") + ws_binary("twice \x01\x02") + ws_close(1000)}));
-    CHECK(seen.frames == Frames{sf(1, "hi"), sf(1, "hi"), sf(2, "\x01\x02"), sf(2, "\x01\x02"), sclose(1000)});
+    const std::string long_text(2000, 'l');  // shared with the transport rather than copied
+    auto seen = parse_server(server.exchange({handshake() + ws_text("twice hi") + ws_binary("twice \x01\x02") +
+                                              ws_text("twice " + long_text) + ws_close(1000)}));
+    CHECK(seen.frames == Frames{sf(1, "hi"), sf(1, "hi"), sf(2, "\x01\x02"), sf(2, "\x01\x02"), sf(1, long_text),
+                                sf(1, long_text), sclose(1000)});
     CHECK_FALSE(seen.malformed);
 }
 

@@ -124,15 +124,22 @@ void WebSocketConnection::resume_producing() {
     if (!decoding_) decode({});
 }
 
-// A broadcast's frame, encoded once: queued as it is (the transport copies a short one into its queue, as
-// it does a TCP client's shared line), where write_frame would build a header and gather the payload.
+// A broadcast's frame, encoded once: queued as it is, where write_frame would build a header and gather the
+// payload. A short frame is copied into the transport's queue, as write_shared would copy it anyway (its
+// own queue entry would cost more than its bytes), but without the two atomic reference-count updates of
+// handing over a shared_ptr.
 void WebSocketConnection::send_prepared(const PreparedMessage& message) {
     if (role_ == Role::client) {
         return send_message(message.type() == MessageType::text ? Opcode::text : Opcode::binary, message.payload());
     }
+    constexpr std::size_t share_from = 512;
     const auto& frame = message.frame();
     if (!may_write(frame->size())) return;
-    transport().write_shared(frame);
+    if (frame->size() < share_from) {
+        transport().write(*frame);
+    } else {
+        transport().write_shared(frame);
+    }
     note_written(frame->size());
 }
 
