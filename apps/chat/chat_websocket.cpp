@@ -80,7 +80,7 @@ ConnectionState WebSocketLineTransport::state() const noexcept {
 Address WebSocketLineTransport::peer() const { return socket_.peer(); }
 Address WebSocketLineTransport::host() const { return socket_.host(); }
 std::uint64_t WebSocketLineTransport::id() const noexcept { return socket_.raw_transport().id(); }
-std::size_t WebSocketLineTransport::buffered_bytes() const noexcept { return socket_.buffered_bytes(); }
+std::size_t WebSocketLineTransport::buffered_bytes() const noexcept { return raw_.buffered_bytes(); }
 
 void WebSocketLineTransport::set_write_buffer_limits(std::size_t high, std::size_t low) {
     socket_.raw_transport().set_write_buffer_limits(high, low);

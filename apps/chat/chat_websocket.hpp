@@ -36,7 +36,8 @@ private:
 /// abort_connection() drops the connection. Valid while the WebSocket connection is.
 class WebSocketLineTransport final : public Transport {
 public:
-    WebSocketLineTransport(web::WebSocketTransport& socket, BroadcastFrames& frames) : socket_(socket), frames_(frames) {}
+    WebSocketLineTransport(web::WebSocketTransport& socket, BroadcastFrames& frames)
+        : socket_(socket), raw_(socket.raw_transport()), frames_(frames) {}
 
     void write(std::string_view data) override;
     void write_sequence(std::span<const std::string_view> pieces) override;
@@ -68,6 +69,9 @@ public:
 
 private:
     web::WebSocketTransport& socket_;
+    // The connection underneath, whose buffered_bytes() the WebSocket's is: asked for every line to
+    // everyone (ChatFactory::deliver), directly rather than through the WebSocket connection.
+    Transport& raw_;
     BroadcastFrames& frames_;
     std::string partial_;  // a line written in pieces, until its "\r\n"
     ConnectionState state_ = ConnectionState::connected;
