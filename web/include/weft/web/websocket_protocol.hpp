@@ -61,8 +61,10 @@ struct WebSocketOptions {
 /// own, encodes the payload again. Immutable; copies share the frame. Text must be UTF-8, as for send_text.
 class PreparedMessage {
 public:
+    /// Frames `payload` as one unfragmented message of `type`.
     PreparedMessage(std::string_view payload, MessageType type);
 
+    /// Text or binary.
     [[nodiscard]] MessageType type() const noexcept { return type_; }
     /// The payload, as given.
     [[nodiscard]] std::string_view payload() const noexcept { return std::string_view(*frame_).substr(header_size_); }
