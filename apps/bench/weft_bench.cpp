@@ -6,6 +6,7 @@
 //   echo       N connections send 64-byte lines, up to W in flight each; lines/s, p50/p99 round trip.
 //   chat       N chat clients each send M lines, up to W of their own un-echoed; deliveries/s, p50/p99.
 //   broadcast  N chat clients; one line is broadcast R times; time until all N have it (median, max).
+//   ws-chat    chat over WebSocket (Boost.Beast's client) to weft-chat --http's /ws; deliveries/s, p50/p99.
 //   idle       N idle connections; growth of the server's VmRSS (--pid) per connection.
 //   tls-pingpong   pingpong over TLS (boost::asio::ssl, OpenSSL 3), after every session's handshake.
 //   tls-handshake  N at a time: connect, full TLS handshake, one small echo, close; handshakes/s.
@@ -25,7 +26,6 @@
 #include <array>
 #include <bit>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -43,6 +43,8 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/program_options.hpp>
 #include <openssl/ssl.h>
 
@@ -54,6 +56,8 @@ namespace {
 namespace asio = boost::asio;
 namespace po = boost::program_options;
 namespace ssl = asio::ssl;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using udp = asio::ip::udp;
 using TlsStream = ssl::stream<tcp::socket>;
@@ -670,26 +674,70 @@ int run_tls_handshake(const Options& opt) {
     return 0;
 }
 // ---------------------------------------------------------------------------------------------
+// Output with one write on the wire at a time: what is sent meanwhile gathers in `pending` and leaves in one
+// write as soon as the one on the wire completes. Errors go to on_error, unless `stopping` is set by then.
+template <class Socket>
+class GatheredWrites {
+public:
+    using OnError = std::function<void(const std::string&)>;
+    GatheredWrites(Socket& socket, OnError on_error) : socket_(socket), on_error_(std::move(on_error)) {}
+
+    std::string pending;
+
+    void stop_when(const bool& stopping) { stopping_ = &stopping; }
+    void flush() {
+        if (active_ || pending.empty()) {
+            return;
+        }
+        active_ = true;
+        writing_.swap(pending);
+        pending.clear();
+        asio::async_write(socket_, asio::buffer(writing_), [this](const error_code& ec, std::size_t) {
+            active_ = false;
+            if (stopping_ != nullptr && *stopping_) {
+                return;
+            }
+            if (ec) {
+                on_error_("write: " + describe(ec));
+                return;
+            }
+            writing_.clear();
+            flush();
+        });
+    }
+
+private:
+    Socket& socket_;
+    OnError on_error_;
+    std::string writing_;
+    bool active_ = false;
+    const bool* stopping_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
 // A line connection: read buffer split into lines, and a write queue with one write in flight
-// (pending lines gather in `pending` while `writing` is on the wire).
+// (GatheredWrites).
 class LineConn {
 public:
-    explicit LineConn(tcp::socket s) : socket(std::move(s)) { rbuf.resize(64 * 1024); }
+    explicit LineConn(tcp::socket s) : socket(std::move(s)), out(socket, [this](const std::string& what) { on_error(what); }) {
+        rbuf.resize(64 * 1024);
+    }
     virtual ~LineConn() = default;
     LineConn(const LineConn&) = delete;
     LineConn& operator=(const LineConn&) = delete;
 
     tcp::socket socket;
+    GatheredWrites<tcp::socket> out;
 
     void start_reading(const bool& stopping) {
         stopping_ = &stopping;
+        out.stop_when(stopping);
         read();
     }
     void send(std::string_view data) {
-        pending.append(data);
-        flush();
+        out.pending.append(data);
+        out.flush();
     }
-    std::string pending;
     /// When the read being split into lines completed.
     std::int64_t batch_ns = 0;
 
@@ -734,33 +782,9 @@ private:
                                });
     }
 
-public:
-    void flush() {
-        if (writing_active || pending.empty()) {
-            return;
-        }
-        writing_active = true;
-        writing.swap(pending);
-        pending.clear();
-        asio::async_write(socket, asio::buffer(writing), [this](const error_code& ec, std::size_t) {
-            writing_active = false;
-            if (*stopping_) {
-                return;
-            }
-            if (ec) {
-                on_error("write: " + describe(ec));
-                return;
-            }
-            writing.clear();
-            flush();
-        });
-    }
-
 private:
     std::vector<char> rbuf;
     std::size_t rlen = 0;
-    std::string writing;
-    bool writing_active = false;
     const bool* stopping_ = nullptr;
 };
 
@@ -792,11 +816,11 @@ int run_echo(const Options& opt) {
                     added = true;
                 }
                 set_seq(next_seq++);
-                pending.append(line);
+                out.pending.append(line);
                 sent.push_back(now);
             }
             if (added) {
-                flush();
+                out.flush();
             }
         }
 
@@ -906,10 +930,12 @@ int run_echo(const Options& opt) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// chat and broadcast. Server lines: "Welcome to the chat server, NAME", "* NAME joined",
-// "* NAME left", "NAME: text", each ending "\r\n". Our text: "m <client> <seq> <send-ns> xxx...".
+// chat, broadcast and ws-chat. Server lines: "Welcome to the chat server, NAME", "* NAME joined",
+// "* NAME left", "NAME: text", each ending "\r\n" (over WebSocket: one text message per line, without it).
+// Our text: "m <client> <seq> <send-ns> xxx...".
 struct ChatShared {
     const Options* opt = nullptr;
+    bool broadcast = false;
     bool stopping = false;
     bool measuring = false;
     std::uint64_t welcomes = 0;
@@ -926,9 +952,35 @@ struct ChatShared {
     std::function<void()> on_delivery;
 };
 
-class ChatClient : public LineConn {
+/// Reads the decimal number (1 to 18 digits) at `p` and the `separator` after it, which may also be the
+/// end; returns where it stopped, or null. std::from_chars' general path cost the chat clients a tenth of
+/// their CPU; the load generator must stay light.
+const char* decimal(const char* p, const char* end, std::uint64_t& out, char separator) {
+    const char* start = p;
+    std::uint64_t value = 0;
+    while (p < end && *p >= '0' && *p <= '9' && p - start < 18) {
+        value = value * 10 + static_cast<std::uint64_t>(*p - '0');
+        ++p;
+    }
+    if (p == start) {
+        return nullptr;
+    }
+    out = value;
+    if (p == end) {
+        return p;
+    }
+    return *p == separator ? p + 1 : nullptr;
+}
+
+/// One chat client's side of the conversation, whatever carries its lines: it parses the server's lines
+/// (handle_line) and makes its own (send_message); a transport subclass moves them (write_line).
+class ChatClient {
 public:
-    ChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : LineConn(std::move(s)), id(id_), shared(sh) {}
+    ChatClient(std::size_t id_, ChatShared& sh) : id(id_), shared(sh) {}
+    virtual ~ChatClient() = default;
+    ChatClient(const ChatClient&) = delete;
+    ChatClient& operator=(const ChatClient&) = delete;
+
     std::size_t id;
     bool welcomed = false;
     std::uint64_t sent = 0;
@@ -942,45 +994,51 @@ public:
         if (line.size() + 1 < shared.opt->line_size) {
             line.resize(shared.opt->line_size - 1, 'x');
         }
-        line.push_back('\n');
         ++sent;
         ++inflight;
-        send(line);
+        write_line(std::move(line));
     }
 
 protected:
-    void on_line(std::string_view line) override {
+    /// Sends one line of ours (without its "\n").
+    virtual void write_line(std::string line) = 0;
+
+    /// One line from the server; `received_ns`: when the read that brought it completed.
+    void handle_line(std::string_view line, std::int64_t received_ns) {
         if (!line.empty() && line.back() == '\r') {
             line.remove_suffix(1);
         }
         auto colon = line.find(": m ");
         if (colon != std::string_view::npos && line.substr(0, 1) != "*") {
             auto text = line.substr(colon + 4);
-            std::size_t client = 0;
+            std::uint64_t client = 0;
             std::uint64_t seq = 0;
-            long long sent_ns = 0;
-            const char* p = text.data();
+            std::uint64_t sent_ns = 0;
             const char* end = text.data() + text.size();
-            auto r1 = std::from_chars(p, end, client);
-            auto r2 = std::from_chars(r1.ptr + 1, end, seq);
-            auto r3 = std::from_chars(r2.ptr + 1, end, sent_ns);
-            if (r1.ec != std::errc{} || r2.ec != std::errc{} || r3.ec != std::errc{}) {
-                fail("chat: client " + std::to_string(id) + " cannot parse '" + std::string(line.substr(0, 100)) + "'");
+            const char* p = decimal(text.data(), end, client, ' ');
+            // Another client's line needs only its sender's number (and in broadcast its sequence number).
+            if (p != nullptr && (client == id || shared.broadcast)) {
+                p = decimal(p, end, seq, ' ');
+                p = p != nullptr ? decimal(p, end, sent_ns, ' ') : nullptr;
+            }
+            if (p == nullptr) {
+                fail(shared.opt->mode + ": client " + std::to_string(id) + " cannot parse '" +
+                     std::string(line.substr(0, 100)) + "'");
             }
             ++shared.deliveries;
-            if (shared.opt->mode == "broadcast") {
+            if (shared.broadcast) {
                 if (seq == shared.current_seq) {
                     ++shared.have_current;
                 }
             }
             if (client == id) {
                 if (inflight == 0) {
-                    fail("chat: client " + std::to_string(id) + " got an echo it did not send");
+                    fail(shared.opt->mode + ": client " + std::to_string(id) + " got an echo it did not send");
                 }
                 --inflight;
                 ++shared.own_echoes;
                 if (shared.measuring) {
-                    shared.hist.record(batch_ns - sent_ns);
+                    shared.hist.record(received_ns - static_cast<std::int64_t>(sent_ns));
                 }
                 shared.on_own_echo(id, seq);
             }
@@ -991,7 +1049,7 @@ protected:
         }
         if (line.rfind("Welcome to the chat server, ", 0) == 0) {
             if (welcomed) {
-                fail("chat: client " + std::to_string(id) + " welcomed twice");
+                fail(shared.opt->mode + ": client " + std::to_string(id) + " welcomed twice");
             }
             welcomed = true;
             ++shared.welcomes;
@@ -1010,15 +1068,226 @@ protected:
         }
         // Any other server line is ignored.
     }
-    void on_error(const std::string& what) override { fail("chat: client " + std::to_string(id) + " " + what); }
+    void client_error(const std::string& what) { fail(shared.opt->mode + ": client " + std::to_string(id) + " " + what); }
 
-private:
     ChatShared& shared;
 };
 
-int run_chat(const Options& opt, bool broadcast) {
+/// chat, broadcast: the chat's lines over TCP as they are.
+class TcpChatClient final : public ChatClient, public LineConn {
+public:
+    TcpChatClient(tcp::socket s, std::size_t id_, ChatShared& sh) : ChatClient(id_, sh), LineConn(std::move(s)) {
+        start_reading(sh.stopping);
+    }
+
+protected:
+    void write_line(std::string line) override {
+        line.push_back('\n');
+        send(line);
+    }
+    void on_line(std::string_view line) override { handle_line(line, batch_ns); }
+    void on_error(const std::string& what) override { client_error(what); }
+};
+
+/// ws-chat's socket under Beast's WebSocket stream, which gives it the load generator's TCP habits:
+/// - reads up to 64 KiB per system call and hands Beast what it asks for from that. Beast reads through a
+///   1536-byte buffer of its own (one TCP frame): a recvmsg (and often an epoll_wait) per 18 chat lines,
+///   where the TCP client's LineConn reads 64 KiB.
+/// - Beast's (synchronous) frame writes are queued and leave as LineConn's lines do: at once when no write
+///   is on the wire, else gathered until it completes. Beast allows one write at a time, so without this
+///   each line would be a TCP segment and a server read of its own, where the TCP client's replies to one
+///   read share a write.
+/// - its socket's executor is the io_context's own, not the polymorphic any_io_executor that Beast's
+///   composed operations would copy several times per message.
+/// Only the handshake writes asynchronously, before any frame.
+class BufferedSocket {
+public:
+    using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+    using executor_type = Socket::executor_type;
+
+    BufferedSocket(tcp::socket s, GatheredWrites<Socket>::OnError on_error)
+        : socket(adopt(std::move(s))), out_(socket, std::move(on_error)), buffer_(64 * 1024) {}
+
+    executor_type get_executor() noexcept { return socket.get_executor(); }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(error_code, std::size_t)>(
+            [this](auto handler, const MutableBuffers& into) {
+                if (begin_ < end_) {
+                    // Completed on a later turn, never inside the initiating call (Asio's rule).
+                    const std::size_t n = take(into);
+                    asio::post(socket.get_executor(), beast::bind_front_handler(std::move(handler), error_code{}, n));
+                    return;
+                }
+                socket.async_read_some(asio::buffer(buffer_), [this, into, handler = std::move(handler)](
+                                                                  const error_code& ec, std::size_t got) mutable {
+                    begin_ = 0;
+                    end_ = ec ? 0 : got;
+                    const std::size_t n = ec ? 0 : take(into);
+                    std::move(handler)(ec, n);
+                });
+            },
+            token, buffers);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+        return socket.async_write_some(buffers, std::forward<Token>(token));
+    }
+
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+        ec = {};
+        const std::size_t n = asio::buffer_size(buffers);
+        const std::size_t at = out_.pending.size();
+        out_.pending.resize(at + n);
+        asio::buffer_copy(asio::buffer(out_.pending.data() + at, n), buffers);
+        out_.flush();
+        return n;
+    }
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers) {
+        error_code ec;
+        return write_some(buffers, ec);
+    }
+    /// Beast's synchronous reads, after an asynchronous one (WsChatClient::read): from what was read ahead;
+    /// with nothing left (a frame cut by the end of the last read), a blocking read for the rest, which
+    /// the server sent with the frame's start (it writes whole frames).
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& into, error_code& ec) {
+        ec = {};
+        if (begin_ == end_) {
+            begin_ = 0;
+            end_ = socket.read_some(asio::buffer(buffer_), ec);
+            if (ec) {
+                end_ = 0;
+                return 0;
+            }
+        }
+        return take(into);
+    }
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& into) {
+        error_code ec;
+        const std::size_t n = read_some(into, ec);
+        if (ec) {
+            throw boost::system::system_error(ec);
+        }
+        return n;
+    }
+    /// Bytes read ahead that Beast has not taken yet.
+    [[nodiscard]] std::size_t buffered() const noexcept { return end_ - begin_; }
+
+    Socket socket;
+
+private:
+    static Socket adopt(tcp::socket s) {
+        const auto protocol = s.local_endpoint().protocol();
+        const auto executor = *s.get_executor().target<asio::io_context::executor_type>();
+        return Socket(executor, protocol, s.release());
+    }
+    template <class MutableBuffers>
+    std::size_t take(const MutableBuffers& into) {
+        const std::size_t n = asio::buffer_copy(into, asio::buffer(buffer_.data() + begin_, end_ - begin_));
+        begin_ += n;
+        return n;
+    }
+    GatheredWrites<Socket> out_;
+    std::vector<char> buffer_;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+// Beast's closing handshake ends with a teardown of the layer below, and its timeouts close it: found by
+// argument-dependent lookup.
+[[maybe_unused]] void beast_close_socket(BufferedSocket& s) { beast::close_socket(s.socket); }
+[[maybe_unused]] void teardown(beast::role_type role, BufferedSocket& s, error_code& ec) {
+    websocket::teardown(role, s.socket, ec);
+}
+template <class Handler>
+void async_teardown(beast::role_type role, BufferedSocket& s, Handler&& handler) {
+    websocket::async_teardown(role, s.socket, std::forward<Handler>(handler));
+}
+
+/// ws-chat: the same lines as WebSocket text messages, one per line, to weft-chat's /ws (its web page's
+/// endpoint), through Boost.Beast's client: an implementation independent of weft's, which masks every
+/// frame as RFC 6455 requires of a client. No Origin header: weft-chat admits clients that are not
+/// browsers, as nc on its TCP port.
+class WsChatClient final : public ChatClient {
+public:
+    WsChatClient(tcp::socket s, std::size_t id_, ChatShared& sh)
+        : ChatClient(id_, sh), ws_(std::move(s), [this](const std::string& what) {
+              if (!shared.stopping) {
+                  client_error(what);
+              }
+          }) {
+        ws_.text(true);
+        const auto& opt = *sh.opt;
+        ws_.async_handshake(opt.host + ":" + std::to_string(opt.port), "/ws", [this](const error_code& ec) {
+            if (shared.stopping) {
+                return;
+            }
+            if (ec) {
+                client_error("WebSocket handshake with /ws: " + describe(ec));
+            }
+            read();
+        });
+    }
+
+protected:
+    // Beast frames and masks the line; BufferedSocket takes the frame at once and sends it.
+    void write_line(std::string line) override {
+        error_code ec;
+        ws_.write(asio::buffer(line), ec);
+        if (ec) {
+            client_error("write: " + describe(ec));
+        }
+    }
+
+private:
+    // One asynchronous read, then the messages already read ahead synchronously: Beast's asynchronous read
+    // costs a handler allocation, a post and executor copies per message, several times what the TCP
+    // client pays per line, and the load generator must not be what sets the pace.
+    void read() {
+        ws_.async_read(rbuf_, [this](const error_code& ec, std::size_t) {
+            if (shared.stopping) {
+                return;
+            }
+            if (ec) {
+                client_error("read: " + describe(ec));
+            }
+            std::int64_t received_ns = now_ns();
+            take_message(received_ns);
+            while (ws_.next_layer().buffered() > 0 && !shared.stopping) {
+                error_code rec;
+                ws_.read(rbuf_, rec);
+                if (rec) {
+                    client_error("read: " + describe(rec));
+                }
+                take_message(received_ns);
+            }
+            if (!shared.stopping) {
+                read();
+            }
+        });
+    }
+    void take_message(std::int64_t received_ns) {
+        const auto data = rbuf_.cdata();
+        handle_line(std::string_view(static_cast<const char*>(data.data()), data.size()), received_ns);
+        rbuf_.clear();
+    }
+
+    websocket::stream<BufferedSocket, false> ws_;  // no permessage-deflate (off by default): compiled out
+    beast::flat_buffer rbuf_;
+};
+
+enum class ChatTransport { plain, websocket };
+
+int run_chat(const Options& opt, bool broadcast, ChatTransport transport = ChatTransport::plain) {
     ChatShared shared;
     shared.opt = &opt;
+    shared.broadcast = broadcast;
     const auto n = static_cast<std::uint64_t>(opt.connections);
     const std::uint64_t expected_joins = n * (n - 1) / 2;  // one per pair: the earlier one hears the later
     const auto messages = static_cast<std::uint64_t>(opt.messages);
@@ -1045,11 +1314,11 @@ int run_chat(const Options& opt, bool broadcast) {
             double rate = static_cast<double>(shared.deliveries) / secs;
             double p50 = shared.hist.quantile(0.50) / 1000.0;
             double p99 = shared.hist.quantile(0.99) / 1000.0;
-            std::cout << "chat: " << n << " clients x " << messages << " lines, window " << opt.window << ", "
+            std::cout << opt.mode << ": " << n << " clients x " << messages << " lines, window " << opt.window << ", "
                       << shared.deliveries << " deliveries in " << fmt("%.3f", secs) << " s: " << fmt("%.0f", rate)
                       << " deliveries/s, own echo p50 " << fmt("%.1f", p50) << " us, p99 " << fmt("%.1f", p99)
                       << " us (" << cpu.human() << "; setup " << fmt("%.2f", setup_secs) << " s)\n";
-            std::cout << "RESULT mode=chat conns=" << n << " messages=" << messages << " window=" << opt.window
+            std::cout << "RESULT mode=" << opt.mode << " conns=" << n << " messages=" << messages << " window=" << opt.window
                       << " secs=" << fmt("%.3f", secs) << " deliveries=" << shared.deliveries
                       << " deliveries_s=" << fmt("%.1f", rate) << " p50_us=" << fmt("%.1f", p50)
                       << " p99_us=" << fmt("%.1f", p99) << " setup_s=" << fmt("%.3f", setup_secs) << " "
@@ -1117,7 +1386,7 @@ int run_chat(const Options& opt, bool broadcast) {
             return;
         }
         if (shared.joins > expected_joins || shared.lefts != 0) {
-            fail("chat: unexpected notices: " + std::to_string(shared.joins) + " joined (expected " +
+            fail(opt.mode + ": unexpected notices: " + std::to_string(shared.joins) + " joined (expected " +
                  std::to_string(expected_joins) + "), " + std::to_string(shared.lefts) + " left");
         }
         phase_name = "measuring";
@@ -1142,8 +1411,11 @@ int run_chat(const Options& opt, bool broadcast) {
     Connector connector(
         io, opt,
         [&](std::size_t i, tcp::socket socket) {
-            clients[i] = std::make_unique<ChatClient>(std::move(socket), i, shared);
-            clients[i]->start_reading(shared.stopping);
+            if (transport == ChatTransport::websocket) {
+                clients[i] = std::make_unique<WsChatClient>(std::move(socket), i, shared);
+            } else {
+                clients[i] = std::make_unique<TcpChatClient>(std::move(socket), i, shared);
+            }
         },
         [&] {
             ready_all = true;
@@ -1592,16 +1864,16 @@ int main(int argc, char** argv) {
     desc.add_options()
         ("help,h", "show this help")
         ("version", "print \"weft-bench VERSION\" and exit")
-        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | broadcast | idle | tls-pingpong | tls-handshake | udp-echo")
+        ("mode", po::value(&opt.mode)->required(), "pingpong | echo | chat | ws-chat | broadcast | idle | tls-pingpong | tls-handshake | udp-echo")
         ("host", po::value(&opt.host)->default_value(opt.host), "server address")
         ("port", optional_number("--port", opt.port, 1U, 65535U)->required(), "server port")
         ("connections,n", number("--connections", opt.connections, 1, 1'000'000), "N: connections / sessions / chat clients; connections at a time (tls-handshake); sockets (udp-echo)")
         ("duration,t", number("--duration", opt.duration, 0.001, max_seconds), "T: measured seconds (pingpong, echo, tls-*, udp-echo)")
         ("warmup", number("--warmup", opt.warmup, 0.0, max_seconds), "seconds of load before measuring (pingpong, echo, tls-*, udp-echo)")
         ("block,b", number("--block", opt.block, std::size_t{1}, std::size_t{1} << 30), "B: block size in bytes (pingpong); datagram size (udp-echo)")
-        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat); datagrams per socket (udp-echo)")
-        ("messages,m", number("--messages", opt.messages, 0, 1'000'000'000), "M: lines per client (chat); broadcasts (broadcast)")
-        ("line-size", number("--line-size", opt.line_size, std::size_t{2}, std::size_t{16} << 20), "bytes per line sent, \\n included (echo, chat)")
+        ("window,w", number("--window", opt.window, 1, 1'000'000), "W: lines in flight per connection (echo, chat, ws-chat); datagrams per socket (udp-echo)")
+        ("messages,m", number("--messages", opt.messages, 0, 1'000'000'000), "M: lines per client (chat, ws-chat); broadcasts (broadcast)")
+        ("line-size", number("--line-size", opt.line_size, std::size_t{2}, std::size_t{16} << 20), "bytes per line sent, \\n included (echo, chat, ws-chat: the message is the line without it)")
         ("pid", optional_number("--pid", opt.pid, 1L, 4'194'304L), "server process id whose VmRSS is read (idle)")
         ("settle", number("--settle", opt.settle, 0.0, max_seconds), "seconds to wait before reading VmRSS (idle)")
         ("connect-concurrency", number("--connect-concurrency", opt.connect_concurrency, 1, 1'000'000), "connections being set up at once")
@@ -1638,6 +1910,9 @@ int main(int argc, char** argv) {
         }
         if (opt.mode == "chat") {
             return run_chat(opt, false);
+        }
+        if (opt.mode == "ws-chat") {
+            return run_chat(opt, false, ChatTransport::websocket);
         }
         if (opt.mode == "broadcast") {
             if (opt.messages < 1) {

@@ -28,10 +28,26 @@ void WebSocketLineTransport::write_sequence(std::span<const std::string_view> pi
     for (const auto piece : pieces) write(piece);
 }
 
-// A broadcast's shared buffer holds whole "\r\n"-ended lines; each becomes a message of its own (the frame
-// header differs per message, so the buffer cannot be sent as it is).
+const web::PreparedMessage* BroadcastFrames::message_for(const std::shared_ptr<const std::string>& line) {
+    if (line != line_) {
+        line_ = line;
+        message_.reset();
+        const auto end = line->find("\r\n");
+        if (end != std::string::npos && end + 2 == line->size()) {
+            message_.emplace(std::string_view(*line).substr(0, end), web::MessageType::text);
+        }
+    }
+    return message_ ? &*message_ : nullptr;
+}
+
+// A broadcast's shared buffer: one line to everyone, framed once for the whole room (BroadcastFrames).
+// Anything else (several lines, a line's end after a partial write) is cut into messages here.
 void WebSocketLineTransport::write_shared(std::shared_ptr<const std::string> data) {
-    if (data) write(*data);
+    if (!data || state_ != ConnectionState::connected) return;
+    if (partial_.empty()) {
+        if (const auto* message = frames_.message_for(data)) return socket_.send_prepared(*message);
+    }
+    write(*data);
 }
 
 void WebSocketLineTransport::lose_connection() {
@@ -64,7 +80,7 @@ ConnectionState WebSocketLineTransport::state() const noexcept {
 Address WebSocketLineTransport::peer() const { return socket_.peer(); }
 Address WebSocketLineTransport::host() const { return socket_.host(); }
 std::uint64_t WebSocketLineTransport::id() const noexcept { return socket_.raw_transport().id(); }
-std::size_t WebSocketLineTransport::buffered_bytes() const noexcept { return socket_.buffered_bytes(); }
+std::size_t WebSocketLineTransport::buffered_bytes() const noexcept { return raw_.buffered_bytes(); }
 
 void WebSocketLineTransport::set_write_buffer_limits(std::size_t high, std::size_t low) {
     socket_.raw_transport().set_write_buffer_limits(high, low);
@@ -78,12 +94,13 @@ void WebSocketLineTransport::pause_producing() { socket_.pause_producing(); }
 void WebSocketLineTransport::resume_producing() { socket_.resume_producing(); }
 void WebSocketLineTransport::stop_producing() { abort_connection(); }
 
-ChatWebSocket::ChatWebSocket(ChatFactory& room, const Address& peer) : chat_(room.build_protocol(peer)) {}
+ChatWebSocket::ChatWebSocket(ChatFactory& room, const Address& peer, std::shared_ptr<BroadcastFrames> frames)
+    : chat_(room.build_protocol(peer)), frames_(std::move(frames)) {}
 
 ChatWebSocket::~ChatWebSocket() = default;
 
 void ChatWebSocket::connection_made() {
-    lines_ = std::make_unique<WebSocketLineTransport>(transport());
+    lines_ = std::make_unique<WebSocketLineTransport>(transport(), *frames_);
     chat_->make_connection(*lines_);
 }
 

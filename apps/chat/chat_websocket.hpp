@@ -4,6 +4,7 @@
 // on the web".
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "chat_protocol.hpp"
@@ -11,6 +12,20 @@
 #include "weft/web/websocket_protocol.hpp"
 
 namespace weft::chat {
+
+/// The room's latest line to everyone as a WebSocket message, prepared once for all the browsers in the room:
+/// ChatFactory::broadcast hands every member the same shared "...\r\n" buffer in turn, so one frame serves
+/// them all, as the one buffer serves the TCP clients. Shared by a room's WebSocket connections.
+class BroadcastFrames {
+public:
+    /// The message for `line` if it holds exactly one "\r\n"-ended line (prepared on the first call for
+    /// this buffer), else null.
+    [[nodiscard]] const web::PreparedMessage* message_for(const std::shared_ptr<const std::string>& line);
+
+private:
+    std::shared_ptr<const std::string> line_;  // held, so that its address names it while it is cached
+    std::optional<web::PreparedMessage> message_;
+};
 
 /// The chat's view of a WebSocket connection: a Transport whose writes are chat lines ("...\r\n"), each
 /// sent as one text message without its "\r\n", whose flow control and closing are the WebSocket's.
@@ -21,7 +36,8 @@ namespace weft::chat {
 /// abort_connection() drops the connection. Valid while the WebSocket connection is.
 class WebSocketLineTransport final : public Transport {
 public:
-    explicit WebSocketLineTransport(web::WebSocketTransport& socket) : socket_(socket) {}
+    WebSocketLineTransport(web::WebSocketTransport& socket, BroadcastFrames& frames)
+        : socket_(socket), raw_(socket.raw_transport()), frames_(frames) {}
 
     void write(std::string_view data) override;
     void write_sequence(std::span<const std::string_view> pieces) override;
@@ -53,6 +69,10 @@ public:
 
 private:
     web::WebSocketTransport& socket_;
+    // The connection underneath, whose buffered_bytes() the WebSocket's is: asked for every line to
+    // everyone (ChatFactory::deliver), directly rather than through the WebSocket connection.
+    Transport& raw_;
+    BroadcastFrames& frames_;
     std::string partial_;  // a line written in pieces, until its "\r\n"
     ConnectionState state_ = ConnectionState::connected;
 };
@@ -61,7 +81,8 @@ private:
 /// WebSocketLineTransport. A text message is one line of input; a binary message closes with 1003.
 class ChatWebSocket final : public web::WebSocketProtocol {
 public:
-    ChatWebSocket(ChatFactory& room, const Address& peer);
+    /// `frames`: the room's, shared by its WebSocket connections.
+    ChatWebSocket(ChatFactory& room, const Address& peer, std::shared_ptr<BroadcastFrames> frames);
     ~ChatWebSocket() override;
 
     void connection_made() override;
@@ -70,6 +91,7 @@ public:
 
 private:
     std::unique_ptr<Protocol> chat_;
+    std::shared_ptr<BroadcastFrames> frames_;
     std::unique_ptr<WebSocketLineTransport> lines_;
     std::string input_;
 };

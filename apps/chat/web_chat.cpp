@@ -81,11 +81,12 @@ std::shared_ptr<web::Resource> make_web_root(ChatFactory& room, ReactorTime& tim
     web::WebSocketOptions options;
     options.max_message_size = std::max<std::size_t>(2 * room.options().max_line, 64 * 1024);
     options.send_buffer_limit = room.options().hard_send_limit();
+    auto frames = std::make_shared<BroadcastFrames>();
     root->put_child("ws", std::make_shared<web::WebSocketResource>(
                               time,
-                              [&room](web::Request& request) -> std::unique_ptr<web::WebSocketProtocol> {
+                              [&room, frames](web::Request& request) -> std::unique_ptr<web::WebSocketProtocol> {
                                   if (!same_origin(request)) return nullptr;  // 403
-                                  return std::make_unique<ChatWebSocket>(room, request.peer());
+                                  return std::make_unique<ChatWebSocket>(room, request.peer(), frames);
                               },
                               options));
     return root;

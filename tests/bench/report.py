@@ -28,12 +28,15 @@ PEER_NAMES = {"weft": "weft", "asio": "raw Asio", "libuv": "libuv", "twisted": "
 HTTP_MODES = ("http", "http-pipelined", "http-file")
 HTTP_PEERS = ["weft", "nginx", "beast", "twisted"]
 HTTP_TARGETS = {"nginx": 1.0, "beast": 1.2, "twisted": 10.0}
+# The WebSocket chat (issue 14): weft-chat's deliveries/s over WebSocket against its own TCP figure.
+WS_CHAT_TARGET = 0.7
 
 # mode -> (main metric, label, higher is better)
 METRICS = {
     "pingpong": ("mib_s", "MiB/s", True),
     "echo": ("lines_s", "lines/s", True),
     "chat": ("deliveries_s", "deliveries/s", True),
+    "ws-chat": ("deliveries_s", "deliveries/s", True),
     "broadcast": ("median_ms", "ms until all have it (median)", False),
     "idle": ("bytes_per_conn", "server RSS bytes per connection", False),
     "tls-pingpong": ("mib_s", "MiB/s", True),
@@ -88,6 +91,8 @@ def describe(runs, scenario):
         return f"echo N={v['conns']} W={v['window']}"
     if m == "chat":
         return f"chat N={v['conns']} M={v['messages']} W={v['window']}"
+    if m == "ws-chat":
+        return f"WebSocket chat N={v['conns']} M={v['messages']} W={v['window']}"
     if m == "broadcast":
         return f"broadcast N={v['conns']} (one line)"
     if m == "idle":
@@ -148,6 +153,33 @@ def summary(runs):
         if mode_of(runs, sc).startswith("tls-"):
             print(f"{describe(runs, sc)}: " + "; ".join(
                 f"{PEER_NAMES[p]} {tls_negotiated(runs, sc, p)}" for p in peers if tls_negotiated(runs, sc, p)))
+    for line in ws_chat_lines(runs):
+        print(line)
+
+
+def ws_chat_pairs(runs):
+    """(ws-chat scenario, chat scenario, ws median, tcp median) for each ws-chat scenario whose chat
+    counterpart (same N, M, W) ran too: weft's WebSocket figure against its TCP one."""
+    pairs = []
+    for ws in scenarios_in_order(runs):
+        if mode_of(runs, ws) != "ws-chat":
+            continue
+        v = next(r["v"] for r in runs if r["scenario"] == ws)
+        for sc in scenarios_in_order(runs):
+            w = next(r["v"] for r in runs if r["scenario"] == sc)
+            if w.get("mode") == "chat" and all(w.get(k) == v.get(k) for k in ("conns", "messages", "window")):
+                a = median_of(runs, ws, "weft", "deliveries_s")
+                b = median_of(runs, sc, "weft", "deliveries_s")
+                if a is not None and b is not None:
+                    pairs.append((ws, sc, a, b))
+                break
+    return pairs
+
+
+def ws_chat_lines(runs):
+    return [f"{describe(runs, ws)} / {describe(runs, sc)} (weft-chat, same run): {fmt_num(a)} / {fmt_num(b)} "
+            f"deliveries/s = {ratio(a, b, True)} (target ≥ {WS_CHAT_TARGET:g}×: "
+            f"{'met' if a / b >= WS_CHAT_TARGET else 'NOT met'})" for ws, sc, a, b in ws_chat_pairs(runs) if b]
 
 
 def fmt_pct(x):
@@ -335,10 +367,16 @@ def generated_section(runs, out_png_name, build_dir):
     lines.append("")
     lines.append("↑ higher is better, ↓ lower is better. Ratios are weft's figure divided by the peer's.")
     lines.append("")
+    ws_lines = ws_chat_lines(runs)
+    if ws_lines:
+        lines.append("WebSocket chat fan-out against weft-chat's TCP figure (issue 14's target, medians):")
+        lines.append("")
+        lines += [f"- {line}" for line in ws_lines]
+        lines.append("")
     lines += http_section(runs)
 
     lat = [sc for sc in scenarios_in_order(runs)
-           if mode_of(runs, sc) in ("echo", "chat", "broadcast", "tls-handshake", "udp-echo")]
+           if mode_of(runs, sc) in ("echo", "chat", "ws-chat", "broadcast", "tls-handshake", "udp-echo")]
     if lat:
         lines.append("Latency (medians over rounds of each run's percentile, µs; broadcast: worst of the repeats, ms; "
                      "TLS handshake: from connect to the echo's return):")
@@ -356,7 +394,7 @@ def generated_section(runs, out_png_name, build_dir):
             lines.append(f"| {describe(runs, sc)} | " + " | ".join(cells) + " |")
         lines.append("")
 
-    setup = [sc for sc in scenarios_in_order(runs) if mode_of(runs, sc) in ("chat", "broadcast")]
+    setup = [sc for sc in scenarios_in_order(runs) if mode_of(runs, sc) in ("chat", "ws-chat", "broadcast")]
     if setup:
         lines.append("Chat setup time, not part of the figures above (s, median): connecting N clients costs the "
                      "server N(N-1)/2 join notices, e.g. 12.5 million for 5000 clients:")

@@ -82,6 +82,22 @@ TEST_CASE("websocket client: round trip with weft's server, close started by the
     CHECK(server.events.lost_reason == "enough");
 }
 
+TEST_CASE("websocket client: a prepared message goes out masked, as any client frame", "[web][websocket]") {
+    WsServer server;
+    std::vector<std::string> log;
+    auto protocol = std::make_unique<ClientLog>(log, std::vector<std::string>{"one"});
+    protocol->on_message = [](ClientLog& p, std::string_view data) {
+        if (data == "one") p.transport().send_prepared(weft::web::PreparedMessage("two", weft::web::MessageType::text));
+        if (data == "two") p.transport().close(4000, "enough");
+    };
+    protocol->on_lost = [&] { server.reactor.stop(); };
+    weft::web::connect_websocket(server.reactor, "ws://127.0.0.1:" + std::to_string(server.port->port()) + "/ws",
+                                 std::move(protocol));
+    REQUIRE(weft_test::run_bounded(server.reactor, std::chrono::seconds(10)));
+    CHECK(log == std::vector<std::string>{"made", "text one", "text two", "lost 4000 "});
+    CHECK(server.events.messages == std::vector<std::string>{"one", "two"});  // an unmasked frame would be 1002
+}
+
 TEST_CASE("websocket client: frames are masked, each with a new key; a masked server frame is 1002", "[web][websocket]") {
     weft::Reactor reactor;
     RawServer raw(reactor);

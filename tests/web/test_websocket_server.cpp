@@ -10,6 +10,7 @@
 
 using namespace web_test;
 using weft::web::MessageType;
+using weft::web::PreparedMessage;
 using weft::web::Request;
 using weft::web::WebSocketOptions;
 using weft::web::WebSocketProtocol;
@@ -80,6 +81,22 @@ TEST_CASE("websocket handshake: frames in the same write as the upgrade reach th
     auto seen = parse_server(server.exchange({handshake() + ws_text("early") + ws_close(1000)}));
     CHECK(seen.status_line == "HTTP/1.1 101 Switching Protocols");
     CHECK(seen.frames == Frames{sf(1, "early"), sclose(1000)});
+}
+
+TEST_CASE("websocket prepared message: the frame encoded once is sent as it is, to each send", "[web][websocket]") {
+    const PreparedMessage text("héllo", MessageType::text);
+    CHECK(text.payload() == "héllo");
+    CHECK(*text.frame() == std::string("\x81\x06h\xc3\xa9llo"));
+    const std::string big(300, 'b');  // a 16-bit length
+    CHECK(*PreparedMessage(big, MessageType::binary).frame() == std::string("\x82\x7e\x01\x2c") + big);
+
+    WsServer server;
+    const std::string long_text(2000, 'l');  // shared with the transport rather than copied
+    auto seen = parse_server(server.exchange({handshake() + ws_text("twice hi") + ws_binary("twice \x01\x02") +
+                                              ws_text("twice " + long_text) + ws_close(1000)}));
+    CHECK(seen.frames == Frames{sf(1, "hi"), sf(1, "hi"), sf(2, "\x01\x02"), sf(2, "\x01\x02"), sf(1, long_text),
+                                sf(1, long_text), sclose(1000)});
+    CHECK_FALSE(seen.malformed);
 }
 
 TEST_CASE("websocket handshake: the factory sees the request and may refuse with 403", "[web][websocket]") {

@@ -21,12 +21,19 @@ struct WsEvents {
     std::function<void()> on_lost;
 };
 
-/// Echoes every message back with its type; "close" makes it close with 1000 "bye".
+/// Echoes every message back with its type; "close" makes it close with 1000 "bye"; "twice X" sends X back
+/// twice as one PreparedMessage.
 struct WsEcho : weft::web::WebSocketProtocol {
     explicit WsEcho(WsEvents& seen) : events(seen) {}
     void message_received(std::string_view data, weft::web::MessageType type) override {
         events.messages.emplace_back(data);
         if (type == weft::web::MessageType::text && data == "close") return transport().close(1000, "bye");
+        if (data.starts_with("twice ")) {
+            const weft::web::PreparedMessage prepared(data.substr(6), type);
+            transport().send_prepared(prepared);
+            transport().send_prepared(prepared);
+            return;
+        }
         if (type == weft::web::MessageType::text) {
             transport().send_text(data);
         } else {

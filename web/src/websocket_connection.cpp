@@ -124,11 +124,34 @@ void WebSocketConnection::resume_producing() {
     if (!decoding_) decode({});
 }
 
+// A broadcast's frame, encoded once: queued as it is, where write_frame would build a header and gather the
+// payload. A short frame is copied into the transport's queue, as write_shared would copy it anyway (its
+// own queue entry would cost more than its bytes), but without the two atomic reference-count updates of
+// handing over a shared_ptr.
+void WebSocketConnection::send_prepared(const PreparedMessage& message) {
+    if (role_ == Role::client) {
+        return send_message(message.type() == MessageType::text ? Opcode::text : Opcode::binary, message.payload());
+    }
+    constexpr std::size_t share_from = 512;
+    const auto& frame = message.frame();
+    if (!may_write(frame->size())) return;
+    if (frame->size() < share_from) {
+        transport().write(*frame);
+    } else {
+        transport().write_shared(frame);
+    }
+    note_written(frame->size());
+}
+
+bool WebSocketConnection::may_write(std::size_t bytes) {
+    if (lost_ || cut_ || close_sent_ || transport().disconnecting()) return false;
+    return admit(bytes);
+}
+
 bool WebSocketConnection::write_frame(Opcode opcode, std::string_view payload,
                                       const std::shared_ptr<const std::string>& shared) {
-    if (lost_ || cut_ || close_sent_ || transport().disconnecting()) return false;
     std::size_t size = payload.size() + 14;
-    if (!admit(size)) return false;
+    if (!may_write(size)) return false;
     if (role_ == Role::client) {
         // RFC 6455 5.3: a fresh unpredictable key per frame, so that a script cannot choose the bytes on
         // the wire (cache poisoning of intermediaries).

@@ -38,6 +38,7 @@ public:
     void send_text(std::string_view text) override { send_message(Opcode::text, text); }
     void send_binary(std::string_view data) override { send_message(Opcode::binary, data); }
     void send_shared(std::shared_ptr<const std::string> payload, MessageType type) override;
+    void send_prepared(const PreparedMessage& message) override;
     void ping(std::string_view payload) override;
     void close(std::uint16_t code, std::string_view reason) override;
     void abort() override;
@@ -64,6 +65,8 @@ private:
     void send_message(Opcode opcode, std::string_view payload);
     /// Writes one frame; false if it was not written (closing, or the peer was cut for not reading).
     bool write_frame(Opcode opcode, std::string_view payload, const std::shared_ptr<const std::string>& shared = {});
+    /// May `bytes` more be queued now? False if not (closing, or the peer was cut for not reading).
+    bool may_write(std::size_t bytes);
     void send_close(std::uint16_t code, std::string_view reason);
     void fail(std::uint16_t code, std::string reason);
     void start_close_timer();

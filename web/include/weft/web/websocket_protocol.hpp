@@ -55,6 +55,28 @@ struct WebSocketOptions {
     std::vector<std::string> subprotocols;
 };
 
+/// A message encoded once as a server's frame, to send to many connections (a broadcast; gorilla/websocket's
+/// PreparedMessage): WebSocketTransport::send_prepared queues that same frame on each server connection,
+/// with no encoding per connection. A client connection, which must mask every frame with a key of its
+/// own, encodes the payload again. Immutable; copies share the frame. Text must be UTF-8, as for send_text.
+class PreparedMessage {
+public:
+    /// Frames `payload` as one unfragmented message of `type`.
+    PreparedMessage(std::string_view payload, MessageType type);
+
+    /// Text or binary.
+    [[nodiscard]] MessageType type() const noexcept { return type_; }
+    /// The payload, as given.
+    [[nodiscard]] std::string_view payload() const noexcept { return std::string_view(*frame_).substr(header_size_); }
+    /// The whole unmasked frame (header and payload), as a server sends it.
+    [[nodiscard]] const std::shared_ptr<const std::string>& frame() const noexcept { return frame_; }
+
+private:
+    std::shared_ptr<const std::string> frame_;
+    std::size_t header_size_;
+    MessageType type_;
+};
+
 /// The protocol's handle on its WebSocket connection. Borrowed from connection_made until connection_lost.
 ///
 /// Contract: sends never block and never call back into the protocol; after close() or once the
@@ -71,6 +93,8 @@ public:
     /// Sends one message whose payload is shared, not copied, on a server connection (a broadcast to many
     /// connections builds it once). A client copies it to mask it.
     virtual void send_shared(std::shared_ptr<const std::string> payload, MessageType type) = 0;
+    /// Sends a message prepared once for many connections: a server connection queues its frame as it is.
+    virtual void send_prepared(const PreparedMessage& message) = 0;
     /// Sends a ping (at most 125 bytes of payload; longer throws std::invalid_argument); the peer's pong
     /// comes to WebSocketProtocol::pong_received.
     virtual void ping(std::string_view payload = {}) = 0;
