@@ -325,10 +325,14 @@ bool HttpChannel::check_header_bytes() {
     // fields: what follows is the next request, not a folded line.
     if (header_end == 2) return true;
     std::size_t from = std::max(header_scan_, consumed_);
-    auto end = all.find("\r\n\r\n", from > consumed_ + 3 ? from - 3 : consumed_);
+    const std::size_t search_from = from > consumed_ + 3 ? from - 3 : consumed_;
+    // From consumed_, the search above found it already.
+    const std::size_t end = search_from != consumed_               ? all.find("\r\n\r\n", search_from)
+                            : header_end == std::string_view::npos ? std::string_view::npos
+                                                                   : consumed_ + header_end - 4;
     std::size_t stop = end == std::string_view::npos ? all.size() : end + 2;
-    for (std::size_t i = from; i + 1 < stop; ++i) {
-        if (all[i] == '\n' && (all[i + 1] == ' ' || all[i + 1] == '\t')) {
+    for (std::size_t i = all.find('\n', from); i != std::string_view::npos && i + 1 < stop; i = all.find('\n', i + 1)) {
+        if (all[i + 1] == ' ' || all[i + 1] == '\t') {
             fail(400, "obsolete line folding");
             return false;
         }
