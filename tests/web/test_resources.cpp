@@ -84,6 +84,29 @@ TEST_CASE("web: a leaf sees the decoded path, prepath/postpath, query parameters
           "header=42\npeer=127.0.0.1\n");
 }
 
+// Request::parse_target splits a target without escapes, query or dot segments itself (no Boost.URL parse):
+// these must come out as Boost.URL gives them, which the other targets still go through.
+TEST_CASE("web: plain targets are split into the same path and segments as Boost.URL splits them", "[web]") {
+    WebServer server;
+    server.root->put_child("inspect", std::make_shared<Inspect>());
+    server.start();
+    auto seen = server.exchange_n({"GET /inspect/a/b/ HTTP/1.1\r\n\r\n"
+                                   "GET /inspect HTTP/1.1\r\n\r\n"
+                                   "GET /inspect/x:y@z/!$&'()*+,;=/-._~ HTTP/1.1\r\n\r\n"
+                                   "GET /inspect//a HTTP/1.1\r\n\r\n"
+                                   "GET /inspect/.hidden/a.b HTTP/1.1\r\n\r\n"},
+                                  5);
+    REQUIRE(seen.in_time);
+    auto r = split_responses(seen.bytes);
+    REQUIRE(r.size() == 5);
+    CHECK(r[0].body == "path=/inspect/a/b/\npre=inspect\npost=a\npost=b\npost=\nheader=-\npeer=127.0.0.1\n");
+    CHECK(r[1].body == "path=/inspect\npre=inspect\nheader=-\npeer=127.0.0.1\n");
+    CHECK(r[2].body == "path=/inspect/x:y@z/!$&'()*+,;=/-._~\npre=inspect\npost=x:y@z\npost=!$&'()*+,;=\npost=-._~\n"
+                       "header=-\npeer=127.0.0.1\n");
+    CHECK(r[3].body == "path=/inspect//a\npre=inspect\npost=\npost=a\nheader=-\npeer=127.0.0.1\n");
+    CHECK(r[4].body == "path=/inspect/.hidden/a.b\npre=inspect\npost=.hidden\npost=a.b\nheader=-\npeer=127.0.0.1\n");
+}
+
 TEST_CASE("web: JSON in and out with Boost.JSON; invalid JSON can be refused with 400", "[web]") {
     WebServer server;
     auto sum = std::make_shared<Resource>();

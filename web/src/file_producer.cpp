@@ -31,9 +31,7 @@ void FileProducer::start(const std::shared_ptr<Request>& request, int fd, std::u
 }
 
 FileProducer::FileProducer(int fd, std::uint64_t offset, std::uint64_t length, std::size_t chunk_size)
-    : fd_(fd), offset_(offset), left_(length) {
-    buffer_.resize(std::max<std::size_t>(chunk_size, 1));
-}
+    : fd_(fd), offset_(offset), left_(length), chunk_size_(std::max<std::size_t>(chunk_size, 1)) {}
 
 FileProducer::~FileProducer() {
     if (fd_ >= 0) ::close(fd_);
@@ -51,6 +49,9 @@ void FileProducer::resume_producing() {
         if (left_ == 0) end();
         return;
     }
+    // The buffer is made on first use: with sendfile (plain TCP) it never is, and a chunk's allocation and
+    // zeroing (64 KiB by default) cost more than the rest of serving the file.
+    if (buffer_.empty()) buffer_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left_, chunk_size_)));
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left_, buffer_.size()));
     ssize_t n;
     do {

@@ -38,7 +38,8 @@ private:
     int fd_;
     std::uint64_t offset_;
     std::uint64_t left_;
-    std::string buffer_;
+    std::size_t chunk_size_;
+    std::string buffer_;  // for pread when sendfile cannot be used; made on first use
 };
 
 }  // namespace weft::web::detail

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <exception>
@@ -22,8 +23,20 @@
 namespace weft::web::detail {
 
 namespace http = boost::beast::http;
+using namespace std::string_view_literals;
 
 namespace {
+
+// Decimal digits onto `out` (no temporary string).
+void append_number(std::string& out, std::uint64_t n) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    (void)ec;  // 24 digits hold any 64-bit number
+    out.append(digits, end);
+}
+
+// A response head's buffer kept for the next one up to this size.
+constexpr std::size_t max_spare = 4096;
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate) or the common log format's
 // "06/Nov/1994:08:49:37 +0000".
@@ -165,7 +178,7 @@ void HttpChannel::connection_made() { update_timers(); }
 void HttpChannel::data_received(std::string_view data) {
     if (switched_) return switched_->data_received(data);
     if (closing_ || lost_) return;  // lingering after the last response: input is dropped
-    if (idle_timer_.active()) idle_timer_.cancel();
+    idle_ = false;  // the idle timer, if it runs out before the next idle spell, finds the connection busy
     input_.append(data);
     process();
 }
@@ -312,10 +325,14 @@ bool HttpChannel::check_header_bytes() {
     // fields: what follows is the next request, not a folded line.
     if (header_end == 2) return true;
     std::size_t from = std::max(header_scan_, consumed_);
-    auto end = all.find("\r\n\r\n", from > consumed_ + 3 ? from - 3 : consumed_);
+    const std::size_t search_from = from > consumed_ + 3 ? from - 3 : consumed_;
+    // From consumed_, the search above found it already.
+    const std::size_t end = search_from != consumed_               ? all.find("\r\n\r\n", search_from)
+                            : header_end == std::string_view::npos ? std::string_view::npos
+                                                                   : consumed_ + header_end - 4;
     std::size_t stop = end == std::string_view::npos ? all.size() : end + 2;
-    for (std::size_t i = from; i + 1 < stop; ++i) {
-        if (all[i] == '\n' && (all[i + 1] == ' ' || all[i + 1] == '\t')) {
+    for (std::size_t i = all.find('\n', from); i != std::string_view::npos && i + 1 < stop; i = all.find('\n', i + 1)) {
+        if (all[i + 1] == ' ' || all[i + 1] == '\t') {
             fail(400, "obsolete line folding");
             return false;
         }
@@ -325,14 +342,18 @@ bool HttpChannel::check_header_bytes() {
 }
 
 void HttpChannel::header_parsed(Request::Init init, bool expect_continue) {
-    init.peer = transport().peer();
+    // Asked once per connection: the transport formats the address on every call.
+    if (!peer_) peer_ = transport().peer();
+    init.peer = *peer_;
     init.secure = transport().as_tls() != nullptr;
     auto request = std::make_shared<Request>(RequestKey{}, std::move(init));
     request->attach(this);
     Slot slot;
     slot.request = request;
     slot.send_continue = expect_continue;
-    slot.request_line = request->method() + " " + request->target() + (request->version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
+    if (site_.options().access_log) {
+        slot.request_line = request->method() + " " + request->target() + (request->version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
+    }
     slots_.push_back(std::move(slot));
     parsing_ = std::move(request);
     if (expect_continue) want_flush_ = true;
@@ -412,12 +433,16 @@ void HttpChannel::serialise(Slot& slot) {
         slot.close_after = true;
     }
     std::string& out = slot.response;
+    if (out.capacity() < spare_.capacity()) {
+        out = std::move(spare_);  // the buffer of the last head sent: no allocation per response
+        out.clear();
+    }
     out.reserve(160 + r.response_headers().size() * 32);
-    out += "HTTP/1.1 ";
-    out += std::to_string(status);
+    out += "HTTP/1.1 "sv;
+    append_number(out, static_cast<std::uint64_t>(status));
     out += ' ';
     out += r.reason().empty() ? reason_phrase(status) : std::string_view(r.reason());
-    out += "\r\n";
+    out += "\r\n"sv;
     bool has_date = false;
     bool has_server = false;
     std::optional<std::string_view> declared_length;
@@ -430,41 +455,53 @@ void HttpChannel::serialise(Slot& slot) {
         has_date = has_date || iequals(h.name, "Date");
         has_server = has_server || iequals(h.name, "Server");
         out += h.name;
-        out += ": ";
+        out += ": "sv;
         out += h.value;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
     if (!has_date) {
-        out += "Date: ";
-        out += format_time(std::time(nullptr), "%a, %d %b %Y %H:%M:%S GMT");
-        out += "\r\n";
+        out += "Date: "sv;
+        out += http_date();
+        out += "\r\n"sv;
     }
     if (!has_server && !site_.options().server_name.empty()) {
-        out += "Server: ";
+        out += "Server: "sv;
         out += site_.options().server_name;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
     if (!bodiless_status && slot.streaming) {
         streamed_framing(slot, declared_length, out);
     } else if (!bodiless_status) {
-        out += "Content-Length: ";
+        out += "Content-Length: "sv;
         if (head && r.response_body().empty() && declared_length) {
             out += *declared_length;
         } else {
-            out += std::to_string(r.response_body().size());
+            append_number(out, r.response_body().size());
         }
-        out += "\r\n";
+        out += "\r\n"sv;
     }
     if (slot.close_after) {
-        out += "Connection: close\r\n";
+        out += "Connection: close\r\n"sv;
     } else if (r.version() == 10) {
-        out += "Connection: keep-alive\r\n";
+        out += "Connection: keep-alive\r\n"sv;
     }
-    out += "\r\n";
+    out += "\r\n"sv;
     slot.with_body = !head && !bodiless_status;
     slot.status = status;
     slot.body_bytes = slot.with_body ? r.response_body().size() : 0;
     slot.ready = !slot.streaming;
+}
+
+std::string_view HttpChannel::http_date() {
+    // Formatted once a second per connection: gmtime and strftime cost more than the rest of a small response.
+    const std::time_t now = std::time(nullptr);
+    if (now != date_second_) {
+        date_second_ = now;
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        date_length_ = std::strftime(date_, sizeof date_, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    }
+    return {date_, date_length_};
 }
 
 void HttpChannel::fail(int status, std::string_view message) {
@@ -493,7 +530,9 @@ void HttpChannel::fail(int status, std::string_view message) {
     slot.with_body = true;
     slot.body_bytes = body.size();
     slot.response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
-    slot.response += "Date: " + format_time(std::time(nullptr), "%a, %d %b %Y %H:%M:%S GMT") + "\r\n";
+    slot.response += "Date: ";
+    slot.response += http_date();
+    slot.response += "\r\n";
     if (!site_.options().server_name.empty()) slot.response += "Server: " + site_.options().server_name + "\r\n";
     slot.response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n" + body;
@@ -527,6 +566,7 @@ void HttpChannel::flush() {
                 transport().write(slot.response);
             }
             if (site_.options().access_log) log_access(slot);
+            if (!slot.streaming && slot.response.capacity() <= max_spare) spare_ = std::move(slot.response);
             auto request = std::move(slot.request);
             bool close = slot.close_after;
             const int slot_status = slot.status;
@@ -588,14 +628,23 @@ void HttpChannel::update_timers() {
     if (lost_ || !has_transport() || switched_) return;
     const auto& options = site_.options();
     const bool idle = !closing_ && slots_.empty() && !parser_ && consumed_ == input_.size();
-    if (idle && !idle_timer_.active()) {
-        idle_timer_ = site_.time().call_later(options.keep_alive_timeout, [this] {
-            closing_ = true;
-            cancel_timers();
-            transport().lose_connection();
-        });
-    } else if (!idle && idle_timer_.active()) {
-        idle_timer_.cancel();
+    if (idle && !idle_) {
+        idle_ = true;
+        // Each idle spell moves the pending call later rather than cancelling it and making a new one: a
+        // call moved later keeps its timer-heap entry, where a cancelled one would stay in the heap until
+        // its deadline (one entry per request, 15 s of them under load).
+        if (idle_timer_.active()) {
+            idle_timer_.reset(options.keep_alive_timeout);
+        } else {
+            idle_timer_ = site_.time().call_later(options.keep_alive_timeout, [this] {
+                if (!idle_) return;  // busy since: the next idle spell arms it again
+                closing_ = true;
+                cancel_timers();
+                transport().lose_connection();
+            });
+        }
+    } else if (!idle) {
+        idle_ = false;
     }
     const bool reading_header = !closing_ && !paused_ && !upgrade_pending_ && (parser_ ? !parser_->is_header_done() : consumed_ < input_.size());
     if (reading_header && !header_timer_.active()) {
@@ -622,6 +671,7 @@ void HttpChannel::update_body_timer() {
 }
 
 void HttpChannel::cancel_timers() {
+    idle_ = false;
     if (idle_timer_.active()) idle_timer_.cancel();
     if (header_timer_.active()) header_timer_.cancel();
     if (body_timer_.active()) body_timer_.cancel();
@@ -656,7 +706,8 @@ void HttpChannel::switch_protocols(std::unique_ptr<Protocol> protocol) {
 
 void HttpChannel::log_access(const Slot& slot) {
     // The common log format: host ident authuser [date] "request line" status bytes.
-    auto peer = transport().peer();
+    if (!peer_) peer_ = transport().peer();
+    const Address& peer = *peer_;
     WEFT_LOG(info) << (peer.is_unix() ? std::string("-") : peer.host) << " - - ["
                    << format_time(std::time(nullptr), "%d/%b/%Y:%H:%M:%S +0000") << "] \""
                    << escape_for_log(slot.request_line) << "\" " << slot.status << ' '

@@ -3,12 +3,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "weft/address.hpp"
 #include "weft/delayed_call.hpp"
 #include "weft/protocol.hpp"
 #include "weft/web/request.hpp"
@@ -100,6 +102,8 @@ private:
     void update_timers();
     void cancel_timers();
     void log_access(const Slot& slot);
+    /// The Date header's value for now (IMF-fixdate).
+    std::string_view http_date();
     void switch_protocols(std::unique_ptr<Protocol> protocol);
     [[nodiscard]] std::size_t in_flight() const noexcept { return slots_.size(); }
 
@@ -111,6 +115,8 @@ private:
     bool line_consumed_ = false;   // Beast has taken the request line of the request being parsed
     std::size_t header_consumed_ = 0;  // header bytes of that request Beast has taken
     std::deque<Slot> slots_;
+    std::string spare_;
+    std::optional<Address> peer_;  // the transport's peer(), once asked  // a sent response head's buffer, reused by serialise()
     std::shared_ptr<Request> parsing_;  // the request whose header is in and whose body is being read
     bool processing_ = false;
     bool again_ = false;
@@ -123,12 +129,16 @@ private:
     bool lost_ = false;
     bool upgrade_pending_ = false;  // an upgrade request awaits its answer: nothing more is parsed
     std::unique_ptr<Protocol> switched_;  // the protocol the connection was handed to after a 101
-    DelayedCall idle_timer_;
+    DelayedCall idle_timer_;   // may outlive an idle spell: it checks idle_ when it runs out
+    bool idle_ = false;        // nothing pending or owed since the idle timer was last (re)armed
     DelayedCall header_timer_;
     DelayedCall linger_timer_;
     DelayedCall body_timer_;
     BodyRelay relay_{*this};
     Request* relayed_ = nullptr;  // the request whose producer the transport drives through relay_
+    std::time_t date_second_ = -1;  // the second date_ was formatted for
+    char date_[40] = {};
+    std::size_t date_length_ = 0;
 };
 
 }  // namespace weft::web::detail

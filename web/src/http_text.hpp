@@ -9,9 +9,10 @@ namespace weft::web::detail {
 
 /// ASCII case-insensitive equality (header names, tokens, schemes).
 [[nodiscard]] inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+    // ASCII folding inline: std::tolower is a call per character and consults the locale.
+    constexpr auto lower = [](char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 /// `s` without the optional whitespace (spaces and tabs) around it (RFC 9110's OWS).
