@@ -235,9 +235,7 @@ void HttpChannel::parse() {
         if (n > 0) line_consumed_ = true;  // Beast takes nothing before the whole request line
         if (in_header) header_consumed_ += n;
         if (ec == http::error::need_more) {
-            // In the body Beast takes chunk data as it comes; what it leaves unconsumed is an unfinished
-            // chunk-size line (its extensions unbounded in Beast 1.81) or trailer section: bound it as a header.
-            if (parser_->is_header_done() && input_.size() - consumed_ > options.max_header_bytes) {
+            if (chunk_framing_too_long(parser_->is_header_done(), input_.size() - consumed_, options.max_header_bytes)) {
                 return fail(400, "a chunk header or the trailer is longer than " +
                                      std::to_string(options.max_header_bytes) + " bytes");
             }

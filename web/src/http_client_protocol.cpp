@@ -9,6 +9,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "http_text.hpp"
 #include "weft/transport.hpp"
 
 namespace weft::web::detail {
@@ -142,9 +143,7 @@ void HttpClientProtocol::parse() {
                 return fail(Failure(ResponseFailed("the response header is larger than " +
                                                    std::to_string(limits_.max_header_bytes) + " bytes")));
             }
-            // In the body Beast takes chunk data as it comes; what it leaves is an unfinished chunk-size line
-            // (its extensions unbounded in Beast 1.81) or trailer section, which must not grow without end.
-            if (parser_->is_header_done() && input_.size() > limits_.max_header_bytes) {
+            if (chunk_framing_too_long(parser_->is_header_done(), input_.size(), limits_.max_header_bytes)) {
                 return fail(Failure(ResponseFailed("a chunk header or the trailer is larger than " +
                                                    std::to_string(limits_.max_header_bytes) + " bytes")));
             }

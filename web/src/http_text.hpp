@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <string_view>
 
 namespace weft::web::detail {
@@ -20,6 +21,15 @@ namespace weft::web::detail {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
+}
+
+/// True when the bytes Beast left unconsumed after a message's header have outgrown `max_header_bytes`.
+/// In the body Beast takes chunk data as it comes; what it leaves is an unfinished chunk-size line (its
+/// extensions are unbounded in Beast 1.81) or the trailer section, which must not grow without end: both
+/// the server and the client bound it as they bound a header.
+[[nodiscard]] inline bool chunk_framing_too_long(bool header_done, std::size_t unconsumed,
+                                                 std::size_t max_header_bytes) noexcept {
+    return header_done && unconsumed > max_header_bytes;
 }
 
 }  // namespace weft::web::detail
