@@ -2,6 +2,12 @@
 // reading, timers run on the Site's ReactorTime, and every way of cutting the input gives the same answer.
 #include <catch2/catch.hpp>
 
+#include <malloc.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "web_support.hpp"
 #include "weft/testing/clock.hpp"
 #include "weft/testing/feed.hpp"
@@ -215,4 +221,36 @@ TEST_CASE("web: max_header_bytes bounds the whole header however it is cut", "[w
         CHECK(report.whole == (limit < header.size() ? "HTTP/1.1 431 Request Header Fields Too Large" : "HTTP/1.1 200 OK"));
         CHECK(report.consistent());
     }
+}
+
+// A keep-alive connection reuses its last response head's buffer while requests keep coming, and frees
+// it once idle: thousands of idle browsers must not each keep a head (up to 4 KiB) of their last answer.
+TEST_CASE("web: an idle keep-alive connection keeps no response head buffer", "[web][memory]") {
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("the heap's own accounting (mallinfo2) is not AddressSanitizer's");
+#else
+    constexpr int connections = 300;
+    std::vector<std::unique_ptr<Channel>> channels;
+    channels.reserve(connections);
+    for (int i = 0; i < connections; ++i) {
+        auto c = std::make_unique<Channel>();
+        c->root->on("GET", [](Request& r) {
+            r.set_header("Content-Security-Policy", std::string(1000, 'x'));
+            r.finish("ok");
+        });
+        c->start();
+        channels.push_back(std::move(c));
+    }
+    malloc_trim(0);
+    const auto before = mallinfo2().uordblks;
+    for (auto& c : channels) {
+        c->protocol->data_received("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        REQUIRE(c->transport.value().find("HTTP/1.1 200") == 0);
+        c->transport.clear();
+    }
+    malloc_trim(0);
+    const auto held = static_cast<long>(mallinfo2().uordblks - before) / connections;
+    INFO("heap held per idle connection after one response: " << held << " bytes");
+    CHECK(held < 512);  // the 1 KiB head is not among them (2,150 bytes when it was kept)
+#endif
 }

@@ -628,6 +628,9 @@ void HttpChannel::update_timers() {
     const bool idle = !closing_ && slots_.empty() && !parser_ && consumed_ == input_.size();
     if (idle && !idle_) {
         idle_ = true;
+        // The spare head buffer serves a burst (pipelined requests, a busy keep-alive client); an idle
+        // connection must not keep it (up to max_spare bytes each, thousands of idle browsers).
+        std::string().swap(spare_);
         // Each idle spell moves the pending call later rather than cancelling it and making a new one: a
         // call moved later keeps its timer-heap entry, where a cancelled one would stay in the heap until
         // its deadline (one entry per request, 15 s of them under load).

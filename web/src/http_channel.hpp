@@ -115,8 +115,8 @@ private:
     bool line_consumed_ = false;   // Beast has taken the request line of the request being parsed
     std::size_t header_consumed_ = 0;  // header bytes of that request Beast has taken
     std::deque<Slot> slots_;
-    std::string spare_;
-    std::optional<Address> peer_;  // the transport's peer(), once asked  // a sent response head's buffer, reused by serialise()
+    std::string spare_;  // a sent response head's buffer, reused by serialise(); freed when the connection idles
+    std::optional<Address> peer_;  // the transport's peer(), once asked
     std::shared_ptr<Request> parsing_;  // the request whose header is in and whose body is being read
     bool processing_ = false;
     bool again_ = false;
