@@ -220,6 +220,9 @@ private:
 /// holds the clients of its reactor and applies every rule above to them on that reactor's thread; what
 /// it broadcasts it also hands, once per loop turn and as one shared buffer, to every other shard, which
 /// writes it to its own clients. Names, max_clients, max_per_address and /who are the pool's ChatRoster's.
+/// The bytes it has in flight to another shard are bounded (ChatOptions::forward_cap(): past it, it pauses
+/// reading its clients until that shard catches up), and a departed client's name stays taken until every
+/// other shard has delivered the notice.
 class ChatFactory final : public Factory {
 public:
     explicit ChatFactory(ReactorTime& time, ChatOptions options = {});

@@ -15,10 +15,10 @@ namespace weft::chat {
 /// The part of a room spread over several reactors (ChatPool) that must be seen whole: the names (unique
 /// in any case), the number of clients (max_clients) and the connections per address (max_per_address).
 ///
-/// Contract: thread-safe; every call takes one mutex for a short time (a /who copies the names under it, sorts them
-/// outside). Only the rare events take it (a join, a leave, a /nick, a /who):
-/// a chat line never does, so the per-message path stays free of locks while the room's rules hold across
-/// every reactor at once (a name taken on one reactor is refused on all the others).
+/// Contract: thread-safe; every call takes one mutex for a short time (a /who copies the names under it and
+/// sorts them outside). Only the rare events take it (a join, a leave, a /nick, a /who): a chat line never
+/// does, so the per-message path stays free of locks while the room's rules hold across every reactor at
+/// once (a name taken on one reactor is refused on all the others).
 class ChatRoster {
 public:
     /// Limits as ChatOptions::max_clients and max_per_address (0: no per-address limit).
