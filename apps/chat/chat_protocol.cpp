@@ -524,7 +524,10 @@ void ChatFactory::schedule_trim() {
 
 bool ChatFactory::rename(ChatProtocol& client, std::string_view new_name) {
     if (pool_ != nullptr) {
-        if (!pool_->roster_.rename(client.name_, new_name)) return false;
+        // As on a leave, the old name stays taken until every reactor has announced the change.
+        const bool keep_old = !shutting_down_ && pool_->size() >= 2;
+        if (!pool_->roster_.rename(client.name_, new_name, keep_old)) return false;
+        if (keep_old && fold_nick(client.name_) != fold_nick(new_name)) leaving_names_.push_back(client.name_);
     } else if (const ChatProtocol* holder = find(new_name); holder != nullptr && holder != &client) {
         return false;
     }

@@ -53,12 +53,18 @@ void ChatRoster::release(const std::vector<std::string>& names) {
     }
 }
 
-bool ChatRoster::rename(std::string_view old_name, std::string_view new_name) {
+bool ChatRoster::rename(std::string_view old_name, std::string_view new_name, bool keep_old) {
     const std::string old_key = fold_nick(old_name);
     std::string new_key = fold_nick(new_name);
     std::lock_guard lock(mutex_);
     if (new_key != old_key && names_.contains(new_key)) return false;
-    names_.erase(old_key);
+    if (auto it = names_.find(old_key); it != names_.end()) {
+        if (keep_old && new_key != old_key) {
+            it->second.left = true;
+        } else {
+            names_.erase(it);
+        }
+    }
     names_.insert_or_assign(std::move(new_key), Holder{std::string(new_name), false});
     return true;
 }

@@ -40,8 +40,9 @@ public:
     /// Frees names that leave() kept.
     void release(const std::vector<std::string>& names);
     /// Moves a client from `old_name` to `new_name`: false (nothing changed) if someone else holds
-    /// `new_name` in any case; a change of case of one's own name is allowed.
-    bool rename(std::string_view old_name, std::string_view new_name);
+    /// `new_name` in any case; a change of case of one's own name is allowed. With `keep_old` (and more
+    /// than a change of case) `old_name` stays taken until release(), as after leave().
+    bool rename(std::string_view old_name, std::string_view new_name, bool keep_old = false);
     /// Clients in the room, on every reactor.
     [[nodiscard]] std::size_t size() const;
     /// The number of the latest join (0 before any). Lock-free: read for every broadcast, so that a line

@@ -502,6 +502,14 @@ TEST_CASE("ChatPool's roster: a name kept on leaving is taken but no longer coun
     CHECK(again == "Alice_");
     CHECK_FALSE(roster.rename("bob", "ALICE"));
     roster.release({"alice"});
-    CHECK(roster.rename("bob", "ALICE"));
+    CHECK(roster.rename("bob", "ALICE", true));
     CHECK(roster.who() == "* online (2): ALICE, Alice_");
+    // Renamed away from with keep_old: the old name is taken until released (a change of case keeps none).
+    CHECK_FALSE(roster.rename("Alice_", "bob"));
+    roster.release({"bob"});
+    CHECK(roster.rename("Alice_", "bob"));
+    CHECK(roster.rename("ALICE", "alice", true));
+    CHECK(roster.rename("bob", "Alice2"));
+    CHECK(roster.rename("Alice2", "bob"));  // without keep_old: free at once
+    CHECK(roster.who() == "* online (2): alice, bob");
 }
