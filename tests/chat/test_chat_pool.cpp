@@ -332,8 +332,8 @@ TEST_CASE("ChatPool: stopping the pool tells every client on every reactor, then
     room.stop();
 }
 
-TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others; once it catches up, its clients that "
-          "read get every line and none is cut",
+TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and once it catches up its clients "
+          "that read get every line and none is cut",
           "[chat][pool]") {
     // Reactor 0 serves the reader and stops (blocked on a latch the test holds) while the talkers, one per
     // other reactor, send more than forward_cap() each. Their reactors must pause reading them at the cap
