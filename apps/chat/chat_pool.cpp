@@ -8,7 +8,7 @@
 namespace weft::chat {
 
 ChatPool::ChatPool(ReactorPool& pool, ChatOptions options)
-    : pool_(pool), roster_(options.max_clients, options.max_per_address) {
+    : pool_(pool), roster_(options.max_clients, options.max_per_address), in_flight_(pool.size() * pool.size()) {
     shards_.reserve(pool.size());
     for (std::size_t i = 0; i < pool.size(); ++i) {
         shards_.push_back(std::make_unique<ChatFactory>(pool.at(i), options, *this, i));
@@ -26,11 +26,37 @@ std::unique_ptr<Protocol> ChatPool::build_protocol(const Address& peer) {
     return shards_[*current]->build_protocol(peer);
 }
 
-void ChatPool::hand_to_others(std::size_t from, const std::shared_ptr<const ChatFactory::Forwarded>& lines) {
+std::size_t ChatPool::hand_to_others(std::size_t from, const std::shared_ptr<const ChatFactory::Forwarded>& lines) {
+    const std::size_t size = lines->all->size();
+    std::size_t most = 0;
     for (std::size_t i = 0; i < shards_.size(); ++i) {
         if (i == from) continue;
-        pool_.at(i).call_from_thread([shard = shards_[i].get(), lines] { shard->receive(*lines); });
+        most = std::max(most, in_flight_[from * shards_.size() + i].fetch_add(size) + size);
+        pool_.at(i).call_from_thread([shard = shards_[i].get(), lines, from] { shard->receive(lines, from); });
     }
+    return most;
+}
+
+void ChatPool::delivered(std::size_t from, std::size_t to, const ChatFactory::Forwarded& lines) {
+    const std::size_t size = lines.all->size();
+    const std::size_t before = in_flight_[from * shards_.size() + to].fetch_sub(size);
+    // The sender holds only after seeing more than the cap in flight (or the cap's worth in its outbox, then
+    // more than half of it in flight): going below half of it comes after, and the resume finds it holding.
+    const std::size_t low = shards_[from]->options().forward_cap() / 2;
+    if (before >= low && before - size < low) {
+        pool_.at(from).call_from_thread([shard = shards_[from].get()] { shard->forward_resume(); });
+    }
+    if (!lines.released.empty() && lines.countdown.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        roster_.release(lines.released);
+    }
+}
+
+std::size_t ChatPool::most_in_flight(std::size_t from) const noexcept {
+    std::size_t most = 0;
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        if (i != from) most = std::max(most, in_flight_[from * shards_.size() + i].load(std::memory_order_relaxed));
+    }
+    return most;
 }
 
 void add_stats(ChatStats& into, const ChatStats& from) noexcept {
@@ -44,6 +70,8 @@ void add_stats(ChatStats& into, const ChatStats& from) noexcept {
     into.departure_flushes += from.departure_flushes;
     into.lines_relayed += from.lines_relayed;
     into.peak_buffered = std::max(into.peak_buffered, from.peak_buffered);
+    into.forward_holds += from.forward_holds;
+    into.peak_in_flight = std::max(into.peak_in_flight, from.peak_in_flight);
 }
 
 ChatStats ChatPool::stats() const {

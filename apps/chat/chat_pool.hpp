@@ -2,6 +2,7 @@
 // weft-chat --threads N: one chat room over the reactors of a ReactorPool. docs/chat.md, "One room on N
 // reactors".
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -29,6 +30,12 @@ namespace weft::chat {
 ///   reactor; lines of different senders on different reactors may interleave differently per reactor.
 ///   A line reaches the clients that had joined (ChatRoster::joins()) when it was said, on every reactor:
 ///   a client that joins on one reactor while a line from another travels does not get it.
+/// - Bounded: the bytes in flight from one reactor to another (posted, not yet written to the receiver's
+///   clients) are counted; past ChatOptions::forward_cap() the sender pauses reading its clients until the
+///   receiver, back under half of it, posts a resume. A receiver lets its clients' output flush before a
+///   batch that would put one over hard_send_limit(). So a reactor that lags costs the talkers elsewhere
+///   speed, not memory, and its clients that read lose nothing.
+/// - A departed client's name stays taken until every reactor has announced the departure.
 /// - Names (unique in any case), max_clients, max_per_address and /who hold for the whole room: the
 ///   ChatRoster, under a mutex taken only on a join, a leave, a /nick and a /who.
 /// - Shutdown: a "before shutdown" trigger on each reactor tells that reactor's clients "* server shutting
@@ -62,12 +69,18 @@ public:
 
 private:
     friend class ChatFactory;
-    /// Posts `lines` (a shard's turn of broadcasts) to every shard but `from`, each on its own thread.
-    void hand_to_others(std::size_t from, const std::shared_ptr<const ChatFactory::Forwarded>& lines);
+    /// Posts `lines` (a shard's turn of broadcasts) to every shard but `from`, each on its own thread;
+    /// returns the most bytes now in flight from `from` to one of them.
+    std::size_t hand_to_others(std::size_t from, const std::shared_ptr<const ChatFactory::Forwarded>& lines);
+    /// Called by shard `to` once it has written `lines` from `from` (or dropped them at shutdown).
+    void delivered(std::size_t from, std::size_t to, const ChatFactory::Forwarded& lines);
+    /// The most bytes in flight from shard `from` to another.
+    [[nodiscard]] std::size_t most_in_flight(std::size_t from) const noexcept;
 
     ReactorPool& pool_;
     ChatRoster roster_;
     std::vector<std::unique_ptr<ChatFactory>> shards_;
+    std::vector<std::atomic<std::size_t>> in_flight_;  // [from * size() + to]: bytes posted, not yet written
 };
 
 /// Adds `from` into `into`: counters summed, peak_buffered the larger.

@@ -160,6 +160,7 @@ void ChatProtocol::connection_made() {
     if (first > Duration::zero() || idle > Duration::zero()) {
         arm_idle_timer(first > Duration::zero() && (idle == Duration::zero() || first < idle) ? first : idle);
     }
+    if (room_.holding_) pause_producing();  // another reactor lags: read nobody here until it catches up
 }
 
 void ChatProtocol::data_received(std::string_view data) {
@@ -247,10 +248,14 @@ void ChatProtocol::schedule_resume() {
 
 void ChatProtocol::flood_resume() {
     if (!in_room() || transport().disconnecting()) return;
-    refill();
-    if (in_debt()) {
-        return schedule_resume();  // still in debt (rounding): wait for the rest
+    if (room_.options().flood_limit > 0) {
+        refill();
+        if (in_debt()) {
+            return schedule_resume();  // still in debt (rounding): wait for the rest
+        }
     }
+    if (room_.holding_) return;  // the shard resumes it once the other reactors have caught up
+    if (!paused()) return;
     resume_producing();  // delivers the lines that waited; the first one over budget pauses again
     if (eof_pending_ && !paused() && in_room() && !transport().disconnecting()) {
         eof_pending_ = false;
@@ -373,6 +378,7 @@ ChatFactory::~ChatFactory() {
     if (over_limit_check_.active()) over_limit_check_.cancel();
     if (departure_flush_.active()) departure_flush_.cancel();
     if (trim_.active()) trim_.cancel();
+    if (inbox_drain_.active()) inbox_drain_.cancel();
 }
 
 std::unique_ptr<Protocol> ChatFactory::build_protocol(const Address& /*peer*/) {
@@ -447,7 +453,11 @@ void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
     names_.erase(fold_nick(client.name_));
     if (pool_ != nullptr) {
         client.counted_address_ = false;
-        pool_->roster_.leave(client.name_, client.address_);
+        // The name stays taken until every reactor has announced the departure: taken meanwhile on another
+        // reactor, "* X is now known as NAME" could reach some clients before "* NAME left".
+        const bool keep_name = !shutting_down_ && pool_->size() >= 2;
+        pool_->roster_.leave(client.name_, client.address_, keep_name);
+        if (keep_name) leaving_names_.push_back(client.name_);
     } else {
         release_address(client);
     }
@@ -459,6 +469,9 @@ void ChatFactory::leave(ChatProtocol& client, std::string_view note) {
     if (++departed_since_trim_ >= 256) schedule_trim();
     if (shutting_down_) return;
     std::string notice = "* " + client.name_ + " " + std::string(note);
+    // Told to those in the room now: in a ChatPool a client joining elsewhere before the batch leaves
+    // does not hear it.
+    departures_audience_ = pool_ != nullptr ? pool_->roster_.joins() : 0;
     const TimePoint now = time_.now();
     const bool quiet = departures_.empty() && !departure_flush_.active() &&
                        (stats_.departure_flushes == 0 || now - last_departure_flush_ >= departure_batch_interval);
@@ -494,7 +507,7 @@ void ChatFactory::flush_departures() {
     // One shared buffer for everyone; clients it cuts off leave after the loop, in a later batch.
     const auto shared = std::make_shared<const std::string>(std::move(batch));
     deliver_to_members(shared);
-    forward(shared, pool_ != nullptr ? pool_->roster_.joins() : 0);
+    forward(shared, departures_audience_);
 }
 
 void ChatFactory::schedule_trim() {
@@ -511,7 +524,10 @@ void ChatFactory::schedule_trim() {
 
 bool ChatFactory::rename(ChatProtocol& client, std::string_view new_name) {
     if (pool_ != nullptr) {
-        if (!pool_->roster_.rename(client.name_, new_name)) return false;
+        // As on a leave, the old name stays taken until every reactor has announced the change.
+        const bool keep_old = !shutting_down_ && pool_->size() >= 2;
+        if (!pool_->roster_.rename(client.name_, new_name, keep_old)) return false;
+        if (keep_old && fold_nick(client.name_) != fold_nick(new_name)) leaving_names_.push_back(client.name_);
     } else if (const ChatProtocol* holder = find(new_name); holder != nullptr && holder != &client) {
         return false;
     }
@@ -566,6 +582,12 @@ void ChatFactory::deliver_to_members(const std::shared_ptr<const std::string>& l
 void ChatFactory::forward(const std::shared_ptr<const std::string>& line, std::uint64_t audience) {
     if (pool_ == nullptr || pool_->size() < 2) return;
     outbox_.emplace_back(audience, line);
+    outbox_bytes_ += line->size();
+    // Every line forwarded comes after the notices of the departures queued so far (broadcasts flush them
+    // first): the names travel with it, to be freed once every shard has delivered it.
+    for (std::string& name : leaving_names_) outbox_names_.push_back(std::move(name));
+    leaving_names_.clear();
+    if (!holding_ && outbox_bytes_ + pool_->most_in_flight(shard_) > options_.forward_cap()) hold();
     if (std::exchange(outbox_posted_, true)) return;
     // Once this turn is over: everything broadcast in it goes to each other shard in one post.
     reactor_->call_soon([this] { send_outbox(); });
@@ -576,27 +598,79 @@ void ChatFactory::send_outbox() {
     if (outbox_.empty()) return;
     auto batch = std::make_shared<Forwarded>();
     batch->smallest_audience = outbox_.front().first;
+    batch->lines.reserve(outbox_.size());
     if (outbox_.size() == 1) {
         batch->all = outbox_.front().second;
+        batch->lines.emplace_back(outbox_.front().first, batch->all->size());
     } else {
-        std::size_t size = 0;
+        std::string joined;
+        joined.reserve(outbox_bytes_);
         for (const auto& [audience, line] : outbox_) {
-            size += line->size();
+            joined.append(*line);
+            batch->lines.emplace_back(audience, joined.size());
             batch->smallest_audience = std::min(batch->smallest_audience, audience);
         }
-        std::string joined;
-        joined.reserve(size);
-        for (const auto& entry : outbox_) joined.append(*entry.second);
         batch->all = std::make_shared<const std::string>(std::move(joined));
     }
-    batch->lines = std::move(outbox_);
     outbox_.clear();
-    pool_->hand_to_others(shard_, batch);
+    outbox_bytes_ = 0;
+    batch->released = std::move(outbox_names_);
+    outbox_names_.clear();
+    batch->countdown.store(pool_->size() - 1, std::memory_order_relaxed);
+    const std::size_t most = pool_->hand_to_others(shard_, batch);
+    stats_.peak_in_flight = std::max(stats_.peak_in_flight, most);
+    if (!holding_ && most > options_.forward_cap()) hold();
 }
 
-void ChatFactory::receive(const Forwarded& lines) {
-    // After "* server shutting down" nothing more: this reactor is flushing and closing its clients.
-    if (shutting_down_) return;
+void ChatFactory::hold() {
+    // As the input budget pauses a flooder: TCP flow control then slows the talkers here, instead of
+    // their lines piling up for the reactor that lags.
+    holding_ = true;
+    ++stats_.forward_holds;
+    WEFT_LOG(debug) << "chat: shard " << shard_ << " pauses reading its clients: another reactor lags behind";
+    for (ChatProtocol* m : members_) {
+        if (!m->paused()) m->pause_producing();
+    }
+}
+
+void ChatFactory::forward_resume() {
+    if (!holding_ || outbox_bytes_ + pool_->most_in_flight(shard_) > options_.forward_cap()) return;
+    holding_ = false;
+    // A copy: lines delivered on resuming may make clients leave (or hold again, which flood_resume sees).
+    const std::vector<ChatProtocol*> members = members_;
+    for (ChatProtocol* m : members) m->flood_resume();
+}
+
+void ChatFactory::receive(std::shared_ptr<const Forwarded> lines, std::size_t from) {
+    inbox_.push_back({std::move(lines), from});
+    if (!inbox_drain_.active()) drain_inbox();
+}
+
+void ChatFactory::drain_inbox() {
+    while (!inbox_.empty()) {
+        const Inbound& next = inbox_.front();
+        // After "* server shutting down" nothing more: this reactor is flushing and closing its clients.
+        if (!shutting_down_ && !std::exchange(inbox_waited_, false)) {
+            const std::size_t size = next.lines->all->size();
+            const bool would_cut = std::any_of(members_.begin(), members_.end(), [&](const ChatProtocol* m) {
+                return !m->cut_ && m->transport().buffered_bytes() + size > options_.hard_send_limit();
+            });
+            if (would_cut) {
+                // Let the transports flush first (posted before this timer), and the over-limit check cut
+                // the clients that do not read; then it goes, whatever it costs.
+                inbox_waited_ = true;
+                inbox_drain_ = time_.call_later(Duration::zero(), [this] { drain_inbox(); });
+                return;
+            }
+        }
+        const Inbound inbound = std::move(inbox_.front());
+        inbox_.pop_front();
+        if (!shutting_down_) deliver_forwarded(*inbound.lines);
+        pool_->delivered(inbound.from, shard_, *inbound.lines);
+    }
+}
+
+void ChatFactory::deliver_forwarded(const Forwarded& lines) {
     flush_departures();  // this shard's departures before any later line, as for its own broadcasts
     for (ChatProtocol* m : members_) {
         if (m->join_number_ <= lines.smallest_audience) {
@@ -604,8 +678,12 @@ void ChatFactory::receive(const Forwarded& lines) {
             continue;
         }
         // Joined while these lines travelled (rare: only around a join): only those said after it joined.
-        for (const auto& [audience, line] : lines.lines) {
-            if (m->join_number_ <= audience) deliver(*m, line);
+        std::size_t begin = 0;
+        for (const auto& [audience, end] : lines.lines) {
+            if (m->join_number_ <= audience) {
+                deliver(*m, std::make_shared<const std::string>(lines.all->substr(begin, end - begin)));
+            }
+            begin = end;
         }
     }
     reap_cut_clients();

@@ -4,6 +4,8 @@
 // this code.
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -63,6 +65,14 @@ struct ChatOptions {
     [[nodiscard]] std::size_t max_input_backlog() const noexcept {
         return std::max<std::size_t>(256 * 1024, 4 * max_line);
     }
+    /// In a ChatPool: the bytes of broadcasts one reactor may have on their way to another (posted, not yet
+    /// written to that reactor's clients) before it pauses reading its clients; it resumes them once every
+    /// other reactor has fewer than half of it in flight from it. A quarter of what hard_send_limit() leaves
+    /// above send_buffer_limit, so that a reactor catching up never gives a client that reads more than
+    /// the hard limit allows.
+    [[nodiscard]] std::size_t forward_cap() const noexcept {
+        return std::max<std::size_t>(send_buffer_limit, 1024 * 1024) / 4;
+    }
 };
 
 /// Names nobody may take (compared case-insensitively), so that no user poses as the server.
@@ -104,6 +114,12 @@ struct ChatStats {
     /// The most output the server ever held for one client, measured after each write: bounded by
     /// ChatOptions::hard_send_limit().
     std::size_t peak_buffered = 0;
+    /// In a ChatPool: times this reactor paused reading its clients because another reactor lagged
+    /// behind (ChatOptions::forward_cap()).
+    std::uint64_t forward_holds = 0;
+    /// In a ChatPool: the most bytes this reactor ever had in flight to another one, measured as it posts
+    /// them: ChatOptions::forward_cap() plus at most one turn's lines.
+    std::size_t peak_in_flight = 0;
 };
 
 class ChatFactory;
@@ -153,6 +169,7 @@ private:
     /// Takes a line's cost from the bucket; pauses reading while the bucket is in debt.
     void charge(std::size_t bytes);
     void refill();
+    /// Resumes reading once the input budget and the shard (ChatFactory::holding_) allow it.
     void flood_resume();
     void schedule_resume();
     [[nodiscard]] bool in_debt() const noexcept;
@@ -203,6 +220,9 @@ private:
 /// holds the clients of its reactor and applies every rule above to them on that reactor's thread; what
 /// it broadcasts it also hands, once per loop turn and as one shared buffer, to every other shard, which
 /// writes it to its own clients. Names, max_clients, max_per_address and /who are the pool's ChatRoster's.
+/// The bytes it has in flight to another shard are bounded (ChatOptions::forward_cap(): past it, it pauses
+/// reading its clients until that shard catches up), and a departed client's name stays taken until every
+/// other shard has delivered the notice.
 class ChatFactory final : public Factory {
 public:
     explicit ChatFactory(ReactorTime& time, ChatOptions options = {});
@@ -271,19 +291,32 @@ private:
     void reap_cut_clients();
     /// Writes `line` (whole "\r\n"-ended lines) to every client here, then reaps the ones it cut off.
     void deliver_to_members(const std::shared_ptr<const std::string>& line);
-    /// In a ChatPool: queues a broadcast for the other shards; the turn's lines leave together.
+    /// In a ChatPool: queues a broadcast for the other shards; the turn's lines leave together. Pauses
+    /// reading every client here (hold()) if that would put more than forward_cap() in flight to a shard.
     void forward(const std::shared_ptr<const std::string>& line, std::uint64_t audience);
     /// Hands the queued lines to every other shard, as one buffer.
     void send_outbox();
-    /// In a ChatPool, on this shard's thread: lines another shard broadcast (its turn's, in order).
-    /// Each line goes to the clients here that joined before it was sent (its audience): a client that
-    /// joined while it travelled did not see it said, as in a single room.
+    /// Pauses reading every client here until forward_resume() finds every other shard caught up.
+    void hold();
+    /// Posted by a shard that caught up with this one: resumes reading the clients if none lags any more.
+    void forward_resume();
+    /// A shard's turn of broadcasts, handed to the others.
     struct Forwarded {
         std::shared_ptr<const std::string> all;  // the lines, in one buffer
-        std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> lines;  // audience, line
+        std::vector<std::pair<std::uint64_t, std::size_t>> lines;  // audience, end of the line in `all`
         std::uint64_t smallest_audience = 0;
+        /// Names whose departure these lines announce: freed in the roster by the last shard to deliver them.
+        std::vector<std::string> released;
+        mutable std::atomic<std::size_t> countdown{0};
     };
-    void receive(const Forwarded& lines);
+    /// In a ChatPool, on this shard's thread: lines shard `from` broadcast (its turn's, in order). They
+    /// wait in the inbox behind earlier ones, and while writing the first of them would put a client here
+    /// over hard_send_limit(), for one flush (a reactor catching up lets its clients' output drain between
+    /// batches instead of cutting them). Each line goes to the clients here that joined before it was sent
+    /// (its audience): a client that joined while it travelled did not see it said, as in a single room.
+    void receive(std::shared_ptr<const Forwarded> lines, std::size_t from);
+    void drain_inbox();
+    void deliver_forwarded(const Forwarded& lines);
 
     ReactorTime& time_;
     ChatOptions options_;
@@ -308,7 +341,19 @@ private:
     std::size_t shard_ = 0;
     Reactor* reactor_ = nullptr;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> outbox_;  // audience, line
+    std::size_t outbox_bytes_ = 0;
     bool outbox_posted_ = false;
+    bool holding_ = false;  // clients' reading paused: a shard lags behind this one (forward_cap())
+    std::uint64_t departures_audience_ = 0;  // joins() at the latest departure in departures_
+    std::vector<std::string> leaving_names_;  // departed, notice not yet forwarded: their names stay taken
+    std::vector<std::string> outbox_names_;   // the same, travelling with outbox_
+    struct Inbound {
+        std::shared_ptr<const Forwarded> lines;
+        std::size_t from;
+    };
+    std::deque<Inbound> inbox_;  // forwarded lines not yet written here
+    DelayedCall inbox_drain_;
+    bool inbox_waited_ = false;  // the inbox's first batch has waited for a flush already
     // Refusals and cut-offs repeat per connection under attack (a connect flood, a room of non-readers):
     // one record per second each, with the count of those held back.
     LogRateLimiter refusal_log_{std::chrono::seconds(1)};

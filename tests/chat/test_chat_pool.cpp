@@ -10,8 +10,10 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chat_pool.hpp"
@@ -131,7 +133,11 @@ TEST_CASE("ChatPool: clients on every reactor see each other's lines, nick chang
         REQUIRE(c->expect(other->name + " * waves"));
         REQUIRE(c->expect(other->name + ": hello from the other reactor"));
     }
-    CHECK(a.seen.back() == other->name + ": hello from the other reactor");  // the refusal went to no one else
+    // The refusal went to no one else.
+    for (auto& c : clients) {
+        if (c.get() == other) continue;
+        CHECK(std::count(c->seen.begin(), c->seen.end(), "! name taken: ALICE") == 0);
+    }
 
     other->send("/who\n");
     std::vector<std::string_view> names;
@@ -211,7 +217,9 @@ TEST_CASE("ChatPool: max-clients and max-per-address count the whole room", "[ch
     SECTION("max-clients") {
         PoolRoom room(n, ChatOptions{.max_clients = n + 1});
         auto clients = join(room, n + 1);
-        CHECK(room.counts().size() == n);
+        const auto counts = room.counts();  // round-robin: two on the first reactor, one on each other
+        for (std::size_t c : counts) CHECK(c >= 1);
+        CHECK(std::accumulate(counts.begin(), counts.end(), std::size_t{0}) == n + 1);
         for (std::size_t i = 0; i < n; ++i) {  // whichever reactor it lands on, the room is full
             SyncClient refused(room.port_number());
             CHECK(refused.first_line == "! server full");
@@ -226,11 +234,24 @@ TEST_CASE("ChatPool: max-clients and max-per-address count the whole room", "[ch
     SECTION("max-per-address") {
         PoolRoom room(n, ChatOptions{.max_per_address = 2});
         auto clients = join(room, 2);
+        REQUIRE(room.shard_of(clients[0]->name) != room.shard_of(clients[1]->name));
         for (std::size_t i = 0; i < n; ++i) {
             SyncClient refused(room.port_number());
             CHECK(refused.first_line == "! too many connections from your address (max 2)");
         }
         CHECK(room.stats().first.refused_address == n);
+        // A leave on one reactor frees the address on every one: the next connection, on whichever
+        // reactor, is admitted.
+        clients.front()->send("/quit\n");
+        REQUIRE(clients.front()->expect_eof());
+        REQUIRE(clients[1]->expect("* " + clients.front()->name + " left"));
+        for (std::size_t i = 0; i < n; ++i) {
+            SyncClient admitted(room.port_number());
+            CHECK_FALSE(admitted.name.empty());
+            admitted.send("/quit\n");
+            CHECK(admitted.expect_eof());
+            REQUIRE(clients[1]->expect("* " + admitted.name + " left"));
+        }
     }
 }
 
@@ -309,4 +330,186 @@ TEST_CASE("ChatPool: stopping the pool tells every client on every reactor, then
     }
     clients.clear();  // the reactors' lingering closes see our end close: join() returns at once
     room.stop();
+}
+
+TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and once it catches up its clients "
+          "that read get every line and none is cut",
+          "[chat][pool]") {
+    // Reactor 0 serves the reader and stops (blocked on a latch the test holds) while the talkers, one per
+    // other reactor, send more than forward_cap() each. Their reactors must pause reading them at the cap
+    // (memory in flight bounded), and once reactor 0 runs again it must not cut the reader for the
+    // backlog: with five talkers it is more than hard_send_limit() in all (5 x forward_cap() is exactly
+    // hard_send_limit() with this send_buffer_limit), so the batches have to wait for the reader's output
+    // to flush.
+    const std::size_t talkers = GENERATE(1, 5);
+    const ChatOptions options{.send_buffer_limit = 256 * 1024, .flood_limit = 0};
+    REQUIRE(5 * options.forward_cap() == options.hard_send_limit());
+    PoolRoom room(talkers + 1, options);
+    auto clients = join(room, talkers + 1);
+    SyncClient& reader = *clients[0];
+    REQUIRE(room.shard_of(reader.name) == 0);
+    const std::size_t cap = options.forward_cap();
+    constexpr std::size_t line_size = 1000;
+    const std::size_t per_talker = cap / line_size + 40;  // past the cap, with the names and "\r\n"s
+    const auto padded = [](std::size_t i) {
+        std::string s = std::to_string(i) + " ";
+        s.resize(line_size, 'x');
+        return s;
+    };
+
+    std::promise<void> stalled;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    room.pool.at(0).call_from_thread([&stalled, released] {
+        stalled.set_value();
+        released.wait_for(60s);  // bounded: the test releases it long before
+    });
+    REQUIRE(stalled.get_future().wait_for(10s) == std::future_status::ready);
+
+    // Per talker: one thread sends (it blocks while its reactor does not read it), one reads everything
+    // the talkers say and tells, once its own lines echoed pass the cap, that its reactor must be holding.
+    std::vector<std::promise<void>> past_cap(talkers);
+    std::vector<std::future<void>> past_cap_seen;
+    for (auto& p : past_cap) past_cap_seen.push_back(p.get_future());
+    std::vector<std::size_t> talker_got(talkers, 0);
+    std::vector<std::size_t> talker_own_bytes(talkers, 0);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < talkers; ++t) {
+        SyncClient& talker = *clients[t + 1];
+        threads.emplace_back([&talker, &padded, per_talker] {
+            std::string all;
+            for (std::size_t i = 0; i < per_talker; ++i) all.append(padded(i)).append("\n");
+            talker.send(all);
+        });
+        threads.emplace_back([&, t] {
+            SyncClient& me = *clients[t + 1];
+            std::size_t own_bytes = 0;  // what its reactor forwarded of its lines, "\r\n" included
+            bool told = false;
+            while (talker_got[t] < talkers * per_talker) {
+                const auto l = me.line(30s);
+                if (!l) return;
+                if (l->starts_with("* ")) continue;
+                ++talker_got[t];
+                if (l->starts_with(me.name + ": ")) talker_own_bytes[t] = own_bytes += l->size() + 2;
+                if (own_bytes > cap && !told) {
+                    told = true;
+                    past_cap[t].set_value();
+                }
+            }
+        });
+    }
+    bool all_past_cap = true;
+    for (auto& f : past_cap_seen) all_past_cap = all_past_cap && f.wait_for(30s) == std::future_status::ready;
+    std::vector<weft::chat::ChatStats> held;
+    for (std::size_t t = 1; t <= talkers; ++t) held.push_back(room.on(t, [&room, t] { return room.room.shard(t).stats(); }));
+    release.set_value();
+
+    std::map<std::string, std::size_t> next;  // per talker: the number of its next line
+    std::size_t got = 0;
+    while (got < talkers * per_talker) {
+        const auto l = reader.line(30s);
+        if (!l) break;
+        const auto colon = l->find(": ");
+        if (l->starts_with("* ") || colon == std::string::npos) continue;
+        REQUIRE(l->substr(colon + 2) == padded(next[l->substr(0, colon)]++));
+        ++got;
+    }
+    for (auto& thread : threads) thread.join();
+    INFO("talkers " << talkers << ", own bytes echoed: " << [&] {
+        std::string s;
+        for (std::size_t b : talker_own_bytes) s += std::to_string(b) + " ";
+        return s;
+    }() << "forward_holds: " << [&] {
+        std::string s;
+        for (const auto& h : held) s += std::to_string(h.forward_holds) + "/" + std::to_string(h.peak_in_flight) + " ";
+        return s;
+    }());
+    REQUIRE(all_past_cap);
+    for (const auto& stats : held) CHECK(stats.forward_holds >= 1);  // paused by the time it passed the cap
+    CHECK(got == talkers * per_talker);
+    for (std::size_t t = 0; t < talkers; ++t) CHECK(talker_got[t] == talkers * per_talker);
+    const auto stats = room.stats().first;
+    CHECK(stats.cut_slow == 0);
+    CHECK(stats.peak_buffered <= options.hard_send_limit());
+    CHECK(stats.peak_in_flight <= cap + 2 * line_size);  // a line past the cap at most
+}
+
+TEST_CASE("ChatPool: a departed client's name stays taken until every reactor has announced the departure",
+          "[chat][pool]") {
+    PoolRoom room(2, ChatOptions{.flood_limit = 0});
+    auto c = join(room, 4);  // c0 and c2 on reactor 0, c1 and c3 on reactor 1
+    REQUIRE(room.shard_of(c[0]->name) == 0);
+    REQUIRE(room.shard_of(c[1]->name) == 1);
+    REQUIRE(room.shard_of(c[3]->name) == 1);
+    const std::string old0 = c[0]->name;
+    c[0]->send("/nick alice\n");
+    for (auto& x : c) REQUIRE(x->expect("* " + old0 + " is now known as alice"));
+    c[2]->send("/quit\n");  // the first departure goes out at once and opens a batch window
+    REQUIRE(c[2]->expect_eof());
+    c[0]->send("/quit\n");  // waits in reactor 0's batch
+    REQUIRE(c[0]->expect_eof());
+    // Asked for on reactor 1 at once: refused until reactor 1 has told its clients "* alice left".
+    const std::string old1 = c[1]->name;
+    bool renamed = false;
+    std::size_t refused = 0;
+    for (int tries = 0; tries < 10000 && !renamed; ++tries) {
+        c[1]->send("/nick alice\n");
+        REQUIRE(c[1]->expect_if([&](std::string_view l) {
+            renamed = l == "* " + old1 + " is now known as alice";
+            refused += l == "! name taken: alice" ? 1 : 0;
+            return renamed || l == "! name taken: alice";
+        }));
+    }
+    REQUIRE(renamed);
+    CHECK(refused >= 1);  // asked for before reactor 0's batch left: still taken
+    REQUIRE(c[3]->expect("* " + old1 + " is now known as alice"));
+    for (SyncClient* x : {c[1].get(), c[3].get()}) {
+        const auto left = std::find(x->seen.begin(), x->seen.end(), "* alice left");
+        const auto renamed_at = std::find(x->seen.begin(), x->seen.end(), "* " + old1 + " is now known as alice");
+        CHECK(left < renamed_at);  // "alice left" was seen, and before the new alice
+    }
+}
+
+TEST_CASE("ChatPool: a client that joins after a departure on another reactor does not hear it", "[chat][pool]") {
+    PoolRoom room(2, ChatOptions{.flood_limit = 0});
+    auto c = join(room, 3);  // c0 and c2 on reactor 0, c1 on reactor 1
+    c[2]->send("/quit\n");   // goes out at once, opens a batch window on reactor 0
+    REQUIRE(c[2]->expect_eof());
+    const std::string gone = c[0]->name;
+    c[0]->send("/quit\n");  // batched: announced up to 100 ms later
+    REQUIRE(c[0]->expect_eof());
+    SyncClient late(room.port_number());  // the fourth connection: reactor 1, within the batch window
+    REQUIRE(room.shard_of(late.name) == 1);
+    // Reactor 1 has written the batch once c1 has it; late's own line comes after whatever it was given.
+    REQUIRE(c[1]->expect("* " + gone + " left"));
+    late.send("marker\n");
+    REQUIRE(late.expect(late.name + ": marker"));
+    CHECK(std::count(late.seen.begin(), late.seen.end(), "* " + gone + " left") == 0);
+}
+
+TEST_CASE("ChatPool's roster: a name kept on leaving is taken but no longer counted nor listed", "[chat][pool]") {
+    weft::chat::ChatRoster roster(10, 1);
+    std::string alice = "alice";
+    std::string bob = "bob";
+    std::uint64_t number = 0;
+    REQUIRE(roster.join(alice, "10.0.0.1", number) == weft::chat::ChatRoster::Admission::admitted);
+    REQUIRE(roster.join(bob, "10.0.0.2", number) == weft::chat::ChatRoster::Admission::admitted);
+    roster.leave("alice", "10.0.0.1", true);
+    CHECK(roster.size() == 1);
+    CHECK(roster.who() == "* online (1): bob");
+    std::string again = "Alice";  // its address is free at once, its name is not
+    REQUIRE(roster.join(again, "10.0.0.1", number) == weft::chat::ChatRoster::Admission::admitted);
+    CHECK(again == "Alice_");
+    CHECK_FALSE(roster.rename("bob", "ALICE"));
+    roster.release({"alice"});
+    CHECK(roster.rename("bob", "ALICE", true));
+    CHECK(roster.who() == "* online (2): ALICE, Alice_");
+    // Renamed away from with keep_old: the old name is taken until released (a change of case keeps none).
+    CHECK_FALSE(roster.rename("Alice_", "bob"));
+    roster.release({"bob"});
+    CHECK(roster.rename("Alice_", "bob"));
+    CHECK(roster.rename("ALICE", "alice", true));
+    CHECK(roster.rename("bob", "Alice2"));
+    CHECK(roster.rename("Alice2", "bob"));  // without keep_old: free at once
+    CHECK(roster.who() == "* online (2): alice, bob");
 }

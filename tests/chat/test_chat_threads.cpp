@@ -1,5 +1,6 @@
 // weft-chat --threads 2, the binary: one room over two reactors (SO_REUSEPORT, so the kernel picks each
-// client's reactor; test_chat_pool.cpp pins them with an acceptor), SIGUSR1's statistics summed over the
+// client's reactor, so the test adds clients until both reactors have one; test_chat_pool.cpp pins them
+// with an acceptor), SIGUSR1's statistics summed over the
 // reactors, SIGTERM telling every client. The names contain "thread": tests/run-all runs them under TSan.
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,13 +45,25 @@ TEST_CASE("weft-chat --threads 2: one room, SIGUSR1 sums the reactors, SIGTERM t
     REQUIRE_FALSE(listening.empty());
     const auto port = static_cast<std::uint16_t>(std::stoi(listening.substr(listening.rfind(':') + 1)));
 
+    // The kernel picks each client's reactor (SO_REUSEPORT): clients join until both reactors have one, so
+    // that lines do cross reactors. A reactor logs its own count ("joined (K online)"): a client that finds
+    // fewer than all before it there is on the other reactor. All on one reactor: 1 in 2^(count-1).
     std::vector<std::unique_ptr<SyncClient>> clients;
-    for (int i = 0; i < 4; ++i) {
+    bool both_reactors = false;
+    while (clients.size() < 4 || (!both_reactors && clients.size() < 24)) {
         auto client = std::make_unique<SyncClient>(port);
         REQUIRE_FALSE(client->name.empty());
         for (auto& earlier : clients) REQUIRE(earlier->expect("* " + client->name + " joined"));
+        std::optional<std::string> joined;
+        while ((joined = server.read_line(10s)) && joined->find(client->name + " joined (") == std::string::npos) {
+        }
+        REQUIRE(joined);
+        const std::size_t here = std::stoul(joined->substr(joined->rfind('(') + 1));
+        if (here <= clients.size()) both_reactors = true;
         clients.push_back(std::move(client));
     }
+    REQUIRE(both_reactors);
+    const std::string online = std::to_string(clients.size());
     const std::string old_name = clients[0]->name;
     clients[0]->send("/nick alice\n");
     for (auto& c : clients) REQUIRE(c->expect("* " + old_name + " is now known as alice"));
@@ -58,14 +72,14 @@ TEST_CASE("weft-chat --threads 2: one room, SIGUSR1 sums the reactors, SIGTERM t
     for (auto& c : clients) REQUIRE(c->expect(clients[3]->name + ": hi"));
 
     server.signal(SIGUSR1);
-    CHECK(read_until(server, "chat: running, 4 online; 4 joined, 1 lines relayed"));
+    CHECK(read_until(server, "chat: running, " + online + " online; " + online + " joined, 1 lines relayed"));
 
     server.signal(SIGTERM);
     for (auto& c : clients) {
         REQUIRE(c->expect("* server shutting down"));
         CHECK(c->expect_eof());
     }
-    CHECK(read_until(server, "chat: stopped; 4 joined, 1 lines relayed"));
+    CHECK(read_until(server, "chat: stopped; " + online + " joined, 1 lines relayed"));
     const auto status = server.wait(10s);
     REQUIRE(status);
     CHECK(WIFEXITED(*status));
