@@ -227,7 +227,7 @@ TEST_CASE("web: max_header_bytes bounds the whole header however it is cut", "[w
 // it once idle: thousands of idle browsers must not each keep a head (up to 4 KiB) of their last answer.
 TEST_CASE("web: an idle keep-alive connection keeps no response head buffer", "[web][memory]") {
 #if defined(__SANITIZE_ADDRESS__)
-    SKIP("the heap's own accounting (mallinfo2) is not AddressSanitizer's");
+    WARN("not checked under AddressSanitizer: the heap's own accounting (mallinfo2) is not ASan's");
 #else
     constexpr int connections = 300;
     std::vector<std::unique_ptr<Channel>> channels;
