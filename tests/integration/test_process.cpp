@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -393,10 +394,14 @@ TEST_CASE("process: signal TERM ends a child through its pidfd; after reaping it
 
 TEST_CASE("process: destroying the reaper leaves the child running", "[process]") {
     pid_t pid = -1;
+    // The parent's ends of cat's pipes live until the check: closing its stdin would let it exit on EOF
+    // before the check (a race seen in CI).
+    std::map<int, weft::detail::UniqueFd> pipes;
     {
         weft::Reactor reactor;
         LaunchedChild c = launch_child("/bin/cat", {"cat"}, {});
         pid = c.pid;
+        pipes = std::move(c.pipes);
         auto reaper = std::make_shared<ChildReaper>(reactor.context(), c.pid, std::move(c.pidfd));
         reaper->start([](ProcessStatus) { FAIL("no exit expected"); });
     }
