@@ -48,6 +48,11 @@ struct Tree {
         put(root / "a b.txt", "spaced\n");
         fs::create_symlink(top / "secret.txt", root / "link_out");
         fs::create_symlink("hello.txt", root / "link_in");
+        fs::create_symlink(root / "hello.txt", root / "abs_link_in");  // absolute, and inside
+        fs::create_symlink("../hello.txt", root / "sub" / "up_link_in");  // "..", and still inside
+        fs::create_symlink("../../secret.txt", root / "sub" / "up_link_out");
+        fs::create_symlink(root / "sub", root / "abs_dirlink_in");
+        fs::create_symlink("index.html", root / "page");  // no extension of its own
         fs::create_symlink(top, root / "dirlink_out");
         fs::create_symlink(top / "secret.txt", root / "nodir" / "index.html.bak");
         REQUIRE(mkfifo((root / "fifo").c_str(), 0600) == 0);
@@ -110,6 +115,45 @@ TEST_CASE("web: StaticFiles serves a file with its type, validators and length",
     CHECK(empty.status_line == "HTTP/1.1 200 OK");
     CHECK(empty.header("Content-Length") == "0");
     CHECK(s.get_path("/static/link_in").body == "hello, world\n");  // a symlink inside the root is fine
+}
+
+TEST_CASE("web: StaticFiles follows every symlink that stays inside its root", "[web][static]") {
+    StaticServer s;
+    // The kernel resolves beneath the root (openat2 RESOLVE_BENEATH) and refuses absolute links even when
+    // they point back inside: those take the user-space check instead, and are served.
+    CHECK(s.get_path("/static/abs_link_in").body == "hello, world\n");
+    CHECK(s.get_path("/static/sub/up_link_in").body == "hello, world\n");
+    CHECK(s.get_path("/static/abs_dirlink_in/").body == "<h1>sub</h1>\n");
+    CHECK(s.get_path("/static/abs_dirlink_in/up_link_in").body == "hello, world\n");
+    CHECK(s.get_path("/static/sub/up_link_out").status_line == "HTTP/1.1 404 Not Found");
+    // The type comes from the requested name, as nginx and twisted.web give it, not from the link's target.
+    auto page = s.get_path("/static/page");
+    CHECK(page.body == "<h1>home</h1>\n");
+    CHECK(page.header("Content-Type") == "application/octet-stream");
+    CHECK(s.get_path("/static/link_in").header("Content-Type") == "application/octet-stream");
+}
+
+TEST_CASE("web: StaticFiles keeps serving the directory it was made on", "[web][static]") {
+    Tree tree;
+    auto files = std::make_shared<StaticFiles>(tree.root);
+    // Renamed away and replaced: the tree served is still the one the resource holds open, and the
+    // replacement's contents never show.
+    fs::rename(tree.root, tree.top / "moved");
+    fs::create_directories(tree.root);
+    Tree::put(tree.root / "hello.txt", "REPLACEMENT\n");
+    WebServer server;
+    server.root->put_child("static", files);
+    server.start();
+    auto seen = server.exchange_n({"GET /static/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                                   "GET /static/abs_link_in HTTP/1.1\r\nHost: x\r\n\r\n"},
+                                  2, {false, false});
+    REQUIRE(seen.in_time);
+    auto responses = split_responses(seen.bytes, {false, false});
+    REQUIRE(responses.size() == 2);
+    CHECK(responses[0].body == "hello, world\n");
+    // The absolute link names the old path, which is gone: the user-space check does not serve the
+    // replacement either.
+    CHECK(responses[1].status_line == "HTTP/1.1 404 Not Found");
 }
 
 TEST_CASE("web: StaticFiles answers HEAD with the headers alone and other methods with 405", "[web][static]") {

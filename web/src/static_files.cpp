@@ -13,7 +13,9 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "file_producer.hpp"
@@ -117,64 +119,8 @@ bool etag_listed(std::string_view list, std::string_view etag) {
     return false;
 }
 
-}  // namespace
-
-StaticFiles::StaticFiles(const std::filesystem::path& root, Options options) : options_(std::move(options)) {
-    std::error_code ec;
-    root_ = std::filesystem::canonical(root, ec);
-    if (ec || !std::filesystem::is_directory(root_, ec)) {
-        throw std::invalid_argument("StaticFiles: not a directory: " + root.string());
-    }
-}
-
-void StaticFiles::render(Request& request) {
-    if (request.method() != "GET" && request.method() != "HEAD") {
-        request.set_status(405);
-        request.set_header("Allow", "GET, HEAD");
-        request.set_header("Content-Type", "text/plain; charset=utf-8");
-        return request.finish("Method Not Allowed\n");
-    }
-    const auto& segments = request.postpath();
-    std::filesystem::path candidate = root_;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
-        const std::string& segment = segments[i];
-        if (segment.empty() && i + 1 == segments.size()) break;  // a trailing slash: a directory
-        if (segment.empty() || unsafe_segment(segment)) return answer(request, 404, "No such file");
-        candidate /= segment;
-    }
-    std::error_code ec;
-    std::filesystem::path real = std::filesystem::canonical(candidate, ec);
-    if (ec || !inside(root_, real)) return answer(request, 404, "No such file");
-    if (std::filesystem::is_directory(real, ec)) {
-        if (segments.empty() || !segments.back().empty()) {
-            // Relative links in the index resolve against the directory only with the final slash.
-            const std::string& target = request.target();
-            auto q = target.find('?');
-            std::string location = target.substr(0, q) + "/" + (q == std::string::npos ? "" : target.substr(q));
-            request.set_status(301);
-            request.set_header("Location", location);
-            request.set_header("Content-Type", "text/plain; charset=utf-8");
-            return request.finish("Moved Permanently\n");
-        }
-        if (options_.index.empty()) return answer(request, 403, "Directory listing is not allowed");
-        real = std::filesystem::canonical(real / options_.index, ec);
-        if (ec || !inside(root_, real)) return answer(request, 403, "Directory listing is not allowed");
-    }
-    // The real path has no symlink left: O_NOFOLLOW refuses one swapped in since. O_NONBLOCK keeps a
-    // FIFO from blocking the loop in open().
-    int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
-        return errno == EACCES ? answer(request, 403, "Forbidden") : answer(request, 404, "No such file");
-    }
-    serve_file(request, fd, real.filename().string());
-}
-
-void StaticFiles::serve_file(Request& request, int fd, const std::string& name) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return answer(request, 404, "No such file");
-    }
+// Answers with the regular file `fd` (taken over), `st` its status, `name` the requested name.
+void serve_file(Request& request, int fd, std::string_view name, const struct stat& st, const StaticFilesOptions& options) {
     const auto size = static_cast<std::uint64_t>(st.st_size);
     const std::int64_t mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     char etag_buf[64];
@@ -202,7 +148,7 @@ void StaticFiles::serve_file(Request& request, int fd, const std::string& name) 
     }
 
     auto type = mime_type_for(name);
-    request.set_header("Content-Type", type.empty() ? std::string_view(options_.default_type) : type);
+    request.set_header("Content-Type", type.empty() ? std::string_view(options.default_type) : type);
 
     std::uint64_t offset = 0;
     std::uint64_t length = size;
@@ -241,7 +187,104 @@ void StaticFiles::serve_file(Request& request, int fd, const std::string& name) 
         ::close(fd);
         return request.finish();  // the channel keeps the declared Content-Length for HEAD
     }
-    detail::FileProducer::start(request.shared_from_this(), fd, offset, length, options_.chunk_size);
+    detail::FileProducer::start(request.shared_from_this(), fd, offset, length, options.chunk_size);
+}
+
+}  // namespace
+
+StaticFiles::StaticFiles(const std::filesystem::path& root, Options options) : options_(std::move(options)) {
+    std::error_code ec;
+    root_ = std::filesystem::canonical(root, ec);
+    if (ec || !std::filesystem::is_directory(root_, ec)) {
+        throw std::invalid_argument("StaticFiles: not a directory: " + root.string());
+    }
+    root_fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd_ < 0) throw std::invalid_argument("StaticFiles: cannot open " + root.string());
+}
+
+StaticFiles::~StaticFiles() {
+    if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+// The kernel resolves the path beneath the root's descriptor in one call: no symlink can lead out, even
+// one swapped in while we look, and no readlink(2) per component as canonical() needs. It refuses
+// absolute symlinks as well (EXDEV), even those that point back inside; only then, or on a kernel
+// without openat2(2), is the path resolved in user space and checked against the root's real path.
+int StaticFiles::open_inside(const std::string& relative) const {
+    constexpr int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;  // O_NONBLOCK: a FIFO must not block open()
+    if (beneath_works_.load(std::memory_order_relaxed)) {
+        ::open_how how{};
+        how.flags = flags;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        long fd;
+        do {
+            fd = ::syscall(SYS_openat2, root_fd_, relative.empty() ? "." : relative.c_str(), &how, sizeof how);
+        } while (fd < 0 && errno == EINTR);
+        if (fd >= 0) return static_cast<int>(fd);
+        if (errno == ENOSYS || errno == E2BIG || errno == EINVAL) {
+            beneath_works_.store(false, std::memory_order_relaxed);
+        } else if (errno != EXDEV && errno != EAGAIN && errno != EPERM) {
+            return -1;  // ENOENT, ENOTDIR, ELOOP, EACCES...: the answer (EPERM: a seccomp filter, maybe)
+        }
+    }
+    // The root where it is now (it is held open, and may have been renamed), else where it was.
+    std::error_code ec;
+    std::filesystem::path root = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(root_fd_), ec);
+    if (ec || root.is_relative()) root = root_;
+    const std::filesystem::path real = std::filesystem::canonical(root / relative, ec);
+    if (ec || !inside(root, real)) {
+        errno = ENOENT;
+        return -1;
+    }
+    // The real path has no symlink left: O_NOFOLLOW refuses one swapped in since.
+    return ::open(real.c_str(), flags | O_NOFOLLOW);
+}
+
+void StaticFiles::render(Request& request) {
+    if (request.method() != "GET" && request.method() != "HEAD") {
+        request.set_status(405);
+        request.set_header("Allow", "GET, HEAD");
+        request.set_header("Content-Type", "text/plain; charset=utf-8");
+        return request.finish("Method Not Allowed\n");
+    }
+    const auto& segments = request.postpath();
+    std::string relative;
+    std::string_view name;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        const std::string& segment = segments[i];
+        if (segment.empty() && i + 1 == segments.size()) break;  // a trailing slash: a directory
+        if (segment.empty() || unsafe_segment(segment)) return answer(request, 404, "No such file");
+        if (!relative.empty()) relative += '/';
+        relative += segment;
+        name = segment;
+    }
+    int fd = open_inside(relative);
+    if (fd < 0) return errno == EACCES ? answer(request, 403, "Forbidden") : answer(request, 404, "No such file");
+    struct stat st {};
+    bool known = ::fstat(fd, &st) == 0;
+    if (known && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        if (segments.empty() || !segments.back().empty()) {
+            // Relative links in the index resolve against the directory only with the final slash.
+            const std::string& target = request.target();
+            auto q = target.find('?');
+            std::string location = target.substr(0, q) + "/" + (q == std::string::npos ? "" : target.substr(q));
+            request.set_status(301);
+            request.set_header("Location", location);
+            request.set_header("Content-Type", "text/plain; charset=utf-8");
+            return request.finish("Moved Permanently\n");
+        }
+        if (options_.index.empty()) return answer(request, 403, "Directory listing is not allowed");
+        fd = open_inside(relative.empty() ? options_.index : relative + "/" + options_.index);
+        if (fd < 0) return answer(request, 403, "Directory listing is not allowed");
+        name = options_.index;
+        known = ::fstat(fd, &st) == 0;
+    }
+    if (!known || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return answer(request, 404, "No such file");
+    }
+    serve_file(request, fd, name, st, options_);
 }
 
 }  // namespace weft::web

@@ -1,6 +1,7 @@
 #pragma once
 // StaticFiles: serves the files under a directory (Twisted: twisted.web.static.File).
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <string>
@@ -33,7 +34,10 @@ struct StaticFilesOptions {
 /// index file (a path without its final slash is redirected to it, 301), else 403; there is no listing.
 /// Nothing outside the root is ever served: a path with a "." or ".." segment (however encoded), an
 /// encoded slash or backslash, a NUL byte, an empty segment, or one whose real path (symlinks resolved)
-/// leaves the root gets 404; so do files that are not regular (devices, FIFOs, sockets). Files are never
+/// leaves the root gets 404; so do files that are not regular (devices, FIFOs, sockets). Symlinks that stay
+/// inside the root are followed; the Content-Type comes from the name in the request (as nginx and
+/// twisted.web do), not from a link's target. The root is the directory `root` named when the resource
+/// was made (it is held open): renaming it away later does not move the tree served. Files are never
 /// read whole: a pull producer sends more each time the connection's write buffer is empty, by
 /// sendfile(2) on a plain TCP or UNIX socket, else (TLS) one `chunk_size` chunk read with pread; a client
 /// that reads slowly holds at most one chunk in memory.
@@ -44,6 +48,8 @@ public:
 
     /// Throws std::invalid_argument if `root` is not a directory.
     explicit StaticFiles(const std::filesystem::path& root, Options options = {});
+    /// Closes the root's descriptor.
+    ~StaticFiles() override;
 
     void render(Request& request) override;
     [[nodiscard]] bool is_leaf() const noexcept override { return true; }
@@ -51,9 +57,11 @@ public:
     [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
 
 private:
-    void serve_file(Request& request, int fd, const std::string& name);
+    [[nodiscard]] int open_inside(const std::string& relative) const;
 
     std::filesystem::path root_;
+    int root_fd_ = -1;  // O_PATH: the base the kernel keeps every lookup beneath
+    mutable std::atomic<bool> beneath_works_{true};  // false once the kernel has no openat2(2)
     Options options_;
 };
 
