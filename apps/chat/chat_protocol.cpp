@@ -118,6 +118,15 @@ void append_sanitized(std::string& out, std::string_view text) {
     }
 }
 
+std::string stats_summary(const ChatStats& stats) {
+    std::ostringstream out;
+    out << stats.joined << " joined, " << stats.lines_relayed << " lines relayed, " << stats.cut_slow
+        << " cut off as too slow, " << stats.cut_idle << " idle, " << stats.cut_flood << " flooding, "
+        << stats.refused_full << " refused (full), " << stats.refused_address << " refused (per address), "
+        << stats.forward_holds << " forward holds, " << stats.peak_in_flight << " bytes peak in flight";
+    return out.str();
+}
+
 // ------------------------------------------------------------------------------------------ ChatProtocol
 
 ChatProtocol::ChatProtocol(ChatFactory& room) : room_(room) {

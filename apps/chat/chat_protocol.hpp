@@ -122,6 +122,10 @@ struct ChatStats {
     std::size_t peak_in_flight = 0;
 };
 
+/// The counters as weft-chat's statistics line (logged on SIGUSR1 and when it stops): "J joined, L lines
+/// relayed, ..., H forward holds, P bytes peak in flight" (the last two stay 0 without --threads).
+[[nodiscard]] std::string stats_summary(const ChatStats& stats);
+
 class ChatFactory;
 class ChatPool;
 

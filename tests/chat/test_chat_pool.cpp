@@ -16,8 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/value_to.hpp>
+
 #include "chat_pool.hpp"
 #include "sync_chat_client.hpp"
+#include "web_chat.hpp"
 #include "weft/reactor_pool.hpp"
 
 using chat_test::SyncClient;
@@ -400,8 +403,22 @@ TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and onc
     }
     bool all_past_cap = true;
     for (auto& f : past_cap_seen) all_past_cap = all_past_cap && f.wait_for(30s) == std::future_status::ready;
+    // Each holding shard's counters, with the statistics line (SIGUSR1) and /stats' JSON made from them at
+    // the same moment: both must show the holds and the bytes in flight.
+    struct Held {
+        weft::chat::ChatStats stats;
+        std::string line;
+        boost::json::object json;
+    };
     std::vector<weft::chat::ChatStats> held;
-    for (std::size_t t = 1; t <= talkers; ++t) held.push_back(room.on(t, [&room, t] { return room.room.shard(t).stats(); }));
+    std::vector<Held> shown;
+    for (std::size_t t = 1; t <= talkers; ++t) {
+        shown.push_back(room.on(t, [&room, t] {
+            const auto& shard = room.room.shard(t);
+            return Held{shard.stats(), weft::chat::stats_summary(shard.stats()), weft::chat::stats_json(shard)};
+        }));
+        held.push_back(shown.back().stats);
+    }
     release.set_value();
 
     std::map<std::string, std::size_t> next;  // per talker: the number of its next line
@@ -426,6 +443,15 @@ TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and onc
     }());
     REQUIRE(all_past_cap);
     for (const auto& stats : held) CHECK(stats.forward_holds >= 1);  // paused by the time it passed the cap
+    for (const auto& [stats, line, json] : shown) {
+        REQUIRE(stats.peak_in_flight > 0);
+        CHECK(line.ends_with(", " + std::to_string(stats.forward_holds) + " forward holds, " +
+                             std::to_string(stats.peak_in_flight) + " bytes peak in flight"));
+        REQUIRE(json.contains("forward_holds"));
+        REQUIRE(json.contains("peak_in_flight"));
+        CHECK(boost::json::value_to<std::uint64_t>(json.at("forward_holds")) == stats.forward_holds);
+        CHECK(boost::json::value_to<std::uint64_t>(json.at("peak_in_flight")) == stats.peak_in_flight);
+    }
     CHECK(got == talkers * per_talker);
     for (std::size_t t = 0; t < talkers; ++t) CHECK(talker_got[t] == talkers * per_talker);
     const auto stats = room.stats().first;
