@@ -483,10 +483,10 @@ TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; aft
     SyncClient& quiet = *clients[3];
     REQUIRE(room.shard_of(talker.name) == 1);
     REQUIRE(room.shard_of(quiet.name) == 1);
+    // Reactor 0's clients go (their departure notices need not have arrived: the second is batched).
     for (std::size_t i : {0, 2}) {
         clients[i]->send("/quit\n");
         REQUIRE(clients[i]->expect_eof());
-        REQUIRE(quiet.expect_if([&](std::string_view l) { return l.starts_with("* " + clients[i]->name + " left"); }));
     }
 
     std::promise<void> stalled;
