@@ -118,6 +118,15 @@ void append_sanitized(std::string& out, std::string_view text) {
     }
 }
 
+std::string stats_summary(const ChatStats& stats) {
+    std::ostringstream out;
+    out << stats.joined << " joined, " << stats.lines_relayed << " lines relayed, " << stats.cut_slow
+        << " cut off as too slow, " << stats.cut_idle << " idle, " << stats.cut_flood << " flooding, "
+        << stats.refused_full << " refused (full), " << stats.refused_address << " refused (per address), "
+        << stats.forward_holds << " forward holds, " << stats.peak_in_flight << " bytes peak in flight";
+    return out.str();
+}
+
 // ------------------------------------------------------------------------------------------ ChatProtocol
 
 ChatProtocol::ChatProtocol(ChatFactory& room) : room_(room) {
@@ -338,6 +347,10 @@ void ChatProtocol::arm_idle_timer(Duration delay) {
 
 void ChatProtocol::idle_check() {
     if (!in_room() || transport().disconnecting()) return;
+    // Held (ChatFactory::hold(): another reactor lags), this client is not read, so its silence says
+    // nothing: the server's own lag must not cut it. No check and no timer now; the resume restarts its
+    // clocks and checks again (restart_quiet_clocks()).
+    if (room_.holding_) return;
     const ChatOptions& o = room_.options();
     const TimePoint now = room_.time_.now();
     const auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
@@ -365,6 +378,18 @@ void ChatProtocol::idle_check() {
         next = std::min(next, o.idle_timeout - quiet);
     }
     if (next != Duration::max()) arm_idle_timer(next);
+}
+
+void ChatProtocol::restart_quiet_clocks() {
+    // Restarted, rather than moved on by the time held: lines it sent while held wait unread in the kernel,
+    // and we cannot tell when it sent them. As if it had just spoken (or just connected, if it never has):
+    // a whole period from now, so a check at the resume never cuts it before those lines are read.
+    const TimePoint now = room_.time_.now();
+    last_activity_ = now;
+    if (!got_line_) connected_at_ = now;
+    // Its timer may have fired during the hold (skipped, not re-armed): arm it again. With the clocks
+    // just restarted this cuts nobody.
+    if (!idle_timer_.active()) idle_check();
 }
 
 // ------------------------------------------------------------------------------------------- ChatFactory
@@ -638,6 +663,9 @@ void ChatFactory::forward_resume() {
     holding_ = false;
     // A copy: lines delivered on resuming may make clients leave (or hold again, which flood_resume sees).
     const std::vector<ChatProtocol*> members = members_;
+    // Every client's clocks first: resuming one may hold again, and the time held so far must not count
+    // for any of them.
+    for (ChatProtocol* m : members) m->restart_quiet_clocks();
     for (ChatProtocol* m : members) m->flood_resume();
 }
 

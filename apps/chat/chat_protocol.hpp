@@ -122,6 +122,10 @@ struct ChatStats {
     std::size_t peak_in_flight = 0;
 };
 
+/// The counters as weft-chat's statistics line (logged on SIGUSR1 and when it stops): "J joined, L lines
+/// relayed, ..., H forward holds, P bytes peak in flight" (the last two stay 0 without --threads).
+[[nodiscard]] std::string stats_summary(const ChatStats& stats);
+
 class ChatFactory;
 class ChatPool;
 
@@ -135,6 +139,9 @@ class ChatPool;
 /// Input budget (ChatOptions::flood_limit): every line, command or not, costs one line and its bytes from a
 /// token bucket; a client in debt has its reading paused until the bucket refills, so its lines are taken
 /// at the budgeted rate, in order and none dropped (its EOF waits behind them too).
+/// In a ChatPool, while its shard holds its clients for a lagging reactor (forward_cap()), the idle and
+/// first-line timeouts cut no one, and on the resume both clocks start again: the server's own lag never
+/// makes a client look idle.
 class ChatProtocol final : public protocols::LineReceiver, public HalfCloseable {
 public:
     explicit ChatProtocol(ChatFactory& room);
@@ -165,7 +172,11 @@ private:
     /// Leaves the room (telling the others `note`) and closes after flushing what we owe the client.
     void leave_and_close(std::string_view note, std::string_view why);
     void arm_idle_timer(Duration delay);
+    /// Cuts the client if idle or without a first line for too long; skipped while the shard holds it.
     void idle_check();
+    /// On the end of a hold: the time it was not read does not count against the idle and first-line
+    /// timeouts.
+    void restart_quiet_clocks();
     /// Takes a line's cost from the bucket; pauses reading while the bucket is in debt.
     void charge(std::size_t bytes);
     void refill();

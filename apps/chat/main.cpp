@@ -44,10 +44,7 @@ void raise_descriptor_limit(std::size_t wanted) {
 }
 
 void log_stats(const char* state, const weft::chat::ChatStats& stats) {
-    WEFT_LOG(info) << "chat: " << state << "; " << stats.joined << " joined, " << stats.lines_relayed
-                   << " lines relayed, " << stats.cut_slow << " cut off as too slow, " << stats.cut_idle
-                   << " idle, " << stats.cut_flood << " flooding, " << stats.refused_full << " refused (full), "
-                   << stats.refused_address << " refused (per address)";
+    WEFT_LOG(info) << "chat: " << state << "; " << weft::chat::stats_summary(stats);
 }
 
 /// --threads N > 1: one room over a ReactorPool (docs/chat.md, "One room on N reactors"). The web face

@@ -21,6 +21,8 @@ boost::json::object stats_json(const ChatFactory& room) {
         {"cut", {{"slow", stats.cut_slow}, {"idle", stats.cut_idle}, {"flood", stats.cut_flood}}},
         {"refused", {{"full", stats.refused_full}, {"per_address", stats.refused_address}}},
         {"flood_paused", stats.flood_paused},
+        {"forward_holds", stats.forward_holds},
+        {"peak_in_flight", stats.peak_in_flight},
     };
 }
 

@@ -12,9 +12,11 @@
 
 namespace weft::chat {
 
-/// The room's counters as JSON, for GET /stats: clients online, lines relayed, and the clients cut off or
-/// refused, by cause. For a shard of a ChatPool (weft-chat --threads N): clients online in the whole room,
-/// the other counters the shard's.
+/// The room's counters as JSON, for GET /stats: clients online, lines relayed, the clients cut off or
+/// refused, by cause, and in a ChatPool how often the shard held its clients for a lagging reactor
+/// (forward_holds) and the most bytes it had in flight to one (peak_in_flight; both 0 otherwise). For a
+/// shard of a ChatPool (weft-chat --threads N): clients online in the whole room, the other counters the
+/// shard's.
 [[nodiscard]] boost::json::object stats_json(const ChatFactory& room);
 
 /// The root of weft-chat's web site: GET / (the page: index.html, chat.css, chat.js from web_assets()),

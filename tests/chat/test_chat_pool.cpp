@@ -16,8 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/value_to.hpp>
+
 #include "chat_pool.hpp"
 #include "sync_chat_client.hpp"
+#include "web_chat.hpp"
 #include "weft/reactor_pool.hpp"
 
 using chat_test::SyncClient;
@@ -400,8 +403,22 @@ TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and onc
     }
     bool all_past_cap = true;
     for (auto& f : past_cap_seen) all_past_cap = all_past_cap && f.wait_for(30s) == std::future_status::ready;
+    // Each holding shard's counters, with the statistics line (SIGUSR1) and /stats' JSON made from them at
+    // the same moment: both must show the holds and the bytes in flight.
+    struct Held {
+        weft::chat::ChatStats stats;
+        std::string line;
+        boost::json::object json;
+    };
     std::vector<weft::chat::ChatStats> held;
-    for (std::size_t t = 1; t <= talkers; ++t) held.push_back(room.on(t, [&room, t] { return room.room.shard(t).stats(); }));
+    std::vector<Held> shown;
+    for (std::size_t t = 1; t <= talkers; ++t) {
+        shown.push_back(room.on(t, [&room, t] {
+            const auto& shard = room.room.shard(t);
+            return Held{shard.stats(), weft::chat::stats_summary(shard.stats()), weft::chat::stats_json(shard)};
+        }));
+        held.push_back(shown.back().stats);
+    }
     release.set_value();
 
     std::map<std::string, std::size_t> next;  // per talker: the number of its next line
@@ -426,12 +443,105 @@ TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and onc
     }());
     REQUIRE(all_past_cap);
     for (const auto& stats : held) CHECK(stats.forward_holds >= 1);  // paused by the time it passed the cap
+    for (const auto& [stats, line, json] : shown) {
+        REQUIRE(stats.peak_in_flight > 0);
+        CHECK(line.ends_with(", " + std::to_string(stats.forward_holds) + " forward holds, " +
+                             std::to_string(stats.peak_in_flight) + " bytes peak in flight"));
+        REQUIRE(json.contains("forward_holds"));
+        REQUIRE(json.contains("peak_in_flight"));
+        CHECK(boost::json::value_to<std::uint64_t>(json.at("forward_holds")) == stats.forward_holds);
+        CHECK(boost::json::value_to<std::uint64_t>(json.at("peak_in_flight")) == stats.peak_in_flight);
+    }
     CHECK(got == talkers * per_talker);
     for (std::size_t t = 0; t < talkers; ++t) CHECK(talker_got[t] == talkers * per_talker);
     const auto stats = room.stats().first;
     CHECK(stats.cut_slow == 0);
     CHECK(stats.peak_buffered <= options.hard_send_limit());
     CHECK(stats.peak_in_flight <= cap + 2 * line_size);  // a line past the cap at most
+}
+
+TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; after the resume only a whole "
+          "timeout of its own silence cuts it",
+          "[chat][pool]") {
+    // The shards time their clients with their reactors' clocks (a pool has no testing::Clock), so the
+    // timeout is real, and short. Reactor 0 stalls on a latch (it has no clients: no timer of its own
+    // matters) while the talker on reactor 1 passes forward_cap(): reactor 1 holds its clients, the quiet
+    // one included, for longer than the timeout. A timer on reactor 1 due after the quiet client's deadline
+    // shows, while the hold lasts, that the deadline passed and the client is still in. Once released, it
+    // may be cut only a whole timeout after the resume, so no earlier than that after the release.
+    const bool first_line = GENERATE(false, true);
+    constexpr auto timeout = 1s;
+    ChatOptions options{.idle_timeout = weft::Duration::zero(), .first_line_timeout = weft::Duration::zero(),
+                        .flood_limit = 0};
+    (first_line ? options.first_line_timeout : options.idle_timeout) = timeout;
+    const std::string cut_notice = first_line ? "! no line within 1 s of connecting, disconnecting"
+                                              : "! idle for 1 s, disconnecting";
+    const auto setup_began = std::chrono::steady_clock::now();
+    PoolRoom room(2, options);
+    auto clients = join(room, 4);  // round-robin: 0 and 2 on reactor 0, 1 and 3 on reactor 1
+    SyncClient& talker = *clients[1];
+    SyncClient& quiet = *clients[3];
+    REQUIRE(room.shard_of(talker.name) == 1);
+    REQUIRE(room.shard_of(quiet.name) == 1);
+    // Reactor 0's clients go (their departure notices need not have arrived: the second is batched).
+    for (std::size_t i : {0, 2}) {
+        clients[i]->send("/quit\n");
+        REQUIRE(clients[i]->expect_eof());
+    }
+
+    std::promise<void> stalled;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    room.pool.at(0).call_from_thread([&stalled, released] {
+        stalled.set_value();
+        released.wait_for(60s);  // bounded: the test releases it long before
+    });
+    REQUIRE(stalled.get_future().wait_for(10s) == std::future_status::ready);
+
+    // The talker's lines go to reactor 0, which does not take them: past the cap reactor 1 holds. Its own
+    // lines echoed past the cap show that it does (as in the test above).
+    const std::size_t cap = options.forward_cap();
+    const std::string line = std::string(999, 'x') + "\n";
+    const std::size_t lines = cap / line.size() + 40;
+    std::jthread sender([&talker, &line, lines] {
+        std::string all;
+        for (std::size_t i = 0; i < lines; ++i) all += line;
+        talker.send(all);
+    });
+    std::size_t own_bytes = 0;
+    while (own_bytes <= cap) {
+        const auto l = talker.line(30s);
+        if (!l) break;
+        if (l->starts_with(talker.name + ": ")) own_bytes += l->size() + 2;
+    }
+    INFO("idle or first-line: " << (first_line ? "first-line" : "idle"));
+    REQUIRE(own_bytes > cap);
+    // The quiet client's deadline came after the hold began only if this setup took less than the timeout.
+    REQUIRE(std::chrono::steady_clock::now() - setup_began < timeout);
+
+    // Due on reactor 1 after the quiet client's deadline (it connected before): the timer queue runs
+    // calls in time order, so its idle check has run by then, during the hold.
+    std::promise<void> past_deadline;
+    room.pool.at(1).call_from_thread([&room, &past_deadline, timeout] {
+        room.pool.at(1).call_later(timeout, [&past_deadline] { past_deadline.set_value(); });
+    });
+    REQUIRE(past_deadline.get_future().wait_for(10s) == std::future_status::ready);
+    const auto [still_in, stats] = room.on(1, [&room, name = quiet.name] {
+        return std::pair{room.room.shard(1).find(name) != nullptr, room.room.shard(1).stats()};
+    });
+    CHECK(stats.forward_holds >= 1);
+    CHECK(still_in);
+    CHECK(stats.cut_idle == 0);
+
+    const auto released_at = std::chrono::steady_clock::now();
+    release.set_value();
+    // Cut, but a whole timeout after the resume at the earliest (the resume comes after the release). It
+    // reads the talker's lines meanwhile.
+    REQUIRE(quiet.expect(cut_notice, 30s));
+    CHECK(std::chrono::steady_clock::now() - released_at >= timeout);
+    CHECK(quiet.expect_eof());
+    sender.join();  // a jthread: joined on a failed REQUIRE too, once reactor 1 reads again
+    CHECK(room.stats().first.cut_idle >= 1);
 }
 
 TEST_CASE("ChatPool: a departed client's name stays taken until every reactor has announced the departure",

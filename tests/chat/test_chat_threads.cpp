@@ -22,13 +22,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Reads the child's output (stdout and stderr) until a line containing `text`; false at its end.
-bool read_until(ChildProcess& child, const std::string& text) {
+/// Reads the child's output (stdout and stderr) until a line containing `text`: that line, or none at its end.
+std::optional<std::string> line_with(ChildProcess& child, const std::string& text) {
     while (auto line = child.read_line(10s)) {
-        if (line->find(text) != std::string::npos) return true;
+        if (line->find(text) != std::string::npos) return line;
     }
-    return false;
+    return std::nullopt;
 }
+
+bool read_until(ChildProcess& child, const std::string& text) { return line_with(child, text).has_value(); }
 
 }  // namespace
 
@@ -72,7 +74,14 @@ TEST_CASE("weft-chat --threads 2: one room, SIGUSR1 sums the reactors, SIGTERM t
     for (auto& c : clients) REQUIRE(c->expect(clients[3]->name + ": hi"));
 
     server.signal(SIGUSR1);
-    CHECK(read_until(server, "chat: running, " + online + " online; " + online + " joined, 1 lines relayed"));
+    const auto stats = line_with(server, "chat: running, " + online + " online; " + online + " joined, 1 lines relayed");
+    REQUIRE(stats);
+    // The pool's own counters end the line: no reactor lagged, but lines crossed, so bytes were in flight.
+    CHECK(stats->find(", 0 forward holds, ") != std::string::npos);
+    const auto peak = stats->rfind(" bytes peak in flight");
+    REQUIRE(peak != std::string::npos);
+    const auto peak_start = stats->rfind(' ', peak - 1) + 1;
+    CHECK(std::stoull(stats->substr(peak_start, peak - peak_start)) > 0);
 
     server.signal(SIGTERM);
     for (auto& c : clients) {

@@ -4,6 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "support/log_capture.hpp"
 #include "websocket_support.hpp"
@@ -97,6 +101,69 @@ TEST_CASE("websocket prepared message: the frame encoded once is sent as it is, 
     CHECK(seen.frames == Frames{sf(1, "hi"), sf(1, "hi"), sf(2, "\x01\x02"), sf(2, "\x01\x02"), sf(1, long_text),
                                 sf(1, long_text), sclose(1000)});
     CHECK_FALSE(seen.malformed);
+}
+
+namespace {
+// Invalid UTF-8 of each kind (RFC 3629): a lone continuation byte, an overlong "/", a surrogate (U+D800),
+// a sequence cut short at the end, and a code point above U+10FFFF.
+const std::vector<std::string> not_utf8 = {"a\x80z", "\xc0\xaf", "\xed\xa0\x80", "caf\xc3", "\xf4\x90\x80\x80"};
+// Two-, three- and four-byte sequences, at the edges of what is allowed.
+const std::string multi_byte = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \xed\x9f\xbf \xef\xbf\xbd \xf4\x8f\xbf\xbf";
+}  // namespace
+
+TEST_CASE("websocket prepared message: text that is not UTF-8 is refused, bytes are not checked", "[web][websocket]") {
+    for (const auto& bad : not_utf8) {
+        INFO(bad);
+        CHECK_THROWS_AS(PreparedMessage(bad, MessageType::text), std::invalid_argument);
+        CHECK_THROWS_WITH(PreparedMessage(bad, MessageType::text),
+                          Catch::Matchers::StartsWith("PreparedMessage: text is not valid UTF-8"));
+        CHECK(PreparedMessage(bad, MessageType::binary).payload() == bad);
+    }
+    CHECK(PreparedMessage(multi_byte, MessageType::text).payload() == multi_byte);
+    CHECK(PreparedMessage("", MessageType::text).payload().empty());
+}
+
+TEST_CASE("websocket send_text: text that is not UTF-8 throws std::invalid_argument and sends nothing",
+          "[web][websocket]") {
+    // Each binary message it gets is sent back as text (send_text, then send_shared) and as bytes.
+    struct TextSender : WebSocketProtocol {
+        std::vector<std::string>& refused;
+        explicit TextSender(std::vector<std::string>& r) : refused(r) {}
+        void message_received(std::string_view data, MessageType) override {
+            try {
+                transport().send_text(data);
+            } catch (const std::invalid_argument& e) {
+                refused.emplace_back(e.what());
+            }
+            try {
+                transport().send_shared(std::make_shared<const std::string>(data), MessageType::text);
+            } catch (const std::invalid_argument& e) {
+                refused.emplace_back(e.what());
+            }
+            transport().send_binary(data);
+        }
+    };
+    std::vector<std::string> refused;
+    WebServer server;
+    server.root->put_child("ws", std::make_shared<WebSocketResource>(
+                                     server.reactor, [&refused](Request&) { return std::make_unique<TextSender>(refused); }));
+    server.start();
+    std::string input = handshake();
+    Frames expected;
+    for (const auto& bad : not_utf8) {
+        input += ws_binary(bad);
+        expected.push_back(sf(2, bad));  // the bytes only: no text frame
+    }
+    input += ws_binary(multi_byte) + ws_close(1000);
+    expected.insert(expected.end(), {sf(1, multi_byte), sf(1, multi_byte), sf(2, multi_byte), sclose(1000)});
+    auto seen = parse_server(server.exchange({input}));
+    CHECK(seen.frames == expected);
+    CHECK_FALSE(seen.malformed);
+    REQUIRE(refused.size() == 2 * not_utf8.size());
+    for (std::size_t i = 0; i < refused.size(); i += 2) {
+        CHECK(refused[i].starts_with("WebSocketTransport::send_text: text is not valid UTF-8"));
+        CHECK(refused[i + 1].starts_with("WebSocketTransport::send_shared: text is not valid UTF-8"));
+    }
 }
 
 TEST_CASE("websocket handshake: the factory sees the request and may refuse with 403", "[web][websocket]") {

@@ -82,6 +82,7 @@ void WebSocketConnection::send_message(Opcode opcode, std::string_view payload) 
 
 void WebSocketConnection::send_shared(std::shared_ptr<const std::string> payload, MessageType type) {
     if (!payload) throw std::invalid_argument("WebSocketTransport::send_shared: no payload");
+    if (type == MessageType::text) detail::require_utf8(*payload, "WebSocketTransport::send_shared");
     write_frame(type == MessageType::text ? Opcode::text : Opcode::binary, *payload, payload);
 }
 

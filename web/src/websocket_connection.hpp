@@ -35,7 +35,12 @@ public:
     void connection_lost(const Reason& reason) override;
 
     // WebSocketTransport
-    void send_text(std::string_view text) override { send_message(Opcode::text, text); }
+    void send_text(std::string_view text) override {
+        // Misuse throws whatever the state, as ping() and close() do: a send that is only ignored (after
+        // close) is a race the caller cannot avoid, invalid text is a bug it can.
+        detail::require_utf8(text, "WebSocketTransport::send_text");
+        send_message(Opcode::text, text);
+    }
     void send_binary(std::string_view data) override { send_message(Opcode::binary, data); }
     void send_shared(std::shared_ptr<const std::string> payload, MessageType type) override;
     void send_prepared(const PreparedMessage& message) override;

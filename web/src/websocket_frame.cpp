@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace weft::web::detail {
 
@@ -35,6 +37,18 @@ bool Utf8Validator::feed(std::string_view bytes) noexcept {
         }
     }
     return true;
+}
+
+bool valid_utf8(std::string_view text) noexcept {
+    Utf8Validator v;
+    return v.feed(text) && v.complete();
+}
+
+void require_utf8(std::string_view text, const char* who) {
+    if (!valid_utf8(text)) {
+        throw std::invalid_argument(std::string(who) +
+                                    ": text is not valid UTF-8 (send bytes with MessageType::binary)");
+    }
 }
 
 bool valid_close_code(std::uint16_t code) noexcept {
@@ -131,8 +145,7 @@ std::optional<FrameError> FrameDecoder::parse_one(FrameHandler& handler, bool& p
                                               static_cast<unsigned char>(payload[1]));
             if (!valid_close_code(code)) return fail(close_code::protocol_error, "invalid close code");
             reason = payload.substr(2);
-            Utf8Validator v;
-            if (!v.feed(reason) || !v.complete()) return fail(close_code::invalid_payload, "close reason is not UTF-8");
+            if (!valid_utf8(reason)) return fail(close_code::invalid_payload, "close reason is not UTF-8");
         }
         close_received_ = true;
         handler.on_close(code, reason);

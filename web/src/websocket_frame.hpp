@@ -31,6 +31,13 @@ private:
     unsigned char upper_ = 0xBF;
 };
 
+/// True if `text` is complete, valid UTF-8 (Utf8Validator over the whole of it).
+[[nodiscard]] bool valid_utf8(std::string_view text) noexcept;
+
+/// Throws std::invalid_argument("`who`: text is not valid UTF-8 ...") unless valid_utf8(text): sending
+/// invalid UTF-8 as text is a caller's error (RFC 6455 8.1: the peer fails the connection with 1007).
+void require_utf8(std::string_view text, const char* who);
+
 /// True if `code` may be sent in a close frame (RFC 6455 7.4 and IANA's registry: 1000-1003,
 /// 1007-1014, 3000-4999).
 [[nodiscard]] bool valid_close_code(std::uint16_t code) noexcept;

@@ -73,6 +73,9 @@ class Endpoints(unittest.TestCase):
             stats = json.loads(body)
             self.assertEqual(stats["clients_online"], 0)
             self.assertEqual(stats["lines_relayed"], 0)
+            # One reactor: no other to lag behind nor to have bytes in flight to (--threads counts them).
+            self.assertEqual(stats["forward_holds"], 0)
+            self.assertEqual(stats["peak_in_flight"], 0)
             alice = LineClient(server.tcp_port)
             alice.wait_for(lambda line: line.startswith("Welcome"), "welcoming alice")
             alice.send("hello from the terminal")

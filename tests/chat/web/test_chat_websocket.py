@@ -99,6 +99,10 @@ class WebSocketMember(unittest.TestCase):
                                     f"every terminal's line ({wanted})")
                 await browser.send("/who")
                 await receive_until(browser, lambda m: m.startswith(f"* online ({len(terminals) + 1}): "), "/who")
+                # Reactor 0's shard sent the browser's line to the other reactor: bytes were in flight.
+                numbers = stats(server)
+                self.assertGreater(numbers["peak_in_flight"], 0)
+                self.assertIn("forward_holds", numbers)
                 for terminal in terminals:
                     terminal.close()
         with ChatServer(BINARY, "--threads", "2", "--flood-limit", "0") as server:

@@ -58,10 +58,13 @@ struct WebSocketOptions {
 /// A message encoded once as a server's frame, to send to many connections (a broadcast; gorilla/websocket's
 /// PreparedMessage): WebSocketTransport::send_prepared queues that same frame on each server connection,
 /// with no encoding per connection. A client connection, which must mask every frame with a key of its
-/// own, encodes the payload again. Immutable; copies share the frame. Text must be UTF-8, as for send_text.
+/// own, encodes the payload again. Immutable; copies share the frame. Text must be UTF-8, as for send_text:
+/// it is checked once, here.
 class PreparedMessage {
 public:
-    /// Frames `payload` as one unfragmented message of `type`.
+    /// Frames `payload` as one unfragmented message of `type`. Text that is not valid UTF-8 (RFC 3629: no
+    /// overlong forms, surrogates, stray continuation bytes or cut sequences) throws std::invalid_argument;
+    /// binary is not checked.
     PreparedMessage(std::string_view payload, MessageType type);
 
     /// Text or binary.
@@ -86,12 +89,15 @@ private:
 /// paused while the connection's output is above its high watermark, as on a Transport.
 class WebSocketTransport : public Producer {
 public:
-    /// Sends one text message; `text` must be UTF-8 (the peer closes the connection otherwise).
+    /// Sends one text message. `text` must be valid UTF-8 (RFC 6455 forbids anything else in a text frame;
+    /// the peer would fail the connection with 1007): otherwise it throws std::invalid_argument and sends
+    /// nothing, in any state. Send bytes with send_binary.
     virtual void send_text(std::string_view text) = 0;
     /// Sends one binary message.
     virtual void send_binary(std::string_view data) = 0;
     /// Sends one message whose payload is shared, not copied, on a server connection (a broadcast to many
-    /// connections builds it once). A client copies it to mask it.
+    /// connections builds it once). A client copies it to mask it. Text is checked as by send_text (on each
+    /// call: a PreparedMessage checks it once for all).
     virtual void send_shared(std::shared_ptr<const std::string> payload, MessageType type) = 0;
     /// Sends a message prepared once for many connections: a server connection queues its frame as it is.
     virtual void send_prepared(const PreparedMessage& message) = 0;
