@@ -47,12 +47,18 @@ struct WebSocketOptions {
     std::size_t send_buffer_limit = 1024 * 1024;
     /// After close() sent a close frame, how long to wait for the peer's before dropping the connection.
     Duration close_timeout = std::chrono::seconds(5);
-    /// Client: from the TCP connection to the server's 101 (the handshake fails with
-    /// WebSocketHandshakeError after it).
+    /// Client: from the TCP connection to the server's 101, the TLS handshake of wss:// included (the
+    /// handshake fails with WebSocketHandshakeError after it).
     Duration handshake_timeout = std::chrono::seconds(10);
     /// Subprotocols (Sec-WebSocket-Protocol). Server: those supported, in order of preference; the first
     /// of them the client offers is chosen, none if the client offers none of them. Client: those offered.
     std::vector<std::string> subprotocols;
+    /// Client only, wss:// (a server's TLS is its listening endpoint's, `ssl:`): the CAs to trust (PEM);
+    /// "" = the system's store. The server's certificate is always verified for the URL's host unless
+    /// insecure_skip_certificate_verification (tests against throw-away certificates only).
+    std::string ca_file{};
+    /// Client only, wss://: accept any certificate for any name, unverified (tests only; logs a warning).
+    bool insecure_skip_certificate_verification = false;
 };
 
 /// A message encoded once as a server's frame, to send to many connections (a broadcast; gorilla/websocket's
