@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -192,6 +193,45 @@ void serve_file(Request& request, int fd, std::string_view name, const struct st
 
 }  // namespace
 
+namespace {
+
+long open_beneath(int dir, const char* path, int flags, std::uint64_t resolve) {
+    ::open_how how{};
+    how.flags = static_cast<std::uint64_t>(flags);
+    how.resolve = resolve;
+    long fd;
+    do {
+        fd = ::syscall(SYS_openat2, dir, path, &how, sizeof how);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+// Opens `relative` (made of plain names: no ".", "..", or symlink expected) beneath `dir` one component at
+// a time, following no symlink: a directory swapped for a symlink meanwhile fails the open (ELOOP or
+// ENOTDIR) instead of leading elsewhere. Any kernel; errno as the failing call left it.
+int open_walk(int dir, const std::filesystem::path& relative, int flags) {
+    std::vector<std::string> parts;
+    for (const auto& part : relative) parts.push_back(part.string());
+    if (parts.empty()) parts.emplace_back(".");
+    int at = dir;
+    int owned = -1;
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+        const int next = ::openat(at, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        const int saved = errno;
+        if (owned >= 0) ::close(owned);
+        errno = saved;
+        if (next < 0) return -1;
+        at = owned = next;
+    }
+    const int fd = ::openat(at, parts.back().c_str(), flags | O_NOFOLLOW);
+    const int saved = errno;
+    if (owned >= 0) ::close(owned);
+    errno = saved;
+    return fd;
+}
+
+}  // namespace
+
 StaticFiles::StaticFiles(const std::filesystem::path& root, Options options) : options_(std::move(options)) {
     std::error_code ec;
     root_ = std::filesystem::canonical(root, ec);
@@ -200,6 +240,11 @@ StaticFiles::StaticFiles(const std::filesystem::path& root, Options options) : o
     }
     root_fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd_ < 0) throw std::invalid_argument("StaticFiles: cannot open " + root.string());
+    // Asked once: a kernel before 5.6 (ENOSYS) or a seccomp filter (EPERM) refuses openat2 for good; a
+    // failure on one request later is that request's answer.
+    const long probe = open_beneath(root_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_BENEATH);
+    beneath_works_ = probe >= 0;
+    if (probe >= 0) ::close(static_cast<int>(probe));
 }
 
 StaticFiles::~StaticFiles() {
@@ -208,24 +253,18 @@ StaticFiles::~StaticFiles() {
 
 // The kernel resolves the path beneath the root's descriptor in one call: no symlink can lead out, even
 // one swapped in while we look, and no readlink(2) per component as canonical() needs. It refuses
-// absolute symlinks as well (EXDEV), even those that point back inside; only then, or on a kernel
-// without openat2(2), is the path resolved in user space and checked against the root's real path.
+// absolute symlinks as well (EXDEV), even those that point back inside: only then (or after a concurrent
+// rename, EAGAIN), or without openat2, is the path resolved in user space, checked against the root's real
+// path, and the symlink-free result opened again from the root's descriptor one component at a time with
+// O_NOFOLLOW, so that a symlink swapped in between the check and the open is refused, not followed.
 int StaticFiles::open_inside(const std::string& relative) const {
-    constexpr int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;  // O_NONBLOCK: a FIFO must not block open()
-    if (beneath_works_.load(std::memory_order_relaxed)) {
-        ::open_how how{};
-        how.flags = flags;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-        long fd;
-        do {
-            fd = ::syscall(SYS_openat2, root_fd_, relative.empty() ? "." : relative.c_str(), &how, sizeof how);
-        } while (fd < 0 && errno == EINTR);
+    // O_NONBLOCK: a FIFO must not block open(); O_NOCTTY: a terminal in the tree must not become ours.
+    constexpr int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    if (beneath_works_) {
+        const long fd = open_beneath(root_fd_, relative.empty() ? "." : relative.c_str(), flags,
+                                     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
         if (fd >= 0) return static_cast<int>(fd);
-        if (errno == ENOSYS || errno == E2BIG || errno == EINVAL) {
-            beneath_works_.store(false, std::memory_order_relaxed);
-        } else if (errno != EXDEV && errno != EAGAIN && errno != EPERM) {
-            return -1;  // ENOENT, ENOTDIR, ELOOP, EACCES...: the answer (EPERM: a seccomp filter, maybe)
-        }
+        if (errno != EXDEV && errno != EAGAIN) return -1;  // ENOENT, ENOTDIR, ELOOP, EACCES...: the answer
     }
     // The root where it is now (it is held open, and may have been renamed), else where it was.
     std::error_code ec;
@@ -236,8 +275,7 @@ int StaticFiles::open_inside(const std::string& relative) const {
         errno = ENOENT;
         return -1;
     }
-    // The real path has no symlink left: O_NOFOLLOW refuses one swapped in since.
-    return ::open(real.c_str(), flags | O_NOFOLLOW);
+    return open_walk(root_fd_, real.lexically_relative(root), flags);
 }
 
 void StaticFiles::render(Request& request) {

@@ -1,7 +1,6 @@
 #pragma once
 // StaticFiles: serves the files under a directory (Twisted: twisted.web.static.File).
 
-#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <string>
@@ -61,7 +60,7 @@ private:
 
     std::filesystem::path root_;
     int root_fd_ = -1;  // O_PATH: the base the kernel keeps every lookup beneath
-    mutable std::atomic<bool> beneath_works_{true};  // false once the kernel has no openat2(2)
+    bool beneath_works_ = false;  // the kernel has openat2(2) and lets us use it
     Options options_;
 };
 
