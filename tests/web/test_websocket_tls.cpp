@@ -3,6 +3,7 @@
 // (support/tls_certs.hpp): the client trusts the test CA by file, or nothing, or skips verification.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -315,6 +316,34 @@ TEST_CASE("wss: a certificate the client does not trust, or for another name, fa
     CHECK(other_name.hosts.size() == 1);
     CHECK(insecure_untrusted.messages == talker_expects());
     CHECK(insecure_other.messages == talker_expects());
+}
+
+TEST_CASE("wss: a server that never answers the TLS handshake fails the Deferred with ConnectError after "
+          "handshake_timeout", "[web][websocket][tls]") {
+    weft::Reactor reactor;
+    // Accepts and stays silent: the client's TLS handshake never finishes.
+    struct Silent : weft::Protocol {};
+    auto silent = weft::Factory::for_protocol<Silent>();
+    auto port = weft::listen_on(reactor, weft::parse_server_endpoint("tcp:0:interface=127.0.0.1"), *silent);
+    ClientEvents never;
+    WebSocketOptions options = trusting_test_ca();
+    options.handshake_timeout = 300ms;
+    const auto started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration took{};
+    Outcome outcome;
+    auto scenario = [&]() -> weft::Deferred<void> {
+        outcome = co_await settle(weft::web::connect_websocket(
+            reactor, "wss://localhost:" + std::to_string(port->port()) + "/ws", std::make_unique<Client>(never), options));
+        took = std::chrono::steady_clock::now() - started;
+    };
+    REQUIRE(run_scenario(reactor, scenario, 5s));
+    INFO(outcome.what());
+    REQUIRE(outcome.failure);
+    REQUIRE(outcome.failure->check<weft::ConnectError>());  // not a WebSocket refusal: TLS never completed
+    CHECK(outcome.what().find("TLS handshake not done within handshake_timeout") != std::string::npos);
+    CHECK(took >= 300ms);
+    CHECK(took < 5s);  // the TLS layer's own bound is 10 s: this was handshake_timeout
+    CHECK_FALSE(never.made);
 }
 
 TEST_CASE("wss: weft's client talks to a python3-websockets TLS server (the test CA trusted by file, ALPN "

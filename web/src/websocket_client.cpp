@@ -3,6 +3,8 @@
 
 #include "weft/web/websocket_client.hpp"
 
+#include <system_error>
+
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
@@ -120,7 +122,22 @@ public:
         }
         request += "\r\n";
         transport().write(request);
-        timer_ = reactor_.call_later(options_.handshake_timeout, [this] { refuse("no answer in time"); });
+        timer_ = reactor_.call_later(options_.handshake_timeout, [this] {
+            // handshake_timeout covers wss://'s TLS handshake too: one that has not finished never reached
+            // the server's HTTP, so it is no secure connection (ConnectError), as when it fails.
+            if (target_.secure && !tls_done_) {
+                refused_ = true;
+                protocol_.reset();
+                transport().abort_connection();
+                if (!done_.called()) {
+                    done_.errback(Failure(ConnectError(
+                        target_.destination(), Reason::lost(std::make_error_code(std::errc::timed_out),
+                                                            "TLS handshake not done within handshake_timeout"))));
+                }
+                return;
+            }
+            refuse("no answer in time");
+        });
     }
 
     void data_received(std::string_view data) override {

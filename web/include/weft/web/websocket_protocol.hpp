@@ -47,8 +47,9 @@ struct WebSocketOptions {
     std::size_t send_buffer_limit = 1024 * 1024;
     /// After close() sent a close frame, how long to wait for the peer's before dropping the connection.
     Duration close_timeout = std::chrono::seconds(5);
-    /// Client: from the TCP connection to the server's 101, the TLS handshake of wss:// included (the
-    /// handshake fails with WebSocketHandshakeError after it).
+    /// Client: from the TCP connection to the server's 101, the TLS handshake of wss:// included (after
+    /// it the Deferred fails with WebSocketHandshakeError, or with ConnectError while the TLS handshake was
+    /// not done: the TLS layer's own bound of 10 s applies to that part as well).
     Duration handshake_timeout = std::chrono::seconds(10);
     /// Subprotocols (Sec-WebSocket-Protocol). Server: those supported, in order of preference; the first
     /// of them the client offers is chosen, none if the client offers none of them. Client: those offered.
