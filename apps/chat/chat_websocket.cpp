@@ -1,27 +1,43 @@
 #include "chat_websocket.hpp"
 
+#include <stdexcept>
 #include <utility>
+
+#include "weft/log.hpp"
 
 namespace weft::chat {
 
 void WebSocketLineTransport::write(std::string_view data) {
     if (state_ != ConnectionState::connected) return;
     // The room writes whole lines, one or many per call; a line cut across calls waits for its end.
-    while (!data.empty()) {
-        const auto end = data.find("\r\n");
-        if (end == std::string_view::npos) {
-            partial_.append(data);
-            return;
+    try {
+        while (!data.empty()) {
+            const auto end = data.find("\r\n");
+            if (end == std::string_view::npos) {
+                partial_.append(data);
+                return;
+            }
+            if (partial_.empty()) {
+                socket_.send_text(data.substr(0, end));
+            } else {
+                partial_.append(data.substr(0, end));
+                socket_.send_text(partial_);
+                partial_.clear();
+            }
+            data.remove_prefix(end + 2);
         }
-        if (partial_.empty()) {
-            socket_.send_text(data.substr(0, end));
-        } else {
-            partial_.append(data.substr(0, end));
-            socket_.send_text(partial_);
-            partial_.clear();
-        }
-        data.remove_prefix(end + 2);
+    } catch (const std::invalid_argument& e) {
+        refuse_line(e);
     }
+}
+
+// The room sanitises every line it writes, so a line that is not UTF-8 is a bug of ours; it must cost
+// this browser its connection, not unwind the room's broadcast to everyone else (or the sender's read).
+void WebSocketLineTransport::refuse_line(const std::exception& e) {
+    WEFT_LOG(error) << "chat: a line for " << socket_.peer().to_string() << " could not be sent as text ("
+                    << e.what() << "); dropping that connection";
+    partial_.clear();
+    abort_connection();
 }
 
 void WebSocketLineTransport::write_sequence(std::span<const std::string_view> pieces) {
@@ -34,7 +50,11 @@ const web::PreparedMessage* BroadcastFrames::message_for(const std::shared_ptr<c
         message_.reset();
         const auto end = line->find("\r\n");
         if (end != std::string::npos && end + 2 == line->size()) {
-            message_.emplace(std::string_view(*line).substr(0, end), web::MessageType::text);
+            try {
+                message_.emplace(std::string_view(*line).substr(0, end), web::MessageType::text);
+            } catch (const std::invalid_argument&) {
+                // Not UTF-8 (see refuse_line): each connection's write() refuses it on its own.
+            }
         }
     }
     return message_ ? &*message_ : nullptr;

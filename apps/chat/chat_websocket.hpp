@@ -68,6 +68,8 @@ public:
     }
 
 private:
+    void refuse_line(const std::exception& e);
+
     web::WebSocketTransport& socket_;
     // The connection underneath, whose buffered_bytes() the WebSocket's is: asked for every line to
     // everyone (ChatFactory::deliver), directly rather than through the WebSocket connection.
