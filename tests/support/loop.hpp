@@ -13,6 +13,7 @@
 
 #include "weft/client_factory.hpp"
 #include "weft/factory.hpp"
+#include "weft/failure.hpp"
 #include "weft/protocol.hpp"
 #include "weft/reactor.hpp"
 
@@ -91,5 +92,27 @@ struct LambdaClientFactory : weft::ClientFactory {
 struct Echo : weft::Protocol {
     void data_received(std::string_view data) override { transport().write(data); }
 };
+
+/// Runs `scenario()` (a coroutine returning a weft::Deferred) on `reactor` until it ends, at most `limit`: a
+/// reactor runs once, so a test's steps are one coroutine. A failure it ends with (a REQUIRE that failed)
+/// is reported by Catch already. Returns false if it did not end in time.
+template <class F>
+bool run_scenario(weft::Reactor& reactor, const F& scenario, weft::Duration limit = std::chrono::seconds(10)) {
+    bool ended = false;
+    bool running = false;
+    scenario().add_callbacks(
+        [&] {
+            ended = true;
+            if (running) reactor.stop();
+        },
+        [&](const weft::Failure& f) {
+            ended = true;
+            UNSCOPED_INFO("the scenario failed: " << f.what());
+            if (running) reactor.stop();
+        });
+    if (ended) return true;
+    running = true;
+    return run_bounded(reactor, limit) && ended;
+}
 
 }  // namespace weft_test

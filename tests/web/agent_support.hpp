@@ -35,27 +35,7 @@ inline weft::Deferred<Outcome> settle(weft::Deferred<Response> d) {
     co_return o;
 }
 
-/// Runs `scenario()` (a coroutine) on `reactor` until it ends, at most `limit`: a reactor runs once, so a
-/// test's steps are one coroutine. A failure it ends with (a REQUIRE that failed) is reported by Catch
-/// already. Returns false if it did not end in time.
-template <class F>
-bool run_scenario(weft::Reactor& reactor, const F& scenario, weft::Duration limit = 10s) {
-    bool ended = false;
-    bool running = false;
-    scenario().add_callbacks(
-        [&] {
-            ended = true;
-            if (running) reactor.stop();
-        },
-        [&](weft::Failure f) {
-            ended = true;
-            UNSCOPED_INFO("the scenario failed: " << f.what());
-            if (running) reactor.stop();
-        });
-    if (ended) return true;
-    running = true;
-    return weft_test::run_bounded(reactor, limit) && ended;
-}
+using weft_test::run_scenario;
 
 /// A server that answers the n-th request header it reads (counted over all its connections, from 0)
 /// with answer(n, transport, request). Request bodies are not expected.

@@ -79,25 +79,7 @@ weft::Deferred<Outcome> settle(weft::Deferred<void> d) {
     co_return o;
 }
 
-/// Runs `scenario()` until it ends, at most `limit`; false if it did not end in time.
-template <class F>
-bool run_scenario(weft::Reactor& reactor, const F& scenario, weft::Duration limit = 20s) {
-    bool ended = false;
-    bool running = false;
-    scenario().add_callbacks(
-        [&] {
-            ended = true;
-            if (running) reactor.stop();
-        },
-        [&](weft::Failure f) {
-            ended = true;
-            UNSCOPED_INFO("the scenario failed: " << f.what());
-            if (running) reactor.stop();
-        });
-    if (ended) return true;
-    running = true;
-    return weft_test::run_bounded(reactor, limit) && ended;
-}
+using weft_test::run_scenario;
 
 /// The server side: echoes every message with its type.
 struct Echo : weft::web::WebSocketProtocol {
@@ -252,7 +234,7 @@ TEST_CASE("wss: echo text and binary with weft's WebSocket server behind an ssl:
         REQUIRE(by_ip.ok);
         co_await lost(by_address);
     };
-    REQUIRE(run_scenario(reactor, scenario));
+    REQUIRE(run_scenario(reactor, scenario, 20s));
     CHECK(by_name.messages == talker_expects());
     CHECK(by_name.lost_code == 1000);
     CHECK(by_address.messages == talker_expects());
@@ -309,7 +291,7 @@ TEST_CASE("wss: a certificate the client does not trust, or for another name, fa
         REQUIRE(accepted_other.ok);
         co_await lost(insecure_other);
     };
-    REQUIRE(run_scenario(reactor, scenario));
+    REQUIRE(run_scenario(reactor, scenario, 20s));
     CHECK_FALSE(never.made);
     CHECK(trusted.hosts.empty());  // no HTTP request got through
     CHECK(untrusted.hosts.size() == 1);
