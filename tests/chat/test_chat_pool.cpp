@@ -163,11 +163,14 @@ HoldSeen hold_once(PoolRoom& room, SyncClient& talker, std::size_t cap, weft::Du
     };
     const std::uint64_t holds_before = observe().first;
     HoldSeen seen;
-    seen.stalled = reactor.now();
-    Stall stall(room.pool, 0);
     const std::string line = std::string(999, 'x') + "\n";
     const std::size_t lines = cap / line.size() + 40;
-    std::jthread sender([&talker, &line, lines] {  // blocks while held: a jthread, joined on a failure too
+    // Blocks while held: declared before the stall, so that on a failure reactor 0 is released (and reactor
+    // 1 reads again) before the sender is joined.
+    std::jthread sender;
+    seen.stalled = reactor.now();
+    Stall stall(room.pool, 0);
+    sender = std::jthread([&talker, &line, lines] {
         std::string all;
         for (std::size_t i = 0; i < lines; ++i) all += line;
         talker.send(all);
