@@ -348,8 +348,8 @@ void ChatProtocol::arm_idle_timer(Duration delay) {
 void ChatProtocol::idle_check() {
     if (!in_room() || transport().disconnecting()) return;
     // Held (ChatFactory::hold(): another reactor lags), this client is not read, so its silence says
-    // nothing: the server's own lag must not cut it. No check and no timer now; the resume restarts its
-    // clocks and checks again (restart_quiet_clocks()).
+    // nothing: the server's own lag must not cut it. No check and no timer now; the resume moves its
+    // clocks on by the time held and checks again (credit_hold()).
     if (room_.holding_) return;
     const ChatOptions& o = room_.options();
     const TimePoint now = room_.time_.now();
@@ -380,15 +380,19 @@ void ChatProtocol::idle_check() {
     if (next != Duration::max()) arm_idle_timer(next);
 }
 
-void ChatProtocol::restart_quiet_clocks() {
-    // Restarted, rather than moved on by the time held: lines it sent while held wait unread in the kernel,
-    // and we cannot tell when it sent them. As if it had just spoken (or just connected, if it never has):
-    // a whole period from now, so a check at the resume never cuts it before those lines are read.
+void ChatProtocol::credit_hold(Duration held) {
+    // Moved on by the time held, not restarted: the server's lag must not count against the client, but
+    // its own silence before the hold must, or holds that recur (a reactor lagging under load) would keep
+    // a silent client, or one that never sends a first line, in the room (and in max_clients and
+    // max_per_address) for ever. Lines it sent while held wait unread in the kernel and are read right
+    // after the resume, so the check below counts only the silence while it was read: a client that was
+    // not due when the hold began is not due now. A clock set during the hold (it joined then) moves on
+    // to now at most: the hold began before it.
     const TimePoint now = room_.time_.now();
-    last_activity_ = now;
-    if (!got_line_) connected_at_ = now;
-    // Its timer may have fired during the hold (skipped, not re-armed): arm it again. With the clocks
-    // just restarted this cuts nobody.
+    last_activity_ = std::min(now, last_activity_ + held);
+    if (!got_line_) connected_at_ = std::min(now, connected_at_ + held);
+    // Its timer may have fired during the hold (skipped, not re-armed): check and arm it again. One still
+    // armed finds the clocks moved on when it fires, and re-arms for the rest.
     if (!idle_timer_.active()) idle_check();
 }
 
@@ -651,6 +655,7 @@ void ChatFactory::hold() {
     // As the input budget pauses a flooder: TCP flow control then slows the talkers here, instead of
     // their lines piling up for the reactor that lags.
     holding_ = true;
+    held_since_ = time_.now();
     ++stats_.forward_holds;
     WEFT_LOG(debug) << "chat: shard " << shard_ << " pauses reading its clients: another reactor lags behind";
     for (ChatProtocol* m : members_) {
@@ -665,7 +670,8 @@ void ChatFactory::forward_resume() {
     const std::vector<ChatProtocol*> members = members_;
     // Every client's clocks first: resuming one may hold again, and the time held so far must not count
     // for any of them.
-    for (ChatProtocol* m : members) m->restart_quiet_clocks();
+    const Duration held = time_.now() - held_since_;
+    for (ChatProtocol* m : members) m->credit_hold(held);
     for (ChatProtocol* m : members) m->flood_resume();
 }
 

@@ -140,8 +140,8 @@ class ChatPool;
 /// token bucket; a client in debt has its reading paused until the bucket refills, so its lines are taken
 /// at the budgeted rate, in order and none dropped (its EOF waits behind them too).
 /// In a ChatPool, while its shard holds its clients for a lagging reactor (forward_cap()), the idle and
-/// first-line timeouts cut no one, and on the resume both clocks start again: the server's own lag never
-/// makes a client look idle.
+/// first-line timeouts cut no one, and on the resume both clocks move on by the time held: the server's own
+/// lag never makes a client look idle, and its silence outside the holds still cuts it.
 class ChatProtocol final : public protocols::LineReceiver, public HalfCloseable {
 public:
     explicit ChatProtocol(ChatFactory& room);
@@ -174,9 +174,9 @@ private:
     void arm_idle_timer(Duration delay);
     /// Cuts the client if idle or without a first line for too long; skipped while the shard holds it.
     void idle_check();
-    /// On the end of a hold: the time it was not read does not count against the idle and first-line
-    /// timeouts.
-    void restart_quiet_clocks();
+    /// On the end of a hold that lasted `held`: moves the idle and first-line clocks on by the time it was
+    /// not read (to now at most), so that only its silence while read counts against the timeouts.
+    void credit_hold(Duration held);
     /// Takes a line's cost from the bucket; pauses reading while the bucket is in debt.
     void charge(std::size_t bytes);
     void refill();
@@ -355,6 +355,7 @@ private:
     std::size_t outbox_bytes_ = 0;
     bool outbox_posted_ = false;
     bool holding_ = false;  // clients' reading paused: a shard lags behind this one (forward_cap())
+    TimePoint held_since_{};  // when holding_ was set: on the resume, the time held is credited to each client
     std::uint64_t departures_audience_ = 0;  // joins() at the latest departure in departures_
     std::vector<std::string> leaving_names_;  // departed, notice not yet forwarded: their names stay taken
     std::vector<std::string> outbox_names_;   // the same, travelling with outbox_

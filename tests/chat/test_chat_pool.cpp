@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/json/value_to.hpp>
@@ -106,6 +109,153 @@ std::string numbered(std::size_t i) {
     s.resize(40, 'x');
     return s;
 }
+
+/// Reactor `i` of the pool blocked on a latch (a reactor that lags) from construction until release(),
+/// or the end of the scope.
+class Stall {
+public:
+    Stall(weft::ReactorPool& pool, std::size_t i) {
+        auto stalled = std::make_shared<std::promise<void>>();
+        auto seen = stalled->get_future();
+        pool.at(i).call_from_thread([stalled, released = released_] {
+            stalled->set_value();
+            released.wait_for(60s);  // bounded: released long before (a promise destroyed unset releases too)
+        });
+        REQUIRE(seen.wait_for(10s) == std::future_status::ready);
+    }
+    Stall(const Stall&) = delete;
+    Stall& operator=(const Stall&) = delete;
+    ~Stall() { release(); }
+    void release() {
+        if (!std::exchange(done_, true)) release_.set_value();
+    }
+
+private:
+    std::promise<void> release_;
+    std::shared_future<void> released_ = release_.get_future().share();
+    bool done_ = false;
+};
+
+/// Waits `length` on reactor i's clock (a timer there): a stretch of the scenario, not a synchronisation.
+void wait_on(PoolRoom& room, std::size_t i, weft::Duration length) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    weft::Reactor& reactor = room.pool.at(i);
+    reactor.call_from_thread([&reactor, done, length] { reactor.call_later(length, [done] { done->set_value(); }); });
+    REQUIRE(future.wait_for(10s) == std::future_status::ready);
+}
+
+/// One hold of shard 1's clients as the test saw it, on reactor 1's clock: it began within
+/// [stalled, confirmed] and ended within [released, resumed_by].
+struct HoldSeen {
+    weft::TimePoint stalled, confirmed, released, resumed_by;
+};
+
+/// Stalls reactor 0 (which has no clients) while `talker`, on reactor 1, sends past forward_cap(): shard
+/// 1 holds its clients. Keeps the hold `length` past its start (reactor 1's timer), runs `during` while
+/// still held, then releases reactor 0 and returns once the talker's last line, read after the resume,
+/// has come back.
+HoldSeen hold_once(PoolRoom& room, SyncClient& talker, std::size_t cap, weft::Duration length,
+                   const std::function<void()>& during = {}) {
+    weft::Reactor& reactor = room.pool.at(1);
+    const auto observe = [&room, &reactor] {
+        return room.on(1, [&room, &reactor] { return std::pair{room.room.shard(1).stats().forward_holds, reactor.now()}; });
+    };
+    const std::uint64_t holds_before = observe().first;
+    HoldSeen seen;
+    const std::string line = std::string(999, 'x') + "\n";
+    const std::size_t lines = cap / line.size() + 40;
+    // Blocks while held: declared before the stall, so that on a failure reactor 0 is released (and reactor
+    // 1 reads again) before the sender is joined.
+    std::jthread sender;
+    seen.stalled = reactor.now();
+    Stall stall(room.pool, 0);
+    sender = std::jthread([&talker, &line, lines] {
+        std::string all;
+        for (std::size_t i = 0; i < lines; ++i) all += line;
+        talker.send(all);
+    });
+    // Its own lines echoed past the cap: reactor 1 has forwarded more than the cap to reactor 0, which
+    // takes nothing, so it holds.
+    std::size_t own = 0;
+    std::size_t own_bytes = 0;
+    const auto read_own = [&](auto done) {
+        while (!done()) {
+            const auto l = talker.line(30s);
+            if (!l) return;
+            if (!l->starts_with(talker.name + ": ")) continue;
+            ++own;
+            own_bytes += l->size() + 2;
+        }
+    };
+    read_own([&] { return own_bytes > cap; });
+    REQUIRE(own_bytes > cap);
+    // Run after the turn that forwarded them: the hold has begun.
+    std::uint64_t holds = 0;
+    std::tie(holds, seen.confirmed) = observe();
+    REQUIRE(holds == holds_before + 1);
+    wait_on(room, 1, length);
+    if (during) during();
+    seen.released = reactor.now();
+    stall.release();
+    // The rest of its lines are read only after the resume.
+    read_own([&] { return own == lines; });
+    REQUIRE(own == lines);
+    std::tie(holds, seen.resumed_by) = observe();
+    // One hold, over: past the resume reactor 0 (no clients) takes what it is sent at once, far below the cap.
+    REQUIRE(holds == holds_before + 1);
+    return seen;
+}
+
+/// A client's silence outside the holds, bounded from the test's side (reactor 1's clock): it connected
+/// within [connected_lo, connected_hi] and sent nothing since; each hold covered at least
+/// [confirmed, released] and at most [stalled, resumed_by].
+struct UnheldSilence {
+    weft::TimePoint connected_lo, connected_hi;
+    std::vector<HoldSeen> holds;
+
+    static weft::Duration overlap(weft::TimePoint from, weft::TimePoint to, weft::TimePoint t) {
+        return std::max(weft::Duration::zero(), std::min(to, t) - from);
+    }
+    /// Its silence outside the holds at `t` is at most this...
+    [[nodiscard]] weft::Duration most(weft::TimePoint t) const {
+        weft::Duration held{};
+        for (const HoldSeen& h : holds) held += overlap(h.confirmed, h.released, t);
+        return t - connected_lo - held;
+    }
+    /// ...and at least this.
+    [[nodiscard]] weft::Duration least(weft::TimePoint t) const {
+        weft::Duration held{};
+        for (const HoldSeen& h : holds) held += overlap(h.stalled, h.resumed_by, t);
+        return t - connected_hi - held;
+    }
+};
+
+double seconds(weft::Duration d) { return std::chrono::duration<double>(d).count(); }
+
+/// Reads everything `client` is sent, on a thread of its own (a client that did not read would be cut as
+/// slow), until `notice`, whose arrival it times with `reactor`'s clock, or the end (nullopt).
+class NoticeWatch {
+public:
+    NoticeWatch(SyncClient& client, weft::Reactor& reactor, std::string notice)
+        : thread_([&client, &reactor, notice = std::move(notice), this] {
+              for (;;) {
+                  const auto l = client.line(30s);
+                  if (!l) return seen_.set_value(std::nullopt);
+                  if (*l == notice) return seen_.set_value(reactor.now());
+              }
+          }) {}
+    /// When the notice came (bounded), or nullopt if the client was closed or went quiet without it.
+    std::optional<weft::TimePoint> wait() {
+        REQUIRE(future_.wait_for(30s) == std::future_status::ready);
+        return future_.get();
+    }
+
+private:
+    std::promise<std::optional<weft::TimePoint>> seen_;
+    std::future<std::optional<weft::TimePoint>> future_ = seen_.get_future();
+    std::jthread thread_;  // last: started once the rest is ready, joined first
+};
 
 }  // namespace
 
@@ -460,25 +610,35 @@ TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and onc
     CHECK(stats.peak_in_flight <= cap + 2 * line_size);  // a line past the cap at most
 }
 
-TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; after the resume only a whole "
-          "timeout of its own silence cuts it",
+TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; after the resume only its "
+          "silence outside the hold counts",
           "[chat][pool]") {
     // The shards time their clients with their reactors' clocks (a pool has no testing::Clock), so the
-    // timeout is real, and short. Reactor 0 stalls on a latch (it has no clients: no timer of its own
-    // matters) while the talker on reactor 1 passes forward_cap(): reactor 1 holds its clients, the quiet
-    // one included, for longer than the timeout. A timer on reactor 1 due after the quiet client's deadline
-    // shows, while the hold lasts, that the deadline passed and the client is still in. Once released, it
-    // may be cut only a whole timeout after the resume, so no earlier than that after the release.
+    // timeout is real, and short. The quiet client on reactor 1 is silent for a while (`before`), then
+    // reactor 0 stalls on a latch (it has no clients: no timer of its own matters) while the talker on
+    // reactor 1 passes forward_cap(): reactor 1 holds its clients, the quiet one included, a whole timeout
+    // more, past the quiet client's deadline, and it is still in. After the resume only the rest of the
+    // timeout (the timeout less its silence before the hold) is left: it is cut by the time its silence
+    // outside the hold surely reached the timeout (plus `slack`, the idle timer's latency), not a whole
+    // timeout after the resume (`before` > `slack` tells the two apart), and not before that silence
+    // can have reached the timeout.
     const bool first_line = GENERATE(false, true);
     constexpr auto timeout = 1s;
+    constexpr auto before = 400ms;
+    constexpr auto slack = 200ms;
     ChatOptions options{.idle_timeout = weft::Duration::zero(), .first_line_timeout = weft::Duration::zero(),
                         .flood_limit = 0};
     (first_line ? options.first_line_timeout : options.idle_timeout) = timeout;
     const std::string cut_notice = first_line ? "! no line within 1 s of connecting, disconnecting"
                                               : "! idle for 1 s, disconnecting";
-    const auto setup_began = std::chrono::steady_clock::now();
+    INFO("idle or first-line: " << (first_line ? "first-line" : "idle"));
     PoolRoom room(2, options);
-    auto clients = join(room, 4);  // round-robin: 0 and 2 on reactor 0, 1 and 3 on reactor 1
+    weft::Reactor& reactor = room.pool.at(1);
+    auto clients = join(room, 3);  // round-robin: 0 and 2 on reactor 0, 1 (and 3, next) on reactor 1
+    UnheldSilence silence;
+    silence.connected_lo = reactor.now();
+    clients = join(room, 1, std::move(clients));
+    silence.connected_hi = reactor.now();
     SyncClient& talker = *clients[1];
     SyncClient& quiet = *clients[3];
     REQUIRE(room.shard_of(talker.name) == 1);
@@ -489,58 +649,100 @@ TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; aft
         REQUIRE(clients[i]->expect_eof());
     }
 
-    std::promise<void> stalled;
-    std::promise<void> release;
-    auto released = release.get_future().share();
-    room.pool.at(0).call_from_thread([&stalled, released] {
-        stalled.set_value();
-        released.wait_for(60s);  // bounded: the test releases it long before
+    NoticeWatch watch(quiet, reactor, cut_notice);
+    wait_on(room, 1, before);
+    // Held a whole timeout: by its end the quiet client's deadline has passed (it connected before the
+    // hold began), and reactor 1's timers run in time order, so its idle check ran, during the hold.
+    const HoldSeen hold = hold_once(room, talker, options.forward_cap(), timeout, [&] {
+        const auto [still_in, stats] = room.on(1, [&room, name = quiet.name] {
+            return std::pair{room.room.shard(1).find(name) != nullptr, room.room.shard(1).stats()};
+        });
+        CHECK(still_in);
+        CHECK(stats.cut_idle == 0);
     });
-    REQUIRE(stalled.get_future().wait_for(10s) == std::future_status::ready);
+    silence.holds.push_back(hold);
+    // Its deadline came after the hold began only if the setup took less than the timeout.
+    REQUIRE(hold.confirmed - silence.connected_lo < timeout);
 
-    // The talker's lines go to reactor 0, which does not take them: past the cap reactor 1 holds. Its own
-    // lines echoed past the cap show that it does (as in the test above).
-    const std::size_t cap = options.forward_cap();
-    const std::string line = std::string(999, 'x') + "\n";
-    const std::size_t lines = cap / line.size() + 40;
-    std::jthread sender([&talker, &line, lines] {
-        std::string all;
-        for (std::size_t i = 0; i < lines; ++i) all += line;
-        talker.send(all);
+    // Wait until its silence outside the hold is surely past the timeout (and the slack): it is cut by then.
+    const weft::Duration left = timeout + slack - silence.least(reactor.now());
+    if (left > weft::Duration::zero()) wait_on(room, 1, left);
+    const auto [in_after, checked_at] = room.on(1, [&room, &reactor, name = quiet.name] {
+        return std::pair{room.room.shard(1).find(name) != nullptr, reactor.now()};
     });
-    std::size_t own_bytes = 0;
-    while (own_bytes <= cap) {
-        const auto l = talker.line(30s);
-        if (!l) break;
-        if (l->starts_with(talker.name + ": ")) own_bytes += l->size() + 2;
-    }
-    INFO("idle or first-line: " << (first_line ? "first-line" : "idle"));
-    REQUIRE(own_bytes > cap);
-    // The quiet client's deadline came after the hold began only if this setup took less than the timeout.
-    REQUIRE(std::chrono::steady_clock::now() - setup_began < timeout);
-
-    // Due on reactor 1 after the quiet client's deadline (it connected before): the timer queue runs
-    // calls in time order, so its idle check has run by then, during the hold.
-    std::promise<void> past_deadline;
-    room.pool.at(1).call_from_thread([&room, &past_deadline, timeout] {
-        room.pool.at(1).call_later(timeout, [&past_deadline] { past_deadline.set_value(); });
-    });
-    REQUIRE(past_deadline.get_future().wait_for(10s) == std::future_status::ready);
-    const auto [still_in, stats] = room.on(1, [&room, name = quiet.name] {
-        return std::pair{room.room.shard(1).find(name) != nullptr, room.room.shard(1).stats()};
-    });
-    CHECK(stats.forward_holds >= 1);
-    CHECK(still_in);
-    CHECK(stats.cut_idle == 0);
-
-    const auto released_at = std::chrono::steady_clock::now();
-    release.set_value();
-    // Cut, but a whole timeout after the resume at the earliest (the resume comes after the release). It
-    // reads the talker's lines meanwhile.
-    REQUIRE(quiet.expect(cut_notice, 30s));
-    CHECK(std::chrono::steady_clock::now() - released_at >= timeout);
+    INFO("checked " << seconds(checked_at - hold.resumed_by) << " s after the resume, its silence outside the hold "
+                    << seconds(silence.least(checked_at)) << " s at least");
+    CHECK_FALSE(in_after);
+    const auto seen_at = watch.wait();
+    REQUIRE(seen_at);
+    INFO("its silence outside the hold when the cut was seen: " << seconds(silence.most(*seen_at)) << " s at most");
+    CHECK(silence.most(*seen_at) >= timeout);
     CHECK(quiet.expect_eof());
-    sender.join();  // a jthread: joined on a failed REQUIRE too, once reactor 1 reads again
+    CHECK(room.stats().first.cut_idle >= 1);
+}
+
+TEST_CASE("ChatPool: a silent client held again and again, each hold shorter than the timeout, is cut once its "
+          "silence outside the holds reaches the timeout",
+          "[chat][pool]") {
+    // Reactor 0 lags briefly, again and again (as under load): each time, reactor 1 holds its clients for
+    // `hold_length` (less than the timeout), then runs unheld for `gap` (less than the timeout too). The
+    // quiet client's silence outside the holds adds up: it must be cut once that reaches the timeout,
+    // while the holds still recur, and not before. Checked on reactor 1 before each round: still in only
+    // while its silence outside the holds may be short of the timeout plus `slack` (the idle timer's
+    // latency); when the cut is seen, that silence may have reached the timeout. Restarting the clocks on
+    // each resume would keep it in for ever.
+    const bool first_line = GENERATE(false, true);
+    constexpr auto timeout = 1s;
+    constexpr auto hold_length = 400ms;
+    constexpr auto gap = 300ms;
+    constexpr auto slack = 200ms;
+    constexpr std::size_t most_rounds = 8;  // ~2.4 s of silence outside the holds: cut by the fifth
+    ChatOptions options{.idle_timeout = weft::Duration::zero(), .first_line_timeout = weft::Duration::zero(),
+                        .flood_limit = 0};
+    (first_line ? options.first_line_timeout : options.idle_timeout) = timeout;
+    const std::string cut_notice = first_line ? "! no line within 1 s of connecting, disconnecting"
+                                              : "! idle for 1 s, disconnecting";
+    INFO("idle or first-line: " << (first_line ? "first-line" : "idle"));
+    PoolRoom room(2, options);
+    weft::Reactor& reactor = room.pool.at(1);
+    auto clients = join(room, 3);
+    UnheldSilence silence;
+    silence.connected_lo = reactor.now();
+    clients = join(room, 1, std::move(clients));
+    silence.connected_hi = reactor.now();
+    SyncClient& talker = *clients[1];
+    SyncClient& quiet = *clients[3];
+    REQUIRE(room.shard_of(talker.name) == 1);
+    REQUIRE(room.shard_of(quiet.name) == 1);
+    for (std::size_t i : {0, 2}) {
+        clients[i]->send("/quit\n");
+        REQUIRE(clients[i]->expect_eof());
+    }
+    NoticeWatch watch(quiet, reactor, cut_notice);
+
+    std::optional<weft::TimePoint> out_at;
+    for (std::size_t round = 0; round < most_rounds && !out_at; ++round) {
+        const auto [in, now] = room.on(1, [&room, &reactor, name = quiet.name] {
+            return std::pair{room.room.shard(1).find(name) != nullptr, reactor.now()};
+        });
+        if (!in) {
+            out_at = now;
+            break;
+        }
+        INFO("round " << round << ": still in, its silence outside the holds " << seconds(silence.least(now))
+                      << " s at least");
+        CHECK(silence.least(now) < timeout + slack);
+        wait_on(room, 1, gap);
+        silence.holds.push_back(hold_once(room, talker, options.forward_cap(), hold_length));
+    }
+    INFO(silence.holds.size() << " holds");
+    REQUIRE(out_at);  // cut while the holds still recurred
+    CHECK(silence.holds.size() >= 2);  // and after more than one: the silence added up across holds
+    const auto seen_at = watch.wait();
+    REQUIRE(seen_at);
+    INFO("its silence outside the holds when the cut was seen: " << seconds(silence.most(*seen_at)) << " s at most");
+    CHECK(silence.most(*seen_at) >= timeout);
+    CHECK(quiet.expect_eof());
     CHECK(room.stats().first.cut_idle >= 1);
 }
 
