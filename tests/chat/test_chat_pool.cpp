@@ -610,6 +610,45 @@ TEST_CASE("ChatPool: a reactor that lags holds the talkers on the others and onc
     CHECK(stats.peak_in_flight <= cap + 2 * line_size);  // a line past the cap at most
 }
 
+/// The held-client cases' room: two reactors, one timeout (the first-line one if `first_line`, else the
+/// idle one) of `timeout`, a talker and a quiet client on reactor 1, and reactor 0 without clients (their
+/// departure notices need not have arrived: the second is batched), so that it can stall on a latch with
+/// no timer of its own that matters. `silence` knows when the quiet client connected.
+struct QuietOnReactor1 {
+    ChatOptions options;
+    std::string cut_notice;
+    PoolRoom room;
+    std::vector<std::unique_ptr<SyncClient>> clients;
+    UnheldSilence silence;
+
+    QuietOnReactor1(bool first_line, weft::Duration timeout)
+        : options(timeouts(first_line, timeout)),
+          cut_notice(first_line ? "! no line within 1 s of connecting, disconnecting" : "! idle for 1 s, disconnecting"),
+          room(2, options) {
+        REQUIRE(timeout == 1s);  // the notices above say so
+        weft::Reactor& reactor = room.pool.at(1);
+        clients = join(room, 3);  // round-robin: 0 and 2 on reactor 0, 1 (and 3, next) on reactor 1
+        silence.connected_lo = reactor.now();
+        clients = join(room, 1, std::move(clients));
+        silence.connected_hi = reactor.now();
+        REQUIRE(room.shard_of(talker().name) == 1);
+        REQUIRE(room.shard_of(quiet().name) == 1);
+        for (std::size_t i : {0, 2}) {
+            clients[i]->send("/quit\n");
+            REQUIRE(clients[i]->expect_eof());
+        }
+    }
+    SyncClient& talker() { return *clients[1]; }
+    SyncClient& quiet() { return *clients[3]; }
+
+    static ChatOptions timeouts(bool first_line, weft::Duration timeout) {
+        ChatOptions o{.idle_timeout = weft::Duration::zero(), .first_line_timeout = weft::Duration::zero(),
+                      .flood_limit = 0};
+        (first_line ? o.first_line_timeout : o.idle_timeout) = timeout;
+        return o;
+    }
+};
+
 TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; after the resume only its "
           "silence outside the hold counts",
           "[chat][pool]") {
@@ -626,30 +665,15 @@ TEST_CASE("ChatPool: a client held for a lagging reactor is not cut as idle; aft
     constexpr auto timeout = 1s;
     constexpr auto before = 400ms;
     constexpr auto slack = 200ms;
-    ChatOptions options{.idle_timeout = weft::Duration::zero(), .first_line_timeout = weft::Duration::zero(),
-                        .flood_limit = 0};
-    (first_line ? options.first_line_timeout : options.idle_timeout) = timeout;
-    const std::string cut_notice = first_line ? "! no line within 1 s of connecting, disconnecting"
-                                              : "! idle for 1 s, disconnecting";
     INFO("idle or first-line: " << (first_line ? "first-line" : "idle"));
-    PoolRoom room(2, options);
+    QuietOnReactor1 q(first_line, timeout);
+    const ChatOptions& options = q.options;
+    PoolRoom& room = q.room;
     weft::Reactor& reactor = room.pool.at(1);
-    auto clients = join(room, 3);  // round-robin: 0 and 2 on reactor 0, 1 (and 3, next) on reactor 1
-    UnheldSilence silence;
-    silence.connected_lo = reactor.now();
-    clients = join(room, 1, std::move(clients));
-    silence.connected_hi = reactor.now();
-    SyncClient& talker = *clients[1];
-    SyncClient& quiet = *clients[3];
-    REQUIRE(room.shard_of(talker.name) == 1);
-    REQUIRE(room.shard_of(quiet.name) == 1);
-    // Reactor 0's clients go (their departure notices need not have arrived: the second is batched).
-    for (std::size_t i : {0, 2}) {
-        clients[i]->send("/quit\n");
-        REQUIRE(clients[i]->expect_eof());
-    }
-
-    NoticeWatch watch(quiet, reactor, cut_notice);
+    UnheldSilence& silence = q.silence;
+    SyncClient& talker = q.talker();
+    SyncClient& quiet = q.quiet();
+    NoticeWatch watch(quiet, reactor, q.cut_notice);
     wait_on(room, 1, before);
     // Held a whole timeout: by its end the quiet client's deadline has passed (it connected before the
     // hold began), and reactor 1's timers run in time order, so its idle check ran, during the hold.
@@ -697,28 +721,15 @@ TEST_CASE("ChatPool: a silent client held again and again, each hold shorter tha
     constexpr auto gap = 300ms;
     constexpr auto slack = 200ms;
     constexpr std::size_t most_rounds = 8;  // ~2.4 s of silence outside the holds: cut by the fifth
-    ChatOptions options{.idle_timeout = weft::Duration::zero(), .first_line_timeout = weft::Duration::zero(),
-                        .flood_limit = 0};
-    (first_line ? options.first_line_timeout : options.idle_timeout) = timeout;
-    const std::string cut_notice = first_line ? "! no line within 1 s of connecting, disconnecting"
-                                              : "! idle for 1 s, disconnecting";
     INFO("idle or first-line: " << (first_line ? "first-line" : "idle"));
-    PoolRoom room(2, options);
+    QuietOnReactor1 q(first_line, timeout);
+    const ChatOptions& options = q.options;
+    PoolRoom& room = q.room;
     weft::Reactor& reactor = room.pool.at(1);
-    auto clients = join(room, 3);
-    UnheldSilence silence;
-    silence.connected_lo = reactor.now();
-    clients = join(room, 1, std::move(clients));
-    silence.connected_hi = reactor.now();
-    SyncClient& talker = *clients[1];
-    SyncClient& quiet = *clients[3];
-    REQUIRE(room.shard_of(talker.name) == 1);
-    REQUIRE(room.shard_of(quiet.name) == 1);
-    for (std::size_t i : {0, 2}) {
-        clients[i]->send("/quit\n");
-        REQUIRE(clients[i]->expect_eof());
-    }
-    NoticeWatch watch(quiet, reactor, cut_notice);
+    UnheldSilence& silence = q.silence;
+    SyncClient& talker = q.talker();
+    SyncClient& quiet = q.quiet();
+    NoticeWatch watch(quiet, reactor, q.cut_notice);
 
     std::optional<weft::TimePoint> out_at;
     for (std::size_t round = 0; round < most_rounds && !out_at; ++round) {
