@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "agent_support.hpp"
+#include "peer_process.hpp"
 #include "support/tls_certs.hpp"
 #include "web_support.hpp"
 #include "weft/process_protocol.hpp"
@@ -20,57 +21,12 @@
 #endif
 
 using namespace agent_test;
+using web_test::PeerProcess;
 using weft::web::Agent;
 using weft::web::AgentOptions;
 using weft::web::Request;
 
 namespace {
-
-/// A peer process: fires `ready` with the port from the first line of its output holding `marker`
-/// ("port 4242", "ACCEPT 127.0.0.1:4242"), and `ended` when it is gone.
-struct Peer : weft::ProcessProtocol {
-    std::string marker;
-    std::string out;
-    weft::Deferred<std::uint16_t> ready;
-    weft::Deferred<void> ended;
-    std::optional<weft::ProcessStatus> status;
-    std::shared_ptr<weft::ProcessTransport> process;
-    bool announced = false;
-    bool exited = false;
-
-    Peer(weft::Reactor& reactor, std::string m, std::vector<std::string> argv) : marker(std::move(m)) {
-        std::string executable = argv.front();
-        process = reactor.spawn_process(*this, executable, std::move(argv));
-    }
-    void out_received(std::string_view data) override {
-        out.append(data);
-        if (announced) return;
-        auto at = out.find(marker);
-        if (at == std::string::npos) return;
-        auto eol = out.find('\n', at);
-        if (eol == std::string::npos) return;
-        std::string line = out.substr(at, eol - at);
-        announced = true;
-        auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.find_last_of(": ") + 1)));
-        std::printf("peer listening on port %u\n", static_cast<unsigned>(port));
-        ready.callback(port);
-    }
-    void err_received(std::string_view data) override { out.append(data); }
-    void process_exited(const weft::ProcessStatus&) override { exited = true; }
-    void process_ended(const weft::ProcessStatus& s) override {
-        status = s;
-        if (!announced) {
-            announced = true;
-            ready.errback(weft::Failure(std::runtime_error("the peer ended before listening: " + out)));
-        }
-        ended.callback();
-    }
-    /// Stops the peer and waits for it.
-    weft::Deferred<void> stop() {
-        if (!exited) process->signal_process("KILL");  // s_server -naccept 1 may have gone by itself
-        return ended;
-    }
-};
 
 std::string python() { return weft_test::python_binary(); }
 
@@ -129,7 +85,7 @@ TEST_CASE("https server: Python's http.client over TLS negotiates ALPN http/1.1 
 TEST_CASE("agent: against Python's http.server: keep-alive reuse, POST, a close-delimited body",
           "[web][agent][peers]") {
     weft::Reactor reactor;
-    Peer peer(reactor, "port ", {python(), WEFT_HTTP_SERVER_PEER});
+    PeerProcess peer(reactor, "port ", {python(), WEFT_HTTP_SERVER_PEER});
     Agent agent(reactor);
     auto scenario = [&]() -> weft::Deferred<void> {
         const std::uint16_t port = co_await peer.ready;
@@ -193,8 +149,8 @@ TEST_CASE("agent: https against Python's ssl server (ALPN http/1.1) and openssl 
           "[web][agent][peers][tls]") {
     const auto& certs = weft_test::tls_certs();
     weft::Reactor reactor;
-    Peer python_peer(reactor, "port ", {python(), WEFT_HTTP_SERVER_PEER, "--tls", certs.server, certs.server_key});
-    Peer s_server(reactor, "ACCEPT ",
+    PeerProcess python_peer(reactor, "port ", {python(), WEFT_HTTP_SERVER_PEER, "--tls", certs.server, certs.server_key});
+    PeerProcess s_server(reactor, "ACCEPT ",
                   {weft_test::openssl_binary(), "s_server", "-accept", "127.0.0.1:0", "-cert", certs.server, "-key",
                    certs.server_key, "-www", "-alpn", "http/1.1", "-naccept", "1"});
     AgentOptions options;

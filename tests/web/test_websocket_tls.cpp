@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "peer_process.hpp"
 #include "support/loop.hpp"
 #include "support/tls_certs.hpp"
 #include "websocket_handshake.hpp"
@@ -142,40 +143,6 @@ const std::vector<std::string>& talker_expects() {
     static const std::vector<std::string> expected{"text hello over TLS", std::string("binary \x00\x01\xfe\xff", 11)};
     return expected;
 }
-
-/// A peer process that prints "port N" once listening: `ready` fires with N, `ended` when it is gone.
-struct Peer : weft::ProcessProtocol {
-    std::string out;
-    weft::Deferred<std::uint16_t> ready;
-    weft::Deferred<void> ended;
-    std::optional<weft::ProcessStatus> status;
-    std::shared_ptr<weft::ProcessTransport> process;
-    bool announced = false;
-
-    Peer(weft::Reactor& reactor, std::vector<std::string> argv) {
-        std::string executable = argv.front();
-        process = reactor.spawn_process(*this, executable, std::move(argv));
-    }
-    void out_received(std::string_view data) override {
-        out.append(data);
-        if (announced || !out.starts_with("port ")) return;
-        const auto eol = out.find('\n');
-        if (eol == std::string::npos) return;
-        announced = true;
-        const auto port = static_cast<std::uint16_t>(std::stoi(out.substr(5, eol - 5)));
-        out.erase(0, eol + 1);
-        ready.callback(port);
-    }
-    void err_received(std::string_view data) override { out.append(data); }
-    void process_ended(const weft::ProcessStatus& s) override {
-        status = s;
-        if (!announced) {
-            announced = true;
-            ready.errback(weft::Failure(std::runtime_error("the peer ended before listening: " + out)));
-        }
-        ended.callback();
-    }
-};
 
 WebSocketOptions trusting_test_ca() {
     WebSocketOptions options;
@@ -332,7 +299,7 @@ TEST_CASE("wss: weft's client talks to a python3-websockets TLS server (the test
           "http/1.1)", "[web][websocket][tls][peers]") {
     const auto& certs = weft_test::tls_certs();
     weft::Reactor reactor;
-    Peer peer(reactor, {weft_test::python_binary(), WEFT_WEBSOCKET_TLS_PEER, "server", certs.server, certs.server_key});
+    web_test::PeerProcess peer(reactor, "port ", {weft_test::python_binary(), WEFT_WEBSOCKET_TLS_PEER, "server", certs.server, certs.server_key});
     ClientEvents events;
     std::uint16_t port = 0;
     auto scenario = [&]() -> weft::Deferred<void> {
