@@ -2,10 +2,12 @@
 
 #include <stdexcept>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "endpoint_connection.hpp"
 #include "weft/log.hpp"
+#include "weft/string_endpoints.hpp"
 
 namespace weft {
 
@@ -46,6 +48,7 @@ struct ClientService::State : std::enable_shared_from_this<ClientService::State>
     void connect() {
         phase = Phase::connecting;
         const auto gen = ++generation;
+        keep_tls_context();
         std::weak_ptr<State> weak = shared_from_this();
         Deferred<Protocol*> d = detail::connect_endpoint(
             network, endpoint, factory, owner,
@@ -61,6 +64,20 @@ struct ClientService::State : std::enable_shared_from_this<ClientService::State>
             [weak, gen](Failure f) {
                 if (auto self = weak.lock()) self->attempt_failed(gen, std::move(f));
             });
+    }
+
+    // A tls: endpoint's context is built once and kept for every later attempt (Twisted's endpoint holds
+    // its options the same way): reading the CA store again per attempt would block the loop each time,
+    // and a reconnect resumes its session only with the context that made it. If it cannot be built now
+    // (a CA file not there yet) the attempt fails with ConnectError and the next one tries again.
+    void keep_tls_context() {
+        auto* tls = std::get_if<TlsClientEndpoint>(&endpoint);
+        if (tls == nullptr || tls->context) return;
+        try {
+            tls->context = tls_context_for(*tls);
+        } catch (const std::exception&) {
+            // Reported by the attempt, which builds it again and fails with ConnectError naming the file.
+        }
     }
 
     void made(std::uint64_t gen, Protocol* p) {

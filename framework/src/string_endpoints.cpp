@@ -53,6 +53,7 @@ std::shared_ptr<TlsContext> tls_context_for(const SslServerEndpoint& e) {
 }
 
 std::shared_ptr<TlsContext> tls_context_for(const TlsClientEndpoint& e) {
+    if (e.context) return e.context;
     TlsClientOptions o;
     o.server_name = e.server_name;
     o.ca_file = e.ca;

@@ -15,6 +15,7 @@
 #include "weft/protocols/policies.hpp"
 #include "weft/reactor.hpp"
 #include "weft/string_endpoints.hpp"
+#include "weft/tls_transport.hpp"
 
 using namespace std::chrono_literals;
 using weft::Failure;
@@ -228,4 +229,37 @@ TEST_CASE("loopback: limit_connections answers busy to the connection over the l
     for (int i = 0; i < 100; ++i) reactor.connect_tcp("127.0.0.1", port->port(), *factory);
     REQUIRE(run_bounded(reactor, 20s));
     CHECK(made == 100);
+}
+
+TEST_CASE("loopback: ClientService on a tls: endpoint builds its context once: the reconnect resumes the session",
+          "[clients][loopback][service][tls]") {
+    const auto& certs = weft_test::tls_certs();
+    weft::Reactor reactor;
+    std::optional<weft::ClientService> service;
+    std::vector<bool> resumed;  // per server connection, once its client spoke
+    weft_test::LambdaFactory server([&](const weft::Address&) {
+        auto r = std::make_unique<Recorder>();
+        r->on_data = [&](Recorder& me, std::string_view) {
+            if (me.received != "hi\n") return;
+            resumed.push_back(me.transport().as_tls()->session_reused());
+            if (resumed.size() == 1) me.transport().lose_connection();  // drops the first: the service reconnects
+            if (resumed.size() == 2) service->stop().add_callback([&] { reactor.stop(); });
+        };
+        return r;
+    });
+    auto port = weft::listen_on(reactor,
+                                weft::parse_server_endpoint("ssl:0:interface=127.0.0.1:private_key=" + certs.server_key +
+                                                            ":cert_key=" + certs.server),
+                                server);
+    auto client = weft::ClientFactory::from_function([] {
+        auto r = std::make_unique<Recorder>();
+        r->on_made = [](Recorder& me) { me.transport().write("hi\n"); };
+        return r;
+    });
+    service.emplace(reactor,
+                    "tls:host=localhost:port=" + std::to_string(port->port()) + ":ca=" + certs.ca + ":timeout=5",
+                    *client, weft::backoff_policy(1ms, 2.0, 10ms, 0s));
+    service->start();
+    REQUIRE(run_bounded(reactor, 20s));
+    CHECK(resumed == std::vector<bool>{false, true});
 }

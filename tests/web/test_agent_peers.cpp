@@ -11,6 +11,7 @@
 #include "weft/process_protocol.hpp"
 #include "weft/process_transport.hpp"
 #include "weft/string_endpoints.hpp"
+#include "weft/tls_transport.hpp"
 #include "weft/web/agent.hpp"
 
 #ifndef WEFT_HTTP_SERVER_PEER
@@ -141,6 +142,47 @@ TEST_CASE("agent: https against weft's ssl: server verifies the certificate: tru
         auto wrong = co_await settle(agent.get(untrusted.url()));
         REQUIRE(wrong.failure);
         CHECK(std::string(wrong.failure->what()).find("certificate verify failed") != std::string::npos);
+    };
+    REQUIRE(run_scenario(reactor, scenario, 20s));
+}
+
+TEST_CASE("agent: https connections share the Agent's one TLS context: a new connection resumes the host's "
+          "session; AgentOptions::tls_context is used as given", "[web][agent][peers][tls]") {
+    const auto& certs = weft_test::tls_certs();
+    weft::Reactor reactor;
+    // Answers each connection's one request with whether its TLS session was resumed, then closes.
+    weft_test::LambdaFactory server([](const weft::Address&) {
+        auto r = std::make_unique<weft_test::Recorder>();
+        r->on_data = [](weft_test::Recorder& me, std::string_view) {
+            if (me.received.find("\r\n\r\n") == std::string::npos) return;
+            const std::string body = me.transport().as_tls()->session_reused() ? "resumed" : "new";
+            me.transport().write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                                 "\r\nConnection: close\r\n\r\n" + body);
+            me.transport().lose_connection();
+        };
+        return r;
+    });
+    auto port = weft::listen_on(reactor, weft::parse_server_endpoint(
+                                    "ssl:0:interface=127.0.0.1:private_key=" +
+                                    weft::quote_endpoint_argument(certs.server_key) +
+                                    ":cert_key=" + weft::quote_endpoint_argument(certs.server)),
+                                server);
+    const std::string url = "https://localhost:" + std::to_string(port->port()) + "/";
+    AgentOptions options;
+    options.ca_file = certs.ca;
+    options.persistent = false;  // a connection per request
+    Agent agent(reactor, options);
+    AgentOptions given = options;
+    given.ca_file = "/nonexistent/ca.pem";  // not read: the given context is used
+    given.tls_context = weft::TlsContext::client({.ca_file = certs.ca});
+    Agent with_context(reactor, given);
+    auto scenario = [&]() -> weft::Deferred<void> {
+        std::vector<std::string> bodies;
+        for (Agent* a : {&agent, &agent, &agent, &with_context, &with_context}) {
+            auto r = co_await settle(a->get(url));
+            bodies.push_back(r.response ? r.response->body : std::string("failed: ") + r.failure->what());
+        }
+        CHECK(bodies == std::vector<std::string>{"new", "resumed", "resumed", "new", "resumed"});
     };
     REQUIRE(run_scenario(reactor, scenario, 20s));
 }

@@ -211,6 +211,31 @@ TEST_CASE("wss: echo text and binary with weft's WebSocket server behind an ssl:
     CHECK(server.secure == std::vector<bool>{true, true});
 }
 
+TEST_CASE("wss: WebSocketOptions::tls_context is used instead of ca_file, and shared by two connections",
+          "[web][websocket][tls]") {
+    const auto& certs = weft_test::tls_certs();
+    weft::Reactor reactor;
+    SecureWsServer server(reactor, certs.server, certs.server_key);
+    WebSocketOptions options;
+    options.ca_file = "/nonexistent/ca.pem";  // not read: the given context is used
+    options.tls_context = weft::TlsContext::client({.ca_file = certs.ca, .alpn = {"http/1.1"}});
+    ClientEvents first;
+    ClientEvents second;
+    auto scenario = [&]() -> weft::Deferred<void> {
+        for (ClientEvents* events : {&first, &second}) {
+            auto made = co_await settle(
+                weft::web::connect_websocket(reactor, server.url(), std::make_unique<Talker>(*events), options));
+            INFO(made.what());
+            REQUIRE(made.ok);
+            co_await lost(*events);
+        }
+    };
+    REQUIRE(run_scenario(reactor, scenario, 20s));
+    CHECK(first.messages == talker_expects());
+    CHECK(second.messages == talker_expects());
+    CHECK(server.secure == std::vector<bool>{true, true});
+}
+
 TEST_CASE("wss: a certificate the client does not trust, or for another name, fails the Deferred with the TLS "
           "error; the insecure switch accepts both", "[web][websocket][tls]") {
     const auto& certs = weft_test::tls_certs();

@@ -131,7 +131,9 @@ bool is_redirect(int status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options) {
+// `context`: the Agent's own, or null when it could not be built (connect_to then builds it from the
+// fields and fails the attempt with ConnectError naming the file).
+ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options, std::shared_ptr<TlsContext> context) {
     TcpClientEndpoint tcp;
     tcp.host = t.host;
     tcp.port = t.port;
@@ -142,6 +144,7 @@ ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options) {
     tls.ca = options.ca_file;
     tls.alpn = {"http/1.1"};
     tls.insecure_skip_certificate_verification = options.insecure_skip_certificate_verification;
+    tls.context = std::move(context);
     return tls;
 }
 
@@ -188,6 +191,22 @@ struct Agent::Core final : detail::ConnectionPool, std::enable_shared_from_this<
         return connection;
     }
 
+    /// The client context of every https connection, built on first use and kept (AgentOptions::tls_context);
+    /// null while it cannot be built.
+    std::shared_ptr<TlsContext> tls_context() {
+        if (!tls) {
+            try {
+                tls = TlsContext::client({.ca_file = options.ca_file,
+                                          .alpn = {"http/1.1"},
+                                          .insecure_skip_certificate_verification =
+                                              options.insecure_skip_certificate_verification});
+            } catch (const TlsError&) {
+                // The attempt builds it again from the endpoint's fields and fails with ConnectError.
+            }
+        }
+        return tls;
+    }
+
     void close_idle() {
         auto all = std::move(idle);
         idle.clear();
@@ -199,6 +218,7 @@ struct Agent::Core final : detail::ConnectionPool, std::enable_shared_from_this<
     ReactorNetwork& network;
     ReactorTime& time;
     AgentOptions options;
+    std::shared_ptr<TlsContext> tls = options.tls_context;
     bool closed = false;
     std::map<std::string, std::deque<detail::HttpClientProtocol*>> idle;
 };
@@ -219,8 +239,13 @@ Deferred<Response> exchange(std::shared_ptr<Agent::Core> core, Target target, st
         if (!may_retry) std::rethrow_exception(stale);
     }
     const detail::ClientLimits limits{core->options.max_body_bytes, core->options.max_header_bytes};
+    // Built before the co_await, not inside it: g++ 12 destroys a temporary of a conditional expression
+    // within a co_await expression twice (the context was freed under the Agent).
+    std::shared_ptr<TlsContext> context;
+    if (target.https) context = core->tls_context();
+    const ClientEndpoint endpoint = endpoint_for(target, core->options, std::move(context));
     auto* connection = co_await connect_protocol(
-        core->network, endpoint_for(target, core->options),
+        core->network, endpoint,
         std::make_unique<detail::HttpClientProtocol>(std::weak_ptr<detail::ConnectionPool>(core), target.key, limits));
     co_return co_await connection->send(std::move(wire), head, close_after, false);
 }

@@ -86,6 +86,7 @@ ClientEndpoint endpoint_for(const Target& t, const WebSocketOptions& options) {
     // offers none; a server then defaults to HTTP/1.1), but naming it keeps ALPN-routing servers right.
     tls.alpn = {"http/1.1"};
     tls.insecure_skip_certificate_verification = options.insecure_skip_certificate_verification;
+    tls.context = options.tls_context;
     return tls;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,8 @@
 #include "weft/time.hpp"
 
 namespace weft {
+
+class TlsContext;
 
 /// A description string that does not parse. The message quotes the description (control bytes as `\xNN`,
 /// cut after 120 characters), names the endpoint type and the bad field and value, e.g.
@@ -138,7 +141,13 @@ struct TlsClientEndpoint {
     std::string private_key;  ///< path of its PEM key; "" = in the certificate file
     std::vector<std::string> alpn;  ///< ALPN protocols to offer; empty = no ALPN
     bool insecure_skip_certificate_verification = false;  ///< accept any certificate for any name (tests only)
-    /// Field by field; a value and its to_string() parsed back compare equal.
+    /// A client context to connect with instead of one built from the fields above (which are then not
+    /// used, except tcp). Not part of the description string (parse never sets it, to_string ignores it).
+    /// Why: building a context reads the CA store (tens of milliseconds for the system's), and sessions
+    /// resume only with the context that made them. When it is empty connect_to builds one per call and
+    /// ClientService one for all its attempts.
+    std::shared_ptr<TlsContext> context{};
+    /// Field by field (context by pointer); a value and its to_string() parsed back compare equal.
     friend bool operator==(const TlsClientEndpoint&, const TlsClientEndpoint&) = default;
 };
 

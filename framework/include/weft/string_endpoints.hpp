@@ -29,7 +29,8 @@ std::shared_ptr<ListeningPort> server_from_string(ReactorNetwork& reactor, std::
 
 /// The server context an ssl: endpoint describes: its files are read and checked now (TlsError).
 [[nodiscard]] std::shared_ptr<TlsContext> tls_context_for(const SslServerEndpoint& endpoint);
-/// The client context a tls: endpoint describes (TlsError for an unusable file).
+/// The client context a tls: endpoint describes: its `context` when set, else one built now from its fields
+/// (TlsError for an unusable file).
 [[nodiscard]] std::shared_ptr<TlsContext> tls_context_for(const TlsClientEndpoint& endpoint);
 
 /// Connects as `endpoint` says: tcp/tcp6 -> connect_tcp (timeout, bind_address), unix -> connect_unix

@@ -18,6 +18,7 @@
 #include "weft/reactor_network.hpp"
 #include "weft/reactor_time.hpp"
 #include "weft/time.hpp"
+#include "weft/tls_context.hpp"
 #include "weft/web/request.hpp"
 
 namespace weft::web {
@@ -74,6 +75,12 @@ struct AgentOptions {
     /// insecure_skip_certificate_verification (tests against throw-away certificates only).
     std::string ca_file;
     bool insecure_skip_certificate_verification = false;  ///< accept any certificate for any name (tests only)
+    /// https: a client context used for every https connection instead of one built from ca_file and
+    /// insecure_skip_certificate_verification (for a client certificate, or one context shared by several
+    /// Agents). Leave its server_name empty: each connection names the URL's host. Without it the Agent
+    /// builds one on its first https request and keeps it, so the CA store is read once and a new
+    /// connection to a host resumes that host's TLS session.
+    std::shared_ptr<TlsContext> tls_context{};
     /// The User-Agent header sent when the request has none; "" sends none.
     std::string user_agent = "weft";
 };

@@ -12,6 +12,7 @@
 #include "weft/address.hpp"
 #include "weft/producer.hpp"
 #include "weft/time.hpp"
+#include "weft/tls_context.hpp"
 #include "weft/transport.hpp"
 
 namespace weft::web {
@@ -60,6 +61,12 @@ struct WebSocketOptions {
     std::string ca_file{};
     /// Client only, wss://: accept any certificate for any name, unverified (tests only; logs a warning).
     bool insecure_skip_certificate_verification = false;
+    /// Client only, wss://: a client context used instead of one built from ca_file and
+    /// insecure_skip_certificate_verification. Without it each connect_websocket call builds a context,
+    /// which reads the CA store (tens of milliseconds on the loop for the system's); share one among the
+    /// connects of a program so that it is read once and reconnects resume their TLS session. Also the
+    /// way to present a client certificate or to check another name than the URL's host (server_name).
+    std::shared_ptr<TlsContext> tls_context{};
 };
 
 /// A message encoded once as a server's frame, to send to many connections (a broadcast; gorilla/websocket's
