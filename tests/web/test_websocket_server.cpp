@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/log_capture.hpp"
+#include "websocket_frame.hpp"  // web/src: the UTF-8 validator
 #include "websocket_support.hpp"
 
 using namespace web_test;
@@ -111,6 +112,32 @@ const std::vector<std::string> not_utf8 = {"a\x80z", "\xc0\xaf", "\xed\xa0\x80",
 const std::string multi_byte = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \xed\x9f\xbf \xef\xbf\xbd \xf4\x8f\xbf\xbf";
 }  // namespace
 
+TEST_CASE("websocket UTF-8 validator: a bad sequence is found at every offset, whole or fed in two pieces",
+          "[web][websocket]") {
+    // The validator skips ASCII eight bytes at a time: put each sequence at every offset of an ASCII run
+    // longer than two words, so that it falls before, across and after a word boundary.
+    auto check_all = [](const std::string& sequence, bool valid) {
+        for (std::size_t before = 0; before <= 17; ++before) {
+            const std::string text = std::string(before, 'a') + sequence + std::string(17 - before, 'z');
+            INFO("offset " << before);
+            CHECK(weft::web::detail::valid_utf8(text) == valid);
+            for (std::size_t split = 0; split <= text.size(); ++split) {
+                weft::web::detail::Utf8Validator v;
+                const bool ok = v.feed(std::string_view(text).substr(0, split)) &&
+                                v.feed(std::string_view(text).substr(split)) && v.complete();
+                CHECK(ok == valid);
+            }
+        }
+    };
+    for (const auto& bad : not_utf8) {
+        INFO(bad);
+        check_all(bad, false);
+    }
+    check_all(multi_byte, true);
+    check_all("\x7f", true);
+    check_all("\x80", false);
+}
+
 TEST_CASE("websocket prepared message: text that is not UTF-8 is refused, bytes are not checked", "[web][websocket]") {
     for (const auto& bad : not_utf8) {
         INFO(bad);
@@ -164,6 +191,43 @@ TEST_CASE("websocket send_text: text that is not UTF-8 throws std::invalid_argum
         CHECK(refused[i].starts_with("WebSocketTransport::send_text: text is not valid UTF-8"));
         CHECK(refused[i + 1].starts_with("WebSocketTransport::send_shared: text is not valid UTF-8"));
     }
+}
+
+TEST_CASE("websocket close: a reason that is not UTF-8 throws std::invalid_argument and closes nothing; a long "
+          "one is cut at 123 bytes on a character boundary", "[web][websocket]") {
+    // 121 ASCII bytes, then a euro sign (3 bytes) straddling the cut at 123: it is left out, not split.
+    static const std::string long_reason = std::string(121, 'r') + "\xe2\x82\xac" + "tail";
+    struct Closer : WebSocketProtocol {
+        std::vector<std::string>& refused;
+        explicit Closer(std::vector<std::string>& r) : refused(r) {}
+        void message_received(std::string_view data, MessageType) override {
+            if (data == "bye") return transport().close(4001, long_reason);
+            try {
+                transport().close(4000, data);
+            } catch (const std::invalid_argument& e) {
+                refused.emplace_back(e.what());
+            }
+            transport().send_binary(data);  // still open
+        }
+    };
+    std::vector<std::string> refused;
+    WebServer server;
+    server.root->put_child("ws", std::make_shared<WebSocketResource>(
+                                     server.reactor, [&refused](Request&) { return std::make_unique<Closer>(refused); }));
+    server.start();
+    std::string input = handshake();
+    Frames expected;
+    for (const auto& bad : not_utf8) {
+        input += ws_binary(bad);
+        expected.push_back(sf(2, bad));
+    }
+    input += ws_binary("bye") + ws_close(4001);
+    expected.push_back(sclose(4001, std::string(121, 'r')));
+    auto seen = parse_server(server.exchange({input}));
+    CHECK(seen.frames == expected);
+    CHECK_FALSE(seen.malformed);
+    REQUIRE(refused.size() == not_utf8.size());
+    for (const auto& what : refused) CHECK(what.starts_with("WebSocketTransport::close: text is not valid UTF-8"));
 }
 
 TEST_CASE("websocket handshake: the factory sees the request and may refuse with 403", "[web][websocket]") {

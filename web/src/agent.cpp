@@ -239,8 +239,8 @@ Deferred<Response> exchange(std::shared_ptr<Agent::Core> core, Target target, st
         if (!may_retry) std::rethrow_exception(stale);
     }
     const detail::ClientLimits limits{core->options.max_body_bytes, core->options.max_header_bytes};
-    // Built before the co_await, not inside it: g++ 12 destroys a temporary of a conditional expression
-    // within a co_await expression twice (the context was freed under the Agent).
+    // Built before the co_await, not inside it: with the conditional inside the co_await expression, g++ 12
+    // released the shared_ptr temporary once too often (the Agent's context was freed while it held it).
     std::shared_ptr<TlsContext> context;
     if (target.https) context = core->tls_context();
     const ClientEndpoint endpoint = endpoint_for(target, core->options, std::move(context));

@@ -93,6 +93,8 @@ void WebSocketConnection::ping(std::string_view payload) {
 
 void WebSocketConnection::close(std::uint16_t code, std::string_view reason) {
     if (!valid_close_code(code)) throw std::invalid_argument("WebSocketTransport::close: invalid close code " + std::to_string(code));
+    // RFC 6455 5.5.1: the reason is UTF-8; a peer fails the connection (1007) on any other.
+    detail::require_utf8(reason, "WebSocketTransport::close");
     if (!open()) return;
     code_ = code;
     reason_ = std::string(reason);

@@ -10,7 +10,16 @@
 namespace weft::web::detail {
 
 bool Utf8Validator::feed(std::string_view bytes) noexcept {
+    constexpr std::uint64_t high_bits = 0x8080808080808080ULL;
     for (std::size_t i = 0; i < bytes.size(); ++i) {
+        // Most text is ASCII: between sequences, skip eight such bytes at a time.
+        while (needed_ == 0 && bytes.size() - i >= 8) {
+            std::uint64_t word;
+            std::memcpy(&word, bytes.data() + i, sizeof word);
+            if ((word & high_bits) != 0) break;
+            i += 8;
+        }
+        if (i == bytes.size()) break;
         auto b = static_cast<unsigned char>(bytes[i]);
         if (needed_ > 0) {
             if (b < lower_ || b > upper_) return false;

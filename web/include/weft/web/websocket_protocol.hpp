@@ -119,8 +119,9 @@ public:
     /// comes to WebSocketProtocol::pong_received.
     virtual void ping(std::string_view payload = {}) = 0;
     /// Starts the close handshake: sends a close frame with `code` (close_code::normal, 3000-4999, ...) and
-    /// `reason` (UTF-8, cut to 123 bytes), then waits for the peer's close for close_timeout. An invalid
-    /// code throws std::invalid_argument. Later calls are ignored.
+    /// `reason` (UTF-8, cut to 123 bytes on a character boundary), then waits for the peer's close for
+    /// close_timeout. An invalid code or a reason that is not UTF-8 throws std::invalid_argument (nothing
+    /// is sent). Later calls are ignored.
     virtual void close(std::uint16_t code = close_code::normal, std::string_view reason = {}) = 0;
     /// Drops the connection without a close handshake (connection_lost reports 1006).
     virtual void abort() = 0;
