@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -493,6 +494,44 @@ TEST_CASE("TLS over loopback: connect_ssl verifies the server, resumes the sessi
     REQUIRE_FALSE(failure);
     CHECK(answers == std::vector<std::string>{"ping", "ping"});
     CHECK(resumed == std::vector<bool>{false, true});
+}
+
+TEST_CASE("TLS over loopback: a TLS 1.3 ticket is used by one connection only: of two connecting at once, "
+          "one resumes", "[tls][loopback]") {
+    weft::Reactor reactor;
+    weft_test::LambdaFactory factory([](const weft::Address&) { return std::make_unique<weft_test::Echo>(); });
+    auto port = reactor.listen_ssl(0, factory, server_context(), {.interface = "127.0.0.1"});
+    auto client_ctx = client_context();
+    std::vector<bool> resumed;
+    int ended = 0;
+    std::optional<Reason> failure;
+    weft_test::LambdaClientFactory cf([&](const weft::Address&) {
+        auto p = std::make_unique<weft_test::Recorder>();
+        p->on_made = [](weft_test::Recorder& r) { r.transport().write("ping"); };
+        p->on_data = [&](weft_test::Recorder& r, std::string_view) {
+            if (r.received != "ping") return;
+            resumed.push_back(r.transport().as_tls()->session_reused());
+            r.transport().lose_connection();
+        };
+        return p;
+    });
+    cf.on_end = [&] {
+        if (cf.failed) failure = cf.failed;
+        // The first left a ticket: two connect in the same turn. A numeric address, so that neither waits
+        // for a name lookup (the second must not start its handshake after the first got new tickets).
+        if (++ended == 1 && !failure) {
+            reactor.connect_ssl("127.0.0.1", port->port(), cf, client_ctx);
+            reactor.connect_ssl("127.0.0.1", port->port(), cf, client_ctx);
+        } else if (ended == 3 || failure) {
+            reactor.stop();
+        }
+    };
+    reactor.connect_ssl("127.0.0.1", port->port(), cf, client_ctx);
+    REQUIRE(weft_test::run_bounded(reactor));
+    REQUIRE_FALSE(failure);
+    REQUIRE(resumed.size() == 3);
+    CHECK_FALSE(resumed[0]);
+    CHECK(std::count(resumed.begin(), resumed.end(), true) == 1);  // RFC 8446 C.4: a ticket is not reused
 }
 
 TEST_CASE("TLS over loopback: a wrong host name or an untrusted server is refused, unless verification is off",

@@ -185,6 +185,12 @@ TEST_CASE("agent: https connections share the Agent's one TLS context: a new con
         CHECK(bodies == std::vector<std::string>{"new", "resumed", "resumed", "new", "resumed"});
     };
     REQUIRE(run_scenario(reactor, scenario, 20s));
+
+    AgentOptions named;
+    named.tls_context = weft::TlsContext::client({.server_name = "localhost", .ca_file = certs.ca});
+    CHECK_THROWS_AS(Agent(reactor, named), std::invalid_argument);
+    named.tls_context = weft::TlsContext::server({.certificate = {certs.server, certs.server_key, ""}});
+    CHECK_THROWS_AS(Agent(reactor, named), std::invalid_argument);
 }
 
 TEST_CASE("agent: https against Python's ssl server (ALPN http/1.1) and openssl s_server -www",

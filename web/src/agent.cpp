@@ -141,9 +141,11 @@ ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options, std::s
     if (!t.https) return tcp;
     TlsClientEndpoint tls;
     tls.tcp = std::move(tcp);
-    tls.ca = options.ca_file;
+    if (!options.tls_context) {  // else these are not used, and not named in errors
+        tls.ca = options.ca_file;
+        tls.insecure_skip_certificate_verification = options.insecure_skip_certificate_verification;
+    }
     tls.alpn = {"http/1.1"};
-    tls.insecure_skip_certificate_verification = options.insecure_skip_certificate_verification;
     tls.context = std::move(context);
     return tls;
 }
@@ -291,8 +293,14 @@ Deferred<Response> run_request(std::shared_ptr<Agent::Core> core, std::string me
 
 }  // namespace
 
-Agent::Agent(ReactorNetwork& network, ReactorTime& time, AgentOptions options)
-    : core_(std::make_shared<Core>(network, time, std::move(options))) {}
+Agent::Agent(ReactorNetwork& network, ReactorTime& time, AgentOptions options) {
+    if (const auto& tls = options.tls_context; tls && (tls->is_server() || !tls->server_name().empty())) {
+        throw std::invalid_argument(tls->is_server() ? "AgentOptions::tls_context: a server context"
+                                                     : "AgentOptions::tls_context: its server_name is set ("
+                                                       "each connection must name its URL's host)");
+    }
+    core_ = std::make_shared<Core>(network, time, std::move(options));
+}
 
 Agent::~Agent() {
     core_->closed = true;

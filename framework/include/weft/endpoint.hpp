@@ -147,7 +147,8 @@ struct TlsClientEndpoint {
     /// resume only with the context that made them. When it is empty connect_to builds one per call and
     /// ClientService one for all its attempts.
     std::shared_ptr<TlsContext> context{};
-    /// Field by field (context by pointer); a value and its to_string() parsed back compare equal.
+    /// Field by field (context by pointer); a value without a context and its to_string() parsed back
+    /// compare equal.
     friend bool operator==(const TlsClientEndpoint&, const TlsClientEndpoint&) = default;
 };
 

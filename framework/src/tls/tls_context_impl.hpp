@@ -50,6 +50,7 @@ struct TlsContext::Impl {
     void build(Impl& owner);
     void keep_session(const std::string& key, SSL_SESSION* session);
     [[nodiscard]] SSL_SESSION* session_for(const std::string& key) const;
+    void forget_session(const std::string& key) { sessions.erase(key); }
 };
 
 }  // namespace weft

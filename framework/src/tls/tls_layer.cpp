@@ -118,7 +118,12 @@ bool TlsLayer::configure_client() {
     if (options.resume_sessions) {
         session_key_ = name + "|" + peer().to_string();
         SSL_set_app_data(ssl_, &session_key_);
-        if (SSL_SESSION* s = context_->impl().session_for(session_key_)) SSL_set_session(ssl_, s);
+        if (SSL_SESSION* s = context_->impl().session_for(session_key_)) {
+            SSL_set_session(ssl_, s);  // takes its own reference
+            // A TLS 1.3 ticket is for one connection (RFC 8446 C.4: reuse links the connections, and a
+            // server with single-use tickets refuses it): this one gets new tickets from the server.
+            if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) context_->impl().forget_session(session_key_);
+        }
     }
     return true;
 }

@@ -76,10 +76,12 @@ struct AgentOptions {
     std::string ca_file;
     bool insecure_skip_certificate_verification = false;  ///< accept any certificate for any name (tests only)
     /// https: a client context used for every https connection instead of one built from ca_file and
-    /// insecure_skip_certificate_verification (for a client certificate, or one context shared by several
-    /// Agents). Leave its server_name empty: each connection names the URL's host. Without it the Agent
-    /// builds one on its first https request and keeps it, so the CA store is read once and a new
-    /// connection to a host resumes that host's TLS session.
+    /// insecure_skip_certificate_verification (for a client certificate, or one context shared by the
+    /// Agents of one reactor: a TlsContext is single-threaded). Its server_name must be empty (each
+    /// connection names its URL's host; the constructor throws std::invalid_argument otherwise, and for a
+    /// server context), and it should offer ALPN "http/1.1" or none ("h2" first would get HTTP/2 from a
+    /// server that speaks it). Without it the Agent builds one on its first https request and keeps it, so
+    /// the CA store is read once and a new connection to a host resumes that host's TLS session.
     std::shared_ptr<TlsContext> tls_context{};
     /// The User-Agent header sent when the request has none; "" sends none.
     std::string user_agent = "weft";

@@ -64,8 +64,10 @@ struct WebSocketOptions {
     /// Client only, wss://: a client context used instead of one built from ca_file and
     /// insecure_skip_certificate_verification. Without it each connect_websocket call builds a context,
     /// which reads the CA store (tens of milliseconds on the loop for the system's); share one among the
-    /// connects of a program so that it is read once and reconnects resume their TLS session. Also the
-    /// way to present a client certificate or to check another name than the URL's host (server_name).
+    /// connects made on one reactor (a TlsContext is single-threaded) so that it is read once and
+    /// reconnects resume their TLS session. Also the way to present a client certificate or to check
+    /// another name than the URL's host (server_name). It should offer ALPN "http/1.1" or none: the
+    /// Upgrade is HTTP/1.1, and a server offered "h2" first may pick it.
     std::shared_ptr<TlsContext> tls_context{};
 };
 
