@@ -25,44 +25,52 @@ constexpr std::uint32_t watched_events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLL
 constexpr int batch_size = 128;
 }  // namespace
 
-// Why the epoll instance is watched by an operation that never completes, rather than by async_wait:
-// Boost 1.81 starts every async_wait on a descriptor with an empty queue with epoll_ctl(EPOLL_CTL_MOD), one
-// system call per batch. Asio's signal_set_service watches its self-pipe instead with an operation
-// registered once (register_internal_descriptor: edge-triggered, as Asio registers every descriptor) whose
-// perform() says not_done, so that it stays queued and nothing ever re-arms it. Watch does the same for the
-// epoll instance. perform() runs inside Asio's reactor, under the descriptor's lock, so it runs no handler:
-// it only posts one drain, and the sockets' handlers run from that drain like any other handler.
-//
-// Why no readiness is lost with nothing re-armed, from how an epoll instance behaves when watched by
-// another (Asio's):
-// - It reports readable while its ready list holds a socket with events, and every event of one of its
-//   sockets wakes its watchers, whether or not that socket was already on the list: Asio's edge-triggered
-//   registration is queued again, and Asio's epoll_wait reports it again after any event that followed its
-//   last report, including one that comes during a drain after the drain's epoll_wait.
+// How the epoll instance is watched without re-arming it. async_wait would cost one epoll_ctl per batch:
+// Boost 1.81 starts a wait without trying it first, and a wait not tried is re-armed (EPOLL_CTL_MOD) so that
+// the kernel re-checks the descriptor. Watch is a wait of weft's own on Asio's epoll reactor: it is started
+// with speculation allowed, and its perform() (the "try", which Asio calls under the descriptor's lock) reads
+// nothing and says done_and_exhausted. Asio then re-arms nothing:
+// - When Asio's epoll_wait reports the descriptor, the queued Watch completes inline, outside that lock,
+//   like an async_wait's handler: the drain (and the sockets' handlers) run there, with no extra turn of
+//   Asio's loop. Asio records "exhausted", so the next start queues Watch without trying it and without
+//   epoll_ctl.
+// - If an event was reported while Watch was not queued (nobody waited), Asio has recorded "try first"
+//   instead, so the next start tries it: perform() says done, it completes at once and drains. Asio's
+//   own flag thus tells exactly when an edge may have gone unclaimed.
+// Why no readiness is lost with nothing re-armed, from how an epoll instance behaves when another (Asio's,
+// edge-triggered) watches it:
+// - Every event of one of its sockets wakes its watchers, whether or not that socket was already on its
+//   ready list: Asio's registration is queued again, and Asio's epoll_wait reports the descriptor again
+//   after any event that followed its last report, including one during a drain, after the drain's
+//   epoll_wait. Such a report may find the list emptied by that drain; the next drain reads nothing.
 // - Its sockets are edge-triggered, so epoll_wait takes what it returns off the ready list. A drain that
 //   returns fewer events than its buffer holds has emptied the list, and whatever comes later wakes Asio
 //   again. A full buffer may leave sockets on the list that will raise no further event: that drain posts
 //   the next one at once, without waiting.
-// - A report while a drain is already posted needs no second one: that drain has not read yet (the flag
-//   is cleared before its epoll_wait) and takes everything. A report may find the list emptied by an
-//   earlier drain (the event came after Asio's report but before that drain read); that drain reads nothing.
+// The poller is used from one thread, the one running the io_context, so Asio's epoll_wait never runs
+// while a drain does.
 class EdgePoller::Watch : public boost::asio::detail::reactor_op {
 public:
-    explicit Watch(EdgePoller& poller) : reactor_op({}, &Watch::do_perform, &Watch::do_complete), poller_(poller) {}
+    explicit Watch(EdgePoller& poller)
+        : reactor_op({}, &Watch::do_perform, &Watch::do_complete), poller_(&poller) {}
+
+    EdgePoller* poller_;  // null once the poller has shut down and left the operation to Asio
 
 private:
-    static status do_perform(reactor_op* base) {
-        static_cast<Watch*>(base)->poller_.on_ready();
-        return not_done;
-    }
-    // Never completes (perform says not_done): called only to destroy it, when Asio drops its queue
-    // (deregister_internal_descriptor, or the reactor's shutdown).
-    static void do_complete(void*, boost::asio::detail::scheduler_operation* base, const boost::system::error_code&,
-                            std::size_t) {
-        std::unique_ptr<Watch> owned(static_cast<Watch*>(base));
-    }
+    static status do_perform(reactor_op*) { return done_and_exhausted; }
 
-    EdgePoller& poller_;
+    static void do_complete(void* owner, boost::asio::detail::scheduler_operation* base,
+                            const boost::system::error_code&, std::size_t) {
+        auto* watch = static_cast<Watch*>(base);
+        if (owner == nullptr || watch->poller_ == nullptr) {
+            // Destroyed unrun with the io_context, or completed (aborted) after the poller shut down.
+            std::unique_ptr<Watch> orphan(watch);
+            return;
+        }
+        EdgePoller& poller = *watch->poller_;
+        poller.armed_ = false;
+        poller.drain();
+    }
 };
 
 EdgePoller::EdgePoller(boost::asio::io_context& io) : io_(io) {
@@ -70,13 +78,9 @@ EdgePoller::EdgePoller(boost::asio::io_context& io) : io_(io) {
     if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
     reactor_ = &boost::asio::use_service<Reactor>(static_cast<boost::asio::execution_context&>(io_));
     reactor_->init_task();  // the scheduler runs the reactor (Asio's own objects do this when made)
-    // Asio owns the operation from here, even if the registration fails: it is queued first, and destroyed
-    // when the descriptor is deregistered.
-    auto watch = std::make_unique<Watch>(*this);
-    const int error =
-        reactor_->register_internal_descriptor(Reactor::read_op, epoll_fd_, reactor_data_, watch.release());
-    if (error != 0) {
-        reactor_->deregister_internal_descriptor(epoll_fd_, reactor_data_);
+    watch_ = std::make_unique<Watch>(*this);
+    // Edge-triggered, like every descriptor Asio registers.
+    if (const int error = reactor_->register_descriptor(epoll_fd_, reactor_data_); error != 0) {
         reactor_->cleanup_descriptor_data(reactor_data_);
         ::close(epoll_fd_);
         throw std::system_error(error, std::system_category(), "registering the epoll instance with Asio");
@@ -146,7 +150,6 @@ void EdgePoller::remove(Id id, bool still_open) noexcept {
         --waiting_;
         post(std::move(write), boost::asio::error::operation_aborted);
     }
-    hold_work();
 }
 
 void EdgePoller::wait_read(Id id, Handler handler) { wait(id, std::move(handler), true); }
@@ -163,27 +166,26 @@ void EdgePoller::wait(Id id, Handler handler, bool read) {
     }
     (read ? slot->on_read : slot->on_write) = std::move(handler);
     ++waiting_;
-    hold_work();
+    arm();
 }
 
-void EdgePoller::hold_work() noexcept {
-    if (waiting_ > 0 && !work_ && !shut_down_) {
-        work_.emplace(io_.get_executor());
-    } else if (waiting_ == 0 && work_) {
-        work_.reset();
-    }
+void EdgePoller::arm() {
+    if (armed_ || drain_posted_ || shut_down_ || waiting_ == 0) return;
+    armed_ = true;
+    // Speculation allowed: queued without epoll_ctl, or completed at once if an edge may be unclaimed (Watch).
+    reactor_->start_op(Reactor::read_op, epoll_fd_, reactor_data_, watch_.get(), true, true);
 }
 
-void EdgePoller::on_ready() {
-    if (drain_posted_ || shut_down_) return;
-    boost::asio::post(io_, [this, alive = alive_] {
-        if (*alive) drain();
-    });
+void EdgePoller::post_drain() {
     drain_posted_ = true;
+    boost::asio::post(io_, [this, alive = alive_] {
+        if (!*alive) return;
+        drain_posted_ = false;
+        drain();
+    });
 }
 
 void EdgePoller::drain() {
-    drain_posted_ = false;
     if (shut_down_) return;
     ::epoll_event events[batch_size];
     int n = 0;
@@ -191,7 +193,7 @@ void EdgePoller::drain() {
         n = ::epoll_wait(epoll_fd_, events, batch_size, 0);
     } while (n < 0 && errno == EINTR);
     ++batches_;
-    if (n == batch_size) on_ready();  // the rest raise no new edge (see Watch): read them on the next turn
+    if (n == batch_size) post_drain();  // the rest raise no new edge (see Watch): read them on the next turn
     for (int i = 0; i < n; ++i) {
         const Id id = events[i].data.u64;
         const std::uint32_t what = events[i].events;
@@ -227,7 +229,7 @@ void EdgePoller::drain() {
             }
         }
     }
-    hold_work();  // once per batch, not per handler: most handlers wait again at once
+    arm();  // most often done already, by a handler that waited again
 }
 
 void EdgePoller::post(Handler handler, boost::system::error_code ec) {
@@ -238,9 +240,16 @@ void EdgePoller::shutdown() noexcept {
     if (shut_down_) return;
     shut_down_ = true;
     *alive_ = false;  // a drain already posted does nothing
+    if (armed_) {
+        // Queued in the reactor (the deregistration below completes it, aborted) or completing: Asio
+        // finishes it, and it deletes itself then, or when the io_context destroys it unrun.
+        watch_->poller_ = nullptr;
+        static_cast<void>(watch_.release());
+        armed_ = false;
+    }
     if (reactor_data_ != nullptr) {
-        // Destroys the Watch; no perform() runs after this. The epoll descriptor stays ours to close.
-        reactor_->deregister_internal_descriptor(epoll_fd_, reactor_data_);
+        // Not closing: the epoll descriptor stays ours to close, in the destructor.
+        reactor_->deregister_descriptor(epoll_fd_, reactor_data_, false);
         reactor_->cleanup_descriptor_data(reactor_data_);
     }
     std::vector<Handler> released;
@@ -251,7 +260,6 @@ void EdgePoller::shutdown() noexcept {
         slot.on_write = nullptr;
     }
     waiting_ = 0;
-    work_.reset();
     // `released` goes here, with what its handlers hold; their destructors may call remove().
 }
 

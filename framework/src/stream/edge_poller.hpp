@@ -6,13 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <vector>
 
 // io_context first: Asio's detail/reactor.hpp does not compile before it.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/detail/reactor.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace weft::detail {
@@ -20,8 +18,8 @@ namespace weft::detail {
 /// Why: Boost 1.81's `async_wait` on a socket re-arms the descriptor with `epoll_ctl(EPOLL_CTL_MOD)` on every
 /// wait, one system call per message on the read path. Here each socket is added once, edge-triggered for
 /// both directions, to an epoll instance whose descriptor the Asio io_context watches. That descriptor too is
-/// registered with Asio once and never re-armed (edge_poller.cpp says why that is sound): a batch of ready
-/// sockets costs Asio's epoll_wait and the poller's.
+/// registered with Asio once and never re-armed (edge_poller.cpp says how, and why that is sound): a batch of
+/// ready sockets costs Asio's epoll_wait and the poller's.
 ///
 /// Contract: one thread (the loop's) uses it and runs the io_context, whose reactor must be Asio's epoll
 /// reactor (the default on Linux); shutdown() (or the destructor) comes before the io_context is destroyed.
@@ -67,7 +65,7 @@ public:
     [[nodiscard]] int descriptor() const noexcept { return epoll_fd_; }
 
 private:
-    class Watch;  // the operation queued for good on the descriptor in Asio's reactor (edge_poller.cpp)
+    class Watch;  // the operation waiting on the epoll descriptor in Asio's reactor (edge_poller.cpp)
     using Reactor = boost::asio::detail::epoll_reactor;
     struct Slot {
         int fd = -1;
@@ -83,20 +81,21 @@ private:
     };
     Slot* find(Id id) noexcept;
     void wait(Id id, Handler handler, bool read);
-    void on_ready();
+    void arm();
     void drain();
-    void hold_work() noexcept;
+    void post_drain();
     void post(Handler handler, boost::system::error_code ec);
 
     boost::asio::io_context& io_;
     int epoll_fd_ = -1;
     Reactor* reactor_ = nullptr;
     Reactor::per_descriptor_data reactor_data_ = nullptr;  // the epoll descriptor's registration there
-    // Asio counts the watching operation as no work: this keeps run() going while a handler waits.
-    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+    // Owned here while idle; while armed_ it is also in Asio's hands, and shutdown() leaves it to Asio.
+    std::unique_ptr<Watch> watch_;
+    bool armed_ = false;  // watch_ is queued in Asio's reactor or its completion is queued
     // Whether the poller is alive, for a drain still queued in an io_context that outlives it.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    bool drain_posted_ = false;
+    bool drain_posted_ = false;  // after a full batch: the next drain is queued, not waited for
     bool shut_down_ = false;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
