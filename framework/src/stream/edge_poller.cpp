@@ -241,8 +241,8 @@ void EdgePoller::shutdown() noexcept {
     shut_down_ = true;
     *alive_ = false;  // a drain already posted does nothing
     if (armed_) {
-        // Queued in the reactor (the deregistration below completes it, aborted) or completing: Asio
-        // finishes it, and it deletes itself then, or when the io_context destroys it unrun.
+        // Queued in the reactor (the deregistration below completes it, aborted) or its completion queued
+        // in the context: it deletes itself when it completes, or when the io_context destroys it unrun.
         watch_->poller_ = nullptr;
         static_cast<void>(watch_.release());
         armed_ = false;
