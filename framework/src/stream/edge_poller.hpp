@@ -5,26 +5,31 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <vector>
 
+// io_context first: Asio's detail/reactor.hpp does not compile before it.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/detail/reactor.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace weft::detail {
 
 /// Why: Boost 1.81's `async_wait` on a socket re-arms the descriptor with `epoll_ctl(EPOLL_CTL_MOD)` on every
 /// wait, one system call per message on the read path. Here each socket is added once, edge-triggered for
-/// both directions, to an epoll instance whose descriptor the Asio io_context watches: one wait on that
-/// descriptor (one re-arm) serves every socket that became ready in a batch.
+/// both directions, to an epoll instance whose descriptor the Asio io_context watches. That descriptor too is
+/// registered with Asio once and never re-armed (edge_poller.cpp says how, and why that is sound): a batch of
+/// ready sockets costs Asio's epoll_wait and the poller's.
 ///
-/// Contract: one thread (the loop's) uses it. A socket is add()ed once and remove()d before its descriptor
-/// is closed or handed elsewhere. wait_read/wait_write take one handler per direction at a time, called
-/// once with no error when the socket becomes ready (or had become ready while nobody waited: an edge seen
-/// without a waiter is kept, and the next wait is answered on a later turn), or with operation_aborted when
-/// the socket is removed. A readiness report is a hint: the caller tries, and waits again on EAGAIN. Handlers
-/// never run inside wait_read, wait_write or remove (no re-entrant callbacks).
+/// Contract: one thread (the loop's) uses it and runs the io_context, whose reactor must be Asio's epoll
+/// reactor (the default on Linux); shutdown() (or the destructor) comes before the io_context is destroyed.
+/// A socket is add()ed once and remove()d before its descriptor is closed or handed elsewhere.
+/// wait_read/wait_write take one handler per direction at a time, called once with no error when the socket
+/// becomes ready (or had become ready while nobody waited: an edge seen without a waiter is kept, and the
+/// next wait is answered on a later turn), or with operation_aborted when the socket is removed. A readiness
+/// report is a hint: the caller tries, and waits again on EAGAIN. Handlers never run inside wait_read,
+/// wait_write or remove (no re-entrant callbacks). While a handler waits, the io_context has work (its run()
+/// does not return), as with an Asio wait.
 class EdgePoller {
 public:
     using Handler = std::function<void(const boost::system::error_code&)>;
@@ -56,8 +61,12 @@ public:
     [[nodiscard]] std::size_t registered() const noexcept { return registered_; }
     [[nodiscard]] std::size_t waiting() const noexcept { return waiting_; }
     [[nodiscard]] std::uint64_t batches() const noexcept { return batches_; }
+    /// The epoll instance's descriptor (diagnostics and tests: what Asio's reactor watches).
+    [[nodiscard]] int descriptor() const noexcept { return epoll_fd_; }
 
 private:
+    class Watch;  // the operation waiting on the epoll descriptor in Asio's reactor (edge_poller.cpp)
+    using Reactor = boost::asio::detail::epoll_reactor;
     struct Slot {
         int fd = -1;
         std::uint32_t generation = 0;
@@ -74,12 +83,19 @@ private:
     void wait(Id id, Handler handler, bool read);
     void arm();
     void drain();
+    void post_drain();
     void post(Handler handler, boost::system::error_code ec);
 
     boost::asio::io_context& io_;
     int epoll_fd_ = -1;
-    std::optional<boost::asio::posix::stream_descriptor> watch_;  // the epoll descriptor, on Asio's reactor
-    bool armed_ = false;
+    Reactor* reactor_ = nullptr;
+    Reactor::per_descriptor_data reactor_data_ = nullptr;  // the epoll descriptor's registration there
+    // Owned here while idle; while armed_ it is also in Asio's hands, and shutdown() leaves it to Asio.
+    std::unique_ptr<Watch> watch_;
+    bool armed_ = false;  // watch_ is queued in Asio's reactor or its completion is queued
+    // Whether the poller is alive, for a drain still queued in an io_context that outlives it.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    bool drain_posted_ = false;  // after a full batch: the next drain is queued, not waited for
     bool shut_down_ = false;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
