@@ -8,8 +8,10 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <exception>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/buffer.hpp>
@@ -28,7 +30,8 @@ using namespace std::string_view_literals;
 namespace {
 
 // Decimal digits onto `out` (no temporary string).
-void append_number(std::string& out, std::uint64_t n) {
+template <class Out>
+void append_number(Out& out, std::uint64_t n) {
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
     (void)ec;  // 24 digits hold any 64-bit number
@@ -37,6 +40,41 @@ void append_number(std::string& out, std::uint64_t n) {
 
 // A response head's buffer kept for the next one up to this size.
 constexpr std::size_t max_spare = 4096;
+
+// A response head built on the stack when it is sent at once (the usual case): no allocation, and nothing
+// kept by the connection afterwards. A head too long for it goes on in a string.
+class StackHead {
+public:
+    // Inlined, so that a literal's copy is a few moves rather than a call to memcpy.
+    [[gnu::always_inline]] StackHead& operator+=(std::string_view s) {
+        if (!spilled_ && size_ + s.size() <= sizeof fixed_) [[likely]] {
+            std::memcpy(fixed_ + size_, s.data(), s.size());
+            size_ += s.size();
+        } else {
+            spill(s);
+        }
+        return *this;
+    }
+    StackHead& operator+=(char c) { return *this += std::string_view(&c, 1); }
+    void append(const char* data, const char* end) { *this += std::string_view(data, static_cast<std::size_t>(end - data)); }
+    [[nodiscard]] std::string_view view() const noexcept {
+        return spilled_ ? std::string_view(heap_) : std::string_view(fixed_, size_);
+    }
+
+private:
+    [[gnu::noinline]] void spill(std::string_view s) {
+        if (!spilled_) {
+            heap_.assign(fixed_, size_);
+            spilled_ = true;
+        }
+        heap_.append(s);
+    }
+
+    char fixed_[1024];
+    std::size_t size_ = 0;
+    bool spilled_ = false;
+    std::string heap_;
+};
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate) or the common log format's
 // "06/Nov/1994:08:49:37 +0000".
@@ -414,6 +452,11 @@ void HttpChannel::request_finished(Request& request) {
         if (&request == parsing_.get()) return;  // cannot happen: a request renders once its body is in
         if (slot.streaming) {
             slot.ready = true;  // its head was serialised by start_streaming
+        } else if (&slot == &slots_.front() && !flushing_) {
+            // Its turn: the head is built on the stack and leaves now, in the flush below.
+            StackHead head;
+            build_head(slot, head);
+            return flush(head.view());
         } else {
             serialise(slot);
         }
@@ -423,6 +466,17 @@ void HttpChannel::request_finished(Request& request) {
 }
 
 void HttpChannel::serialise(Slot& slot) {
+    std::string& out = slot.response;
+    if (out.capacity() < spare_.capacity()) {
+        out = std::move(spare_);  // the buffer of the last head sent: no allocation per response
+        out.clear();
+    }
+    out.reserve(160 + slot.request->response_headers().size() * 32);
+    build_head(slot, out);
+}
+
+template <class Out>
+void HttpChannel::build_head(Slot& slot, Out& out) {
     const Request& r = *slot.request;
     const int status = r.status();
     const bool head = r.method() == "HEAD";
@@ -430,12 +484,6 @@ void HttpChannel::serialise(Slot& slot) {
     if (auto connection = r.response_header("Connection"); connection && iequals(trim(*connection), "close")) {
         slot.close_after = true;
     }
-    std::string& out = slot.response;
-    if (out.capacity() < spare_.capacity()) {
-        out = std::move(spare_);  // the buffer of the last head sent: no allocation per response
-        out.clear();
-    }
-    out.reserve(160 + r.response_headers().size() * 32);
     out += "HTTP/1.1 "sv;
     append_number(out, static_cast<std::uint64_t>(status));
     out += ' ';
@@ -468,7 +516,7 @@ void HttpChannel::serialise(Slot& slot) {
         out += "\r\n"sv;
     }
     if (!bodiless_status && slot.streaming) {
-        streamed_framing(slot, declared_length, out);
+        if constexpr (std::is_same_v<Out, std::string>) streamed_framing(slot, declared_length, out);
     } else if (!bodiless_status) {
         out += "Content-Length: "sv;
         if (head && r.response_body().empty() && declared_length) {
@@ -538,7 +586,7 @@ void HttpChannel::fail(int status, std::string_view message) {
     flush();
 }
 
-void HttpChannel::flush() {
+void HttpChannel::flush(std::string_view front_head) {
     if (flushing_) {
         flush_again_ = true;
         return;
@@ -557,14 +605,21 @@ void HttpChannel::flush() {
                     transport().write("HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 break;
-            } else if (slot.request && slot.with_body) {
-                std::string_view pieces[] = {slot.response, slot.request->response_body()};
-                transport().write_sequence(pieces);
             } else {
-                transport().write(slot.response);
+                // The front slot's head was built on the caller's stack (request_finished), or is stored.
+                const std::string_view head = front_head.empty() ? std::string_view(slot.response) : front_head;
+                front_head = {};
+                if (slot.request && slot.with_body) {
+                    std::string_view pieces[] = {head, slot.request->response_body()};
+                    transport().write_sequence(pieces);
+                } else {
+                    transport().write(head);
+                }
             }
             if (site_.options().access_log) log_access(slot);
-            if (!slot.streaming && slot.response.capacity() <= max_spare) spare_ = std::move(slot.response);
+            if (!slot.streaming && slot.response.capacity() > spare_.capacity() && slot.response.capacity() <= max_spare) {
+                spare_ = std::move(slot.response);
+            }
             auto request = std::move(slot.request);
             bool close = slot.close_after;
             const int slot_status = slot.status;

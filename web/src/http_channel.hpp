@@ -90,8 +90,13 @@ private:
     void message_done();
     void render(const std::shared_ptr<Request>& request);
     void fail(int status, std::string_view message);
-    void flush();
+    /// Writes the ready responses at the front; `front_head`, if given, is the front slot's head (built
+    /// on the caller's stack) in place of its stored `response`.
+    void flush(std::string_view front_head = {});
+    /// Builds the slot's response head into its `response` (for later, or a streamed response).
     void serialise(Slot& slot);
+    template <class Out>
+    void build_head(Slot& slot, Out& out);
     Slot* slot_of(const Request& request);
     void streamed_framing(Slot& slot, std::optional<std::string_view> declared_length, std::string& out);
     /// Sends a streamed response's head and what waited; true once it is finished (then it is popped).
