@@ -122,14 +122,18 @@ public:
 private:
     void on_request_impl(http::verb, boost::beast::string_view method, boost::beast::string_view target,
                          int version, boost::beast::error_code&) override {
-        init_.method.assign(method.data(), method.size());
-        init_.target.assign(target.data(), target.size());
-        init_.version = version;
+        // The request is made here and filled in as the head is parsed: nothing is moved from the parser.
+        request_ = channel_.request_started();
+        init_ = &HttpChannel::init_of(*request_);
+        init_->method.assign(method.data(), method.size());
+        init_->target.assign(target.data(), target.size());
+        init_->version = version;
     }
 
     void on_field_impl(http::field name, boost::beast::string_view name_string, boost::beast::string_view value,
                        boost::beast::error_code& ec) override {
-        if (init_.headers.size() >= channel_.max_headers()) {
+        // After the header (init_ is then null), fields are a chunked body's trailer: checked, not kept.
+        if ((init_ != nullptr ? init_->headers.size() : trailer_fields_) >= channel_.max_headers()) {
             status = 431;
             ec = http::error::header_limit;
             return;
@@ -153,11 +157,17 @@ private:
         } else if (name == http::field::expect) {
             expect_ = std::string(trim(v));
         }
-        init_.headers.push_back({std::string(name_string.data(), name_string.size()), std::string(v)});
+        if (init_ == nullptr) {
+            ++trailer_fields_;
+            return;
+        }
+        auto& header = init_->headers.emplace_back();
+        header.name.assign(name_string.data(), name_string.size());
+        header.value.assign(v.data(), v.size());
     }
 
     void on_header_impl(boost::beast::error_code& ec) override {
-        if (init_.version == 10 && chunked()) {  // HTTP/1.0 has no chunked coding: a smuggling vector
+        if (init_->version == 10 && chunked()) {  // HTTP/1.0 has no chunked coding: a smuggling vector
             ec = http::error::bad_transfer_encoding;
             return;
         }
@@ -168,10 +178,11 @@ private:
                 ec = http::error::bad_value;
                 return;
             }
-            expect_continue = init_.version == 11;
+            expect_continue = init_->version == 11;
         }
-        init_.keep_alive = keep_alive();
-        channel_.header_parsed(std::move(init_), expect_continue);
+        init_->keep_alive = keep_alive();
+        init_ = nullptr;
+        channel_.header_parsed(std::move(request_), expect_continue);
     }
 
     void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::beast::error_code&) override {}
@@ -194,7 +205,9 @@ private:
     void on_response_impl(int, boost::beast::string_view, int, boost::beast::error_code&) override {}
 
     HttpChannel& channel_;
-    Request::Init init_;
+    std::shared_ptr<Request> request_;  // the request whose head is being parsed
+    Request::Init* init_ = nullptr;     // its Init, until the header is done
+    std::size_t trailer_fields_ = 0;
     std::string expect_;
     bool seen_content_length_ = false;
 };
@@ -377,20 +390,21 @@ bool HttpChannel::check_header_bytes() {
     return true;
 }
 
-void HttpChannel::header_parsed(Request::Init init, bool expect_continue) {
+std::shared_ptr<Request> HttpChannel::request_started() { return std::make_shared<Request>(RequestKey{}); }
+
+void HttpChannel::header_parsed(std::shared_ptr<Request> request, bool expect_continue) {
     // Asked once per connection: the transport formats the address on every call.
     if (!peer_) peer_ = transport().peer();
+    Request::Init& init = request->init(RequestKey{});
     init.peer = *peer_;
     init.secure = transport().as_tls() != nullptr;
-    auto request = std::make_shared<Request>(RequestKey{}, std::move(init));
     request->attach(this);
-    Slot slot;
+    Slot& slot = slots_.emplace_back();  // made in place: a Slot is large
     slot.request = request;
     slot.send_continue = expect_continue;
     if (site_.options().access_log) {
         slot.request_line = request->method() + " " + request->target() + (request->version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
     }
-    slots_.push_back(std::move(slot));
     parsing_ = std::move(request);
     if (expect_continue) want_flush_ = true;
 }
@@ -568,7 +582,7 @@ void HttpChannel::fail(int status, std::string_view message) {
     transport().pause_producing();
 
     std::string body = std::string(reason_phrase(status)) + ": " + std::string(message) + "\n";
-    Slot slot;
+    Slot& slot = slots_.emplace_back();
     slot.request_line = std::move(request_line);
     slot.status = status;
     slot.close_after = true;
@@ -582,7 +596,6 @@ void HttpChannel::fail(int status, std::string_view message) {
     if (!site_.options().server_name.empty()) slot.response += "Server: " + site_.options().server_name + "\r\n";
     slot.response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n" + body;
-    slots_.push_back(std::move(slot));
     flush();
 }
 

@@ -47,7 +47,10 @@ public:
     std::optional<std::size_t> send_file(Request& request, int fd, std::uint64_t offset, std::size_t count);
 
     // Called by the parser.
-    void header_parsed(Request::Init init, bool expect_continue);
+    /// A request line was parsed: the request its parser fills in.
+    std::shared_ptr<Request> request_started();
+    static Request::Init& init_of(Request& request) noexcept { return request.init(RequestKey{}); }
+    void header_parsed(std::shared_ptr<Request> request, bool expect_continue);
     void body_received(std::string_view data);
     [[nodiscard]] std::size_t max_headers() const noexcept;
 

@@ -69,6 +69,10 @@ public:
     };
     /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
     Request(detail::RequestKey, Init init);
+    /// An empty request, which the connection's parser fills in through init() (no Init moved around).
+    explicit Request(detail::RequestKey) {}
+    /// What was parsed, for the connection to fill in while it parses the head (its passkey again).
+    Init& init(detail::RequestKey) noexcept { return init_; }
     ~Request();
     Request(const Request&) = delete;
     Request& operator=(const Request&) = delete;
