@@ -495,35 +495,46 @@ void HttpChannel::build_head(Slot& slot, Out& out) {
     const int status = r.status();
     const bool head = r.method() == "HEAD";
     const bool bodiless_status = status / 100 == 1 || status == 204 || status == 304;
-    if (auto connection = r.response_header("Connection"); connection && iequals(trim(*connection), "close")) {
-        slot.close_after = true;
+    if (status == 200 && r.reason().empty()) {
+        out += "HTTP/1.1 200 OK\r\n"sv;
+    } else {
+        out += "HTTP/1.1 "sv;
+        append_number(out, static_cast<std::uint64_t>(status));
+        out += ' ';
+        out += r.reason().empty() ? reason_phrase(status) : std::string_view(r.reason());
+        out += "\r\n"sv;
     }
-    out += "HTTP/1.1 "sv;
-    append_number(out, static_cast<std::uint64_t>(status));
-    out += ' ';
-    out += r.reason().empty() ? reason_phrase(status) : std::string_view(r.reason());
-    out += "\r\n"sv;
     bool has_date = false;
     bool has_server = false;
     std::optional<std::string_view> declared_length;
+    bool seen_connection = false;
     for (const auto& h : r.response_headers()) {
-        if (iequals(h.name, "Content-Length")) {
-            declared_length = h.value;  // a HEAD handler may state the length of the body it does not send
-            continue;
+        // Only names starting with c, d, s or t need a closer look (one test for most headers).
+        switch (h.name.empty() ? 0 : h.name.front() | 0x20) {
+            case 'c':
+                if (iequals(h.name, "Content-Length")) {
+                    declared_length = h.value;  // a HEAD handler may state the length of the body it does not send
+                    continue;
+                }
+                if (iequals(h.name, "Connection")) {
+                    // The first one decides, as response_header("Connection") would.
+                    if (!std::exchange(seen_connection, true) && iequals(trim(h.value), "close")) slot.close_after = true;
+                    if (status != 101) continue;
+                }
+                break;
+            case 'd': has_date = has_date || iequals(h.name, "Date"); break;
+            case 's': has_server = has_server || iequals(h.name, "Server"); break;
+            case 't':
+                if (iequals(h.name, "Transfer-Encoding")) continue;
+                break;
+            default: break;
         }
-        if ((iequals(h.name, "Connection") && status != 101) || iequals(h.name, "Transfer-Encoding")) continue;
-        has_date = has_date || iequals(h.name, "Date");
-        has_server = has_server || iequals(h.name, "Server");
         out += h.name;
         out += ": "sv;
         out += h.value;
         out += "\r\n"sv;
     }
-    if (!has_date) {
-        out += "Date: "sv;
-        out += http_date();
-        out += "\r\n"sv;
-    }
+    if (!has_date) out += date_line();
     if (!has_server && !site_.options().server_name.empty()) {
         out += "Server: "sv;
         out += site_.options().server_name;
@@ -552,14 +563,14 @@ void HttpChannel::build_head(Slot& slot, Out& out) {
     slot.ready = !slot.streaming;
 }
 
-std::string_view HttpChannel::http_date() {
+std::string_view HttpChannel::date_line() {
     // Formatted once a second per connection: gmtime and strftime cost more than the rest of a small response.
     const std::time_t now = std::time(nullptr);
     if (now != date_second_) {
         date_second_ = now;
         std::tm tm{};
         gmtime_r(&now, &tm);
-        date_length_ = std::strftime(date_, sizeof date_, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        date_length_ = std::strftime(date_, sizeof date_, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
     }
     return {date_, date_length_};
 }
@@ -590,9 +601,7 @@ void HttpChannel::fail(int status, std::string_view message) {
     slot.with_body = true;
     slot.body_bytes = body.size();
     slot.response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
-    slot.response += "Date: ";
-    slot.response += http_date();
-    slot.response += "\r\n";
+    slot.response += date_line();
     if (!site_.options().server_name.empty()) slot.response += "Server: " + site_.options().server_name + "\r\n";
     slot.response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n" + body;

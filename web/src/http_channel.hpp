@@ -110,8 +110,8 @@ private:
     void update_timers();
     void cancel_timers();
     void log_access(const Slot& slot);
-    /// The Date header's value for now (IMF-fixdate).
-    std::string_view http_date();
+    /// The Date header's line for now ("Date: <IMF-fixdate>\r\n").
+    std::string_view date_line();
     void switch_protocols(std::unique_ptr<Protocol> protocol);
     [[nodiscard]] std::size_t in_flight() const noexcept { return slots_.size(); }
 
@@ -145,7 +145,7 @@ private:
     BodyRelay relay_{*this};
     Request* relayed_ = nullptr;  // the request whose producer the transport drives through relay_
     std::time_t date_second_ = -1;  // the second date_ was formatted for
-    char date_[40] = {};
+    char date_[48] = {};  // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (37)
     std::size_t date_length_ = 0;
 };
 
