@@ -123,11 +123,8 @@ private:
     void on_request_impl(http::verb, boost::beast::string_view method, boost::beast::string_view target,
                          int version, boost::beast::error_code&) override {
         // The request is made here and filled in as the head is parsed: nothing is moved from the parser.
-        request_ = channel_.request_started();
+        request_ = channel_.request_started({method.data(), method.size()}, {target.data(), target.size()}, version);
         init_ = &HttpChannel::init_of(*request_);
-        init_->method.assign(method.data(), method.size());
-        init_->target.assign(target.data(), target.size());
-        init_->version = version;
     }
 
     void on_field_impl(http::field name, boost::beast::string_view name_string, boost::beast::string_view value,
@@ -161,9 +158,7 @@ private:
             ++trailer_fields_;
             return;
         }
-        auto& header = init_->headers.emplace_back();
-        header.name.assign(name_string.data(), name_string.size());
-        header.value.assign(v.data(), v.size());
+        init_->headers.push_back({std::string(name_string.data(), name_string.size()), std::string(v)});
     }
 
     void on_header_impl(boost::beast::error_code& ec) override {
@@ -390,7 +385,9 @@ bool HttpChannel::check_header_bytes() {
     return true;
 }
 
-std::shared_ptr<Request> HttpChannel::request_started() { return std::make_shared<Request>(RequestKey{}); }
+std::shared_ptr<Request> HttpChannel::request_started(std::string_view method, std::string_view target, int version) {
+    return std::make_shared<Request>(RequestKey{}, method, target, version);
+}
 
 void HttpChannel::header_parsed(std::shared_ptr<Request> request, bool expect_continue) {
     // Asked once per connection: the transport formats the address on every call.
@@ -684,7 +681,7 @@ void HttpChannel::flush(std::string_view front_head) {
         transport().resume_producing();
         process();  // what was read before the pause
     }
-    update_timers();
+    if (!processing_) update_timers();  // inside process(), which updates them when it is done
 }
 
 // Closes after the last response without losing it: closing a socket with unread input makes the kernel

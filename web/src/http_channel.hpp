@@ -48,7 +48,7 @@ public:
 
     // Called by the parser.
     /// A request line was parsed: the request its parser fills in.
-    std::shared_ptr<Request> request_started();
+    std::shared_ptr<Request> request_started(std::string_view method, std::string_view target, int version);
     static Request::Init& init_of(Request& request) noexcept { return request.init(RequestKey{}); }
     void header_parsed(std::shared_ptr<Request> request, bool expect_continue);
     void body_received(std::string_view data);
