@@ -8,8 +8,10 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <exception>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/buffer.hpp>
@@ -28,7 +30,8 @@ using namespace std::string_view_literals;
 namespace {
 
 // Decimal digits onto `out` (no temporary string).
-void append_number(std::string& out, std::uint64_t n) {
+template <class Out>
+void append_number(Out& out, std::uint64_t n) {
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
     (void)ec;  // 24 digits hold any 64-bit number
@@ -37,6 +40,41 @@ void append_number(std::string& out, std::uint64_t n) {
 
 // A response head's buffer kept for the next one up to this size.
 constexpr std::size_t max_spare = 4096;
+
+// A response head built on the stack when it is sent at once (the usual case): no allocation, and nothing
+// kept by the connection afterwards. A head too long for it goes on in a string.
+class StackHead {
+public:
+    // Inlined, so that a literal's copy is a few moves rather than a call to memcpy.
+    [[gnu::always_inline]] StackHead& operator+=(std::string_view s) {
+        if (!spilled_ && size_ + s.size() <= sizeof fixed_) [[likely]] {
+            std::memcpy(fixed_ + size_, s.data(), s.size());
+            size_ += s.size();
+        } else {
+            spill(s);
+        }
+        return *this;
+    }
+    StackHead& operator+=(char c) { return *this += std::string_view(&c, 1); }
+    void append(const char* data, const char* end) { *this += std::string_view(data, static_cast<std::size_t>(end - data)); }
+    [[nodiscard]] std::string_view view() const noexcept {
+        return spilled_ ? std::string_view(heap_) : std::string_view(fixed_, size_);
+    }
+
+private:
+    [[gnu::noinline]] void spill(std::string_view s) {
+        if (!spilled_) {
+            heap_.assign(fixed_, size_);
+            spilled_ = true;
+        }
+        heap_.append(s);
+    }
+
+    char fixed_[1024];
+    std::size_t size_ = 0;
+    bool spilled_ = false;
+    std::string heap_;
+};
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate) or the common log format's
 // "06/Nov/1994:08:49:37 +0000".
@@ -84,14 +122,15 @@ public:
 private:
     void on_request_impl(http::verb, boost::beast::string_view method, boost::beast::string_view target,
                          int version, boost::beast::error_code&) override {
-        init_.method.assign(method.data(), method.size());
-        init_.target.assign(target.data(), target.size());
-        init_.version = version;
+        // The request is made here and filled in as the head is parsed: nothing is moved from the parser.
+        request_ = channel_.request_started({method.data(), method.size()}, {target.data(), target.size()}, version);
+        init_ = &HttpChannel::init_of(*request_);
     }
 
     void on_field_impl(http::field name, boost::beast::string_view name_string, boost::beast::string_view value,
                        boost::beast::error_code& ec) override {
-        if (init_.headers.size() >= channel_.max_headers()) {
+        // After the header (init_ is then null), fields are a chunked body's trailer: checked, not kept.
+        if ((init_ != nullptr ? init_->headers.size() : trailer_fields_) >= channel_.max_headers()) {
             status = 431;
             ec = http::error::header_limit;
             return;
@@ -115,11 +154,15 @@ private:
         } else if (name == http::field::expect) {
             expect_ = std::string(trim(v));
         }
-        init_.headers.push_back({std::string(name_string.data(), name_string.size()), std::string(v)});
+        if (init_ == nullptr) {
+            ++trailer_fields_;
+            return;
+        }
+        init_->headers.push_back({std::string(name_string.data(), name_string.size()), std::string(v)});
     }
 
     void on_header_impl(boost::beast::error_code& ec) override {
-        if (init_.version == 10 && chunked()) {  // HTTP/1.0 has no chunked coding: a smuggling vector
+        if (init_->version == 10 && chunked()) {  // HTTP/1.0 has no chunked coding: a smuggling vector
             ec = http::error::bad_transfer_encoding;
             return;
         }
@@ -130,10 +173,11 @@ private:
                 ec = http::error::bad_value;
                 return;
             }
-            expect_continue = init_.version == 11;
+            expect_continue = init_->version == 11;
         }
-        init_.keep_alive = keep_alive();
-        channel_.header_parsed(std::move(init_), expect_continue);
+        init_->keep_alive = keep_alive();
+        init_ = nullptr;
+        channel_.header_parsed(std::move(request_), expect_continue);
     }
 
     void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::beast::error_code&) override {}
@@ -156,7 +200,9 @@ private:
     void on_response_impl(int, boost::beast::string_view, int, boost::beast::error_code&) override {}
 
     HttpChannel& channel_;
-    Request::Init init_;
+    std::shared_ptr<Request> request_;  // the request whose head is being parsed
+    Request::Init* init_ = nullptr;     // its Init, until the header is done
+    std::size_t trailer_fields_ = 0;
     std::string expect_;
     bool seen_content_length_ = false;
 };
@@ -339,20 +385,23 @@ bool HttpChannel::check_header_bytes() {
     return true;
 }
 
-void HttpChannel::header_parsed(Request::Init init, bool expect_continue) {
+std::shared_ptr<Request> HttpChannel::request_started(std::string_view method, std::string_view target, int version) {
+    return std::make_shared<Request>(RequestKey{}, method, target, version);
+}
+
+void HttpChannel::header_parsed(std::shared_ptr<Request> request, bool expect_continue) {
     // Asked once per connection: the transport formats the address on every call.
     if (!peer_) peer_ = transport().peer();
+    Request::Init& init = request->init(RequestKey{});
     init.peer = *peer_;
     init.secure = transport().as_tls() != nullptr;
-    auto request = std::make_shared<Request>(RequestKey{}, std::move(init));
     request->attach(this);
-    Slot slot;
+    Slot& slot = slots_.emplace_back();  // made in place: a Slot is large
     slot.request = request;
     slot.send_continue = expect_continue;
     if (site_.options().access_log) {
         slot.request_line = request->method() + " " + request->target() + (request->version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
     }
-    slots_.push_back(std::move(slot));
     parsing_ = std::move(request);
     if (expect_continue) want_flush_ = true;
 }
@@ -414,6 +463,11 @@ void HttpChannel::request_finished(Request& request) {
         if (&request == parsing_.get()) return;  // cannot happen: a request renders once its body is in
         if (slot.streaming) {
             slot.ready = true;  // its head was serialised by start_streaming
+        } else if (&slot == &slots_.front() && !flushing_) {
+            // Its turn: the head is built on the stack and leaves now, in the flush below.
+            StackHead head;
+            build_head(slot, head);
+            return flush(head.view());
         } else {
             serialise(slot);
         }
@@ -423,52 +477,68 @@ void HttpChannel::request_finished(Request& request) {
 }
 
 void HttpChannel::serialise(Slot& slot) {
-    const Request& r = *slot.request;
-    const int status = r.status();
-    const bool head = r.method() == "HEAD";
-    const bool bodiless_status = status / 100 == 1 || status == 204 || status == 304;
-    if (auto connection = r.response_header("Connection"); connection && iequals(trim(*connection), "close")) {
-        slot.close_after = true;
-    }
     std::string& out = slot.response;
     if (out.capacity() < spare_.capacity()) {
         out = std::move(spare_);  // the buffer of the last head sent: no allocation per response
         out.clear();
     }
-    out.reserve(160 + r.response_headers().size() * 32);
-    out += "HTTP/1.1 "sv;
-    append_number(out, static_cast<std::uint64_t>(status));
-    out += ' ';
-    out += r.reason().empty() ? reason_phrase(status) : std::string_view(r.reason());
-    out += "\r\n"sv;
+    out.reserve(160 + slot.request->response_headers().size() * 32);
+    build_head(slot, out);
+}
+
+template <class Out>
+void HttpChannel::build_head(Slot& slot, Out& out) {
+    const Request& r = *slot.request;
+    const int status = r.status();
+    const bool head = r.method() == "HEAD";
+    const bool bodiless_status = status / 100 == 1 || status == 204 || status == 304;
+    if (status == 200 && r.reason().empty()) {
+        out += "HTTP/1.1 200 OK\r\n"sv;
+    } else {
+        out += "HTTP/1.1 "sv;
+        append_number(out, static_cast<std::uint64_t>(status));
+        out += ' ';
+        out += r.reason().empty() ? reason_phrase(status) : std::string_view(r.reason());
+        out += "\r\n"sv;
+    }
     bool has_date = false;
     bool has_server = false;
     std::optional<std::string_view> declared_length;
+    bool seen_connection = false;
     for (const auto& h : r.response_headers()) {
-        if (iequals(h.name, "Content-Length")) {
-            declared_length = h.value;  // a HEAD handler may state the length of the body it does not send
-            continue;
+        // Only names starting with c, d, s or t need a closer look (one test for most headers).
+        switch (h.name.empty() ? 0 : h.name.front() | 0x20) {
+            case 'c':
+                if (iequals(h.name, "Content-Length")) {
+                    declared_length = h.value;  // a HEAD handler may state the length of the body it does not send
+                    continue;
+                }
+                if (iequals(h.name, "Connection")) {
+                    // The first one decides, as response_header("Connection") would.
+                    if (!std::exchange(seen_connection, true) && iequals(trim(h.value), "close")) slot.close_after = true;
+                    if (status != 101) continue;
+                }
+                break;
+            case 'd': has_date = has_date || iequals(h.name, "Date"); break;
+            case 's': has_server = has_server || iequals(h.name, "Server"); break;
+            case 't':
+                if (iequals(h.name, "Transfer-Encoding")) continue;
+                break;
+            default: break;
         }
-        if ((iequals(h.name, "Connection") && status != 101) || iequals(h.name, "Transfer-Encoding")) continue;
-        has_date = has_date || iequals(h.name, "Date");
-        has_server = has_server || iequals(h.name, "Server");
         out += h.name;
         out += ": "sv;
         out += h.value;
         out += "\r\n"sv;
     }
-    if (!has_date) {
-        out += "Date: "sv;
-        out += http_date();
-        out += "\r\n"sv;
-    }
+    if (!has_date) out += date_line();
     if (!has_server && !site_.options().server_name.empty()) {
         out += "Server: "sv;
         out += site_.options().server_name;
         out += "\r\n"sv;
     }
     if (!bodiless_status && slot.streaming) {
-        streamed_framing(slot, declared_length, out);
+        if constexpr (std::is_same_v<Out, std::string>) streamed_framing(slot, declared_length, out);
     } else if (!bodiless_status) {
         out += "Content-Length: "sv;
         if (head && r.response_body().empty() && declared_length) {
@@ -490,14 +560,14 @@ void HttpChannel::serialise(Slot& slot) {
     slot.ready = !slot.streaming;
 }
 
-std::string_view HttpChannel::http_date() {
+std::string_view HttpChannel::date_line() {
     // Formatted once a second per connection: gmtime and strftime cost more than the rest of a small response.
     const std::time_t now = std::time(nullptr);
     if (now != date_second_) {
         date_second_ = now;
         std::tm tm{};
         gmtime_r(&now, &tm);
-        date_length_ = std::strftime(date_, sizeof date_, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        date_length_ = std::strftime(date_, sizeof date_, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
     }
     return {date_, date_length_};
 }
@@ -520,7 +590,7 @@ void HttpChannel::fail(int status, std::string_view message) {
     transport().pause_producing();
 
     std::string body = std::string(reason_phrase(status)) + ": " + std::string(message) + "\n";
-    Slot slot;
+    Slot& slot = slots_.emplace_back();
     slot.request_line = std::move(request_line);
     slot.status = status;
     slot.close_after = true;
@@ -528,17 +598,14 @@ void HttpChannel::fail(int status, std::string_view message) {
     slot.with_body = true;
     slot.body_bytes = body.size();
     slot.response = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
-    slot.response += "Date: ";
-    slot.response += http_date();
-    slot.response += "\r\n";
+    slot.response += date_line();
     if (!site_.options().server_name.empty()) slot.response += "Server: " + site_.options().server_name + "\r\n";
     slot.response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n" + body;
-    slots_.push_back(std::move(slot));
     flush();
 }
 
-void HttpChannel::flush() {
+void HttpChannel::flush(std::string_view front_head) {
     if (flushing_) {
         flush_again_ = true;
         return;
@@ -557,14 +624,21 @@ void HttpChannel::flush() {
                     transport().write("HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 break;
-            } else if (slot.request && slot.with_body) {
-                std::string_view pieces[] = {slot.response, slot.request->response_body()};
-                transport().write_sequence(pieces);
             } else {
-                transport().write(slot.response);
+                // The front slot's head was built on the caller's stack (request_finished), or is stored.
+                const std::string_view head = front_head.empty() ? std::string_view(slot.response) : front_head;
+                front_head = {};
+                if (slot.request && slot.with_body) {
+                    std::string_view pieces[] = {head, slot.request->response_body()};
+                    transport().write_sequence(pieces);
+                } else {
+                    transport().write(head);
+                }
             }
             if (site_.options().access_log) log_access(slot);
-            if (!slot.streaming && slot.response.capacity() <= max_spare) spare_ = std::move(slot.response);
+            if (!slot.streaming && slot.response.capacity() > spare_.capacity() && slot.response.capacity() <= max_spare) {
+                spare_ = std::move(slot.response);
+            }
             auto request = std::move(slot.request);
             bool close = slot.close_after;
             const int slot_status = slot.status;
@@ -607,7 +681,7 @@ void HttpChannel::flush() {
         transport().resume_producing();
         process();  // what was read before the pause
     }
-    update_timers();
+    if (!processing_) update_timers();  // inside process(), which updates them when it is done
 }
 
 // Closes after the last response without losing it: closing a socket with unread input makes the kernel

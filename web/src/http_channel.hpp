@@ -47,7 +47,10 @@ public:
     std::optional<std::size_t> send_file(Request& request, int fd, std::uint64_t offset, std::size_t count);
 
     // Called by the parser.
-    void header_parsed(Request::Init init, bool expect_continue);
+    /// A request line was parsed: the request its parser fills in.
+    std::shared_ptr<Request> request_started(std::string_view method, std::string_view target, int version);
+    static Request::Init& init_of(Request& request) noexcept { return request.init(RequestKey{}); }
+    void header_parsed(std::shared_ptr<Request> request, bool expect_continue);
     void body_received(std::string_view data);
     [[nodiscard]] std::size_t max_headers() const noexcept;
 
@@ -90,8 +93,13 @@ private:
     void message_done();
     void render(const std::shared_ptr<Request>& request);
     void fail(int status, std::string_view message);
-    void flush();
+    /// Writes the ready responses at the front; `front_head`, if given, is the front slot's head (built
+    /// on the caller's stack) in place of its stored `response`.
+    void flush(std::string_view front_head = {});
+    /// Builds the slot's response head into its `response` (for later, or a streamed response).
     void serialise(Slot& slot);
+    template <class Out>
+    void build_head(Slot& slot, Out& out);
     Slot* slot_of(const Request& request);
     void streamed_framing(Slot& slot, std::optional<std::string_view> declared_length, std::string& out);
     /// Sends a streamed response's head and what waited; true once it is finished (then it is popped).
@@ -102,8 +110,8 @@ private:
     void update_timers();
     void cancel_timers();
     void log_access(const Slot& slot);
-    /// The Date header's value for now (IMF-fixdate).
-    std::string_view http_date();
+    /// The Date header's line for now ("Date: <IMF-fixdate>\r\n").
+    std::string_view date_line();
     void switch_protocols(std::unique_ptr<Protocol> protocol);
     [[nodiscard]] std::size_t in_flight() const noexcept { return slots_.size(); }
 
@@ -137,7 +145,7 @@ private:
     BodyRelay relay_{*this};
     Request* relayed_ = nullptr;  // the request whose producer the transport drives through relay_
     std::time_t date_second_ = -1;  // the second date_ was formatted for
-    char date_[40] = {};
+    char date_[40] = {};  // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (37) and strftime's NUL
     std::size_t date_length_ = 0;
 };
 

@@ -69,6 +69,12 @@ public:
     };
     /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
     Request(detail::RequestKey, Init init);
+    /// A request of which only the request line is known yet: the connection's parser fills in the rest
+    /// through init() (no Init moved around).
+    Request(detail::RequestKey, std::string_view method, std::string_view target, int version)
+        : init_{.method = std::string(method), .target = std::string(target), .version = version, .headers = {}, .peer = {}} {}
+    /// What was parsed, for the connection to fill in while it parses the head (its passkey again).
+    Init& init(detail::RequestKey) noexcept { return init_; }
     ~Request();
     Request(const Request&) = delete;
     Request& operator=(const Request&) = delete;
