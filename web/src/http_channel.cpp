@@ -2,6 +2,7 @@
 // compile, and no public header needs it.
 
 #include "http_channel.hpp"
+#include "http_date.hpp"
 #include "http_text.hpp"
 
 #include <algorithm>
@@ -75,16 +76,6 @@ private:
     bool spilled_ = false;
     std::string heap_;
 };
-
-// "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate) or the common log format's
-// "06/Nov/1994:08:49:37 +0000".
-std::string format_time(std::time_t t, const char* format) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::size_t n = std::strftime(buf, sizeof buf, format, &tm);
-    return {buf, n};
-}
 
 // Control characters, quotes and backslashes of a request line escaped, so that a log line is one line
 // and cannot be forged by a client.
@@ -561,13 +552,16 @@ void HttpChannel::build_head(Slot& slot, Out& out) {
 }
 
 std::string_view HttpChannel::date_line() {
-    // Formatted once a second per connection: gmtime and strftime cost more than the rest of a small response.
+    // Formatted once a second per connection: gmtime costs more than the rest of a small response.
     const std::time_t now = std::time(nullptr);
     if (now != date_second_) {
         date_second_ = now;
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        date_length_ = std::strftime(date_, sizeof date_, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        constexpr std::string_view name = "Date: ";
+        name.copy(date_, name.size());
+        detail::format_imf_date(now, date_ + name.size());
+        date_[name.size() + detail::imf_date_length] = '\r';
+        date_[name.size() + detail::imf_date_length + 1] = '\n';
+        date_length_ = name.size() + detail::imf_date_length + 2;
     }
     return {date_, date_length_};
 }
@@ -784,7 +778,7 @@ void HttpChannel::log_access(const Slot& slot) {
     if (!peer_) peer_ = transport().peer();
     const Address& peer = *peer_;
     WEFT_LOG(info) << (peer.is_unix() ? std::string("-") : peer.host) << " - - ["
-                   << format_time(std::time(nullptr), "%d/%b/%Y:%H:%M:%S +0000") << "] \""
+                   << detail::log_time(std::time(nullptr)) << "] \""
                    << escape_for_log(slot.request_line) << "\" " << slot.status << ' '
                    << (slot.body_bytes == 0 ? std::string("-") : std::to_string(slot.body_bytes));
 }

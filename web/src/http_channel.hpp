@@ -145,7 +145,7 @@ private:
     BodyRelay relay_{*this};
     Request* relayed_ = nullptr;  // the request whose producer the transport drives through relay_
     std::time_t date_second_ = -1;  // the second date_ was formatted for
-    char date_[40] = {};  // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (37) and strftime's NUL
+    char date_[40] = {};  // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (37)
     std::size_t date_length_ = 0;
 };
 

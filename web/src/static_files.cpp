@@ -1,6 +1,7 @@
 // StaticFiles: the path rules that keep requests inside the root, conditional requests and ranges.
 
 #include "weft/web/static_files.hpp"
+#include "http_date.hpp"
 #include "http_text.hpp"
 
 #include <algorithm>
@@ -27,23 +28,6 @@ namespace {
 
 using detail::iequals;
 using detail::trim;
-
-std::string http_date(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    return {buf, n};
-}
-
-// IMF-fixdate only (what every current client sends); anything else is not a date.
-std::optional<std::time_t> parse_http_date(std::string_view s) {
-    std::string text(trim(s));
-    std::tm tm{};
-    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-    return timegm(&tm);
-}
 
 std::optional<std::uint64_t> parse_number(std::string_view s) {
     if (s.empty() || s.size() > 19) return std::nullopt;
@@ -128,7 +112,7 @@ void serve_file(Request& request, int fd, std::string_view name, const struct st
     int etag_len = std::snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx\"", static_cast<unsigned long long>(size),
                                  static_cast<unsigned long long>(mtime_ns));
     const std::string etag(etag_buf, static_cast<std::size_t>(etag_len));
-    const std::string last_modified = http_date(st.st_mtim.tv_sec);
+    const std::string last_modified = detail::imf_date(st.st_mtim.tv_sec);
 
     request.set_header("ETag", etag);
     request.set_header("Last-Modified", last_modified);
@@ -139,7 +123,7 @@ void serve_file(Request& request, int fd, std::string_view name, const struct st
     if (auto inm = request.header("If-None-Match")) {
         not_modified = etag_listed(*inm, etag);
     } else if (auto ims = request.header("If-Modified-Since")) {
-        auto since = parse_http_date(*ims);
+        auto since = detail::parse_imf_date(*ims);
         not_modified = since && st.st_mtim.tv_sec <= *since;
     }
     if (not_modified) {
@@ -160,7 +144,7 @@ void serve_file(Request& request, int fd, std::string_view name, const struct st
             if (v.starts_with('"')) {
                 use_range = v == etag;
             } else {
-                auto date = parse_http_date(v);
+                auto date = detail::parse_imf_date(v);
                 use_range = date && *date == st.st_mtim.tv_sec;
             }
         }
