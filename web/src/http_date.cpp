@@ -25,6 +25,15 @@ char* put_name(char* out, const char* name) noexcept {
     return out;
 }
 
+// "08:49:37"
+char* put_time_of_day(char* out, const std::tm& tm) noexcept {
+    out = put_digits(out, tm.tm_hour, 2);
+    *out++ = ':';
+    out = put_digits(out, tm.tm_min, 2);
+    *out++ = ':';
+    return put_digits(out, tm.tm_sec, 2);
+}
+
 std::optional<int> digits_at(std::string_view s, std::size_t at, std::size_t count) noexcept {
     int value = 0;
     for (std::size_t i = at; i < at + count; ++i) {
@@ -48,11 +57,7 @@ void format_imf_date(std::time_t t, char* out) noexcept {
     *out++ = ' ';
     out = put_digits(out, (tm.tm_year + 1900) % 10000, 4);
     *out++ = ' ';
-    out = put_digits(out, tm.tm_hour, 2);
-    *out++ = ':';
-    out = put_digits(out, tm.tm_min, 2);
-    *out++ = ':';
-    out = put_digits(out, tm.tm_sec, 2);
+    out = put_time_of_day(out, tm);
     for (char c : std::string_view(" GMT")) *out++ = c;
 }
 
@@ -72,11 +77,7 @@ std::string log_time(std::time_t t) {
     *out++ = '/';
     out = put_digits(out, (tm.tm_year + 1900) % 10000, 4);
     *out++ = ':';
-    out = put_digits(out, tm.tm_hour, 2);
-    *out++ = ':';
-    out = put_digits(out, tm.tm_min, 2);
-    *out++ = ':';
-    out = put_digits(out, tm.tm_sec, 2);
+    out = put_time_of_day(out, tm);
     for (char c : std::string_view(" +0000")) *out++ = c;
     return {buf, static_cast<std::size_t>(out - buf)};
 }
