@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
@@ -49,6 +50,9 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
         WEFT_LOG(info) << "WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio";
     } else if (choice == "epoll") {
         socket_context_ = std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+        // Asio makes a context's reactor (an epoll instance, an eventfd and a timerfd) with its first socket.
+        // Made now: made by the first accept instead, it threw at EMFILE and the port stopped accepting.
+        { const asio::ip::tcp::socket make_reactor_now(*socket_context_); }
         poller_ = std::make_unique<EdgePoller>(*io_);
     } else if (!choice.empty() && choice != "asio") {
         WEFT_LOG(warning) << "WEFT_POLLER=" << choice << " is neither asio nor epoll: using asio";
