@@ -11,6 +11,7 @@
 #include <map>
 #include <stdexcept>
 #include <utility>
+#include <variant>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -19,6 +20,7 @@
 #include "weft/coroutine.hpp"
 #include "weft/deferred_endpoints.hpp"
 #include "weft/endpoint.hpp"
+#include "weft/string_endpoints.hpp"
 
 namespace weft::web {
 
@@ -131,9 +133,7 @@ bool is_redirect(int status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// `context`: the Agent's own, or null when it could not be built (connect_to then builds it from the
-// fields and fails the attempt with ConnectError naming the file).
-ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options, std::shared_ptr<TlsContext> context) {
+ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options) {
     TcpClientEndpoint tcp;
     tcp.host = t.host;
     tcp.port = t.port;
@@ -146,8 +146,7 @@ ClientEndpoint endpoint_for(const Target& t, const AgentOptions& options, std::s
         tls.insecure_skip_certificate_verification = options.insecure_skip_certificate_verification;
     }
     tls.alpn = {"http/1.1"};
-    tls.context = std::move(context);
-    return tls;
+    return tls;  // the context is the Agent's (Core::share_tls_context)
 }
 
 }  // namespace
@@ -193,20 +192,18 @@ struct Agent::Core final : detail::ConnectionPool, std::enable_shared_from_this<
         return connection;
     }
 
-    /// The client context of every https connection, built on first use and kept (AgentOptions::tls_context);
-    /// null while it cannot be built.
-    std::shared_ptr<TlsContext> tls_context() {
+    /// Gives `endpoint` the context of every https connection: built from the first one's fields and kept
+    /// (or AgentOptions::tls_context). While it cannot be built the endpoint keeps none, and the attempt
+    /// builds it again and fails with ConnectError naming the file.
+    void share_tls_context(TlsClientEndpoint& endpoint) {
         if (!tls) {
             try {
-                tls = TlsContext::client({.ca_file = options.ca_file,
-                                          .alpn = {"http/1.1"},
-                                          .insecure_skip_certificate_verification =
-                                              options.insecure_skip_certificate_verification});
+                tls = tls_context_for(endpoint);
             } catch (const TlsError&) {
-                // The attempt builds it again from the endpoint's fields and fails with ConnectError.
+                return;
             }
         }
-        return tls;
+        endpoint.context = tls;
     }
 
     void close_idle() {
@@ -241,11 +238,10 @@ Deferred<Response> exchange(std::shared_ptr<Agent::Core> core, Target target, st
         if (!may_retry) std::rethrow_exception(stale);
     }
     const detail::ClientLimits limits{core->options.max_body_bytes, core->options.max_header_bytes};
-    // Built before the co_await, not inside it: with the conditional inside the co_await expression, g++ 12
-    // released the shared_ptr temporary once too often (the Agent's context was freed while it held it).
-    std::shared_ptr<TlsContext> context;
-    if (target.https) context = core->tls_context();
-    const ClientEndpoint endpoint = endpoint_for(target, core->options, std::move(context));
+    // Built before the co_await, not inside it: with a conditional inside the co_await expression, g++ 12
+    // released a shared_ptr temporary once too often (the Agent's context was freed while it held it).
+    ClientEndpoint endpoint = endpoint_for(target, core->options);
+    if (auto* tls = std::get_if<TlsClientEndpoint>(&endpoint)) core->share_tls_context(*tls);
     auto* connection = co_await connect_protocol(
         core->network, endpoint,
         std::make_unique<detail::HttpClientProtocol>(std::weak_ptr<detail::ConnectionPool>(core), target.key, limits));

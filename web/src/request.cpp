@@ -48,7 +48,8 @@ void check_header(std::string_view name, std::string_view value) {
 
 }  // namespace
 
-Request::Request(detail::RequestKey, Init init) : init_(std::move(init)) {}
+Request::Request(detail::RequestKey, std::string_view method, std::string_view target, int version)
+    : init_{.method = std::string(method), .target = std::string(target), .version = version, .headers = {}, .peer = {}} {}
 
 Request::~Request() = default;
 

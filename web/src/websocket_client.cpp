@@ -78,15 +78,16 @@ ClientEndpoint endpoint_for(const Target& t, const WebSocketOptions& options) {
     if (!t.secure) return tcp;
     TlsClientEndpoint tls;
     tls.tcp = std::move(tcp);  // the URL's host is the name sent as SNI and checked in the certificate
-    if (!options.tls_context) tls.ca = options.ca_file;  // else not used, and not named in errors
+    if (!options.tls_context) {  // else these are not used, and not named in errors
+        tls.ca = options.ca_file;
+        tls.insecure_skip_certificate_verification = options.insecure_skip_certificate_verification;
+    }
     // ALPN "http/1.1", as the Agent and browsers offer for a WebSocket: the opening handshake is an HTTP/1.1
     // Upgrade (RFC 6455 section 4.1), so that is the protocol spoken on this connection, and a server that
     // also serves HTTP/2 on the port must not pick "h2" (WebSocket over HTTP/2 is RFC 8441's extended
     // CONNECT, which this client does not speak). Offering none would work as well (Python's websockets
     // offers none; a server then defaults to HTTP/1.1), but naming it keeps ALPN-routing servers right.
     tls.alpn = {"http/1.1"};
-    tls.insecure_skip_certificate_verification =
-        !options.tls_context && options.insecure_skip_certificate_verification;
     tls.context = options.tls_context;
     return tls;
 }

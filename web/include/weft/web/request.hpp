@@ -67,12 +67,9 @@ public:
         bool keep_alive = true;
         bool secure = false;  ///< the connection speaks TLS (Request::is_secure())
     };
-    /// Made only by the connection (detail::RequestKey is its passkey); handlers are given a Request&.
-    Request(detail::RequestKey, Init init);
-    /// A request of which only the request line is known yet: the connection's parser fills in the rest
-    /// through init() (no Init moved around).
-    Request(detail::RequestKey, std::string_view method, std::string_view target, int version)
-        : init_{.method = std::string(method), .target = std::string(target), .version = version, .headers = {}, .peer = {}} {}
+    /// Made only by the connection (detail::RequestKey is its passkey) when the request line is parsed; its
+    /// parser fills in the rest through init(). Handlers are given a Request&.
+    Request(detail::RequestKey, std::string_view method, std::string_view target, int version);
     /// What was parsed, for the connection to fill in while it parses the head (its passkey again).
     Init& init(detail::RequestKey) noexcept { return init_; }
     ~Request();
