@@ -44,18 +44,28 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
     timers = std::make_shared<TimerQueue>([this] { return now(); }, [this](TimePoint t) { arm_timer(t); });
     const char* poller = std::getenv("WEFT_POLLER");
     const std::string_view choice = poller != nullptr ? poller : "";
-    if (choice == "epoll" && adopted != nullptr) {
+    if (!choice.empty() && choice != "asio" && choice != "epoll") {
+        WEFT_LOG(warning) << "WEFT_POLLER=" << choice << " is neither asio nor epoll: using the default";
+    }
+    if (choice == "asio") return;
+    if (adopted != nullptr) {
         // Handlers left in a context that outlives the reactor may hold connections whose sockets live on
         // socket_context_ and in the poller, both gone with the reactor: adopted contexts keep Asio's.
-        WEFT_LOG(info) << "WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio";
-    } else if (choice == "epoll") {
+        if (choice == "epoll") WEFT_LOG(info) << "WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio";
+        return;
+    }
+    try {
         socket_context_ = std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
         // Asio makes a context's reactor (an epoll instance, an eventfd and a timerfd) with its first socket.
         // Made now: made by the first accept instead, it threw at EMFILE and the port stopped accepting.
         { const asio::ip::tcp::socket make_reactor_now(*socket_context_); }
         poller_ = std::make_unique<EdgePoller>(*io_);
-    } else if (!choice.empty() && choice != "asio") {
-        WEFT_LOG(warning) << "WEFT_POLLER=" << choice << " is neither asio nor epoll: using asio";
+    } catch (const std::exception& e) {
+        // Out of descriptors, or of epoll instances (fs.epoll.max_user_instances): Asio's readiness needs
+        // neither up front, so the reactor still works.
+        WEFT_LOG(warning) << "the edge poller could not start (" << e.what() << "): using asio's readiness";
+        poller_.reset();
+        socket_context_.reset();
     }
 }
 

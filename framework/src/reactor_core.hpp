@@ -104,7 +104,8 @@ public:
     char* read_buffer() noexcept { return read_buffer_.get(); }
 
     // -- readiness of the stream sockets: Asio's (re-armed per wait), or weft's own edge-triggered epoll
-    // instance (registered once), chosen by WEFT_POLLER=asio|epoll (docs/architecture.md, "Readiness").
+    // instance (registered once, the default), chosen by WEFT_POLLER=asio|epoll (docs/architecture.md,
+    // "Readiness").
     // With the poller, stream sockets live on a context nobody runs (socket_context()): Asio still opens,
     // configures and closes them, but never waits on them, so it never re-arms them.
     EdgePoller* poller() noexcept { return poller_.get(); }

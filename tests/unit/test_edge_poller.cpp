@@ -1,4 +1,4 @@
-// The edge poller alone (framework/src/stream/edge_poller.hpp, WEFT_POLLER=epoll): over UNIX socket pairs
+// The edge poller alone (framework/src/stream/edge_poller.hpp, the default readiness): over UNIX socket pairs
 // on a plain io_context. This binary replaces epoll_ctl (below) to count the calls on the poller's own
 // descriptor: the point of the poller is that nothing re-arms it.
 #include <catch2/catch.hpp>

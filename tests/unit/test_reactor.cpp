@@ -1,13 +1,20 @@
 // The Reactor's own contract: turns, timers, threads, triggers, signals and orderly shutdown.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <system_error>
 #include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -267,9 +274,14 @@ namespace {
 // Sets an environment variable for one test and puts back what was there.
 class ScopedEnv {
 public:
+    // A null value unsets it.
     ScopedEnv(const char* name, const char* value) : name_(name) {
         if (const char* old = std::getenv(name)) old_ = old;
-        ::setenv(name, value, 1);
+        if (value != nullptr) {
+            ::setenv(name, value, 1);
+        } else {
+            ::unsetenv(name);
+        }
     }
     ~ScopedEnv() {
         if (old_) {
@@ -325,6 +337,127 @@ TEST_CASE("WEFT_POLLER=epoll is not used on an adopted io_context, which may out
     client.close();
     context.restart();
     context.poll();  // what the reactor left behind runs or is destroyed here: no socket it touches is gone
+}
+
+namespace {
+// The process's descriptors whose link names `target` ("anon_inode:[eventpoll]": epoll instances).
+int open_descriptors(const std::string& target = "") {
+    int n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const auto link = std::filesystem::read_symlink(entry.path(), ec);
+        if (!ec && (target.empty() || link.string() == target)) ++n;
+    }
+    return n;
+}
+const std::string epoll_instance = "anon_inode:[eventpoll]";
+
+// Echoes one message through a listening port of `reactor`: the reactor's readiness works.
+void check_echo(weft::Reactor& reactor) {
+    LambdaFactory server([](const weft::Address&) {
+        auto p = std::make_unique<Recorder>();
+        p->on_data = [](Recorder& r, std::string_view data) { r.transport().write(data); };
+        return p;
+    });
+    auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+    asio::io_context context;
+    asio::ip::tcp::socket client(context);
+    client.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+    asio::write(client, asio::buffer(std::string_view("hello")));
+    std::string echoed(5, '\0');
+    std::thread reader([&] {
+        boost::system::error_code ec;
+        asio::read(client, asio::buffer(echoed), ec);
+        client.close(ec);  // the connection ends first, so stop() has none left to wait for
+        reactor.call_from_thread([&] { reactor.stop(); });
+    });
+    const bool stopped = run_bounded(reactor);
+    reader.join();
+    CHECK(stopped);
+    CHECK(echoed == "hello");
+}
+}  // namespace
+
+// Stream readiness is weft's edge poller unless WEFT_POLLER=asio (docs/architecture.md, "Readiness"). What
+// tells them apart from outside: the poller's mode holds two more epoll instances (the poller's own, and
+// the Asio reactor of the context its sockets live on) than the loop's one.
+TEST_CASE("the edge poller is the default readiness; WEFT_POLLER=asio chooses Asio's", "[reactor][poller]") {
+    const int before = open_descriptors(epoll_instance);
+    LogCapture log;
+    SECTION("unset: the edge poller") {
+        ScopedEnv poller("WEFT_POLLER", nullptr);
+        weft::Reactor reactor;
+        CHECK(open_descriptors(epoll_instance) - before == 3);
+        check_echo(reactor);
+    }
+    SECTION("epoll: the edge poller") {
+        ScopedEnv poller("WEFT_POLLER", "epoll");
+        weft::Reactor reactor;
+        CHECK(open_descriptors(epoll_instance) - before == 3);
+    }
+    SECTION("asio: Asio's") {
+        ScopedEnv poller("WEFT_POLLER", "asio");
+        weft::Reactor reactor;
+        CHECK(open_descriptors(epoll_instance) - before == 1);
+        check_echo(reactor);
+    }
+    SECTION("anything else: a warning, and the default") {
+        ScopedEnv poller("WEFT_POLLER", "kqueue");
+        weft::Reactor reactor;
+        CHECK(open_descriptors(epoll_instance) - before == 3);
+        CHECK(log.any_contains("WEFT_POLLER=kqueue is neither asio nor epoll: using the default"));
+    }
+}
+
+// The edge poller needs more descriptors up front than Asio's readiness does; a reactor made when they run
+// out still works, on Asio's readiness, and says so.
+TEST_CASE("a reactor made with too few descriptors for the edge poller falls back to Asio's readiness", "[reactor][poller]") {
+    int asio_needs = 0;  // what a reactor on Asio's readiness opens when made
+    {
+        ScopedEnv poller("WEFT_POLLER", "asio");
+        const int before = open_descriptors();
+        const weft::Reactor reactor;
+        asio_needs = open_descriptors() - before;
+    }
+    REQUIRE(asio_needs > 0);
+    ScopedEnv poller("WEFT_POLLER", nullptr);
+    struct Limits {
+        rlimit saved{};
+        std::vector<int> fillers;
+        Limits() { ::getrlimit(RLIMIT_NOFILE, &saved); }
+        void release() {
+            for (const int fd : fillers) ::close(fd);
+            fillers.clear();
+            ::setrlimit(RLIMIT_NOFILE, &saved);
+        }
+        ~Limits() { release(); }
+    } limits;
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    }
+    rlimit low = limits.saved;
+    low.rlim_cur = static_cast<rlim_t>(highest) + 64;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    // Every free descriptor number below the limit taken, then exactly what Asio's readiness needs given back.
+    while (true) {
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        limits.fillers.push_back(fd);
+    }
+    REQUIRE(errno == EMFILE);
+    REQUIRE(limits.fillers.size() > static_cast<std::size_t>(asio_needs));
+    for (int i = 0; i < asio_needs; ++i) {
+        ::close(limits.fillers.back());
+        limits.fillers.pop_back();
+    }
+    LogCapture log;
+    std::optional<weft::Reactor> reactor;
+    REQUIRE_NOTHROW(reactor.emplace());
+    limits.release();
+    CHECK(log.any_contains("the edge poller could not start ("));
+    CHECK(log.any_contains("): using asio's readiness"));
+    check_echo(*reactor);
 }
 
 TEST_CASE("an async during-shutdown trigger is waited for even after the last connection closed", "[reactor][triggers][shutdown]") {

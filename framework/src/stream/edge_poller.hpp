@@ -32,8 +32,9 @@ namespace weft::detail {
 /// does not return), as with an Asio wait; unlike one, the poller's own watch stays queued until its next
 /// report after the last waiter is removed, so run() may go on until then (weft's Reactor holds a work
 /// guard anyway). Soundness without re-arming rests on the kernel waking a watching epoll instance for
-/// every event of a watched one (edge_poller.cpp); checked on this machine's kernel (6.18) under stress,
-/// and the mode stays opt-in (WEFT_POLLER=epoll).
+/// every event of a watched one (edge_poller.cpp; epoll(7) documents an epoll instance as pollable, readable
+/// while it has events waiting); checked on this machine's kernel (6.18) under stress. It is the reactor's
+/// default readiness; WEFT_POLLER=asio turns it off.
 class EdgePoller {
 public:
     using Handler = std::function<void(const boost::system::error_code&)>;
