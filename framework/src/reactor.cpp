@@ -61,8 +61,8 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
         { const asio::ip::tcp::socket make_reactor_now(*socket_context_); }
         poller_ = std::make_unique<EdgePoller>(*io_);
     } catch (const std::exception& e) {
-        // Out of descriptors, or of epoll instances (fs.epoll.max_user_instances): Asio's readiness needs
-        // neither up front, so the reactor still works.
+        // Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOMEM): Asio's readiness needs none of
+        // what failed up front, so the reactor still works.
         WEFT_LOG(warning) << "the edge poller could not start (" << e.what() << "): using asio's readiness";
         poller_.reset();
         socket_context_.reset();

@@ -74,11 +74,12 @@ private:
 };
 
 EdgePoller::EdgePoller(boost::asio::io_context& io) : io_(io) {
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
+    // What may throw first, so that a throw leaks no descriptor (the destructor does not run).
     reactor_ = &boost::asio::use_service<Reactor>(static_cast<boost::asio::execution_context&>(io_));
     reactor_->init_task();  // the scheduler runs the reactor (Asio's own objects do this when made)
     watch_ = std::make_unique<Watch>(*this);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
     // Edge-triggered, like every descriptor Asio registers.
     if (const int error = reactor_->register_descriptor(epoll_fd_, reactor_data_); error != 0) {
         reactor_->cleanup_descriptor_data(reactor_data_);

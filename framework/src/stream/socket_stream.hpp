@@ -115,20 +115,25 @@ protected:
 
 private:
     /// Moves the open descriptor to `context` (Asio deregisters it from the old reactor, registers it with
-    /// the new one).
+    /// the new one). If that fails the socket is closed and left, closed, on `context`: a wait on it then
+    /// fails at once, so the transport sees the error (left on the context nobody runs, it never would).
     void rebind(boost::asio::io_context& context) noexcept {
         boost::system::error_code ec;
         const auto protocol = socket_.local_endpoint(ec).protocol();
-        if (ec) return;
-        const int fd = socket_.release(ec);
-        if (ec) return;
-        Socket moved(context);
-        moved.assign(protocol, fd, ec);
-        if (ec) {
-            ::close(fd);
-            return;
+        if (!ec) {
+            const int fd = socket_.release(ec);
+            if (!ec) {
+                Socket moved(context);
+                moved.assign(protocol, fd, ec);
+                if (!ec) {
+                    socket_ = std::move(moved);
+                    return;
+                }
+                ::close(fd);
+            }
         }
-        socket_ = std::move(moved);
+        socket_.close(ec);
+        socket_ = Socket(context);
     }
     void leave_poller(bool still_open) noexcept {
         if (poller_ != nullptr) std::exchange(poller_, nullptr)->remove(poller_id_, still_open);
