@@ -51,7 +51,9 @@ ReactorCore::ReactorCore(asio::io_context* adopted)
     if (adopted != nullptr) {
         // Handlers left in a context that outlives the reactor may hold connections whose sockets live on
         // socket_context_ and in the poller, both gone with the reactor: adopted contexts keep Asio's.
-        if (choice == "epoll") WEFT_LOG(info) << "WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio";
+        if (choice == "epoll") {
+            WEFT_LOG(info) << "WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio";
+        }
         return;
     }
     try {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -386,31 +387,20 @@ void check_echo(weft::Reactor& reactor) {
 // tells them apart from outside: the poller's mode holds two more epoll instances (the poller's own, and
 // the Asio reactor of the context its sockets live on) than the loop's one.
 TEST_CASE("the edge poller is the default readiness; WEFT_POLLER=asio chooses Asio's", "[reactor][poller]") {
+    struct Case {
+        const char* value;  // null: unset
+        int epoll_instances;
+    };
+    const Case c = GENERATE(values<Case>({{nullptr, 3}, {"epoll", 3}, {"asio", 1}, {"kqueue", 3}}));
+    CAPTURE(c.value != nullptr ? c.value : "(unset)");
     const int before = open_descriptors(epoll_instance);
+    ScopedEnv poller("WEFT_POLLER", c.value);
     LogCapture log;
-    SECTION("unset: the edge poller") {
-        ScopedEnv poller("WEFT_POLLER", nullptr);
-        weft::Reactor reactor;
-        CHECK(open_descriptors(epoll_instance) - before == 3);
-        check_echo(reactor);
-    }
-    SECTION("epoll: the edge poller") {
-        ScopedEnv poller("WEFT_POLLER", "epoll");
-        weft::Reactor reactor;
-        CHECK(open_descriptors(epoll_instance) - before == 3);
-    }
-    SECTION("asio: Asio's") {
-        ScopedEnv poller("WEFT_POLLER", "asio");
-        weft::Reactor reactor;
-        CHECK(open_descriptors(epoll_instance) - before == 1);
-        check_echo(reactor);
-    }
-    SECTION("anything else: a warning, and the default") {
-        ScopedEnv poller("WEFT_POLLER", "kqueue");
-        weft::Reactor reactor;
-        CHECK(open_descriptors(epoll_instance) - before == 3);
-        CHECK(log.any_contains("WEFT_POLLER=kqueue is neither asio nor epoll: using the default"));
-    }
+    weft::Reactor reactor;
+    CHECK(open_descriptors(epoll_instance) - before == c.epoll_instances);
+    const bool unknown = c.value != nullptr && std::string_view(c.value) == "kqueue";
+    CHECK(log.any_contains("WEFT_POLLER=kqueue is neither asio nor epoll: using the default") == unknown);
+    check_echo(reactor);
 }
 
 // The edge poller needs more descriptors up front than Asio's readiness does (its epoll instance, and the
