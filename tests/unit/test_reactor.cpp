@@ -409,6 +409,12 @@ TEST_CASE("the edge poller is the default readiness; WEFT_POLLER=asio chooses As
 // poller. `extra` descriptors beyond what Asio's readiness needs: none (the sockets' context fails), one
 // (its eventfd fails), two or three (the context is made, then the poller's epoll instance fails).
 TEST_CASE("a reactor made with too few descriptors for the edge poller falls back to Asio's readiness", "[reactor][poller]") {
+#ifdef WEFT_SANITIZE_UNDEFINED
+    // UBSan's vptr check opens a pipe the first time it meets a type, and without one reports an invalid
+    // vptr (inside Asio here). This case runs in the builds without UBSan (CI's first stage).
+    WARN("not run under UBSan: its vptr check needs descriptors of its own");
+    return;
+#endif
     int asio_needs = 0;  // what a reactor on Asio's readiness opens when made
     {
         ScopedEnv poller("WEFT_POLLER", "asio");
@@ -420,10 +426,7 @@ TEST_CASE("a reactor made with too few descriptors for the edge poller falls bac
     const int extra = GENERATE(0, 1, 2, 3);
     CAPTURE(asio_needs, extra);
     ScopedEnv poller("WEFT_POLLER", nullptr);
-    // While every descriptor is taken, nothing here asserts: UBSan's vptr check needs a pipe of its own to
-    // look at memory, and reports an invalid vptr without one. A poller reactor made beforehand warms its
-    // type cache for the reactor's own objects.
-    { const weft::Reactor warm; }
+    // Nothing asserts while every descriptor is taken: a failed assertion must not need one.
     struct Limits {
         rlimit saved{};
         std::vector<int> fillers;
