@@ -406,8 +406,9 @@ TEST_CASE("the edge poller is the default readiness; WEFT_POLLER=asio chooses As
 // The edge poller needs more descriptors up front than Asio's readiness does (its epoll instance, and the
 // Asio reactor of the context its sockets live on: an epoll instance, an eventfd, a timerfd). A reactor made
 // when they run out still works, on Asio's readiness, says so, and keeps none of what it had made for the
-// poller. `extra` descriptors beyond what Asio's readiness needs: none (the sockets' context fails), one
-// (its eventfd fails), two or three (the context is made, then the poller's epoll instance fails).
+// poller. With 0-3 descriptors beyond what Asio's readiness needs, each step of making the poller fails
+// once: the Asio reactor of the sockets' context (its epoll instance or its eventfd), or the poller's own
+// epoll instance after that context was made.
 TEST_CASE("a reactor made with too few descriptors for the edge poller falls back to Asio's readiness", "[reactor][poller]") {
 #ifdef WEFT_SANITIZE_UNDEFINED
     // UBSan's vptr check opens a pipe the first time it meets a type, and without one reports an invalid
