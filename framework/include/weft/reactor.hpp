@@ -67,6 +67,11 @@ struct ReactorStats {
 ///   takes any of them (or another) over. When run() returns, every signal it watched gets back the
 ///   disposition it had before. Whatever the signals, weft ignores SIGPIPE for the process from the first Reactor
 ///   (or init_logging) on: a write to a pipe whose reader has gone fails with EPIPE instead of killing.
+/// - Stream sockets (TCP, UNIX) learn when to read and write from an edge-triggered epoll instance of the
+///   reactor's own, where each socket is registered once; the environment variable WEFT_POLLER=asio, read
+///   when the reactor is made, gives Asio's readiness instead, as does an adopted io_context, and so does a
+///   reactor made when the descriptors for its epoll instance run out (it logs a warning). A program that
+///   forks without exec does so before it makes a reactor (docs/architecture.md, "Readiness").
 /// - call_soon() runs on a later loop turn, in FIFO order, never inside the caller.
 /// - An exception escaping any callback is logged; the reactor carries on.
 /// - Destroying a reactor that is not running calls no factory back and delivers no connection_lost:
