@@ -300,46 +300,6 @@ private:
 };
 }  // namespace
 
-// The edge poller parks sockets on a context of the reactor's own; handlers left in an adopted context that
-// outlives the reactor could then reach sockets freed with it, so an adopted context keeps Asio's readiness
-// whatever WEFT_POLLER says. The case also runs what the reactor left in the context after it is gone.
-TEST_CASE("WEFT_POLLER=epoll is not used on an adopted io_context, which may outlive the reactor", "[reactor][poller]") {
-    ScopedEnv poller("WEFT_POLLER", "epoll");
-    weft::init_logging(weft::LogLevel::info);  // the choice is logged at info
-    struct RestoreLevel {
-        ~RestoreLevel() { weft::init_logging("", weft::LogLevel::warning); }
-    } restore_level;
-    LogCapture log;
-    { weft::Reactor owned; }
-    CHECK_FALSE(log.any_contains("not for a reactor on an adopted io_context"));
-
-    asio::io_context context;
-    asio::ip::tcp::socket client(context);
-    std::string echoed(5, '\0');
-    {
-        weft::Reactor reactor(context);
-        CHECK(log.any_contains("WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio"));
-        LambdaFactory server([](const weft::Address&) {
-            auto p = std::make_unique<Recorder>();
-            p->on_data = [](Recorder& r, std::string_view data) { r.transport().write(data); };
-            return p;
-        });
-        auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
-        client.connect({asio::ip::make_address("127.0.0.1"), port->port()});
-        asio::write(client, asio::buffer(std::string_view("hello")));
-        asio::async_read(client, asio::buffer(echoed), [&](const boost::system::error_code& ec, std::size_t) {
-            CHECK_FALSE(ec);
-            reactor.stop();
-        });
-        REQUIRE(run_bounded(reactor));
-        // The reactor goes while the connection is still open, with its handlers left in the context.
-    }
-    CHECK(echoed == "hello");
-    client.close();
-    context.restart();
-    context.poll();  // what the reactor left behind runs or is destroyed here: no socket it touches is gone
-}
-
 namespace {
 // The process's descriptors whose link names `target` ("anon_inode:[eventpoll]": epoll instances).
 int open_descriptors(const std::string& target = "") {
@@ -382,6 +342,53 @@ void check_echo(weft::Reactor& reactor) {
     CHECK(echoed == "hello");
 }
 }  // namespace
+
+// The edge poller parks sockets on a context of the reactor's own; handlers left in an adopted context that
+// outlives the reactor could then reach sockets freed with it, so an adopted context keeps Asio's readiness
+// whatever WEFT_POLLER says. The case also runs what the reactor left in the context after it is gone.
+TEST_CASE("the edge poller is not used on an adopted io_context, which may outlive the reactor", "[reactor][poller]") {
+    const char* const value = GENERATE(as<const char*>{}, nullptr, "epoll");  // unset (the default), or asked for
+    CAPTURE(value != nullptr ? value : "(unset)");
+    ScopedEnv poller("WEFT_POLLER", value);
+    weft::init_logging(weft::LogLevel::info);  // the choice is logged at info
+    struct RestoreLevel {
+        ~RestoreLevel() { weft::init_logging("", weft::LogLevel::warning); }
+    } restore_level;
+    LogCapture log;
+    { weft::Reactor owned; }
+    CHECK_FALSE(log.any_contains("not for a reactor on an adopted io_context"));
+
+    asio::io_context context;
+    asio::ip::tcp::socket client(context);
+    std::string echoed(5, '\0');
+    {
+        const int before = open_descriptors(epoll_instance);  // the context's own reactor exists (client)
+        weft::Reactor reactor(context);
+        CHECK(open_descriptors(epoll_instance) == before);  // no poller, no second context
+        // Said when it was asked for; the default falls back silently.
+        CHECK(log.any_contains("WEFT_POLLER=epoll: not for a reactor on an adopted io_context; using asio") ==
+              (value != nullptr));
+        LambdaFactory server([](const weft::Address&) {
+            auto p = std::make_unique<Recorder>();
+            p->on_data = [](Recorder& r, std::string_view data) { r.transport().write(data); };
+            return p;
+        });
+        auto port = reactor.listen_tcp(0, server, {"127.0.0.1"});
+        client.connect({asio::ip::make_address("127.0.0.1"), port->port()});
+        asio::write(client, asio::buffer(std::string_view("hello")));
+        asio::async_read(client, asio::buffer(echoed), [&](const boost::system::error_code& ec, std::size_t) {
+            CHECK_FALSE(ec);
+            reactor.stop();
+        });
+        REQUIRE(run_bounded(reactor));
+        // The reactor goes while the connection is still open, with its handlers left in the context.
+    }
+    CHECK(echoed == "hello");
+    client.close();
+    context.restart();
+    context.poll();  // what the reactor left behind runs or is destroyed here: no socket it touches is gone
+}
+
 
 // Stream readiness is weft's edge poller unless WEFT_POLLER=asio (docs/architecture.md, "Readiness"). What
 // tells them apart from outside: the poller's mode holds two more epoll instances (the poller's own, and
